@@ -1,0 +1,305 @@
+//! sockhold: a test fixture that holds sockets open until it is killed. rekt's end-to-end
+//! tests spawn it (it is built by `cargo test`, as every example is) and then look for it.
+//!
+//! ```text
+//! sockhold [OPTIONS] KIND ADDR [KIND ADDR]...
+//!   KIND: tcp | udp        ADDR: 127.0.0.1:0, [::1]:8000, 0.0.0.0:9000, ...
+//!   (port 0 after the first socket means "the first socket's port")
+//!   --reuseport      set SO_REUSEPORT before bind (Unix)
+//!   --v6only         set IPV6_V6ONLY before bind (Unix)
+//!   --fork           after binding, fork a child that shares the socket (Unix)
+//!   --ignore-term    ignore SIGTERM (Unix)
+//!   --accept-one     tcp: accept one connection, close the listener, hold the connection
+//!   --connect        tcp: connect to ADDR instead of binding, and block reading
+//! ```
+//! For each process that holds the sockets it prints `READY <pid> <local port>` on stdout.
+//! With --accept-one it prints `ACCEPTED <pid> <local port>` once the listener is closed.
+//! Then it blocks: a UDP socket in `recv_from`, a TCP connection in `read`, a listener in
+//! `accept` (which is how wine reports the owning PID of a socket, see the README).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+
+#[derive(Default)]
+struct Opts {
+    reuseport: bool,
+    v6only: bool,
+    fork: bool,
+    ignore_term: bool,
+    accept_one: bool,
+    connect: bool,
+}
+
+fn main() {
+    let mut opts = Opts::default();
+    let mut positional = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--reuseport" => opts.reuseport = true,
+            "--v6only" => opts.v6only = true,
+            "--fork" => opts.fork = true,
+            "--ignore-term" => opts.ignore_term = true,
+            "--accept-one" => opts.accept_one = true,
+            "--connect" => opts.connect = true,
+            _ => positional.push(arg),
+        }
+    }
+    if positional.is_empty() || positional.len() % 2 != 0 {
+        fail("usage: sockhold [OPTIONS] tcp|udp ADDR [tcp|udp ADDR]...");
+    }
+    if opts.ignore_term {
+        sys::ignore_sigterm();
+    }
+    // Bind everything first, so that a fork shares every socket.
+    let mut held = Vec::new();
+    let mut first_port = 0;
+    for pair in positional.chunks(2) {
+        let mut addr: SocketAddr = pair[1].parse().unwrap_or_else(|_| fail("bad address"));
+        if addr.port() == 0 && first_port != 0 {
+            addr.set_port(first_port);
+        }
+        let sock = open(&pair[0], addr, &opts).unwrap_or_else(|e| fail(&format!("{addr}: {e}")));
+        if first_port == 0 {
+            first_port = sock.port();
+        }
+        held.push(sock);
+    }
+    sys::maybe_fork(&opts);
+    ready("READY", first_port);
+    let mut held = held.into_iter();
+    let first = held.next().expect("at least one socket");
+    for sock in held {
+        std::thread::spawn(move || sock.block(&Opts::default()));
+    }
+    first.block(&opts)
+}
+
+/// One socket this process holds.
+enum Held {
+    Listener(TcpListener),
+    Stream(TcpStream),
+    Udp(UdpSocket),
+}
+
+fn open(kind: &str, addr: SocketAddr, opts: &Opts) -> std::io::Result<Held> {
+    Ok(match kind {
+        "tcp" if opts.connect => Held::Stream(TcpStream::connect(addr)?),
+        "tcp" => Held::Listener(sys::tcp_listener(addr, opts)?),
+        "udp" => Held::Udp(sys::udp_socket(addr, opts)?),
+        _ => fail("KIND must be tcp or udp"),
+    })
+}
+
+impl Held {
+    fn port(&self) -> u16 {
+        let addr = match self {
+            Held::Listener(l) => l.local_addr(),
+            Held::Stream(s) => s.local_addr(),
+            Held::Udp(u) => u.local_addr(),
+        };
+        addr.map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Blocks on the socket forever, so that a thread is always waiting on it.
+    fn block(self, opts: &Opts) -> ! {
+        let mut buf = [0u8; 64];
+        match self {
+            Held::Listener(listener) if opts.accept_one => {
+                let port = self_port(&listener);
+                let (mut conn, _) = listener.accept().unwrap_or_else(|e| fail(&e.to_string()));
+                drop(listener);
+                ready("ACCEPTED", port);
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                park()
+            }
+            Held::Listener(listener) => loop {
+                let _ = listener.accept();
+            },
+            Held::Stream(mut stream) => loop {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => park(),
+                    Ok(_) => {}
+                }
+            },
+            Held::Udp(socket) => loop {
+                let _ = socket.recv_from(&mut buf);
+            },
+        }
+    }
+}
+
+fn self_port(listener: &TcpListener) -> u16 {
+    listener.local_addr().map(|a| a.port()).unwrap_or(0)
+}
+
+fn ready(what: &str, port: u16) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{what} {} {port}", std::process::id());
+    let _ = out.flush();
+}
+
+fn park() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("sockhold: {msg}");
+    std::process::exit(2)
+}
+
+#[cfg(unix)]
+mod sys {
+    use super::Opts;
+    use std::io;
+    use std::net::{SocketAddr, TcpListener, UdpSocket};
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    pub fn ignore_sigterm() {
+        // SAFETY: setting a signal disposition to SIG_IGN is always sound.
+        unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+    }
+
+    /// Forks once; both processes go on holding every socket opened so far.
+    pub fn maybe_fork(opts: &Opts) {
+        if opts.fork {
+            // SAFETY: the program is single-threaded here; the child only prints and blocks.
+            if unsafe { libc::fork() } < 0 {
+                super::fail("fork failed");
+            }
+        }
+    }
+
+    fn socket(addr: SocketAddr, ty: libc::c_int, opts: &Opts) -> io::Result<OwnedFd> {
+        let family = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        // SAFETY: socket() returns a new fd or -1.
+        let fd = unsafe { libc::socket(family, ty | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is new and ours.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let set = |level, name| {
+            let one: libc::c_int = 1;
+            // SAFETY: a valid fd and a c_int option value.
+            let rc = unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    level,
+                    name,
+                    (&one as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if rc < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        };
+        set(libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
+        if opts.reuseport {
+            set(libc::SOL_SOCKET, libc::SO_REUSEPORT)?;
+        }
+        if opts.v6only && addr.is_ipv6() {
+            set(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)?;
+        }
+        let (storage, len) = sockaddr(addr);
+        // SAFETY: storage holds a valid sockaddr of `len` bytes.
+        let rc = unsafe {
+            libc::bind(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                (&storage as *const libc::sockaddr_storage).cast(),
+                len,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fd)
+    }
+
+    fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+        // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let len = match addr {
+            SocketAddr::V4(a) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_in fits in sockaddr_storage.
+                unsafe {
+                    std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin)
+                };
+                std::mem::size_of::<libc::sockaddr_in>()
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: 0,
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                };
+                // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+                unsafe {
+                    std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6)
+                };
+                std::mem::size_of::<libc::sockaddr_in6>()
+            }
+        };
+        (storage, len as libc::socklen_t)
+    }
+
+    pub fn tcp_listener(addr: SocketAddr, opts: &Opts) -> io::Result<TcpListener> {
+        let fd = socket(addr, libc::SOCK_STREAM, opts)?;
+        // SAFETY: a bound stream socket.
+        if unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&fd), 128) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(TcpListener::from(fd))
+    }
+
+    pub fn udp_socket(addr: SocketAddr, opts: &Opts) -> io::Result<UdpSocket> {
+        Ok(UdpSocket::from(socket(addr, libc::SOCK_DGRAM, opts)?))
+    }
+}
+
+#[cfg(not(unix))]
+mod sys {
+    use super::Opts;
+    use std::io;
+    use std::net::{SocketAddr, TcpListener, UdpSocket};
+
+    pub fn ignore_sigterm() {}
+
+    pub fn maybe_fork(opts: &Opts) {
+        if opts.fork {
+            super::fail("--fork needs Unix");
+        }
+    }
+
+    pub fn tcp_listener(addr: SocketAddr, _: &Opts) -> io::Result<TcpListener> {
+        TcpListener::bind(addr)
+    }
+
+    pub fn udp_socket(addr: SocketAddr, _: &Opts) -> io::Result<UdpSocket> {
+        UdpSocket::bind(addr)
+    }
+}

@@ -1,0 +1,33 @@
+//! rekt's exit codes, one place for the numbers that scripts depend on.
+
+/// How a run ended. The numbers are part of the interface; see `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitCode {
+    /// Owners found, and every signalled owner exited.
+    Success = 0,
+    /// Nothing holds the port(s).
+    NothingFound = 1,
+    /// The command line was wrong.
+    Usage = 2,
+    /// Partly done: an owner is hidden from us, a signal was refused or failed, or an owner
+    /// is still running after the wait.
+    Partial = 3,
+    /// The lookup itself failed (for example, /proc is not mounted).
+    Error = 4,
+}
+
+/// The exit-code table for `--help` and the README.
+pub const HELP: &str = "\
+Exit codes:
+  0  owners found, and every signalled owner has exited
+  1  nothing holds the port(s)
+  2  usage error
+  3  partial: a matching socket's owner is hidden from you, a signal was refused or
+     could not be delivered, or a signalled process is still running after the wait
+  4  the lookup itself failed (for example, /proc is not readable)";
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}

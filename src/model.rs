@@ -1,0 +1,200 @@
+//! The platform-neutral vocabulary: sockets, the processes that own them, and what we know
+//! about those processes. Platform backends produce these; `output` and `kill` consume them.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// Transport protocol of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Address family of a socket. A dual-stack `[::]` listener is `V6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// Socket state, in the kernel's TCP numbering (which Linux also uses for UDP, and which
+/// Windows' MIB_TCP_STATE maps onto). UDP sockets are `Unconnected` or `Established`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum State {
+    Established,
+    SynSent,
+    SynRecv,
+    FinWait1,
+    FinWait2,
+    TimeWait,
+    Close,
+    CloseWait,
+    LastAck,
+    Listen,
+    Closing,
+    /// A UDP socket that is bound but not connected (Linux reports it as TCP_CLOSE).
+    Unconnected,
+}
+
+impl State {
+    /// The state for a Linux `sk_state` value (include/net/tcp_states.h).
+    pub fn from_linux(protocol: Protocol, code: u8) -> Option<State> {
+        Some(match code {
+            1 => State::Established,
+            2 => State::SynSent,
+            3 => State::SynRecv,
+            4 => State::FinWait1,
+            5 => State::FinWait2,
+            6 => State::TimeWait,
+            7 if protocol == Protocol::Udp => State::Unconnected,
+            7 => State::Close,
+            8 => State::CloseWait,
+            9 => State::LastAck,
+            10 => State::Listen,
+            11 => State::Closing,
+            _ => return None,
+        })
+    }
+
+    /// The Linux `sk_state` number of this state, used for `idiag_states` bit masks.
+    pub fn linux_code(self) -> u8 {
+        match self {
+            State::Established => 1,
+            State::SynSent => 2,
+            State::SynRecv => 3,
+            State::FinWait1 => 4,
+            State::FinWait2 => 5,
+            State::TimeWait => 6,
+            State::Close | State::Unconnected => 7,
+            State::CloseWait => 8,
+            State::LastAck => 9,
+            State::Listen => 10,
+            State::Closing => 11,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Established => "ESTABLISHED",
+            State::SynSent => "SYN_SENT",
+            State::SynRecv => "SYN_RECV",
+            State::FinWait1 => "FIN_WAIT1",
+            State::FinWait2 => "FIN_WAIT2",
+            State::TimeWait => "TIME_WAIT",
+            State::Close => "CLOSE",
+            State::CloseWait => "CLOSE_WAIT",
+            State::LastAck => "LAST_ACK",
+            State::Listen => "LISTEN",
+            State::Closing => "CLOSING",
+            State::Unconnected => "UNCONN",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One kernel socket that matched the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket {
+    pub protocol: Protocol,
+    pub family: Family,
+    pub local: SocketAddr,
+    pub state: State,
+    /// The uid that created the socket, when the platform reports one (Linux does).
+    pub uid: Option<u32>,
+    /// What joins a socket to its owners: the socket inode on Linux, the owning PID on
+    /// Windows (whose tables name the owner directly).
+    pub key: u64,
+}
+
+impl Socket {
+    pub fn port(&self) -> u16 {
+        self.local.port()
+    }
+
+    /// `tcp`, `tcp6`, `udp` or `udp6`, as fuser and netstat name them.
+    pub fn kind(&self) -> &'static str {
+        match (self.protocol, self.family) {
+            (Protocol::Tcp, Family::V4) => "tcp",
+            (Protocol::Tcp, Family::V6) => "tcp6",
+            (Protocol::Udp, Family::V4) => "udp",
+            (Protocol::Udp, Family::V6) => "udp6",
+        }
+    }
+
+    /// The local address, written the usual way (`[::1]:8000` for IPv6).
+    pub fn local_display(&self) -> String {
+        match self.local.ip() {
+            IpAddr::V4(ip) => format!("{ip}:{}", self.local.port()),
+            IpAddr::V6(ip) => format!("[{ip}]:{}", self.local.port()),
+        }
+    }
+}
+
+/// A process that holds at least one matching socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: u32,
+    /// The matching sockets it holds, each once, in the order the socket query returned them.
+    pub sockets: Vec<Socket>,
+    /// The file descriptors through which it holds them (Linux). Re-read before a signal to
+    /// prove the PID still belongs to the process we found. Empty on Windows.
+    pub fds: Vec<u32>,
+}
+
+impl Owner {
+    /// The distinct local ports among this owner's sockets, sorted.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.sockets.iter().map(Socket::port).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+}
+
+/// Details of a process, read only for owners and only when they are asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// The executable's file name (or the command name when the executable is unreadable).
+    pub name: Option<String>,
+    /// The executable's full path, when readable.
+    pub exe: Option<String>,
+    /// The command line, one element per argument.
+    pub cmdline: Vec<String>,
+    /// The real uid (Linux).
+    pub uid: Option<u32>,
+    /// The user name (`DOMAIN\user` on Windows), or the uid as a number when it has no name.
+    pub user: Option<String>,
+}
+
+/// The answer to "who owns these sockets?".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ownership {
+    /// Owners sorted by PID.
+    pub owners: Vec<Owner>,
+    /// Matching sockets whose owner could not be found.
+    pub hidden: Vec<Socket>,
+    /// True when some processes could not be inspected (permission denied), so `hidden`
+    /// sockets most likely belong to one of them.
+    pub incomplete: bool,
+}

@@ -1,0 +1,268 @@
+//! The text socket tables `/proc/net/{tcp,tcp6,udp,udp6}`: the fallback for when netlink
+//! sock_diag is refused. Slower (the kernel formats every socket as text), but always there.
+//!
+//! The line parser works on bytes and returns an error for anything it does not understand,
+//! so a malformed line (or a kernel that adds columns we do not know) is skipped, never a
+//! panic.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::model::{Family, Protocol, Socket, State};
+use crate::query::Query;
+
+/// Why a table line was not a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineError {
+    /// The column-title line at the top of every table.
+    Header,
+    /// A line whose named field is missing or not what the kernel writes there.
+    Malformed(&'static str),
+}
+
+/// The tables to read for `query`, with the protocol and family each holds.
+fn tables(query: &Query) -> impl Iterator<Item = (&'static str, Protocol, Family)> + '_ {
+    [
+        ("/proc/net/tcp", Protocol::Tcp, Family::V4),
+        ("/proc/net/tcp6", Protocol::Tcp, Family::V6),
+        ("/proc/net/udp", Protocol::Udp, Family::V4),
+        ("/proc/net/udp6", Protocol::Udp, Family::V6),
+    ]
+    .into_iter()
+    .filter(|&(_, p, f)| query.wants_protocol(p) && query.wants_family(f))
+}
+
+/// Every matching socket in this network namespace's text tables. A missing table (IPv6
+/// disabled, UDP not built) contributes nothing.
+pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
+    let mut out = Vec::new();
+    for (path, protocol, family) in tables(query) {
+        match File::open(path) {
+            Ok(file) => read_table(BufReader::new(file), protocol, family, query, &mut out)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one table, appending the sockets that match `query` to `out`. Lines that do not
+/// parse are skipped.
+pub fn read_table(
+    mut input: impl BufRead,
+    protocol: Protocol,
+    family: Family,
+    query: &Query,
+    out: &mut Vec<Socket>,
+) -> io::Result<()> {
+    let mut line = Vec::with_capacity(256);
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        if let Ok(socket) = parse_line(&line, protocol, family)
+            && query.matches(&socket)
+            && socket.key != 0
+        {
+            out.push(socket);
+        }
+    }
+}
+
+/// Parses one line of a socket table:
+/// `   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000  0 41234 ...`
+/// (slot, local address, remote address, state, queues, timer, retransmits, uid, timeout,
+/// inode). Inode 0 sockets are returned too; they have no owner and callers drop them.
+pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Socket, LineError> {
+    let mut fields = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    let mut next = |what| fields.next().ok_or(LineError::Malformed(what));
+    let slot = next("slot")?;
+    if slot == b"sl" {
+        return Err(LineError::Header);
+    }
+    if slot.last() != Some(&b':') {
+        return Err(LineError::Malformed("slot"));
+    }
+    let local = parse_address(next("local address")?, family)?;
+    next("remote address")?;
+    let state = hex_u32(next("state")?)
+        .and_then(|code| u8::try_from(code).ok())
+        .and_then(|code| State::from_linux(protocol, code))
+        .ok_or(LineError::Malformed("state"))?;
+    next("queues")?;
+    next("timer")?;
+    next("retransmits")?;
+    let uid = decimal_u64(next("uid")?)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or(LineError::Malformed("uid"))?;
+    next("timeout")?;
+    let inode = decimal_u64(next("inode")?).ok_or(LineError::Malformed("inode"))?;
+    Ok(Socket {
+        protocol,
+        family,
+        local,
+        state,
+        uid: Some(uid),
+        key: inode,
+    })
+}
+
+/// `0100007F:1F40` or the 32-digit IPv6 form. The kernel prints each 32-bit word of the
+/// address as a host-order integer, so the bytes of every word come out in native order.
+fn parse_address(field: &[u8], family: Family) -> Result<SocketAddr, LineError> {
+    const BAD: LineError = LineError::Malformed("local address");
+    let colon = field.iter().position(|&b| b == b':').ok_or(BAD)?;
+    let (addr, port) = (&field[..colon], &field[colon + 1..]);
+    if port.len() != 4 {
+        return Err(BAD);
+    }
+    let port = hex_u32(port).ok_or(BAD)? as u16;
+    let ip = match family {
+        Family::V4 if addr.len() == 8 => {
+            IpAddr::V4(Ipv4Addr::from(hex_u32(addr).ok_or(BAD)?.to_ne_bytes()))
+        }
+        Family::V6 if addr.len() == 32 => {
+            let mut bytes = [0u8; 16];
+            for (word, chunk) in bytes.chunks_exact_mut(4).zip(addr.chunks_exact(8)) {
+                word.copy_from_slice(&hex_u32(chunk).ok_or(BAD)?.to_ne_bytes());
+            }
+            IpAddr::V6(Ipv6Addr::from(bytes))
+        }
+        _ => return Err(BAD),
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// Up to 8 hex digits; `None` for anything else, so it cannot overflow.
+fn hex_u32(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |acc, &b| {
+        let d = (b as char).to_digit(16)?;
+        Some(acc << 4 | d)
+    })
+}
+
+/// Decimal digits that fit a u64; `None` for anything else (including overflow).
+fn decimal_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &b| {
+        let d = (b as char).to_digit(10)?;
+        acc.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TCP4: &str = "   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 41234 1 0000000000000000 100 0 0 10 0";
+
+    #[test]
+    fn parses_a_real_ipv4_listener() {
+        let s = parse_line(TCP4.as_bytes(), Protocol::Tcp, Family::V4).unwrap();
+        assert_eq!(s.local, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(s.state, State::Listen);
+        assert_eq!(s.uid, Some(1000));
+        assert_eq!(s.key, 41234);
+        assert_eq!(s.kind(), "tcp");
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn parses_ipv6_words_in_host_byte_order() {
+        // [::1]:8080, as x86 kernels print it.
+        let line = "   1: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 99 1 0000000000000000 100 0 0 10 0";
+        let s = parse_line(line.as_bytes(), Protocol::Tcp, Family::V6).unwrap();
+        assert_eq!(s.local, "[::1]:8080".parse().unwrap());
+        // fe80::1234:5678 on a little-endian kernel.
+        let line = "  2: 000080FE00000000785634120000000A:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000   101        0 7 2 0000000000000000 0";
+        let s = parse_line(line.as_bytes(), Protocol::Udp, Family::V6).unwrap();
+        assert_eq!(
+            s.local,
+            "[fe80::1234:5678:a00:0]:53".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(s.state, State::Unconnected);
+        assert_eq!(s.kind(), "udp6");
+    }
+
+    #[test]
+    fn maps_udp_close_to_unconnected_and_tcp_close_to_close() {
+        let udp = TCP4.replacen(" 0A ", " 07 ", 1);
+        assert_eq!(
+            parse_line(udp.as_bytes(), Protocol::Udp, Family::V4)
+                .unwrap()
+                .state,
+            State::Unconnected
+        );
+        assert_eq!(
+            parse_line(udp.as_bytes(), Protocol::Tcp, Family::V4)
+                .unwrap()
+                .state,
+            State::Close
+        );
+    }
+
+    #[test]
+    fn rejects_headers_and_malformed_lines() {
+        let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+        assert_eq!(
+            parse_line(header.as_bytes(), Protocol::Tcp, Family::V4),
+            Err(LineError::Header)
+        );
+        let bad = [
+            "",
+            "garbage",
+            "0: 0100007F:1F40",
+            "0: 0100007F1F40 00000000:0000 0A a b c 0 0 1",
+            "0: 0100007F:1F4 00000000:0000 0A a b c 0 0 1",
+            "0: 0100007G:1F40 00000000:0000 0A a b c 0 0 1",
+            "0: 0100007F:1F40 00000000:0000 ZZ a b c 0 0 1",
+            "0: 0100007F:1F40 00000000:0000 FF a b c 0 0 1",
+            "0: 0100007F:1F40 00000000:0000 0A a b c x 0 1",
+            "0: 0100007F:1F40 00000000:0000 0A a b c 99999999999 0 1",
+            "0: 0100007F:1F40 00000000:0000 0A a b c 0 0 99999999999999999999999",
+            "0: 0100007F:1F40 00000000:0000 0A a b c 0 0",
+            "0 0100007F:1F40 00000000:0000 0A a b c 0 0 1",
+        ];
+        for line in bad {
+            assert!(
+                matches!(
+                    parse_line(line.as_bytes(), Protocol::Tcp, Family::V4),
+                    Err(LineError::Malformed(_))
+                ),
+                "{line:?}"
+            );
+        }
+        // An IPv4-sized address in the IPv6 table is malformed, not misread.
+        assert!(parse_line(TCP4.as_bytes(), Protocol::Tcp, Family::V6).is_err());
+    }
+
+    #[test]
+    fn read_table_filters_and_skips_bad_lines_and_inode_zero() {
+        let table = format!(
+            "  sl  local_address rem_address   st\n{TCP4}\nnonsense line\n{}\n{}\n",
+            TCP4.replace("1F40", "1F41"),
+            TCP4.replace(" 41234 ", " 0 ")
+        );
+        let query = Query::ports(vec!["8000".parse().unwrap()]);
+        let mut out = Vec::new();
+        read_table(
+            table.as_bytes(),
+            Protocol::Tcp,
+            Family::V4,
+            &query,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].key, 41234);
+    }
+}

@@ -1,0 +1,311 @@
+//! What the user asked for: port specs (`8000`, `8000-8010`, `8000/udp`), protocol and family
+//! filters, and which socket states count. Parsing never panics; every bad input becomes a
+//! one-line message that names the offending text.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::model::{Family, Protocol, Socket, State};
+
+/// An inclusive port range, optionally limited to one protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortSpec {
+    pub first: u16,
+    pub last: u16,
+    pub protocol: Option<Protocol>,
+}
+
+/// A port spec that could not be parsed. The message is complete and fits on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError(pub String);
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+const SPEC_HINT: &str = "expected a port (8000), a range (8000-8010), optionally with /tcp or /udp";
+
+impl PortSpec {
+    pub fn contains(&self, protocol: Protocol, port: u16) -> bool {
+        self.protocol.is_none_or(|p| p == protocol) && (self.first..=self.last).contains(&port)
+    }
+}
+
+impl FromStr for PortSpec {
+    type Err = SpecError;
+
+    fn from_str(text: &str) -> Result<Self, SpecError> {
+        if text.is_empty() {
+            return Err(SpecError(format!("empty port argument; {SPEC_HINT}")));
+        }
+        let (ports, protocol) = match text.split_once('/') {
+            None => (text, None),
+            Some((ports, proto)) => {
+                let protocol = match proto.to_ascii_lowercase().as_str() {
+                    "tcp" => Protocol::Tcp,
+                    "udp" => Protocol::Udp,
+                    _ => {
+                        return Err(SpecError(format!(
+                            "invalid protocol '{proto}' in '{text}': expected tcp or udp"
+                        )));
+                    }
+                };
+                (ports, Some(protocol))
+            }
+        };
+        let (first, last) = match ports.split_once('-') {
+            None => {
+                let port = parse_port(ports, text)?;
+                (port, port)
+            }
+            Some((a, b)) => {
+                let (first, last) = (parse_port(a, text)?, parse_port(b, text)?);
+                if first > last {
+                    return Err(SpecError(format!(
+                        "invalid port range '{text}': {first} is greater than {last}"
+                    )));
+                }
+                (first, last)
+            }
+        };
+        Ok(PortSpec {
+            first,
+            last,
+            protocol,
+        })
+    }
+}
+
+/// Parses one port number of `whole`, which is only used to name the argument in errors.
+fn parse_port(digits: &str, whole: &str) -> Result<u16, SpecError> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SpecError(format!("invalid port '{whole}': {SPEC_HINT}")));
+    }
+    // Digits only, so the one way to fail is a number too large even for u32.
+    match digits.parse::<u32>() {
+        Ok(port @ 1..=65535) => Ok(port as u16),
+        _ => Err(SpecError(format!(
+            "invalid port '{whole}': ports range from 1 to 65535"
+        ))),
+    }
+}
+
+/// The TCP states that count as "holding" a port by default: a listener, and both ends of
+/// live connections. TIME_WAIT and other closing states have no owning process.
+pub const DEFAULT_TCP_STATES: &[State] = &[
+    State::Listen,
+    State::Established,
+    State::SynSent,
+    State::CloseWait,
+];
+
+/// The socket query: which ports, protocols, families and states match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Port specs; empty means every port (list mode).
+    pub ports: Vec<PortSpec>,
+    pub tcp: bool,
+    pub udp: bool,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    /// Only listening TCP sockets (UDP is unaffected). Skips the kernel's walk of the
+    /// established-connection hash, which is most of the socket query's cost.
+    pub listen_only: bool,
+}
+
+impl Query {
+    /// A query for these ports, every protocol and family, default states.
+    pub fn ports(ports: Vec<PortSpec>) -> Query {
+        Query {
+            ports,
+            tcp: true,
+            udp: true,
+            ipv4: true,
+            ipv6: true,
+            listen_only: false,
+        }
+    }
+
+    /// Whether sockets of this protocol can match at all.
+    pub fn wants_protocol(&self, protocol: Protocol) -> bool {
+        let enabled = match protocol {
+            Protocol::Tcp => self.tcp,
+            Protocol::Udp => self.udp,
+        };
+        enabled
+            && (self.ports.is_empty()
+                || self
+                    .ports
+                    .iter()
+                    .any(|s| s.protocol.is_none_or(|p| p == protocol)))
+    }
+
+    pub fn wants_family(&self, family: Family) -> bool {
+        match family {
+            Family::V4 => self.ipv4,
+            Family::V6 => self.ipv6,
+        }
+    }
+
+    /// The TCP states that match.
+    pub fn tcp_states(&self) -> &'static [State] {
+        if self.listen_only {
+            &[State::Listen]
+        } else {
+            DEFAULT_TCP_STATES
+        }
+    }
+
+    /// The states that match for `protocol`, as a bit mask of Linux state numbers
+    /// (`1 << sk_state`), the form `idiag_states` takes. UDP matches in every state.
+    pub fn state_mask(&self, protocol: Protocol) -> u32 {
+        match protocol {
+            Protocol::Tcp => self
+                .tcp_states()
+                .iter()
+                .fold(0, |mask, s| mask | 1 << s.linux_code()),
+            Protocol::Udp => u32::MAX,
+        }
+    }
+
+    pub fn matches_state(&self, protocol: Protocol, state: State) -> bool {
+        match protocol {
+            Protocol::Tcp => self.tcp_states().contains(&state),
+            Protocol::Udp => true,
+        }
+    }
+
+    pub fn matches_port(&self, protocol: Protocol, port: u16) -> bool {
+        if self.ports.is_empty() {
+            return port != 0;
+        }
+        self.ports.iter().any(|s| s.contains(protocol, port))
+    }
+
+    /// The whole filter. Backends that filter in the kernel still pass their results
+    /// through this, so every path answers the same.
+    pub fn matches(&self, socket: &Socket) -> bool {
+        self.wants_protocol(socket.protocol)
+            && self.wants_family(socket.family)
+            && self.matches_state(socket.protocol, socket.state)
+            && self.matches_port(socket.protocol, socket.port())
+    }
+
+    /// The port ranges that apply to `protocol`, sorted and merged. Empty means every port.
+    pub fn port_ranges(&self, protocol: Protocol) -> Vec<(u16, u16)> {
+        let mut ranges: Vec<(u16, u16)> = self
+            .ports
+            .iter()
+            .filter(|s| s.protocol.is_none_or(|p| p == protocol))
+            .map(|s| (s.first, s.last))
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u16, u16)> = Vec::with_capacity(ranges.len());
+        for (first, last) in ranges {
+            match merged.last_mut() {
+                Some(prev) if u32::from(first) <= u32::from(prev.1) + 1 => {
+                    prev.1 = prev.1.max(last)
+                }
+                _ => merged.push((first, last)),
+            }
+        }
+        merged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> Result<PortSpec, String> {
+        text.parse::<PortSpec>().map_err(|e| e.0)
+    }
+
+    #[test]
+    fn accepts_the_documented_forms() {
+        let p = |first, last, protocol| PortSpec {
+            first,
+            last,
+            protocol,
+        };
+        assert_eq!(spec("8000"), Ok(p(8000, 8000, None)));
+        assert_eq!(spec("1"), Ok(p(1, 1, None)));
+        assert_eq!(spec("65535"), Ok(p(65535, 65535, None)));
+        assert_eq!(spec("8000-8010"), Ok(p(8000, 8010, None)));
+        assert_eq!(spec("8000-8000"), Ok(p(8000, 8000, None)));
+        assert_eq!(spec("8000/tcp"), Ok(p(8000, 8000, Some(Protocol::Tcp))));
+        assert_eq!(spec("8000/UDP"), Ok(p(8000, 8000, Some(Protocol::Udp))));
+        assert_eq!(
+            spec("8000-8010/udp"),
+            Ok(p(8000, 8010, Some(Protocol::Udp)))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_input_with_a_message_naming_it() {
+        for (input, needle) in [
+            ("0", "from 1 to 65535"),
+            ("65536", "from 1 to 65535"),
+            ("70000", "from 1 to 65535"),
+            ("99999999999999999999999", "from 1 to 65535"),
+            ("abc", "invalid port 'abc'"),
+            ("-1", "invalid port '-1'"),
+            ("+80", "invalid port '+80'"),
+            (" 80", "invalid port ' 80'"),
+            ("80-", "invalid port '80-'"),
+            ("-", "invalid port '-'"),
+            ("1-2-3", "invalid port '1-2-3'"),
+            ("9000-8000", "9000 is greater than 8000"),
+            ("8000/sctp", "invalid protocol 'sctp'"),
+            ("8000/", "invalid protocol ''"),
+            ("8000/tcp/udp", "invalid protocol 'tcp/udp'"),
+            ("/tcp", "invalid port '/tcp'"),
+            ("", "empty port argument"),
+            ("８０", "invalid port"),
+        ] {
+            let err = spec(input).expect_err(input);
+            assert!(err.contains(needle), "{input:?}: {err}");
+            assert!(!err.contains('\n'), "{input:?}: one line");
+        }
+    }
+
+    #[test]
+    fn port_ranges_merge_and_respect_protocol() {
+        let q = Query::ports(vec![
+            spec("8005-8010").unwrap(),
+            spec("8000-8004").unwrap(),
+            spec("9000/udp").unwrap(),
+            spec("8008").unwrap(),
+        ]);
+        assert_eq!(q.port_ranges(Protocol::Tcp), vec![(8000, 8010)]);
+        assert_eq!(
+            q.port_ranges(Protocol::Udp),
+            vec![(8000, 8010), (9000, 9000)]
+        );
+        assert!(q.matches_port(Protocol::Udp, 9000));
+        assert!(!q.matches_port(Protocol::Tcp, 9000));
+    }
+
+    #[test]
+    fn protocol_only_specs_disable_the_other_protocol() {
+        let q = Query::ports(vec![spec("53/udp").unwrap()]);
+        assert!(q.wants_protocol(Protocol::Udp));
+        assert!(!q.wants_protocol(Protocol::Tcp));
+    }
+
+    #[test]
+    fn state_masks_follow_the_listen_flag() {
+        let mut q = Query::ports(vec![]);
+        assert_eq!(
+            q.state_mask(Protocol::Tcp),
+            1 << 10 | 1 << 1 | 1 << 2 | 1 << 8
+        );
+        q.listen_only = true;
+        assert_eq!(q.state_mask(Protocol::Tcp), 1 << 10);
+        assert_eq!(q.state_mask(Protocol::Udp), u32::MAX);
+    }
+}

@@ -1,0 +1,216 @@
+//! Shared fixtures for the end-to-end tests: run rekt, and spawn real processes that hold
+//! real sockets (the `sockhold` example, which `cargo test` builds).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the rekt binary under test.
+pub fn rekt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rekt"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run rekt")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// The PIDs in the PID column of rekt's table, in order.
+pub fn pids_in_table(out: &Output) -> Vec<u32> {
+    stdout(out)
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(1)?.parse().ok())
+        .collect()
+}
+
+/// The path of an example binary built next to the test binary.
+pub fn example(name: &str) -> PathBuf {
+    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
+    let mut path = std::env::current_exe().expect("test binary path");
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} not built; run cargo test",
+        path.display()
+    );
+    path
+}
+
+/// A running sockhold process (and any child it forked), killed when dropped.
+pub struct Holder {
+    pub child: Child,
+    /// Every PID that reported READY, the spawned one first.
+    pub pids: Vec<u32>,
+    pub port: u16,
+    lines: BufReader<ChildStdout>,
+}
+
+impl Holder {
+    /// Spawns `sockhold ARGS` and waits for `ready` READY lines.
+    pub fn spawn(args: &[&str], ready: usize) -> Holder {
+        let mut child = Command::new(example("sockhold"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sockhold");
+        let lines = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut holder = Holder {
+            child,
+            pids: Vec::new(),
+            port: 0,
+            lines,
+        };
+        for _ in 0..ready {
+            let (pid, port) = holder.expect_line("READY");
+            holder.pids.push(pid);
+            holder.port = port;
+        }
+        holder.pids.sort_unstable();
+        holder
+    }
+
+    pub fn tcp(addr: &str) -> Holder {
+        Holder::spawn(&["tcp", addr], 1)
+    }
+
+    pub fn udp(addr: &str) -> Holder {
+        Holder::spawn(&["udp", addr], 1)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads the next line, which must start with `tag`; returns its pid and port.
+    pub fn expect_line(&mut self, tag: &str) -> (u32, u16) {
+        let mut line = String::new();
+        self.lines.read_line(&mut line).expect("read sockhold");
+        let mut words = line.split_whitespace();
+        assert_eq!(words.next(), Some(tag), "sockhold said {line:?}");
+        let pid = words.next().and_then(|w| w.parse().ok()).expect("pid");
+        let port = words.next().and_then(|w| w.parse().ok()).expect("port");
+        (pid, port)
+    }
+
+    /// Waits for the spawned process to exit; true if it did within `timeout`.
+    pub fn exited_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            if pid != self.child.id() {
+                kill_pid(pid);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(unix)]
+pub fn kill_pid(pid: u32) {
+    // SAFETY: kill(2) on a PID this test started.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+}
+
+#[cfg(not(unix))]
+pub fn kill_pid(_pid: u32) {}
+
+/// Whether a process with this PID exists and is not a zombie.
+#[cfg(target_os = "linux")]
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next());
+            state.is_some_and(|c| c != 'Z' && c != 'X')
+        })
+        .unwrap_or(false)
+}
+
+/// Polls until `pid` is gone or `timeout` passes.
+#[cfg(target_os = "linux")]
+pub fn gone_within(pid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    !alive(pid)
+}
+
+#[cfg(unix)]
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Skips the calling test (with a printed reason) unless running as root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !common::is_root() {
+            eprintln!("skipped: this test needs root (CI runs as root)");
+            return;
+        }
+    };
+}
+
+/// Runs rekt as another user (`setpriv`, root only). The binary is copied to a private
+/// world-readable directory first, because the build tree may not be reachable by that
+/// user.
+#[cfg(target_os = "linux")]
+pub fn rekt_as(uid: u32, args: &[&str]) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::OnceLock;
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    let bin = COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("rekt-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("rekt");
+        std::fs::copy(env!("CARGO_BIN_EXE_rekt"), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    });
+    Command::new("setpriv")
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .arg("--clear-groups")
+        .arg(bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run setpriv")
+}

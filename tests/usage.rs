@@ -1,0 +1,54 @@
+//! Bad input: a clear one-line error on stderr, exit 2, never a panic. Runs on every
+//! platform.
+
+mod common;
+use common::{code, rekt, stderr, stdout};
+
+fn assert_usage_error(args: &[&str], needle: &str) {
+    let out = rekt(args);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: one line, got {err:?}");
+    assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(stdout(&out).is_empty(), "{args:?}: nothing on stdout");
+}
+
+#[test]
+fn out_of_range_ports() {
+    assert_usage_error(&["0"], "invalid port '0': ports range from 1 to 65535");
+    assert_usage_error(
+        &["65536"],
+        "invalid port '65536': ports range from 1 to 65535",
+    );
+    assert_usage_error(&["70000"], "ports range from 1 to 65535");
+    assert_usage_error(&["8000-70000"], "ports range from 1 to 65535");
+}
+
+#[test]
+fn malformed_ports() {
+    assert_usage_error(&["abc"], "invalid port 'abc'");
+    assert_usage_error(&["9000-8000"], "9000 is greater than 8000");
+    assert_usage_error(&["8000/sctp"], "invalid protocol 'sctp'");
+    assert_usage_error(&[""], "empty port argument");
+    assert_usage_error(&["80", "x"], "invalid port 'x'");
+}
+
+#[test]
+fn unknown_flags_and_conflicts() {
+    assert_usage_error(&["--bogus", "80"], "unexpected argument '--bogus'");
+    assert_usage_error(&["--tcp", "--udp", "80"], "cannot be used with");
+    assert_usage_error(&["-4", "-6", "80"], "cannot be used with");
+}
+
+#[test]
+fn help_and_version_succeed_on_stdout() {
+    let out = rekt(&["--help"]);
+    assert_eq!(code(&out), 0);
+    let help = stdout(&out);
+    assert!(help.contains("Exit codes:"), "{help}");
+    assert!(help.contains("--terminate"), "{help}");
+    let out = rekt(&["--version"]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).starts_with("rekt "));
+}
