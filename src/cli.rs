@@ -34,6 +34,10 @@ pub struct Cli {
     #[arg(short = 'v', long)]
     pub verbose: bool,
 
+    /// Only listening TCP sockets (and UDP): the fast path, which skips connections
+    #[arg(short = 'l', long)]
+    pub listen: bool,
+
     /// Only TCP sockets
     #[arg(long, conflicts_with = "udp")]
     pub tcp: bool,
@@ -70,6 +74,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 impl Cli {
     pub fn into_options(self) -> Options {
         let mut query = Query::ports(self.ports);
+        query.listen_only = self.listen;
         // Neither flag (or, impossibly, both) means both protocols and both families.
         if self.tcp != self.udp {
             query.tcp = self.tcp;

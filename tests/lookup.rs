@@ -2,7 +2,7 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{Holder, code, pids_in_table, rekt, stderr, stdout};
+use common::{Holder, code, pids_in_table, rekt, rekt_with_env, stderr, stdout};
 use std::net::{TcpListener, TcpStream};
 
 fn lookup(port: u16, extra: &[&str]) -> std::process::Output {
@@ -165,6 +165,45 @@ fn several_ports_and_ranges_sort_by_port_then_pid() {
     assert_eq!(rows, want);
     let out = rekt(&[&a.port.to_string(), &b.port.to_string()]);
     assert_eq!(pids_in_table(&out).len(), 2);
+}
+
+#[test]
+fn listen_mode_skips_connections_but_keeps_udp() {
+    let mut server = Holder::spawn(&["--accept-one", "tcp", "127.0.0.1:0"], 1);
+    let _client = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    server.expect_line("ACCEPTED");
+    // Only an ESTABLISHED socket holds the port now: -l does not count it.
+    assert_eq!(pids_in_table(&lookup(server.port, &[])), vec![server.pid()]);
+    assert_eq!(code(&lookup(server.port, &["-l"])), 1);
+    let udp = Holder::udp("127.0.0.1:0");
+    assert_eq!(pids_in_table(&lookup(udp.port, &["-l"])), vec![udp.pid()]);
+    let listener = Holder::tcp("127.0.0.1:0");
+    assert_eq!(
+        pids_in_table(&lookup(listener.port, &["--listen"])),
+        vec![listener.pid()]
+    );
+}
+
+#[test]
+fn netlink_and_proc_net_give_the_same_answer() {
+    let a = Holder::spawn(&["--fork", "tcp", "127.0.0.1:0", "tcp", "[::1]:0"], 2);
+    let b = Holder::spawn(&["--reuseport", "udp", &format!("127.0.0.1:{}", a.port)], 1);
+    for flags in [&[][..], &["-l"], &["-6"], &["--udp"]] {
+        let mut args: Vec<&str> = vec!["-v"];
+        args.extend_from_slice(flags);
+        let port = a.port.to_string();
+        args.push(&port);
+        let netlink = rekt(&args);
+        let procfs = rekt_with_env(&args, &[("REKT_SOCKETS", "proc")]);
+        assert_eq!(stdout(&netlink), stdout(&procfs), "{args:?}");
+        assert_eq!(code(&netlink), code(&procfs), "{args:?}");
+        assert!(!stdout(&netlink).is_empty(), "{args:?}");
+    }
+    let all = pids_in_table(&rekt(&[&a.port.to_string()]));
+    let mut want = a.pids.clone();
+    want.push(b.pid());
+    want.sort_unstable();
+    assert_eq!(all, want);
 }
 
 fn current_user() -> String {

@@ -9,9 +9,15 @@ use std::time::{Duration, Instant};
 
 /// Runs the rekt binary under test.
 pub fn rekt(args: &[&str]) -> Output {
+    rekt_with_env(args, &[])
+}
+
+/// Runs rekt with extra environment variables.
+pub fn rekt_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rekt"))
         .args(args)
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("run rekt")
 }

@@ -5,6 +5,7 @@ mod fd_scan;
 pub mod proc_net;
 mod process;
 mod signal;
+pub mod sock_diag;
 
 use std::io;
 
@@ -20,9 +21,14 @@ pub const ERROR_NO_SUCH_PROCESS: i32 = libc::ESRCH;
 /// What to suggest when something is hidden for lack of privileges.
 pub const PRIVILEGE_HINT: &str = "try sudo";
 
-/// Every socket in this network namespace that matches `query`.
+/// Every socket in this network namespace that matches `query`: from netlink sock_diag,
+/// or from the /proc/net text tables when netlink is refused (seccomp, an LSM, a kernel
+/// without sock_diag) or when `REKT_SOCKETS=proc` asks for them (for tests and debugging).
 pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
-    proc_net::sockets(query)
+    if std::env::var_os("REKT_SOCKETS").is_some_and(|v| v == "proc") {
+        return proc_net::sockets(query);
+    }
+    sock_diag::sockets(query).or_else(|_| proc_net::sockets(query))
 }
 
 /// The processes holding `sockets`, found by scanning every process's fds.
@@ -101,4 +107,79 @@ pub fn parent_pid() -> Option<u32> {
 pub fn is_privileged() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Protocol;
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+
+    fn sorted(mut v: Vec<Socket>) -> Vec<Socket> {
+        v.sort_by_key(|s| (s.key, s.protocol));
+        v
+    }
+
+    /// Both socket sources must give the same answer for the same sockets: every field,
+    /// in every family and state, with and without the kernel-side filters.
+    #[test]
+    fn sock_diag_and_proc_net_agree() {
+        let l4 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l4.local_addr().unwrap().port();
+        let _l6 = TcpListener::bind(("::1", port)).unwrap();
+        let _u4 = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+        let _u6 = UdpSocket::bind(("::1", port)).unwrap();
+        let _client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _server_side = l4.accept().unwrap();
+        let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let other_port = other.local_addr().unwrap().port();
+
+        let mut queries = vec![
+            Query::ports(vec![port.to_string().parse().unwrap()]),
+            Query::ports(vec![
+                format!("{port}/udp").parse().unwrap(),
+                other_port.to_string().parse().unwrap(),
+            ]),
+        ];
+        let mut listen = queries[0].clone();
+        listen.listen_only = true;
+        queries.push(listen);
+        let mut v6_tcp = queries[0].clone();
+        v6_tcp.ipv4 = false;
+        v6_tcp.udp = false;
+        queries.push(v6_tcp);
+
+        for query in &queries {
+            let diag = sorted(sock_diag::sockets(query).unwrap());
+            let text = sorted(proc_net::sockets(query).unwrap());
+            assert_eq!(diag, text, "{query:?}");
+            assert!(!diag.is_empty());
+        }
+        let all = sorted(sock_diag::sockets(&queries[0]).unwrap());
+        // tcp listen x2, udp x2, the accepted connection; the client's local port differs.
+        assert_eq!(all.len(), 5, "{all:?}");
+        assert_eq!(
+            all.iter().filter(|s| s.protocol == Protocol::Udp).count(),
+            2
+        );
+    }
+
+    #[test]
+    fn list_mode_sees_every_listener_through_both_sources() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let mut query = Query::ports(vec![]);
+        query.listen_only = true;
+        for found in [
+            sock_diag::sockets(&query).unwrap(),
+            proc_net::sockets(&query).unwrap(),
+        ] {
+            assert!(found.iter().any(|s| s.port() == port));
+            assert!(
+                found
+                    .iter()
+                    .all(|s| s.protocol == Protocol::Udp || s.state == crate::model::State::Listen)
+            );
+        }
+    }
 }
