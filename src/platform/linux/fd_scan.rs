@@ -51,11 +51,7 @@ pub fn open_proc() -> io::Result<OwnedFd> {
 pub fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     debug_assert!(inodes.is_sorted());
     let pids = list_pids(proc_dir)?;
-    let threads = if pids.len() >= PARALLEL_THRESHOLD {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        1
-    };
+    let threads = thread_count(pids.len());
     let next = AtomicUsize::new(0);
     let work = || {
         let mut worker = Worker::new(proc_dir.as_raw_fd(), inodes);
@@ -88,6 +84,22 @@ pub fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     };
     result.hits.sort_unstable();
     Ok(result)
+}
+
+/// How many threads should scan `processes` processes. `REKT_THREADS` overrides the
+/// choice; bench/README.md shows how the threshold was measured with it.
+fn thread_count(processes: usize) -> usize {
+    if let Some(n) = std::env::var("REKT_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return n.clamp(1, 64);
+    }
+    if processes >= PARALLEL_THRESHOLD {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    }
 }
 
 /// Re-reads one fd of one process: the inode of the socket it refers to now, if any. Used
@@ -195,7 +207,14 @@ impl<'a> Worker<'a> {
                         link.len(),
                     )
                 };
-                if len <= 0 {
+                if len < 0 {
+                    // The directory opened but its links are not ours to read (a process
+                    // in another user namespace, for example): skip the rest of it.
+                    let errno = io::Error::last_os_error().raw_os_error();
+                    if matches!(errno, Some(libc::EACCES | libc::EPERM)) {
+                        self.result.denied += 1;
+                        return;
+                    }
                     continue;
                 }
                 let Some(inode) = parse_socket_link(&link[..len as usize]) else {

@@ -23,6 +23,11 @@ const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The original inet_diag request type, which the kernel still serves. Unlike
+/// SOCK_DIAG_BY_FAMILY it dumps TCP sockets of both families in one walk of the hash
+/// tables (the kernel sets the family to AF_UNSPEC), which halves the cost of the
+/// connected-state query on a busy machine.
+const TCPDIAG_GETSOCK: u16 = 18;
 const INET_DIAG_REQ_BYTECODE: u16 = 1;
 const INET_DIAG_BC_JMP: u8 = 1;
 const INET_DIAG_BC_S_GE: u8 = 2;
@@ -33,6 +38,7 @@ const MAX_FILTER_RANGES: usize = 1024;
 
 const NLMSG_HDR_LEN: usize = 16;
 const REQ_V2_LEN: usize = 56;
+const REQ_V1_LEN: usize = 60;
 const DIAG_MSG_LEN: usize = 72;
 
 /// Something the kernel's reply did not allow us to use.
@@ -85,6 +91,22 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
     for protocol in [Protocol::Tcp, Protocol::Udp] {
         if !query.wants_protocol(protocol) {
             continue;
+        }
+        if protocol == Protocol::Tcp && query.ipv4 && query.ipv6 {
+            seq += 1;
+            let before = out.len();
+            match dump(
+                &nl,
+                &request_tcp_both(query, seq),
+                &mut buf,
+                protocol,
+                seq,
+                &mut out,
+            ) {
+                Ok(()) => continue,
+                // A kernel without the old request type: ask per family below.
+                Err(_) => out.truncate(before),
+            }
         }
         for family in [Family::V4, Family::V6] {
             if !query.wants_family(family) {
@@ -177,18 +199,7 @@ fn dump(
 /// keeps only the wanted local ports (none in list mode, which wants every port).
 pub fn request(protocol: Protocol, family: Family, query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(protocol));
-    let attr_len = if bytecode.is_empty() {
-        0
-    } else {
-        4 + bytecode.len()
-    };
-    let len = NLMSG_HDR_LEN + REQ_V2_LEN + attr_len;
-    let mut msg = Vec::with_capacity(len);
-    msg.extend_from_slice(&(len as u32).to_ne_bytes());
-    msg.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    msg.extend_from_slice(&seq.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
+    let mut msg = header(SOCK_DIAG_BY_FAMILY, REQ_V2_LEN, &bytecode, seq);
     msg.push(match family {
         Family::V4 => libc::AF_INET as u8,
         Family::V6 => libc::AF_INET6 as u8,
@@ -201,12 +212,51 @@ pub fn request(protocol: Protocol, family: Family, query: &Query, seq: u32) -> V
     msg.push(0); // pad
     msg.extend_from_slice(&query.state_mask(protocol).to_ne_bytes());
     msg.extend_from_slice(&[0u8; 48]); // inet_diag_sockid: unused by dumps
+    finish(msg, &bytecode)
+}
+
+/// A TCPDIAG_GETSOCK dump request (`struct inet_diag_req`) for TCP in both families.
+pub fn request_tcp_both(query: &Query, seq: u32) -> Vec<u8> {
+    let bytecode = port_filter(&query.port_ranges(Protocol::Tcp));
+    let mut msg = header(TCPDIAG_GETSOCK, REQ_V1_LEN, &bytecode, seq);
+    msg.push(0); // idiag_family: ignored, the kernel dumps both
+    msg.push(0); // idiag_src_len
+    msg.push(0); // idiag_dst_len
+    msg.push(0); // idiag_ext
+    msg.extend_from_slice(&[0u8; 48]); // inet_diag_sockid
+    msg.extend_from_slice(&query.state_mask(Protocol::Tcp).to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // idiag_dbs
+    finish(msg, &bytecode)
+}
+
+/// The netlink header of a dump request whose body is `body_len` bytes plus the bytecode.
+fn header(kind: u16, body_len: usize, bytecode: &[u8], seq: u32) -> Vec<u8> {
+    let attr_len = if bytecode.is_empty() {
+        0
+    } else {
+        4 + bytecode.len()
+    };
+    let len = NLMSG_HDR_LEN + body_len + attr_len;
+    let mut msg = Vec::with_capacity(len);
+    msg.extend_from_slice(&(len as u32).to_ne_bytes());
+    msg.extend_from_slice(&kind.to_ne_bytes());
+    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    msg.extend_from_slice(&seq.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg
+}
+
+/// Appends the bytecode attribute, if any, to a request whose body is complete.
+fn finish(mut msg: Vec<u8>, bytecode: &[u8]) -> Vec<u8> {
     if !bytecode.is_empty() {
-        msg.extend_from_slice(&(attr_len as u16).to_ne_bytes());
+        msg.extend_from_slice(&((4 + bytecode.len()) as u16).to_ne_bytes());
         msg.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
-        msg.extend_from_slice(&bytecode);
+        msg.extend_from_slice(bytecode);
     }
-    debug_assert_eq!(msg.len(), len);
+    debug_assert_eq!(
+        msg.len(),
+        u32::from_ne_bytes(msg[0..4].try_into().expect("header")) as usize
+    );
     msg
 }
 
@@ -292,7 +342,7 @@ pub fn parse_reply(
                 }
             }
             NLMSG_NOOP => {}
-            SOCK_DIAG_BY_FAMILY => {
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                 if let Some(socket) = parse_diag_msg(body, protocol)? {
                     out.push(socket);
                 }
@@ -400,6 +450,12 @@ mod tests {
         assert_eq!(req[17], libc::IPPROTO_TCP as u8);
         assert_eq!(u32::from_ne_bytes(req[20..24].try_into().unwrap()), 1 << 10);
         assert_eq!(u16::from_ne_bytes([req[72], req[73]]), 20);
+
+        let req = request_tcp_both(&query, 8);
+        assert_eq!(req.len(), 16 + 60 + 4 + 16);
+        assert_eq!(u16::from_ne_bytes([req[4], req[5]]), TCPDIAG_GETSOCK);
+        assert_eq!(u32::from_ne_bytes(req[68..72].try_into().unwrap()), 1 << 10);
+        assert_eq!(u16::from_ne_bytes([req[76], req[77]]), 20);
     }
 
     /// A netlink message of `kind` with `body`, padded to 4 bytes.
