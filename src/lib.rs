@@ -29,10 +29,13 @@ pub struct Lookup {
 /// Finds the sockets matching `query`, then their owners. When no socket matches, the
 /// process scan (the expensive part) is skipped.
 pub fn lookup(query: &Query) -> io::Result<Lookup> {
-    let sockets = platform::sockets(query)?;
+    let mut sockets = platform::sockets(query)?;
     if sockets.is_empty() {
         return Ok(Lookup::default());
     }
+    // One order whatever the source's (dump order differs between netlink and /proc/net),
+    // so that output is deterministic: port, then tcp before udp, IPv4 before IPv6.
+    sockets.sort_by_key(|s| (s.port(), s.protocol, s.family, s.local, s.state, s.key));
     let mut ownership = platform::owners(&sockets)?;
     if !ownership.hidden.is_empty() {
         // A socket whose process exited during the scan is gone now, not hidden: ask the

@@ -155,7 +155,7 @@ impl Socket {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
-    /// The matching sockets it holds, each once, in the order the socket query returned them.
+    /// The matching sockets it holds, each once, in the order of the lookup's socket list.
     pub sockets: Vec<Socket>,
     /// The file descriptors through which it holds them (Linux). Re-read before a signal to
     /// prove the PID still belongs to the process we found. Empty on Windows.
