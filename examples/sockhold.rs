@@ -11,6 +11,8 @@
 //!   --ignore-term    ignore SIGTERM (Unix)
 //!   --accept-one     tcp: accept one connection, close the listener, hold the connection
 //!   --connect        tcp: connect to ADDR instead of binding, and block reading
+//!   --then-run CMD.. after binding, run CMD (every `{port}` replaced by the first port)
+//!                    as a child, and exit with its exit code
 //! ```
 //! For each process that holds the sockets it prints `READY <pid> <local port>` on stdout.
 //! With --accept-one it prints `ACCEPTED <pid> <local port>` once the listener is closed.
@@ -33,7 +35,12 @@ struct Opts {
 fn main() {
     let mut opts = Opts::default();
     let mut positional = Vec::new();
-    for arg in std::env::args().skip(1) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let then_run = args
+        .iter()
+        .position(|a| a == "--then-run")
+        .map(|i| args.split_off(i)[1..].to_vec());
+    for arg in args {
         match arg.as_str() {
             "--reuseport" => opts.reuseport = true,
             "--v6only" => opts.v6only = true,
@@ -66,6 +73,20 @@ fn main() {
     }
     sys::maybe_fork(&opts);
     ready("READY", first_port);
+    if let Some(command) = then_run {
+        let args: Vec<String> = command
+            .iter()
+            .map(|a| a.replace("{port}", &first_port.to_string()))
+            .collect();
+        let (program, rest) = args
+            .split_first()
+            .unwrap_or_else(|| fail("--then-run needs a command"));
+        let status = std::process::Command::new(program)
+            .args(rest)
+            .status()
+            .unwrap_or_else(|e| fail(&format!("{program}: {e}")));
+        std::process::exit(status.code().unwrap_or(1));
+    }
     let mut held = held.into_iter();
     let first = held.next().expect("at least one socket");
     for sock in held {

@@ -1,105 +1,183 @@
-//! One run of rekt: look up, print, optionally signal, and decide the exit code. Results go
-//! to stdout; notes, warnings and per-process reports go to stderr.
+//! One run of rekt: look up, show, optionally signal and check the ports again, and decide
+//! the exit code. How things are shown is the printer's business (`output`).
 
-use std::collections::HashMap;
-use std::io::{self, Write};
+use std::collections::BTreeSet;
+use std::io::{self, BufRead, Write};
+use std::time::{Duration, Instant};
 
-use crate::cli::Options;
+use crate::cli::{Format, Options};
 use crate::exit_codes::ExitCode;
-use crate::kill::{self, Event, Outcome};
-use crate::model::ProcessInfo;
-use crate::output;
-use crate::platform;
+use crate::kill::{self, Event, Outcome, Report};
+use crate::model::{Owner, PortStatus, Protocol};
+use crate::output::{self, Details, Printer};
+use crate::{Lookup, lookup, platform};
 
 pub fn run(opts: &Options) -> ExitCode {
-    let found = match crate::lookup(&opts.query) {
+    let mut printer = output::printer(opts.format);
+    let code = run_with(opts, printer.as_mut());
+    printer.finish(code);
+    code
+}
+
+fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
+    let found = match lookup(&opts.query) {
         Ok(found) => found,
         Err(e) => {
-            eprintln!("rekt: cannot look up sockets: {e}");
+            printer.error(&format!("cannot look up sockets: {e}"));
             return ExitCode::Error;
         }
     };
     let owners = &found.ownership.owners;
-
-    // Details are read only for owners, and only the ones this run will print.
-    let need_details = opts.verbose || opts.action.is_some();
-    let infos: HashMap<u32, ProcessInfo> = if need_details {
-        owners
-            .iter()
-            .map(|o| (o.pid, platform::process_info(o.pid)))
-            .collect()
-    } else {
-        HashMap::new()
+    let wants_details = match opts.format {
+        Format::Human { verbose } => verbose || opts.is_list() || opts.action.is_some(),
+        Format::Json => true,
+        Format::Quiet => false,
     };
-    let info = |pid: u32| infos.get(&pid).cloned();
-    let name_of = |pid: u32| infos.get(&pid).and_then(|i| i.name.clone());
-
-    let table = output::lookup_table(owners, opts.verbose, info);
-    if !table.is_empty() {
-        let stdout = io::stdout();
-        let mut out = io::BufWriter::new(stdout.lock());
-        // A closed pipe (`rekt 80 | head -0`) is not worth an error.
-        let _ = table.write(&mut out).and_then(|()| out.flush());
+    let mut details = Details::new();
+    if wants_details {
+        add_details(&mut details, owners.iter().map(|o| o.pid));
     }
-    for note in output::hidden_notes(
-        &found.ownership.hidden,
-        found.ownership.incomplete,
-        platform::is_privileged(),
-        platform::PRIVILEGE_HINT,
-        platform::user_name,
-    ) {
-        eprintln!("rekt: {note}");
-    }
+    let privileged = platform::is_privileged();
 
-    let mut code = if !found.ownership.hidden.is_empty() {
+    if opts.is_list() {
+        printer.listeners(&found, &details);
+        printer.hidden(&found, privileged);
+        return ExitCode::Success;
+    }
+    printer.owners(&found, &details);
+    printer.hidden(&found, privileged);
+    let code = if !found.ownership.hidden.is_empty() {
         ExitCode::Partial
     } else if owners.is_empty() {
         ExitCode::NothingFound
     } else {
         ExitCode::Success
     };
+    let Some(policy) = opts.action else {
+        return code;
+    };
+    if owners.is_empty() {
+        return code;
+    }
 
-    if let Some(policy) = opts.action {
-        let (pinned, early) = kill::pin(owners, name_of);
-        for report in &early {
-            eprintln!("{}", describe_final(report));
-        }
-        let reports = kill::execute(&pinned, policy, name_of, |event| match event {
-            Event::Sent(report, signal) => eprintln!("{} {}", signal.verb(), report.who()),
-            Event::NotSent(report) => eprintln!("{}", describe_final(report)),
-            Event::Escalating { report, waited } => eprintln!(
-                "{} still running after {}; killing it",
-                report.who(),
-                humantime(waited)
-            ),
-            Event::StillRunning(report) => eprintln!("{} is still running", report.who()),
+    pause_for_tests();
+    let name_of = |pid: u32| details.get(&pid).and_then(|i| i.name.clone());
+    // Pin first, then ask and signal: a PID recycled meanwhile can never be hit.
+    let (mut pinned, mut early) = kill::pin(owners, name_of);
+    if opts.interactive {
+        let verb = match policy.signal {
+            kill::Signal::Terminate => "terminate",
+            kill::Signal::Kill => "kill",
+        };
+        pinned.retain(|p| {
+            let who = kill::who(p.owner.pid, name_of(p.owner.pid).as_deref());
+            let yes = ask(&format!("{verb} {who}?"));
+            if !yes {
+                early.push(Report {
+                    pid: p.owner.pid,
+                    name: name_of(p.owner.pid),
+                    signal: None,
+                    outcome: Outcome::Declined,
+                });
+            }
+            yes
         });
-        if early.iter().chain(&reports).any(|r| r.outcome.is_failure()) {
-            code = ExitCode::Partial;
+    }
+    for report in &early {
+        printer.event(Event::Skipped(report));
+    }
+    let reports = kill::execute(&pinned, policy, name_of, |event| printer.event(event));
+    let mut all: Vec<Report> = early.into_iter().chain(reports).collect();
+    all.sort_by_key(|r| r.pid);
+    printer.outcomes(&all);
+
+    let statuses = match recheck(opts, &found) {
+        Ok(statuses) => statuses,
+        Err(e) => {
+            printer.error(&format!("cannot check the ports again: {e}"));
+            return ExitCode::Error;
         }
+    };
+    if wants_details {
+        add_details(
+            &mut details,
+            statuses.iter().flat_map(|s| s.holders.clone()),
+        );
     }
-    code
-}
-
-/// The one line for an owner that was never signalled, or whose signal failed.
-fn describe_final(report: &kill::Report) -> String {
-    let who = report.who();
-    match &report.outcome {
-        Outcome::Refused(why) => format!("refusing to signal {who}: {why}"),
-        Outcome::Denied(e) => format!("could not signal {who}: {e}; {}", platform::PRIVILEGE_HINT),
-        Outcome::Failed(e) => format!("could not signal {who}: {e}"),
-        Outcome::AlreadyGone => format!("{who} already exited or released the port; not signalled"),
-        Outcome::Declined => format!("skipped {who}"),
-        Outcome::Exited => format!("{who} exited"),
-        Outcome::StillRunning => format!("{who} is still running"),
-    }
-}
-
-/// `2s`, `500ms`.
-fn humantime(d: std::time::Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
+    printer.ports(&statuses, &details);
+    let failed = all.iter().any(|r| r.outcome.is_failure());
+    if failed || statuses.iter().any(|s| !s.is_free()) {
+        ExitCode::Partial
     } else {
-        format!("{}ms", d.as_millis())
+        ExitCode::Success
+    }
+}
+
+/// Reads details for the PIDs not already known.
+fn add_details(details: &mut Details, pids: impl Iterator<Item = u32>) {
+    for pid in pids {
+        details
+            .entry(pid)
+            .or_insert_with(|| platform::process_info(pid));
+    }
+}
+
+/// Looks again at every (port, protocol) that was held, and says who holds it now: the
+/// survivors, and any newcomer that took the port meanwhile.
+fn recheck(opts: &Options, before: &Lookup) -> io::Result<Vec<PortStatus>> {
+    let held: BTreeSet<(u16, Protocol)> = before
+        .ownership
+        .owners
+        .iter()
+        .flat_map(|o| o.sockets.iter())
+        .chain(&before.ownership.hidden)
+        .map(|s| (s.port(), s.protocol))
+        .collect();
+    let now = lookup(&opts.query)?;
+    Ok(held
+        .into_iter()
+        .map(|(port, protocol)| {
+            let on_port = |s: &crate::model::Socket| s.port() == port && s.protocol == protocol;
+            PortStatus {
+                port,
+                protocol,
+                holders: now
+                    .ownership
+                    .owners
+                    .iter()
+                    .filter(|o: &&Owner| o.sockets.iter().any(on_port))
+                    .map(|o| o.pid)
+                    .collect(),
+                hidden: now.ownership.hidden.iter().any(on_port),
+            }
+        })
+        .collect())
+}
+
+/// Asks a yes/no question on the terminal; anything but y or yes is no.
+fn ask(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    if io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// A test hook: with `REKT_TEST_PAUSE_DIR` set, rekt stops between the lookup and pinning
+/// the owners (creating `paused` in that directory) until `resume` appears there, so that a
+/// test can swap the owner for a newcomer with the same PID. Inert otherwise.
+fn pause_for_tests() {
+    let Some(dir) = std::env::var_os("REKT_TEST_PAUSE_DIR") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    if std::fs::write(dir.join("paused"), b"").is_err() {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.join("resume").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }

@@ -1,13 +1,26 @@
 //! The command line (clap) and the `Options` it turns into. Kept apart so that the rest of
 //! rekt never sees clap types, as in hyperfine.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{ArgGroup, CommandFactory, Parser, Subcommand};
 
+use crate::duration;
 use crate::exit_codes;
 use crate::kill::{Policy, Signal};
 use crate::query::{PortSpec, Query};
+
+const EXAMPLES: &str = "\
+Examples:
+  rekt                          list every listening TCP and bound UDP socket and its owner
+  rekt 8000                     who owns port 8000 (TCP and UDP, IPv4 and IPv6)?
+  rekt -v 8000-8010 5353/udp    several ports, with name, user, type, state and address
+  rekt -t 8000                  ask the owners to exit, wait up to 5s, check the port
+  rekt -t --timeout 2s --escalate 8000
+                                ask, wait 2s, then force the ones still running
+  rekt -k 8000                  force the owners to exit
+  rekt --json 8000              the same answer as one JSON document";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,20 +28,34 @@ use crate::query::{PortSpec, Query};
     version,
     about = "Find every process that owns a port, and terminate or kill them on request.",
     long_about = None,
-    after_help = exit_codes::HELP,
+    after_help = help_footer(),
+    args_conflicts_with_subcommands = true,
+    group(ArgGroup::new("signal").args(["terminate", "kill"]).multiple(true)),
 )]
 pub struct Cli {
-    /// Ports to look up: 8000, 8000-8010, 8000/tcp, 8000/udp, 8000-8010/udp
-    #[arg(value_name = "PORT", required = true, value_parser = parse_spec)]
+    /// Ports: 8000, 8000-8010, 8000/tcp, 8000/udp, 8000-8010/udp. None: list every listener
+    #[arg(value_name = "PORT", value_parser = parse_spec)]
     pub ports: Vec<PortSpec>,
 
-    /// Ask every owner to exit (SIGTERM)
+    /// Ask every owner to exit (SIGTERM; on Windows, WM_CLOSE to its windows)
     #[arg(short = 't', long)]
     pub terminate: bool,
 
-    /// Force every owner to exit (SIGKILL); wins over --terminate
+    /// Force every owner to exit (SIGKILL; TerminateProcess on Windows); wins over -t
     #[arg(short = 'k', long)]
     pub kill: bool,
+
+    /// How long to wait for owners to exit after a signal: 500ms, 3s, 1m
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse)]
+    pub timeout: Duration,
+
+    /// With -t: force the owners still running after --timeout
+    #[arg(long, requires = "terminate")]
+    pub escalate: bool,
+
+    /// Ask before signalling each owner (needs a terminal)
+    #[arg(short = 'i', long, requires = "signal")]
+    pub interactive: bool,
 
     /// Add NAME, USER, TYPE (tcp, tcp6, udp, udp6), STATE and local ADDRESS
     #[arg(short = 'v', long)]
@@ -53,28 +80,95 @@ pub struct Cli {
     /// Only IPv6 sockets
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
+
+    /// Print one JSON document on stdout instead of tables and notes
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+
+    /// Print nothing; only the exit code tells
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
+fn help_footer() -> String {
+    format!("{EXAMPLES}\n\n{}", exit_codes::HELP)
 }
 
 fn parse_spec(text: &str) -> Result<PortSpec, crate::query::SpecError> {
     text.parse::<PortSpec>()
 }
 
+/// How results are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Tables on stdout, notes on stderr; `verbose` adds columns.
+    Human {
+        verbose: bool,
+    },
+    Json,
+    Quiet,
+}
+
 /// What one run of rekt should do, free of command-line details.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub query: Query,
-    pub verbose: bool,
-    /// `None`: only list the owners.
+    pub format: Format,
+    /// `None`: only show the owners.
     pub action: Option<Policy>,
+    /// Ask before each signal.
+    pub interactive: bool,
 }
 
-/// How long to wait for signalled owners to exit.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+impl Options {
+    /// List mode: no port given, so show every listener.
+    pub fn is_list(&self) -> bool {
+        self.query.ports.is_empty()
+    }
+}
+
+/// A command line that parses but asks for something rekt will not do.
+#[derive(Debug)]
+pub struct UsageError(pub String);
 
 impl Cli {
-    pub fn into_options(self) -> Options {
+    pub fn into_options(self) -> Result<Options, UsageError> {
+        let signal = if self.kill {
+            Some(Signal::Kill)
+        } else if self.terminate {
+            Some(Signal::Terminate)
+        } else {
+            None
+        };
+        if signal.is_some() && self.ports.is_empty() {
+            return Err(UsageError(
+                "rekt: -t/-k need a port; rekt will not signal every listener on the machine"
+                    .into(),
+            ));
+        }
+        if self.interactive && !std::io::stdin().is_terminal() {
+            return Err(UsageError(
+                "rekt: -i/--interactive needs a terminal on stdin to ask; use -t or -k without -i"
+                    .into(),
+            ));
+        }
         let mut query = Query::ports(self.ports);
-        query.listen_only = self.listen;
+        // List mode shows listeners: listening TCP and bound UDP.
+        query.listen_only = self.listen || query.ports.is_empty();
         // Neither flag (or, impossibly, both) means both protocols and both families.
         if self.tcp != self.udp {
             query.tcp = self.tcp;
@@ -84,30 +178,43 @@ impl Cli {
             query.ipv4 = self.ipv4;
             query.ipv6 = self.ipv6;
         }
-        let signal = if self.kill {
-            Some(Signal::Kill)
-        } else if self.terminate {
-            Some(Signal::Terminate)
+        let format = if self.quiet {
+            Format::Quiet
+        } else if self.json {
+            Format::Json
         } else {
-            None
+            Format::Human {
+                verbose: self.verbose,
+            }
         };
-        Options {
+        Ok(Options {
             query,
-            verbose: self.verbose,
+            format,
             action: signal.map(|signal| Policy {
                 signal,
-                timeout: DEFAULT_TIMEOUT,
-                escalate: false,
+                timeout: self.timeout,
+                escalate: self.escalate,
             }),
-        }
+            interactive: self.interactive,
+        })
     }
+}
+
+/// Writes the completion script for `shell` to stdout.
+pub fn print_completions(shell: clap_complete::Shell) {
+    clap_complete::generate(shell, &mut Cli::command(), "rekt", &mut std::io::stdout());
+}
+
+/// Writes the man page to stdout.
+pub fn print_man_page() -> std::io::Result<()> {
+    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())
 }
 
 /// A clap error as one line: the first line of its message, with a pointer to `--help`.
 /// clap's own rendering spans several lines (usage, tips), which scripts and users scan
 /// poorly.
 pub fn one_line_error(err: &clap::Error) -> String {
-    // A bad port spec: our own message already names the argument and what was expected.
+    // A bad port spec or duration: our own message already names the argument.
     if err.kind() == clap::error::ErrorKind::ValueValidation
         && let Some(source) = std::error::Error::source(err)
     {
@@ -135,9 +242,9 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Options, String> {
-        Cli::try_parse_from(std::iter::once("rekt").chain(args.iter().copied()))
-            .map(Cli::into_options)
-            .map_err(|e| one_line_error(&e))
+        let cli = Cli::try_parse_from(std::iter::once("rekt").chain(args.iter().copied()))
+            .map_err(|e| one_line_error(&e))?;
+        cli.into_options().map_err(|e| e.0)
     }
 
     #[test]
@@ -152,11 +259,63 @@ mod tests {
     }
 
     #[test]
+    fn timeout_and_escalate() {
+        let policy = parse(&["-t", "--timeout", "300ms", "--escalate", "80"])
+            .unwrap()
+            .action
+            .unwrap();
+        assert_eq!(policy.timeout, Duration::from_millis(300));
+        assert!(policy.escalate);
+        let policy = parse(&["-t", "80"]).unwrap().action.unwrap();
+        assert_eq!(policy.timeout, Duration::from_secs(5));
+        assert!(!policy.escalate);
+        assert!(parse(&["--escalate", "80"]).is_err(), "--escalate needs -t");
+        assert!(
+            parse(&["-t", "--timeout", "5", "80"])
+                .unwrap_err()
+                .contains("missing unit")
+        );
+    }
+
+    #[test]
     fn filters_narrow_the_query() {
         let q = parse(&["--udp", "-6", "53"]).unwrap().query;
         assert!(!q.tcp && q.udp && !q.ipv4 && q.ipv6);
         let q = parse(&["53"]).unwrap().query;
-        assert!(q.tcp && q.udp && q.ipv4 && q.ipv6);
+        assert!(q.tcp && q.udp && q.ipv4 && q.ipv6 && !q.listen_only);
+    }
+
+    #[test]
+    fn no_port_means_list_mode_of_listeners() {
+        let opts = parse(&[]).unwrap();
+        assert!(opts.is_list() && opts.query.listen_only && opts.action.is_none());
+        assert!(parse(&["--udp"]).unwrap().is_list());
+        assert!(parse(&["-k"]).unwrap_err().contains("need a port"));
+    }
+
+    #[test]
+    fn output_formats() {
+        assert_eq!(parse(&["--json", "80"]).unwrap().format, Format::Json);
+        assert_eq!(parse(&["-q", "80"]).unwrap().format, Format::Quiet);
+        assert_eq!(
+            parse(&["-v", "80"]).unwrap().format,
+            Format::Human { verbose: true }
+        );
+        assert!(parse(&["--json", "-q", "80"]).is_err());
+    }
+
+    #[test]
+    fn interactive_needs_a_signal() {
+        assert!(parse(&["-i", "80"]).is_err());
+    }
+
+    #[test]
+    fn subcommands_do_not_clash_with_ports() {
+        let cli = Cli::try_parse_from(["rekt", "completions", "bash"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Completions { .. })));
+        let cli = Cli::try_parse_from(["rekt", "man"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Man)));
+        assert!(Cli::try_parse_from(["rekt", "8000", "man"]).is_err());
     }
 
     #[test]
@@ -168,14 +327,18 @@ mod tests {
             &["9000-8000"],
             &["8000/sctp"],
             &[""],
-            &[],
             &["--bogus", "80"],
             &["--tcp", "--udp", "80"],
+            &["-t", "--timeout", "soon", "80"],
         ] {
             let err = parse(args).expect_err(&format!("{args:?}"));
             assert!(!err.contains('\n'), "{args:?}: {err}");
             assert!(err.starts_with("rekt: "), "{err}");
         }
-        assert!(parse(&[]).unwrap_err().contains("<PORT>"));
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

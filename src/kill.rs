@@ -129,10 +129,15 @@ pub struct Report {
 impl Report {
     /// `1234 (node)`, or just `1234` when the name is unknown.
     pub fn who(&self) -> String {
-        match &self.name {
-            Some(name) => format!("{} ({name})", self.pid),
-            None => self.pid.to_string(),
-        }
+        who(self.pid, self.name.as_deref())
+    }
+}
+
+/// `1234 (node)`, or just `1234` when the name is unknown.
+pub fn who(pid: u32, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{pid} ({name})"),
+        None => pid.to_string(),
     }
 }
 
@@ -198,6 +203,7 @@ pub fn execute(
         Signal::Kill => policy.timeout.max(KILL_WAIT),
     };
     let mut alive = wait_for(pinned, &sent, &mut reports, wait);
+    let mut waited = wait;
     if policy.escalate && policy.signal == Signal::Terminate && !alive.is_empty() {
         for &i in &alive {
             progress(Event::Escalating {
@@ -207,9 +213,13 @@ pub fn execute(
         }
         let forced = send_all_of(pinned, &alive, &mut reports, Signal::Kill, &mut progress);
         alive = wait_for(pinned, &forced, &mut reports, KILL_WAIT);
+        waited = KILL_WAIT;
     }
     for &i in &alive {
-        progress(Event::StillRunning(&reports[i]));
+        progress(Event::StillRunning {
+            report: &reports[i],
+            waited,
+        });
     }
     reports
 }
@@ -226,7 +236,12 @@ pub enum Event<'a> {
         waited: Duration,
     },
     /// Still running after every wait.
-    StillRunning(&'a Report),
+    StillRunning {
+        report: &'a Report,
+        waited: Duration,
+    },
+    /// Never signalled (protected, already gone, declined, or could not be pinned).
+    Skipped(&'a Report),
 }
 
 fn send_all(

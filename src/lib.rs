@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod duration;
 pub mod exit_codes;
 pub mod kill;
 pub mod model;

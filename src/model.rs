@@ -187,6 +187,23 @@ pub struct ProcessInfo {
     pub user: Option<String>,
 }
 
+/// Whether a port is free after rekt signalled its owners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortStatus {
+    pub port: u16,
+    pub protocol: Protocol,
+    /// PIDs that hold it now (old owners that survived, or newcomers).
+    pub holders: Vec<u32>,
+    /// A socket on it has no visible owner.
+    pub hidden: bool,
+}
+
+impl PortStatus {
+    pub fn is_free(&self) -> bool {
+        self.holders.is_empty() && !self.hidden
+    }
+}
+
 /// The answer to "who owns these sockets?".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ownership {

@@ -52,3 +52,47 @@ fn help_and_version_succeed_on_stdout() {
     assert_eq!(code(&out), 0);
     assert!(stdout(&out).starts_with("rekt "));
 }
+
+#[test]
+fn help_shows_examples_for_every_mode() {
+    let help = stdout(&rekt(&["--help"]));
+    for example in [
+        "rekt                ",
+        "rekt 8000 ",
+        "rekt -t --timeout 2s --escalate 8000",
+        "rekt --json 8000",
+    ] {
+        assert!(help.contains(example), "{example:?} missing from --help");
+    }
+}
+
+#[test]
+fn completions_and_man_page() {
+    for (shell, needle) in [
+        ("bash", "complete -F _rekt"),
+        ("zsh", "#compdef rekt"),
+        ("fish", "complete -c rekt"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = rekt(&["completions", shell]);
+        assert_eq!(code(&out), 0, "{shell}");
+        assert!(stdout(&out).contains(needle), "{shell}: {needle:?}");
+        assert!(stdout(&out).contains("escalate"), "{shell}");
+    }
+    let out = rekt(&["man"]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).starts_with(".ie"), "roff");
+    assert!(stdout(&out).contains(".TH rekt"), "roff");
+    assert_usage_error(&["completions", "tcsh"], "invalid value 'tcsh'");
+}
+
+#[test]
+fn signals_need_a_port_and_bad_durations_are_usage_errors() {
+    assert_usage_error(&["-k"], "-t/-k need a port");
+    assert_usage_error(
+        &["-t", "--timeout", "5", "80"],
+        "invalid duration '5': missing unit",
+    );
+    assert_usage_error(&["-t", "--timeout", "1d", "80"], "unknown unit 'd'");
+    assert_usage_error(&["--escalate", "80"], "--terminate");
+}

@@ -4,6 +4,7 @@
 use std::ffi::CStr;
 use std::fs;
 use std::path::Path;
+use std::sync::Mutex;
 
 use crate::model::ProcessInfo;
 
@@ -64,8 +65,22 @@ fn parse_real_uid(status: &str) -> Option<u32> {
         .ok()
 }
 
-/// The user's name from the system's user database, or the uid as a number.
+/// The user's name from the system's user database, or the uid as a number. Cached: list
+/// mode asks for the same few users once per owner, and each lookup may go through NSS.
 pub fn user_name(uid: u32) -> String {
+    static CACHE: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, name)) = cache.iter().find(|(u, _)| *u == uid) {
+        return name.clone();
+    }
+    let name = lookup_user(uid);
+    cache.push((uid, name.clone()));
+    name
+}
+
+fn lookup_user(uid: u32) -> String {
     let mut buf = vec![0u8; 1024];
     loop {
         // SAFETY: passwd is plain data; getpwuid_r writes into `pwd` and `buf` only.

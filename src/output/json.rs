@@ -1,0 +1,184 @@
+//! `--json`: one document on stdout at the end of the run. The schema is documented in the
+//! README ("JSON output").
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::{Details, Printer};
+use crate::Lookup;
+use crate::exit_codes::ExitCode;
+use crate::kill::{Event, Report, Signal};
+use crate::model::{Family, Owner, PortStatus, Socket};
+
+#[derive(Default)]
+pub struct JsonPrinter {
+    doc: Document,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Document {
+    mode: &'static str,
+    owners: Vec<JsonOwner>,
+    /// Matching sockets whose owner could not be found.
+    hidden: Vec<JsonSocket>,
+    /// Owners not visible because processes could not be inspected (not privileged).
+    incomplete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ports: Option<Vec<JsonPort>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    exit_code: u8,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonOwner {
+    pid: u32,
+    name: Option<String>,
+    exe: Option<String>,
+    cmdline: Vec<String>,
+    user: Option<String>,
+    uid: Option<u32>,
+    sockets: Vec<JsonSocket>,
+    /// The last signal sent: "terminate" or "kill".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonSocket {
+    protocol: &'static str,
+    family: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    address: String,
+    port: u16,
+    state: &'static str,
+    uid: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonPort {
+    port: u16,
+    protocol: &'static str,
+    free: bool,
+    held_by: Vec<u32>,
+    hidden: bool,
+}
+
+impl From<&Socket> for JsonSocket {
+    fn from(s: &Socket) -> JsonSocket {
+        JsonSocket {
+            protocol: s.protocol.as_str(),
+            family: match s.family {
+                Family::V4 => "ipv4",
+                Family::V6 => "ipv6",
+            },
+            kind: s.kind(),
+            address: s.local.ip().to_string(),
+            port: s.port(),
+            state: s.state.as_str(),
+            uid: s.uid,
+        }
+    }
+}
+
+fn owner(o: &Owner, details: &Details) -> JsonOwner {
+    let info = details.get(&o.pid).cloned().unwrap_or_default();
+    JsonOwner {
+        pid: o.pid,
+        name: info.name,
+        exe: info.exe,
+        cmdline: info.cmdline,
+        user: info.user,
+        uid: info.uid,
+        sockets: o.sockets.iter().map(JsonSocket::from).collect(),
+        signal: None,
+        outcome: None,
+        message: None,
+    }
+}
+
+impl JsonPrinter {
+    fn record(&mut self, mode: &'static str, found: &Lookup, details: &Details) {
+        self.doc.mode = mode;
+        self.doc.owners = found
+            .ownership
+            .owners
+            .iter()
+            .map(|o| owner(o, details))
+            .collect();
+        self.doc.hidden = found
+            .ownership
+            .hidden
+            .iter()
+            .map(JsonSocket::from)
+            .collect();
+        self.doc.incomplete = found.ownership.incomplete;
+    }
+}
+
+impl Printer for JsonPrinter {
+    fn owners(&mut self, found: &Lookup, details: &Details) {
+        self.record("lookup", found, details);
+    }
+
+    fn listeners(&mut self, found: &Lookup, details: &Details) {
+        self.record("list", found, details);
+    }
+
+    fn hidden(&mut self, _: &Lookup, _: bool) {}
+
+    fn event(&mut self, _: Event<'_>) {}
+
+    fn outcomes(&mut self, reports: &[Report]) {
+        let by_pid: HashMap<u32, &Report> = reports.iter().map(|r| (r.pid, r)).collect();
+        for owner in &mut self.doc.owners {
+            if let Some(report) = by_pid.get(&owner.pid) {
+                owner.outcome = Some(report.outcome.as_str());
+                owner.signal = report.signal.map(|s| match s {
+                    Signal::Terminate => "terminate",
+                    Signal::Kill => "kill",
+                });
+                let message = report.outcome.to_string();
+                owner.message = (message != report.outcome.as_str()).then_some(message);
+            }
+        }
+    }
+
+    fn ports(&mut self, statuses: &[PortStatus], _: &Details) {
+        self.doc.ports = Some(
+            statuses
+                .iter()
+                .map(|s| JsonPort {
+                    port: s.port,
+                    protocol: s.protocol.as_str(),
+                    free: s.is_free(),
+                    held_by: s.holders.clone(),
+                    hidden: s.hidden,
+                })
+                .collect(),
+        );
+    }
+
+    fn error(&mut self, message: &str) {
+        self.doc.error = Some(message.to_owned());
+    }
+
+    fn finish(&mut self, code: ExitCode) {
+        self.doc.exit_code = code as u8;
+        if self.doc.mode.is_empty() {
+            self.doc.mode = "lookup";
+        }
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        let _ = serde_json::to_writer_pretty(&mut out, &self.doc)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(out));
+    }
+}

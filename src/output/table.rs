@@ -1,0 +1,207 @@
+//! Aligned text tables: the lookup table (one row per port and owner) and the list table
+//! (one row per listening socket and owner).
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use super::{Details, Style};
+use crate::Lookup;
+use crate::model::{Owner, Socket};
+
+/// A plain text table: columns padded to their widest cell, two spaces apart, no trailing
+/// spaces. Padding is computed on the text alone, so colour never breaks alignment.
+#[derive(Debug, Default)]
+pub struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: Vec<&'static str>) -> Table {
+        Table {
+            headers,
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<String>) {
+        debug_assert_eq!(row.len(), self.headers.len());
+        self.rows.push(row);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn write(&self, out: &mut impl Write, style: Style) -> io::Result<()> {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.len()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let header: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
+        for (i, row) in std::iter::once(&header).chain(&self.rows).enumerate() {
+            let mut line = String::new();
+            for (j, (cell, w)) in row.iter().zip(&widths).enumerate() {
+                line.push_str(cell);
+                if j + 1 < row.len() {
+                    let pad = w - cell.chars().count() + 2;
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            let line = line.trim_end();
+            if i == 0 {
+                writeln!(out, "{}", style.bold(line))?;
+            } else {
+                writeln!(out, "{line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One row of the lookup table: one owner on one port.
+pub struct OwnerRow<'a> {
+    pub port: u16,
+    pub owner: &'a Owner,
+    /// The owner's matching sockets on this port.
+    pub sockets: Vec<&'a Socket>,
+}
+
+/// The rows of the lookup table, one per (port, pid), sorted by port, then PID.
+pub fn owner_rows(owners: &[Owner]) -> Vec<OwnerRow<'_>> {
+    let mut rows: Vec<OwnerRow<'_>> = owners
+        .iter()
+        .flat_map(|owner| {
+            owner.ports().into_iter().map(move |port| OwnerRow {
+                port,
+                owner,
+                sockets: owner.sockets.iter().filter(|s| s.port() == port).collect(),
+            })
+        })
+        .collect();
+    rows.sort_by_key(|r| (r.port, r.owner.pid));
+    rows
+}
+
+/// The lookup table: PORT PID, plus NAME USER TYPE STATE ADDRESS when verbose.
+pub fn lookup_table(owners: &[Owner], verbose: bool, details: &Details) -> Table {
+    let mut table = if verbose {
+        Table::new(vec![
+            "PORT", "PID", "NAME", "USER", "TYPE", "STATE", "ADDRESS",
+        ])
+    } else {
+        Table::new(vec!["PORT", "PID"])
+    };
+    for row in owner_rows(owners) {
+        let mut cells = vec![row.port.to_string(), row.owner.pid.to_string()];
+        if verbose {
+            let info = details.get(&row.owner.pid);
+            cells.push(or_unknown(info.and_then(|i| i.name.clone())));
+            cells.push(or_unknown(info.and_then(|i| i.user.clone())));
+            cells.push(joined(row.sockets.iter().map(|s| s.kind().to_owned())));
+            cells.push(joined(row.sockets.iter().map(|s| s.state.to_string())));
+            cells.push(joined(row.sockets.iter().map(|s| s.local_display())));
+        }
+        table.push(cells);
+    }
+    table
+}
+
+/// The list table: one row per socket and owner, sorted by port (the socket list's order).
+/// Sockets without a visible owner get one row with `-` for the owner.
+pub fn list_table(
+    found: &Lookup,
+    verbose: bool,
+    details: &Details,
+    user_name: impl Fn(u32) -> String,
+) -> Table {
+    let mut headers = vec!["PORT", "PROTO", "ADDRESS", "PID", "NAME", "USER"];
+    if verbose {
+        headers.push("STATE");
+    }
+    let mut table = Table::new(headers);
+    let mut holders: HashMap<u64, Vec<u32>> = HashMap::new();
+    for owner in &found.ownership.owners {
+        for socket in &owner.sockets {
+            holders.entry(socket.key).or_default().push(owner.pid);
+        }
+    }
+    for socket in &found.sockets {
+        let pids = holders.get(&socket.key).map(Vec::as_slice).unwrap_or(&[]);
+        let mut push = |pid: String, name: String, user: String| {
+            let mut cells = vec![
+                socket.port().to_string(),
+                socket.kind().to_owned(),
+                socket.local_display(),
+                pid,
+                name,
+                user,
+            ];
+            if verbose {
+                cells.push(socket.state.to_string());
+            }
+            table.push(cells);
+        };
+        if pids.is_empty() {
+            // The socket's uid is known even when its process is not.
+            let user = socket.uid.map(&user_name).unwrap_or_else(|| "-".into());
+            push("-".into(), "-".into(), user);
+        }
+        for pid in pids {
+            let info = details.get(pid);
+            push(
+                pid.to_string(),
+                or_unknown(info.and_then(|i| i.name.clone())),
+                or_unknown(info.and_then(|i| i.user.clone())),
+            );
+        }
+    }
+    table
+}
+
+fn or_unknown(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "?".into())
+}
+
+/// Distinct values in first-seen order, comma-separated: `tcp,tcp6`.
+fn joined(values: impl Iterator<Item = String>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for v in values {
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    seen.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_pad_columns_and_trim_line_ends() {
+        let mut t = Table::new(vec!["PORT", "PID", "NAME"]);
+        t.push(vec!["8000".into(), "1".into(), "x".into()]);
+        t.push(vec!["65535".into(), "123456".into(), "".into()]);
+        let mut out = Vec::new();
+        t.write(&mut out, Style::plain()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "PORT   PID     NAME\n8000   1       x\n65535  123456\n"
+        );
+    }
+
+    #[test]
+    fn colour_does_not_move_columns() {
+        let mut t = Table::new(vec!["PORT", "PID"]);
+        t.push(vec!["8000".into(), "1".into()]);
+        let mut out = Vec::new();
+        t.write(&mut out, Style::colored()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\x1b[1mPORT  PID\x1b[0m\n8000  1\n"
+        );
+    }
+}

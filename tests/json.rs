@@ -1,0 +1,117 @@
+//! `--json`: one document on stdout, parsed here with serde_json.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::{Holder, code, rekt, stderr, stdout};
+use serde_json::Value;
+
+fn json(args: &[&str]) -> (Value, i32) {
+    let out = rekt(args);
+    assert!(
+        stderr(&out).is_empty(),
+        "JSON mode writes nothing else: {}",
+        stderr(&out)
+    );
+    let doc: Value =
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    (doc, code(&out))
+}
+
+#[test]
+fn lookup_has_the_owner_and_its_sockets() {
+    let h = Holder::spawn(&["tcp", "127.0.0.1:0", "udp", "[::1]:0"], 1);
+    let (doc, code) = json(&["--json", &h.port.to_string()]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["mode"], "lookup");
+    assert_eq!(doc["exit_code"], 0);
+    let owners = doc["owners"].as_array().unwrap();
+    assert_eq!(owners.len(), 1);
+    let o = &owners[0];
+    assert_eq!(o["pid"], h.pid());
+    assert_eq!(o["name"], "sockhold");
+    assert!(o["exe"].as_str().unwrap().ends_with("/sockhold"));
+    assert_eq!(o["cmdline"][1], "tcp");
+    assert!(o["user"].is_string() && o["uid"].is_u64());
+    let sockets = o["sockets"].as_array().unwrap();
+    assert_eq!(sockets.len(), 2);
+    assert_eq!(sockets[0]["protocol"], "tcp");
+    assert_eq!(sockets[0]["family"], "ipv4");
+    assert_eq!(sockets[0]["address"], "127.0.0.1");
+    assert_eq!(sockets[0]["port"], h.port);
+    assert_eq!(sockets[0]["state"], "LISTEN");
+    assert_eq!(sockets[1]["type"], "udp6");
+    assert_eq!(sockets[1]["address"], "::1");
+    assert!(o.get("outcome").is_none(), "nothing was signalled");
+}
+
+#[test]
+fn a_free_port_is_an_empty_document_with_exit_1() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (doc, code) = json(&["--json", &port.to_string()]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["owners"], Value::Array(vec![]));
+    assert_eq!(doc["exit_code"], 1);
+}
+
+#[test]
+fn kill_reports_outcomes_and_the_port_check() {
+    let mut h = Holder::tcp("127.0.0.1:0");
+    let (doc, code) = json(&["--json", "-k", &h.port.to_string()]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["owners"][0]["pid"], h.pid());
+    assert_eq!(doc["owners"][0]["outcome"], "exited");
+    assert_eq!(doc["owners"][0]["signal"], "kill");
+    assert_eq!(
+        doc["ports"],
+        serde_json::json!([{"port": h.port, "protocol": "tcp", "free": true, "held_by": [], "hidden": false}])
+    );
+    assert!(h.exited_within(std::time::Duration::from_secs(2)));
+}
+
+#[test]
+fn a_survivor_is_still_running_and_exits_3() {
+    let h = Holder::spawn(&["--ignore-term", "tcp", "127.0.0.1:0"], 1);
+    let (doc, code) = json(&["--json", "-t", "--timeout", "300ms", &h.port.to_string()]);
+    assert_eq!(code, 3, "{doc}");
+    assert_eq!(doc["exit_code"], 3);
+    assert_eq!(doc["owners"][0]["outcome"], "still_running");
+    assert_eq!(doc["owners"][0]["signal"], "terminate");
+    assert_eq!(doc["ports"][0]["free"], false);
+    assert_eq!(doc["ports"][0]["held_by"], serde_json::json!([h.pid()]));
+}
+
+#[test]
+fn list_mode_is_json_too() {
+    let h = Holder::udp("127.0.0.1:0");
+    let (doc, code) = json(&["--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["mode"], "list");
+    let owner = doc["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["pid"] == h.pid())
+        .expect("the test's socket is listed");
+    assert_eq!(owner["sockets"][0]["port"], h.port);
+    assert_eq!(owner["sockets"][0]["state"], "UNCONN");
+}
+
+#[test]
+fn quiet_prints_nothing_and_keeps_the_exit_code() {
+    let h = Holder::tcp("127.0.0.1:0");
+    let out = rekt(&["-q", &h.port.to_string()]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).is_empty() && stderr(&out).is_empty());
+    let out = rekt(&["-q", "-k", &h.port.to_string()]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).is_empty() && stderr(&out).is_empty());
+    assert_eq!(
+        code(&rekt(&["-q", &h.port.to_string()])),
+        1,
+        "killed, so free"
+    );
+}
