@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use crate::cli::Options;
 use crate::exit_codes::ExitCode;
-use crate::kill::{self, Event, Outcome};
+use crate::kill::{self, Event, Outcome, Signal};
 use crate::model::ProcessInfo;
 use crate::output;
 use crate::platform;
@@ -72,6 +72,9 @@ pub fn run(opts: &Options) -> ExitCode {
                 report.who(),
                 humantime(waited)
             ),
+            Event::StillRunning(report) if report.signal == Some(Signal::Terminate) => {
+                eprintln!("{} is still running; use -k to kill it", report.who())
+            }
             Event::StillRunning(report) => eprintln!("{} is still running", report.who()),
         });
         if early.iter().chain(&reports).any(|r| r.outcome.is_failure()) {

@@ -22,7 +22,7 @@ pub struct Cli {
     #[arg(value_name = "PORT", required = true, value_parser = parse_spec)]
     pub ports: Vec<PortSpec>,
 
-    /// Ask every owner to exit (SIGTERM)
+    /// Ask every owner to exit (SIGTERM; on Windows WM_CLOSE to its windows)
     #[arg(short = 't', long)]
     pub terminate: bool,
 
