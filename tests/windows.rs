@@ -1,0 +1,219 @@
+//! Windows end to end: real sockhold processes, real sockets, and the exact PIDs rekt
+//! reports; then real WM_CLOSE and TerminateProcess, and a check that the owner is gone and
+//! the port free. CI runs these under wine 8.0, which names a socket's owning PID only while
+//! one of the owner's threads is blocked on it (sockhold blocks on every socket it holds);
+//! listeners and a server's accepted connections show PID 0 there (see the README).
+#![cfg(windows)]
+
+mod common;
+use common::{Holder, code, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners};
+use std::net::UdpSocket;
+use std::time::Duration;
+
+/// The table row for `port` (verbose output), split into columns.
+fn row(out: &std::process::Output, port: u16) -> Vec<String> {
+    let text = stdout(out);
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(&port.to_string()))
+        .unwrap_or_else(|| panic!("no row for {port} in {text:?}"));
+    line.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn a_udp_owner_is_found_by_its_exact_pid() {
+    let h = Holder::udp("127.0.0.1:0");
+    let port = h.port.to_string();
+    let out = rekt(&[&port]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(pids_in_table(&out), vec![h.pid()]);
+
+    let out = rekt(&["-v", &port]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let cells = row(&out, h.port);
+    // PORT PID NAME USER TYPE STATE ADDRESS
+    assert_eq!(cells[1], h.pid().to_string());
+    assert_eq!(cells[2], "sockhold.exe");
+    assert!(cells[3].contains('\\'), "USER is DOMAIN\\user: {cells:?}");
+    assert_eq!(cells[4..], ["udp", "UNCONN", &format!("127.0.0.1:{port}")]);
+}
+
+#[test]
+fn ipv4_and_ipv6_owners_of_one_port_are_both_listed() {
+    let v4 = Holder::udp("127.0.0.1:0");
+    let v6 = Holder::udp(&format!("[::1]:{}", v4.port));
+    let port = v4.port.to_string();
+    let mut both = vec![v4.pid(), v6.pid()];
+    both.sort_unstable();
+    assert_eq!(pids_in_table(&rekt(&[&port])), both);
+    assert_eq!(pids_in_table(&rekt(&["-4", &port])), vec![v4.pid()]);
+    assert_eq!(pids_in_table(&rekt(&["-6", &port])), vec![v6.pid()]);
+    assert_eq!(
+        code(&rekt(&["--tcp", &port])),
+        1,
+        "no TCP socket on the port"
+    );
+
+    let out = rekt(&["-v", "-6", &port]);
+    assert_eq!(
+        row(&out, v6.port)[4..],
+        ["udp6", "UNCONN", &format!("[::1]:{port}")]
+    );
+}
+
+#[test]
+fn kill_ends_the_owner_and_frees_the_port() {
+    let mut h = Holder::udp("127.0.0.1:0");
+    let port = h.port.to_string();
+    let out = rekt(&["-k", &port]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(pids_in_table(&out), vec![h.pid()]);
+    assert!(
+        stderr(&out).contains(&format!("killed {} (sockhold.exe)", h.pid())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(h.exited_within(Duration::from_secs(5)));
+    assert_eq!(code(&rekt(&[&port])), 1, "port is free");
+    UdpSocket::bind(("127.0.0.1", h.port)).expect("the port can be bound again");
+}
+
+#[test]
+fn terminate_closes_the_windows_of_a_windowed_owner() {
+    let mut h = Holder::spawn(&["--window", "udp", "127.0.0.1:0"], 1);
+    let port = h.port.to_string();
+    let out = rekt(&["-t", &port]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("terminated {} (sockhold.exe)", h.pid())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(h.exited_within(Duration::from_secs(5)));
+    assert_eq!(code(&rekt(&[&port])), 1, "port is free");
+}
+
+#[test]
+fn terminate_of_an_owner_without_windows_says_to_use_kill() {
+    let mut h = Holder::udp("127.0.0.1:0");
+    let port = h.port.to_string();
+    let out = rekt(&["-t", &port]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    assert!(
+        err.contains(&format!("could not signal {} (sockhold.exe)", h.pid())),
+        "{err}"
+    );
+    assert!(
+        err.contains("no windows to close") && err.contains("use -k"),
+        "{err}"
+    );
+    assert!(!h.exited_within(Duration::from_millis(300)), "left alone");
+    assert_eq!(pids_in_table(&rekt(&[&port])), vec![h.pid()]);
+}
+
+#[test]
+fn terminate_that_is_ignored_reports_the_survivor() {
+    // --ignore-term makes the window ignore WM_CLOSE, as an unsaved-changes prompt would.
+    let mut h = Holder::spawn(&["--window", "--ignore-term", "udp", "127.0.0.1:0"], 1);
+    let port = h.port.to_string();
+    let out = rekt(&["-t", &port]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    assert!(err.contains(&format!("terminated {}", h.pid())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{} (sockhold.exe) is still running; use -k",
+            h.pid()
+        )),
+        "{err}"
+    );
+    assert!(!h.exited_within(Duration::from_millis(100)));
+}
+
+#[test]
+fn a_tcp_client_blocked_in_read_is_found_by_its_local_port() {
+    let mut server = Holder::spawn(&["--accept-one", "tcp", "127.0.0.1:0"], 1);
+    let target = format!("127.0.0.1:{}", server.port);
+    let client = Holder::spawn(&["--connect", "tcp", &target], 1);
+    server.expect_line("ACCEPTED");
+    let out = rekt(&["-v", &client.port.to_string()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(pids_in_table(&out), vec![client.pid()]);
+    assert_eq!(
+        row(&out, client.port)[4..],
+        ["tcp", "ESTABLISHED", &format!("127.0.0.1:{}", client.port)]
+    );
+
+    // The server's end of the connection, on the server's port.
+    let expected = if tables_name_listener_owners() {
+        server.pid()
+    } else {
+        0
+    };
+    let out = rekt(&[&server.port.to_string()]);
+    assert_eq!(pids_in_table(&out), vec![expected], "{}", stdout(&out));
+}
+
+#[test]
+fn a_listener_shown_as_pid_0_is_reported_and_never_signalled() {
+    let mut h = Holder::tcp("127.0.0.1:0");
+    let port = h.port.to_string();
+    let out = rekt(&["-v", &port]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    if tables_name_listener_owners() {
+        // Real Windows (or wine 9.17+): the listener's own PID, which -k may end.
+        assert_eq!(pids_in_table(&out), vec![h.pid()]);
+        assert_eq!(code(&rekt(&["-k", &port])), 0);
+        assert!(h.exited_within(Duration::from_secs(5)));
+        return;
+    }
+    // wine before 9.17: the table says PID 0, and rekt says so rather than guessing.
+    assert_eq!(pids_in_table(&out), vec![0]);
+    let cells = row(&out, h.port);
+    assert_eq!(cells[2..5], ["System", "Idle", "Process"], "{cells:?}");
+    assert_eq!(
+        cells[cells.len() - 2..],
+        ["LISTEN", &format!("127.0.0.1:{port}")]
+    );
+
+    let out = rekt(&["-k", &port]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    assert_eq!(pids_in_table(&out), vec![0]);
+    assert_eq!(err.lines().count(), 1, "only the refusal: {err}");
+    assert!(
+        err.starts_with("refusing to signal 0 (System Idle Process): PID 0 is"),
+        "{err}"
+    );
+    assert!(
+        !h.exited_within(Duration::from_millis(300)),
+        "nothing was killed"
+    );
+    assert_eq!(pids_in_table(&rekt(&[&port])), vec![0], "still listening");
+}
+
+#[test]
+fn rekt_refuses_to_signal_its_parent() {
+    // This test process is rekt's parent; it holds a UDP socket with a thread blocked on it,
+    // so the table names it as the owner.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let reader = sock.try_clone().unwrap();
+    let blocked = std::thread::spawn(move || reader.recv_from(&mut [0u8; 8]).map(|(n, _)| n));
+    let me = std::process::id();
+    let found = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        pids_in_table(&rekt(&[&port.to_string()])) == vec![me]
+    });
+    assert!(found, "the table never named this process as the owner");
+
+    let out = rekt(&["-k", &port.to_string()]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    assert!(err.contains(&format!("refusing to signal {me}")), "{err}");
+    assert!(err.contains("rekt's parent"), "{err}");
+
+    sock.send_to(b"bye", ("127.0.0.1", port)).unwrap();
+    assert_eq!(blocked.join().unwrap().unwrap(), 3);
+}
