@@ -7,8 +7,42 @@
 
 mod common;
 use common::{Holder, code, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners};
+use rekt::kill::AcquireError;
+use rekt::model::Owner;
+use rekt::platform::Target;
 use std::net::UdpSocket;
 use std::time::Duration;
+
+/// The owners of a UDP port, through the library, as `rekt PORT/udp` finds them.
+fn udp_owners(port: u16) -> Vec<Owner> {
+    let spec = format!("{port}/udp").parse().unwrap();
+    let found = rekt::lookup(&rekt::Query::ports(vec![spec])).expect("lookup");
+    found.ownership.owners
+}
+
+/// Binds a UDP socket in this process with a thread blocked in `recv_from` on it, so that
+/// wine's table names this process as the owner; returns the socket and the thread, which
+/// ends (returning the datagram's length) when something is sent to the socket.
+fn hold_udp_here() -> (UdpSocket, std::thread::JoinHandle<std::io::Result<usize>>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let reader = sock.try_clone().unwrap();
+    let blocked = std::thread::spawn(move || reader.recv_from(&mut [0u8; 8]).map(|(n, _)| n));
+    let port = sock.local_addr().unwrap().port();
+    let me = std::process::id();
+    let named = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        udp_owners(port).iter().map(|o| o.pid).eq([me])
+    });
+    assert!(named, "the table never named this process as the owner");
+    (sock, blocked)
+}
+
+/// Unblocks the thread of `hold_udp_here` and closes the socket.
+fn release(sock: UdpSocket, blocked: std::thread::JoinHandle<std::io::Result<usize>>) {
+    let addr = sock.local_addr().unwrap();
+    sock.send_to(b"bye", addr).unwrap();
+    assert_eq!(blocked.join().unwrap().unwrap(), 3);
+}
 
 /// The table row for `port` (verbose output), split into columns.
 fn row(out: &std::process::Output, port: u16) -> Vec<String> {
@@ -195,25 +229,48 @@ fn a_listener_shown_as_pid_0_is_reported_and_never_signalled() {
 
 #[test]
 fn rekt_refuses_to_signal_its_parent() {
-    // This test process is rekt's parent; it holds a UDP socket with a thread blocked on it,
-    // so the table names it as the owner.
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = sock.local_addr().unwrap().port();
-    let reader = sock.try_clone().unwrap();
-    let blocked = std::thread::spawn(move || reader.recv_from(&mut [0u8; 8]).map(|(n, _)| n));
+    // This test process is rekt's parent, and the table names it as the socket's owner.
+    let (sock, blocked) = hold_udp_here();
+    let port = sock.local_addr().unwrap().port().to_string();
     let me = std::process::id();
-    let found = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(20));
-        pids_in_table(&rekt(&[&port.to_string()])) == vec![me]
-    });
-    assert!(found, "the table never named this process as the owner");
-
-    let out = rekt(&["-k", &port.to_string()]);
+    let out = rekt(&["-k", &port]);
     let err = stderr(&out);
     assert_eq!(code(&out), 3, "{err}");
+    assert_eq!(pids_in_table(&out), vec![me]);
     assert!(err.contains(&format!("refusing to signal {me}")), "{err}");
     assert!(err.contains("rekt's parent"), "{err}");
+    release(sock, blocked);
+}
 
-    sock.send_to(b"bye", ("127.0.0.1", port)).unwrap();
-    assert_eq!(blocked.join().unwrap().unwrap(), 3);
+#[test]
+fn an_owner_is_pinned_only_while_it_still_holds_the_socket() {
+    let mut h = Holder::udp("127.0.0.1:0");
+    let owners = udp_owners(h.port);
+    assert_eq!(owners.iter().map(|o| o.pid).collect::<Vec<_>>(), [h.pid()]);
+    let target = Target::acquire(&owners[0]).expect("a live owner is pinned");
+    assert_eq!(target.pid(), h.pid());
+    assert!(!target.has_exited());
+    drop(target);
+
+    // It exits between the lookup and the pinning: never signalled.
+    h.child.kill().unwrap();
+    h.child.wait().unwrap();
+    assert!(matches!(
+        Target::acquire(&owners[0]),
+        Err(AcquireError::Gone)
+    ));
+}
+
+#[test]
+fn an_owner_that_let_go_of_the_socket_is_not_pinned() {
+    // This process owns the socket, then closes it and lives on: the fresh table read in
+    // acquire must notice, as it would for a PID recycled by an unrelated process.
+    let (sock, blocked) = hold_udp_here();
+    let port = sock.local_addr().unwrap().port();
+    let owners = udp_owners(port);
+    release(sock, blocked);
+    assert!(matches!(
+        Target::acquire(&owners[0]),
+        Err(AcquireError::Released)
+    ));
 }
