@@ -8,11 +8,12 @@
 //!   --reuseport      set SO_REUSEPORT before bind (Unix)
 //!   --v6only         set IPV6_V6ONLY before bind (Unix)
 //!   --fork           after binding, fork a child that shares the socket (Unix)
-//!   --ignore-term    ignore SIGTERM (Unix)
+//!   --ignore-term    ignore SIGTERM (Unix); with --window, ignore WM_CLOSE (Windows)
 //!   --accept-one     tcp: accept one connection, close the listener, hold the connection
 //!   --connect        tcp: connect to ADDR instead of binding, and block reading
 //!   --then-run CMD.. after binding, run CMD (every `{port}` replaced by the first port)
 //!                    as a child, and exit with its exit code
+//!   --window         open a hidden top-level window and exit when it is closed (Windows)
 //! ```
 //! For each process that holds the sockets it prints `READY <pid> <local port>` on stdout.
 //! With --accept-one it prints `ACCEPTED <pid> <local port>` once the listener is closed.
@@ -30,6 +31,7 @@ struct Opts {
     ignore_term: bool,
     accept_one: bool,
     connect: bool,
+    window: bool,
 }
 
 fn main() {
@@ -48,6 +50,7 @@ fn main() {
             "--ignore-term" => opts.ignore_term = true,
             "--accept-one" => opts.accept_one = true,
             "--connect" => opts.connect = true,
+            "--window" => opts.window = true,
             _ => positional.push(arg),
         }
     }
@@ -72,6 +75,17 @@ fn main() {
         held.push(sock);
     }
     sys::maybe_fork(&opts);
+    if opts.window {
+        // The window exists before READY, so whoever waits for READY can close it; the
+        // sockets are each blocked on by a thread, and the main thread serves the window.
+        let window = sys::open_window();
+        ready("READY", first_port);
+        for sock in held {
+            std::thread::spawn(move || sock.block(&Opts::default()));
+        }
+        sys::serve_window(window);
+        std::process::exit(0);
+    }
     ready("READY", first_port);
     if let Some(command) = then_run {
         let args: Vec<String> = command
@@ -300,6 +314,14 @@ mod sys {
     pub fn udp_socket(addr: SocketAddr, opts: &Opts) -> io::Result<UdpSocket> {
         Ok(UdpSocket::from(socket(addr, libc::SOCK_DGRAM, opts)?))
     }
+
+    pub struct Window;
+
+    pub fn open_window() -> Window {
+        super::fail("--window needs Windows")
+    }
+
+    pub fn serve_window(_: Window) {}
 }
 
 #[cfg(not(unix))]
@@ -307,8 +329,21 @@ mod sys {
     use super::Opts;
     use std::io;
     use std::net::{SocketAddr, TcpListener, UdpSocket};
+    use std::sync::atomic::{AtomicBool, Ordering};
 
-    pub fn ignore_sigterm() {}
+    use windows_sys::Win32::Foundation::{HWND, LPARAM, LRESULT, WPARAM};
+    use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
+    use windows_sys::Win32::UI::WindowsAndMessaging::{
+        CreateWindowExW, DefWindowProcW, DispatchMessageW, GetMessageW, MSG, PostQuitMessage,
+        RegisterClassW, WM_CLOSE, WM_DESTROY, WNDCLASSW, WS_OVERLAPPEDWINDOW,
+    };
+
+    /// Windows has no SIGTERM; its polite request is WM_CLOSE, which --window then ignores.
+    static IGNORE_CLOSE: AtomicBool = AtomicBool::new(false);
+
+    pub fn ignore_sigterm() {
+        IGNORE_CLOSE.store(true, Ordering::Relaxed);
+    }
 
     pub fn maybe_fork(opts: &Opts) {
         if opts.fork {
@@ -322,5 +357,69 @@ mod sys {
 
     pub fn udp_socket(addr: SocketAddr, _: &Opts) -> io::Result<UdpSocket> {
         UdpSocket::bind(addr)
+    }
+
+    /// Proof that the window exists; `serve_window` takes it.
+    pub struct Window;
+
+    /// A hidden top-level window, as any GUI program has: WM_CLOSE destroys it
+    /// (DefWindowProc), and its destruction ends the message loop.
+    pub fn open_window() -> Window {
+        unsafe extern "system" fn proc(h: HWND, msg: u32, w: WPARAM, l: LPARAM) -> LRESULT {
+            if msg == WM_CLOSE && IGNORE_CLOSE.load(Ordering::Relaxed) {
+                return 0;
+            }
+            if msg == WM_DESTROY {
+                // SAFETY: plain call on the window's own thread.
+                unsafe { PostQuitMessage(0) };
+                return 0;
+            }
+            // SAFETY: the default handling of a message we were given.
+            unsafe { DefWindowProcW(h, msg, w, l) }
+        }
+        let class: Vec<u16> = "sockhold\0".encode_utf16().collect();
+        // SAFETY: the class name outlives both calls; the rest are plain values.
+        let hwnd = unsafe {
+            let instance = GetModuleHandleW(std::ptr::null());
+            let wc = WNDCLASSW {
+                lpfnWndProc: Some(proc),
+                hInstance: instance,
+                lpszClassName: class.as_ptr(),
+                ..Default::default()
+            };
+            if RegisterClassW(&wc) == 0 {
+                super::fail(&format!("RegisterClassW: {}", io::Error::last_os_error()));
+            }
+            CreateWindowExW(
+                0,
+                class.as_ptr(),
+                class.as_ptr(),
+                WS_OVERLAPPEDWINDOW,
+                0,
+                0,
+                100,
+                100,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                instance,
+                std::ptr::null(),
+            )
+        };
+        if hwnd.is_null() {
+            super::fail(&format!("CreateWindowExW: {}", io::Error::last_os_error()));
+        }
+        Window
+    }
+
+    /// Runs the message loop until the window is destroyed.
+    pub fn serve_window(_: Window) {
+        // SAFETY: MSG is plain data, filled by GetMessageW; the loop every Win32 program
+        // runs, on the thread that made the window.
+        unsafe {
+            let mut msg: MSG = std::mem::zeroed();
+            while GetMessageW(&mut msg, std::ptr::null_mut(), 0, 0) > 0 {
+                DispatchMessageW(&msg);
+            }
+        }
     }
 }

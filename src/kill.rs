@@ -204,13 +204,26 @@ pub fn execute(
     };
     let mut alive = wait_for(pinned, &sent, &mut reports, wait);
     let mut waited = wait;
-    if policy.escalate && policy.signal == Signal::Terminate && !alive.is_empty() {
+    if policy.escalate && policy.signal == Signal::Terminate {
+        // Owners that could not even be asked (on Windows: no window to close) are forced
+        // too; the ones the system refused us stay refused.
+        let unasked: Vec<usize> = (0..pinned.len())
+            .filter(|&i| matches!(reports[i].outcome, Outcome::Failed(_)))
+            .collect();
         for &i in &alive {
             progress(Event::Escalating {
                 report: &reports[i],
                 waited: policy.timeout,
             });
         }
+        for &i in &unasked {
+            progress(Event::Escalating {
+                report: &reports[i],
+                waited: Duration::ZERO,
+            });
+        }
+        alive.extend(unasked);
+        alive.sort_unstable();
         let forced = send_all_of(pinned, &alive, &mut reports, Signal::Kill, &mut progress);
         alive = wait_for(pinned, &forced, &mut reports, KILL_WAIT);
         waited = KILL_WAIT;

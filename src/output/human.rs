@@ -85,6 +85,9 @@ impl Printer for HumanPrinter {
         let line = match event {
             Event::Sent(report, signal) => format!("{} {}", signal.verb(), report.who()),
             Event::NotSent(report) | Event::Skipped(report) => describe(report),
+            Event::Escalating { report, waited } if waited.is_zero() => {
+                format!("killing {} instead (--escalate)", report.who())
+            }
             Event::Escalating { report, waited } => format!(
                 "{} is still running after {}; killing it",
                 report.who(),

@@ -220,3 +220,31 @@ pub fn rekt_as(uid: u32, args: &[&str]) -> Output {
         .output()
         .expect("run setpriv")
 }
+
+/// The version of wine running this test (`(8, 0)`), or `None` on real Windows.
+#[cfg(windows)]
+pub fn wine_version() -> Option<(u32, u32)> {
+    use std::ffi::{CStr, c_char};
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    let ntdll: Vec<u16> = "ntdll.dll\0".encode_utf16().collect();
+    // SAFETY: ntdll is always loaded; wine's ntdll exports `const char *wine_get_version(void)`,
+    // which returns a static string. Real Windows has no such export.
+    let version = unsafe {
+        let module = GetModuleHandleW(ntdll.as_ptr());
+        if module.is_null() {
+            return None;
+        }
+        let f = GetProcAddress(module, c"wine_get_version".as_ptr().cast())?;
+        let f: unsafe extern "C" fn() -> *const c_char = std::mem::transmute(f);
+        CStr::from_ptr(f()).to_str().ok()?.to_owned()
+    };
+    let mut parts = version.split(['.', '-', ' ']).map(|p| p.parse().ok());
+    Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+}
+
+/// Whether the socket tables name the process behind a listening socket (or a server's
+/// accepted connection). Windows does; wine reports PID 0 for them before 9.17.
+#[cfg(windows)]
+pub fn tables_name_listener_owners() -> bool {
+    wine_version().is_none_or(|v| v >= (9, 17))
+}
