@@ -116,19 +116,26 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
             let request = request(protocol, family, query, seq);
             match dump(&nl, &request, &mut buf, protocol, seq, &mut out) {
                 Ok(()) => {}
-                // No IPv6 in this kernel or container: there are no IPv6 sockets to find.
-                Err(e)
-                    if family == Family::V6
-                        && matches!(
-                            e.raw_os_error(),
-                            Some(libc::ENOENT | libc::EAFNOSUPPORT | libc::EOPNOTSUPP)
-                        ) => {}
+                Err(e) if family_missing(family, &e) => {}
                 Err(e) => return Err(e),
             }
         }
     }
     out.retain(|s| s.key != 0 && query.matches(s));
     Ok(out)
+}
+
+/// Whether a dump of `family` failed because the kernel (or the container) has no such
+/// family, which means there are no sockets of it to find rather than a failed lookup. Only
+/// IPv6 can be missing: a kernel without IPv6 (`ipv6.disable=1`, or built without it)
+/// answers the AF_INET6 dump with ENOENT (no inet_diag handler registered for the family),
+/// EAFNOSUPPORT or EOPNOTSUPP. Any error for IPv4 is a real failure.
+pub fn family_missing(family: Family, error: &io::Error) -> bool {
+    family == Family::V6
+        && matches!(
+            error.raw_os_error(),
+            Some(libc::ENOENT | libc::EAFNOSUPPORT | libc::EOPNOTSUPP)
+        )
 }
 
 fn open() -> io::Result<OwnedFd> {
@@ -593,5 +600,326 @@ mod tests {
             Ok(Progress::More)
         );
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_missing_ipv6_family_means_no_ipv6_sockets() {
+        for errno in [libc::ENOENT, libc::EAFNOSUPPORT, libc::EOPNOTSUPP] {
+            let e = io::Error::from_raw_os_error(errno);
+            assert!(family_missing(Family::V6, &e), "{e}");
+            // IPv4 is never missing: the same error there is a failed lookup.
+            assert!(!family_missing(Family::V4, &e), "{e}");
+        }
+        for errno in [libc::EACCES, libc::EPERM, libc::ENOBUFS, libc::EINVAL] {
+            let e = io::Error::from_raw_os_error(errno);
+            assert!(!family_missing(Family::V6, &e), "{e}");
+        }
+        let not_os = io::Error::new(io::ErrorKind::NotFound, "not an errno");
+        assert!(!family_missing(Family::V6, &not_os));
+        // What `dump` returns for a kernel's NLMSG_ERROR carrying ENOENT.
+        let reply = message(NLMSG_ERROR, 4, &(-libc::ENOENT).to_ne_bytes());
+        let err = parse_reply(&reply, Protocol::Udp, 4, &mut Vec::new()).unwrap_err();
+        assert!(family_missing(Family::V6, &io::Error::from(err)));
+    }
+
+    /// Replies recorded on an x86_64 (little-endian) kernel: one file per `recv`. The
+    /// socket set is the same as in the recorded /proc/net tables; tests/data/README.md
+    /// lists it.
+    #[cfg(target_endian = "little")]
+    mod recorded {
+        use super::*;
+
+        macro_rules! sample {
+            ($name:literal) => {
+                include_bytes!(concat!("../../../tests/data/sock_diag/", $name, ".bin")).as_slice()
+            };
+        }
+
+        const TCP_BOTH: [&[u8]; 2] = [sample!("tcp_both.recv0"), sample!("tcp_both.recv1")];
+        const TCP4_ALL_STATES: [&[u8]; 2] = [
+            sample!("tcp4_all_states.recv0"),
+            sample!("tcp4_all_states.recv1"),
+        ];
+        const TCP6_PORT: [&[u8]; 2] = [
+            sample!("tcp6_port_47005.recv0"),
+            sample!("tcp6_port_47005.recv1"),
+        ];
+        const UDP4: [&[u8]; 2] = [sample!("udp4.recv0"), sample!("udp4.recv1")];
+        const UDP6: [&[u8]; 2] = [sample!("udp6.recv0"), sample!("udp6.recv1")];
+        const NO_FAMILY: &[u8] = sample!("no_family.recv0");
+
+        type Row = (SocketAddr, State, u32, u64);
+
+        fn row(addr: &str, state: State, uid: u32, inode: u64) -> Row {
+            (addr.parse().unwrap(), state, uid, inode)
+        }
+
+        /// Feeds the buffers of one dump to `parse_reply` as `dump` does: every buffer but
+        /// the last asks for more, the last one is DONE.
+        fn parse_dump(buffers: &[&[u8]], protocol: Protocol, seq: u32) -> Vec<Socket> {
+            let mut out = Vec::new();
+            for (i, buf) in buffers.iter().enumerate() {
+                let want = if i + 1 == buffers.len() {
+                    Progress::Done
+                } else {
+                    Progress::More
+                };
+                assert_eq!(
+                    parse_reply(buf, protocol, seq, &mut out),
+                    Ok(want),
+                    "recv {i}"
+                );
+            }
+            out
+        }
+
+        fn rows(sockets: &[Socket]) -> Vec<Row> {
+            sockets
+                .iter()
+                .map(|s| (s.local, s.state, s.uid.unwrap(), s.key))
+                .collect()
+        }
+
+        #[test]
+        fn one_tcp_dump_holds_both_families() {
+            use State::*;
+            let sockets = parse_dump(&TCP_BOTH, Protocol::Tcp, 1);
+            assert_eq!(
+                rows(&sockets),
+                [
+                    row("127.0.0.1:47003", Listen, 65534, 618323),
+                    row("192.0.2.10:47008", Listen, 65534, 618330),
+                    row("[2001:db8::1:2:3:4]:47009", Listen, 65534, 618331),
+                    row("[::1]:47005", Listen, 65534, 618326),
+                    row("[::]:47007", Listen, 65534, 618329),
+                    row("[::]:47002", Listen, 65534, 618322),
+                    row("0.0.0.0:47001", Listen, 65534, 618321),
+                    row("[::1]:47006", Established, 65534, 618327),
+                    row("127.0.0.1:47003", Established, 65534, 618325),
+                    row("[::1]:47005", Established, 65534, 618328),
+                    row("127.0.0.1:47004", Established, 65534, 618324),
+                ]
+            );
+            let v6 = sockets.iter().filter(|s| s.family == Family::V6).count();
+            assert_eq!(v6, 6);
+            assert!(sockets.iter().all(|s| s.protocol == Protocol::Tcp));
+        }
+
+        #[test]
+        fn an_all_states_dump_includes_time_wait_without_an_owner() {
+            use State::*;
+            let sockets = parse_dump(&TCP4_ALL_STATES, Protocol::Tcp, 2);
+            assert_eq!(
+                rows(&sockets),
+                [
+                    row("127.0.0.1:47003", Listen, 65534, 618323),
+                    row("192.0.2.10:47008", Listen, 65534, 618330),
+                    row("0.0.0.0:47001", Listen, 65534, 618321),
+                    row("127.0.0.1:47003", Established, 65534, 618325),
+                    row("127.0.0.1:47004", Established, 65534, 618324),
+                    // The client end of a closed connection: no owner, inode 0, uid 0.
+                    row("127.0.0.1:47021", TimeWait, 0, 0),
+                ]
+            );
+        }
+
+        #[test]
+        fn the_kernel_ran_our_port_filter() {
+            use State::*;
+            // Only local port 47005: the listener and the server end of its connection,
+            // not the client end (local port 47006) nor any other socket.
+            let sockets = parse_dump(&TCP6_PORT, Protocol::Tcp, 3);
+            assert_eq!(
+                rows(&sockets),
+                [
+                    row("[::1]:47005", Listen, 65534, 618326),
+                    row("[::1]:47005", Established, 65534, 618328),
+                ]
+            );
+        }
+
+        #[test]
+        fn udp_dumps_per_family() {
+            use State::*;
+            assert_eq!(
+                rows(&parse_dump(&UDP4, Protocol::Udp, 4)),
+                [
+                    row("0.0.0.0:47011", Unconnected, 65534, 618332),
+                    row("127.0.0.1:47013", Established, 65534, 618334),
+                ]
+            );
+            assert_eq!(
+                rows(&parse_dump(&UDP6, Protocol::Udp, 5)),
+                [
+                    row("[::1]:47012", Unconnected, 65534, 618333),
+                    row("[2001:db8::1:2:3:4]:47014", Unconnected, 65534, 618335),
+                ]
+            );
+            assert!(
+                parse_dump(&UDP6, Protocol::Udp, 5)
+                    .iter()
+                    .all(|s| s.kind() == "udp6")
+            );
+        }
+
+        #[test]
+        fn a_recorded_enoent_is_a_kernel_error_that_means_no_such_family() {
+            let err = parse_reply(NO_FAMILY, Protocol::Tcp, 6, &mut Vec::new()).unwrap_err();
+            assert_eq!(err, DiagError::Kernel(libc::ENOENT));
+            assert!(family_missing(Family::V6, &err.into()));
+        }
+
+        #[test]
+        fn replies_to_another_request_are_ignored() {
+            let mut out = Vec::new();
+            for buf in TCP_BOTH.iter().chain(&UDP4).chain([&NO_FAMILY]) {
+                assert_eq!(
+                    parse_reply(buf, Protocol::Tcp, 99, &mut out),
+                    Ok(Progress::More)
+                );
+            }
+            assert!(out.is_empty());
+        }
+
+        #[test]
+        fn a_dump_read_in_one_buffer_parses_the_same() {
+            let whole = TCP_BOTH.concat();
+            let mut out = Vec::new();
+            assert_eq!(
+                parse_reply(&whole, Protocol::Tcp, 1, &mut out),
+                Ok(Progress::Done)
+            );
+            assert_eq!(out, parse_dump(&TCP_BOTH, Protocol::Tcp, 1));
+        }
+
+        #[test]
+        fn every_truncation_of_a_recorded_reply_is_an_error_or_a_shorter_reply() {
+            // Message boundaries of the first buffer: a cut there is a shorter, valid reply.
+            let buf = TCP_BOTH[0];
+            let mut boundaries = vec![0];
+            while let Some(&at) = boundaries.last().filter(|&&at| at < buf.len()) {
+                let len = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
+                boundaries.push(at + len.next_multiple_of(4));
+            }
+            for cut in 0..buf.len() {
+                let mut out = Vec::new();
+                let parsed = parse_reply(&buf[..cut], Protocol::Tcp, 1, &mut out);
+                if boundaries.contains(&cut) {
+                    assert_eq!(parsed, Ok(Progress::More), "cut at {cut}");
+                    assert_eq!(
+                        out.len(),
+                        boundaries.iter().position(|&b| b == cut).unwrap()
+                    );
+                } else {
+                    assert!(
+                        matches!(parsed, Err(DiagError::BadLength { .. })),
+                        "cut at {cut}: {parsed:?}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn sock_diag_and_proc_net_recordings_agree() {
+            // Recorded at the same moment: both sources must give the same sockets.
+            let query = Query::ports(vec![]);
+            let mut from_diag = parse_dump(&TCP_BOTH, Protocol::Tcp, 1);
+            from_diag.extend(parse_dump(&UDP4, Protocol::Udp, 4));
+            from_diag.extend(parse_dump(&UDP6, Protocol::Udp, 5));
+            from_diag.retain(|s| s.key != 0 && query.matches(s));
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/proc_net");
+            let mut from_proc = crate::platform::proc_net::sockets_in(&dir, &query).unwrap();
+            from_diag.sort_by_key(|s| s.key);
+            from_proc.sort_by_key(|s| s.key);
+            assert_eq!(from_diag, from_proc);
+            assert_eq!(from_diag.len(), 15);
+        }
+    }
+
+    /// Sends `request` and returns every buffer the kernel answers with, raw, up to and
+    /// including the one that ends the dump (NLMSG_DONE or an error).
+    fn record(nl: &OwnedFd, request: &[u8], protocol: Protocol, seq: u32) -> Vec<Vec<u8>> {
+        // SAFETY: as in `dump`.
+        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        // SAFETY: request and kernel are valid for the lengths given.
+        let sent = unsafe {
+            libc::sendto(
+                nl.as_raw_fd(),
+                request.as_ptr().cast(),
+                request.len(),
+                0,
+                (&kernel as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        assert!(sent > 0, "sendto: {}", io::Error::last_os_error());
+        let mut buffers = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: buf is writable for its length.
+            let n = unsafe { libc::recv(nl.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            assert!(n > 0, "recv: {}", io::Error::last_os_error());
+            buffers.push(buf[..n as usize].to_vec());
+            match parse_reply(&buf[..n as usize], protocol, seq, &mut Vec::new()) {
+                Ok(Progress::More) => {}
+                Ok(Progress::Done) | Err(_) => return buffers,
+            }
+        }
+    }
+
+    /// Re-records the sock_diag samples of tests/data/sock_diag/: one file per `recv`,
+    /// `NAME.recvN.bin`. Does nothing unless REKT_RECORD_SOCK_DIAG names the directory to
+    /// write; tests/data/record.sh runs it inside a network namespace holding known sockets.
+    #[test]
+    #[ignore = "records kernel replies; run by tests/data/record.sh"]
+    fn record_replies() {
+        let Some(dir) = std::env::var_os("REKT_RECORD_SOCK_DIAG") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let every_port = Query::ports(vec![]);
+        let one_port = Query::ports(vec!["47005".parse().unwrap()]);
+        let mut all_states = request(Protocol::Tcp, Family::V4, &every_port, 2);
+        all_states[20..24].copy_from_slice(&u32::MAX.to_ne_bytes());
+        // A family no inet_diag handler serves (AF_IPX, long gone from Linux): the error
+        // reply a kernel sends for a family it does not have.
+        let mut no_family = request(Protocol::Tcp, Family::V4, &every_port, 6);
+        no_family[16] = 4;
+        let requests = [
+            (
+                "tcp_both",
+                request_tcp_both(&every_port, 1),
+                Protocol::Tcp,
+                1,
+            ),
+            ("tcp4_all_states", all_states, Protocol::Tcp, 2),
+            (
+                "tcp6_port_47005",
+                request(Protocol::Tcp, Family::V6, &one_port, 3),
+                Protocol::Tcp,
+                3,
+            ),
+            (
+                "udp4",
+                request(Protocol::Udp, Family::V4, &every_port, 4),
+                Protocol::Udp,
+                4,
+            ),
+            (
+                "udp6",
+                request(Protocol::Udp, Family::V6, &every_port, 5),
+                Protocol::Udp,
+                5,
+            ),
+            ("no_family", no_family, Protocol::Tcp, 6),
+        ];
+        let nl = open().unwrap();
+        for (name, request, protocol, seq) in requests {
+            for (i, buf) in record(&nl, &request, protocol, seq).iter().enumerate() {
+                std::fs::write(dir.join(format!("{name}.recv{i}.bin")), buf).unwrap();
+            }
+        }
     }
 }
