@@ -10,7 +10,7 @@ use crate::exit_codes::ExitCode;
 use crate::kill::{self, Event, Outcome, Report};
 use crate::model::{Owner, PortStatus, Protocol};
 use crate::output::{self, Details, Printer};
-use crate::{Lookup, lookup, platform};
+use crate::{Lookup, Scope, elsewhere, lookup_in, platform};
 
 pub fn run(opts: &Options) -> ExitCode {
     let mut printer = output::printer(opts.format);
@@ -20,7 +20,7 @@ pub fn run(opts: &Options) -> ExitCode {
 }
 
 fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
-    let found = match lookup(&opts.query) {
+    let found = match lookup_in(&opts.query, opts.scope) {
         Ok(found) => found,
         Err(e) => {
             printer.error(&format!("cannot look up sockets: {e}"));
@@ -53,6 +53,9 @@ fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
     } else {
         ExitCode::Success
     };
+    if code == ExitCode::NothingFound && opts.scope == Scope::Here {
+        hint_elsewhere(opts, printer);
+    }
     let Some(policy) = opts.action else {
         return code;
     };
@@ -113,6 +116,39 @@ fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
     }
 }
 
+/// A port that is free here may be held in a container's namespace: say so, since every
+/// other tool would just say "free" too.
+fn hint_elsewhere(opts: &Options, printer: &mut dyn Printer) {
+    let Ok(found) = elsewhere(&opts.query) else {
+        return;
+    };
+    for e in found {
+        let mut ports: Vec<String> = e
+            .sockets
+            .iter()
+            .map(|s| format!("{}/{}", s.port(), s.protocol))
+            .collect();
+        ports.dedup();
+        let by = match e.pids.as_slice() {
+            [] => String::new(),
+            [pid] => format!(" by PID {pid}"),
+            pids => format!(
+                " by PIDs {}",
+                pids.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        printer.hint(&format!(
+            "port {} is free here, but held in network namespace {}{by}; use --all-netns to \
+             see it",
+            ports.join(", "),
+            e.netns.label()
+        ));
+    }
+}
+
 /// Reads details for the PIDs not already known.
 fn add_details(details: &mut Details, pids: impl Iterator<Item = u32>) {
     for pid in pids {
@@ -133,7 +169,7 @@ fn recheck(opts: &Options, before: &Lookup) -> io::Result<Vec<PortStatus>> {
         .chain(&before.ownership.hidden)
         .map(|s| (s.port(), s.protocol))
         .collect();
-    let now = lookup(&opts.query)?;
+    let now = lookup_in(&opts.query, opts.scope)?;
     Ok(held
         .into_iter()
         .map(|(port, protocol)| {

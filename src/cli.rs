@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, CommandFactory, Parser, Subcommand};
 
+use crate::Scope;
 use crate::duration;
 use crate::exit_codes;
 use crate::kill::{Policy, Signal};
@@ -20,7 +21,8 @@ Examples:
   rekt -t --timeout 2s --escalate 8000
                                 ask, wait 2s, then force the ones still running
   rekt -k 8000                  force the owners to exit
-  rekt --json 8000              the same answer as one JSON document";
+  rekt --json 8000              the same answer as one JSON document
+  sudo rekt --all-netns -v 8000 also look inside containers and other network namespaces";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,6 +83,10 @@ pub struct Cli {
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
 
+    /// Look in every network namespace (containers, ip netns), not just this one (Linux, root)
+    #[arg(long)]
+    pub all_netns: bool,
+
     /// Print one JSON document on stdout instead of tables and notes
     #[arg(long, conflicts_with = "quiet")]
     pub json: bool,
@@ -132,6 +138,8 @@ pub struct Options {
     pub action: Option<Policy>,
     /// Ask before each signal.
     pub interactive: bool,
+    /// Which network namespaces to look in.
+    pub scope: Scope,
 }
 
 impl Options {
@@ -158,6 +166,11 @@ impl Cli {
             return Err(UsageError(
                 "rekt: -t/-k need a port; rekt will not signal every listener on the machine"
                     .into(),
+            ));
+        }
+        if self.all_netns && !cfg!(target_os = "linux") {
+            return Err(UsageError(
+                "rekt: --all-netns: network namespaces exist only on Linux".into(),
             ));
         }
         if self.interactive && !std::io::stdin().is_terminal() {
@@ -196,6 +209,11 @@ impl Cli {
                 escalate: self.escalate,
             }),
             interactive: self.interactive,
+            scope: if self.all_netns {
+                Scope::AllNetns
+            } else {
+                Scope::Here
+            },
         })
     }
 }
@@ -302,6 +320,17 @@ mod tests {
             Format::Human { verbose: true }
         );
         assert!(parse(&["--json", "-q", "80"]).is_err());
+    }
+
+    #[test]
+    fn all_netns_sets_the_scope() {
+        assert_eq!(parse(&["80"]).unwrap().scope, Scope::Here);
+        let all = parse(&["--all-netns", "80"]);
+        if cfg!(target_os = "linux") {
+            assert_eq!(all.unwrap().scope, Scope::AllNetns);
+        } else {
+            assert!(all.unwrap_err().contains("only on Linux"));
+        }
     }
 
     #[test]

@@ -187,6 +187,27 @@ pub struct ProcessInfo {
     pub user: Option<String>,
 }
 
+/// A network namespace (Linux). Sockets in another one are invisible to this one's tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetNs {
+    /// Its inode: the number in `/proc/PID/ns/net` (`net:[4026531840]`).
+    pub inode: u64,
+    /// Its name under /var/run/netns (`ip netns add NAME`), if it has one.
+    pub name: Option<String>,
+    /// A process inside it, one way in when it has no name.
+    pub member: Option<u32>,
+}
+
+impl NetNs {
+    /// `4026532281` or `4026532281:blue`: one word, for tables and messages.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{}:{name}", self.inode),
+            None => self.inode.to_string(),
+        }
+    }
+}
+
 /// Whether a port is free after rekt signalled its owners.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortStatus {

@@ -44,11 +44,7 @@ impl HumanPrinter {
 
 impl Printer for HumanPrinter {
     fn owners(&mut self, found: &Lookup, details: &Details) {
-        self.print_table(&table::lookup_table(
-            &found.ownership.owners,
-            self.verbose,
-            details,
-        ));
+        self.print_table(&table::lookup_table(found, self.verbose, details));
     }
 
     fn listeners(&mut self, found: &Lookup, details: &Details) {
@@ -79,6 +75,10 @@ impl Printer for HumanPrinter {
         for line in hidden_notes(hidden, why) {
             self.note(&self.err.yellow(&format!("rekt: {line}")));
         }
+    }
+
+    fn hint(&mut self, text: &str) {
+        self.note(&self.err.yellow(&format!("rekt: {text}")));
     }
 
     fn event(&mut self, event: Event<'_>) {

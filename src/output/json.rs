@@ -27,6 +27,8 @@ struct Document {
     incomplete: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     ports: Option<Vec<JsonPort>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hints: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     exit_code: u8,
@@ -60,6 +62,15 @@ struct JsonSocket {
     port: u16,
     state: &'static str,
     uid: Option<u32>,
+    /// With --all-netns: the network namespace the socket is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    netns: Option<JsonNetns>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonNetns {
+    inode: u64,
+    name: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +80,16 @@ struct JsonPort {
     free: bool,
     held_by: Vec<u32>,
     hidden: bool,
+}
+
+fn socket(s: &Socket, found: &Lookup) -> JsonSocket {
+    JsonSocket {
+        netns: found.netns.get(&s.key).map(|ns| JsonNetns {
+            inode: ns.inode,
+            name: ns.name.clone(),
+        }),
+        ..JsonSocket::from(s)
+    }
 }
 
 impl From<&Socket> for JsonSocket {
@@ -84,11 +105,12 @@ impl From<&Socket> for JsonSocket {
             port: s.port(),
             state: s.state.as_str(),
             uid: s.uid,
+            netns: None,
         }
     }
 }
 
-fn owner(o: &Owner, details: &Details) -> JsonOwner {
+fn owner(o: &Owner, found: &Lookup, details: &Details) -> JsonOwner {
     let info = details.get(&o.pid).cloned().unwrap_or_default();
     JsonOwner {
         pid: o.pid,
@@ -97,7 +119,7 @@ fn owner(o: &Owner, details: &Details) -> JsonOwner {
         cmdline: info.cmdline,
         user: info.user,
         uid: info.uid,
-        sockets: o.sockets.iter().map(JsonSocket::from).collect(),
+        sockets: o.sockets.iter().map(|s| socket(s, found)).collect(),
         signal: None,
         outcome: None,
         message: None,
@@ -111,13 +133,13 @@ impl JsonPrinter {
             .ownership
             .owners
             .iter()
-            .map(|o| owner(o, details))
+            .map(|o| owner(o, found, details))
             .collect();
         self.doc.hidden = found
             .ownership
             .hidden
             .iter()
-            .map(JsonSocket::from)
+            .map(|s| socket(s, found))
             .collect();
         self.doc.incomplete = found.ownership.incomplete;
     }
@@ -133,6 +155,10 @@ impl Printer for JsonPrinter {
     }
 
     fn hidden(&mut self, _: &Lookup, _: bool) {}
+
+    fn hint(&mut self, text: &str) {
+        self.doc.hints.push(text.to_owned());
+    }
 
     fn event(&mut self, _: Event<'_>) {}
 

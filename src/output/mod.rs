@@ -30,6 +30,8 @@ pub trait Printer {
     fn listeners(&mut self, found: &Lookup, details: &Details);
     /// Matching sockets whose owner could not be found.
     fn hidden(&mut self, found: &Lookup, privileged: bool);
+    /// Something the user probably wants to know (a port held in another namespace).
+    fn hint(&mut self, text: &str);
     /// Progress while signalling, as it happens.
     fn event(&mut self, event: Event<'_>);
     /// What became of every owner, once signalling is over.
@@ -58,6 +60,7 @@ impl Printer for QuietPrinter {
     fn owners(&mut self, _: &Lookup, _: &Details) {}
     fn listeners(&mut self, _: &Lookup, _: &Details) {}
     fn hidden(&mut self, _: &Lookup, _: bool) {}
+    fn hint(&mut self, _: &str) {}
     fn event(&mut self, _: Event<'_>) {}
     fn outcomes(&mut self, _: &[Report]) {}
     fn ports(&mut self, _: &[PortStatus], _: &Details) {}

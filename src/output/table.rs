@@ -85,16 +85,18 @@ pub fn owner_rows(owners: &[Owner]) -> Vec<OwnerRow<'_>> {
     rows
 }
 
-/// The lookup table: PORT PID, plus NAME USER TYPE STATE ADDRESS when verbose.
-pub fn lookup_table(owners: &[Owner], verbose: bool, details: &Details) -> Table {
-    let mut table = if verbose {
-        Table::new(vec![
-            "PORT", "PID", "NAME", "USER", "TYPE", "STATE", "ADDRESS",
-        ])
-    } else {
-        Table::new(vec!["PORT", "PID"])
-    };
-    for row in owner_rows(owners) {
+/// The lookup table: PORT PID, plus NAME USER TYPE STATE ADDRESS when verbose, and NETNS
+/// when looking in every network namespace.
+pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
+    let mut headers = vec!["PORT", "PID"];
+    if verbose {
+        headers.extend(["NAME", "USER", "TYPE", "STATE", "ADDRESS"]);
+        if !found.netns.is_empty() {
+            headers.push("NETNS");
+        }
+    }
+    let mut table = Table::new(headers);
+    for row in owner_rows(&found.ownership.owners) {
         let mut cells = vec![row.port.to_string(), row.owner.pid.to_string()];
         if verbose {
             let info = details.get(&row.owner.pid);
@@ -103,6 +105,9 @@ pub fn lookup_table(owners: &[Owner], verbose: bool, details: &Details) -> Table
             cells.push(joined(row.sockets.iter().map(|s| s.kind().to_owned())));
             cells.push(joined(row.sockets.iter().map(|s| s.state.to_string())));
             cells.push(joined(row.sockets.iter().map(|s| s.local_display())));
+            if !found.netns.is_empty() {
+                cells.push(joined(row.sockets.iter().map(|s| netns_label(found, s))));
+            }
         }
         table.push(cells);
     }
@@ -120,6 +125,9 @@ pub fn list_table(
     let mut headers = vec!["PORT", "PROTO", "ADDRESS", "PID", "NAME", "USER"];
     if verbose {
         headers.push("STATE");
+    }
+    if !found.netns.is_empty() {
+        headers.push("NETNS");
     }
     let mut table = Table::new(headers);
     let mut holders: HashMap<u64, Vec<u32>> = HashMap::new();
@@ -142,6 +150,9 @@ pub fn list_table(
             if verbose {
                 cells.push(socket.state.to_string());
             }
+            if !found.netns.is_empty() {
+                cells.push(netns_label(found, socket));
+            }
             table.push(cells);
         };
         if pids.is_empty() {
@@ -159,6 +170,13 @@ pub fn list_table(
         }
     }
     table
+}
+
+fn netns_label(found: &Lookup, socket: &Socket) -> String {
+    found
+        .netns
+        .get(&socket.key)
+        .map_or_else(|| "?".into(), |ns| ns.label())
 }
 
 fn or_unknown(value: Option<String>) -> String {

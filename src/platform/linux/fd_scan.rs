@@ -141,7 +141,7 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 }
 
 /// Every numeric entry of `/proc`: the thread-group leaders, which own the fd tables.
-fn list_pids(proc_dir: &OwnedFd) -> io::Result<Vec<u32>> {
+pub fn list_pids(proc_dir: &OwnedFd) -> io::Result<Vec<u32>> {
     // getdents64 continues from the fd's offset, so read a private duplicate from 0.
     let dir = open_dir(proc_dir.as_raw_fd(), c".")?;
     let mut buf = DirentBuf::new();

@@ -2,6 +2,7 @@
 //! through pidfds.
 
 mod fd_scan;
+mod netns;
 pub mod proc_net;
 mod process;
 mod signal;
@@ -9,7 +10,7 @@ pub mod sock_diag;
 
 use std::io;
 
-use crate::model::{Owner, Ownership, Socket};
+use crate::model::{NetNs, Owner, Ownership, Socket};
 use crate::query::Query;
 
 pub use process::{process_info, user_name};
@@ -29,6 +30,21 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
         return proc_net::sockets(query);
     }
     sock_diag::sockets(query).or_else(|_| proc_net::sockets(query))
+}
+
+/// The network namespace rekt runs in.
+pub fn current_netns() -> io::Result<NetNs> {
+    netns::current()
+}
+
+/// Every other network namespace on the machine that can be found.
+pub fn other_netns() -> io::Result<Vec<NetNs>> {
+    netns::others()
+}
+
+/// The sockets matching `query` in another network namespace.
+pub fn sockets_in_netns(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
+    netns::sockets_in(ns, query)
 }
 
 /// The processes holding `sockets`, found by scanning every process's fds.

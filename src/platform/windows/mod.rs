@@ -9,7 +9,7 @@ use std::io;
 
 use windows_sys::Win32::Foundation::ERROR_INVALID_PARAMETER;
 
-use crate::model::{Owner, Ownership, Socket};
+use crate::model::{NetNs, Owner, Ownership, Socket};
 use crate::query::Query;
 use iphlpapi::{Snapshot, Table};
 
@@ -62,6 +62,24 @@ pub fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
         hidden: Vec::new(),
         incomplete: false,
     })
+}
+
+/// Windows has no network namespaces (the CLI refuses `--all-netns` there).
+pub fn current_netns() -> io::Result<NetNs> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "network namespaces exist only on Linux",
+    ))
+}
+
+/// There are no other network namespaces to look in.
+pub fn other_netns() -> io::Result<Vec<NetNs>> {
+    Ok(Vec::new())
+}
+
+/// Never called: `other_netns` finds none.
+pub fn sockets_in_netns(_: &NetNs, _: &Query) -> io::Result<Vec<Socket>> {
+    Ok(Vec::new())
 }
 
 /// PIDs that are never signalled, whoever asks.

@@ -1,0 +1,154 @@
+//! Other network namespaces (containers, `ip netns`). A server in one listens on a port that
+//! this namespace's socket tables cannot see, so `--all-netns` looks in each of them.
+//!
+//! Namespaces are found two ways: every process's `/proc/PID/ns/net` (so a container with a
+//! running process is found even if nobody named it) and the names under `/var/run/netns`
+//! (so an `ip netns add` namespace with no process yet is found too). To read one, a helper
+//! thread enters it with setns(2), which changes only that thread's namespace, and queries
+//! sock_diag from there. Without the privilege to enter, the text tables of a member process
+//! (`/proc/PID/net/*`) are the fallback. Socket inodes are unique across namespaces, so one
+//! fd scan then finds the owners in all of them at once.
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::{fd_scan, proc_net, sock_diag};
+use crate::model::{NetNs, Socket};
+use crate::query::Query;
+
+const NAMED: &str = "/var/run/netns";
+
+/// The network namespace this thread is in.
+pub fn current() -> io::Result<NetNs> {
+    let inode = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
+    Ok(NetNs {
+        inode,
+        name: named()
+            .into_iter()
+            .find(|(i, _)| *i == inode)
+            .map(|(_, n)| n),
+        member: None,
+    })
+}
+
+/// Every network namespace other than ours that we can find, sorted by inode.
+pub fn others() -> io::Result<Vec<NetNs>> {
+    let here = current()?.inode;
+    let mut found: Vec<NetNs> = named()
+        .into_iter()
+        .map(|(inode, name)| NetNs {
+            inode,
+            name: Some(name),
+            member: None,
+        })
+        .collect();
+    let proc_dir = fd_scan::open_proc()?;
+    for pid in fd_scan::list_pids(&proc_dir)? {
+        let Some(inode) = ns_link(&proc_dir, pid) else {
+            continue;
+        };
+        match found.iter_mut().find(|ns| ns.inode == inode) {
+            Some(ns) => {
+                ns.member.get_or_insert(pid);
+            }
+            None => found.push(NetNs {
+                inode,
+                name: None,
+                member: Some(pid),
+            }),
+        }
+    }
+    found.retain(|ns| ns.inode != here);
+    found.sort_by_key(|ns| ns.inode);
+    Ok(found)
+}
+
+/// The sockets matching `query` inside `ns`.
+pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
+    let entry = match (&ns.name, ns.member) {
+        (Some(name), _) => PathBuf::from(NAMED).join(name),
+        (None, Some(pid)) => PathBuf::from(format!("/proc/{pid}/ns/net")),
+        (None, None) => return Ok(Vec::new()),
+    };
+    let handle = File::open(&entry)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", entry.display())))?;
+    let entered = std::thread::scope(|s| {
+        s.spawn(|| -> io::Result<Vec<Socket>> {
+            enter(handle.as_raw_fd())?;
+            // This thread's view: /proc/net would show the main thread's namespace.
+            sock_diag::sockets(query)
+                .or_else(|_| proc_net::sockets_in(Path::new("/proc/thread-self/net"), query))
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    match (entered, ns.member) {
+        (Ok(sockets), _) => Ok(sockets),
+        // Not allowed to enter: a member's text tables show the namespace without setns.
+        (Err(e), Some(pid)) if e.kind() == io::ErrorKind::PermissionDenied => {
+            proc_net::sockets_in(Path::new(&format!("/proc/{pid}/net")), query)
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+fn enter(fd: i32) -> io::Result<()> {
+    // SAFETY: setns on a namespace fd we hold; it changes only the calling thread.
+    if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The namespaces named under /var/run/netns, as (inode, name).
+fn named() -> Vec<(u64, String)> {
+    let Ok(dir) = std::fs::read_dir(NAMED) else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|entry| {
+            // Each name is a bind mount of the namespace file, so its inode is the id.
+            let inode = std::fs::metadata(entry.path()).ok()?.ino();
+            Some((inode, entry.file_name().to_string_lossy().into_owned()))
+        })
+        .collect()
+}
+
+/// The inode in `/proc/PID/ns/net` (`net:[4026531840]`), read relative to /proc.
+fn ns_link(proc_dir: &OwnedFd, pid: u32) -> Option<u64> {
+    let path = format!("{pid}/ns/net\0");
+    let path = CStr::from_bytes_with_nul(path.as_bytes()).ok()?;
+    let mut link = [0u8; 32];
+    // SAFETY: path is NUL-terminated; link is writable for its length.
+    let n = unsafe {
+        libc::readlinkat(
+            proc_dir.as_raw_fd(),
+            path.as_ptr(),
+            link.as_mut_ptr().cast(),
+            link.len(),
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    let digits = link[..n as usize]
+        .strip_prefix(b"net:[")?
+        .strip_suffix(b"]")?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_namespace_is_not_among_the_others() {
+        let here = current().unwrap();
+        assert!(here.inode > 0);
+        assert!(others().unwrap().iter().all(|ns| ns.inode != here.inode));
+    }
+}
