@@ -10,7 +10,7 @@ use crate::exit_codes::ExitCode;
 use crate::kill::{self, Event, Outcome, Report};
 use crate::model::{Owner, PortStatus, Protocol};
 use crate::output::{self, Details, Printer};
-use crate::{Lookup, Scope, elsewhere, lookup_in, platform};
+use crate::{Elsewhere, Lookup, Scope, lookup_in, lookup_with_hints, platform};
 
 pub fn run(opts: &Options) -> ExitCode {
     let mut printer = output::printer(opts.format);
@@ -20,7 +20,15 @@ pub fn run(opts: &Options) -> ExitCode {
 }
 
 fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
-    let found = match lookup_in(&opts.query, opts.scope) {
+    // A port that is free here may be held in a container's namespace: every other tool
+    // would just say "free", so look there too (on the side) and say so.
+    let hinting = opts.scope == Scope::Here && !opts.is_list() && opts.format != Format::Quiet;
+    let result = if hinting {
+        lookup_with_hints(&opts.query)
+    } else {
+        lookup_in(&opts.query, opts.scope).map(|found| (found, Vec::new()))
+    };
+    let (found, elsewhere) = match result {
         Ok(found) => found,
         Err(e) => {
             printer.error(&format!("cannot look up sockets: {e}"));
@@ -53,9 +61,7 @@ fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
     } else {
         ExitCode::Success
     };
-    if code == ExitCode::NothingFound && opts.scope == Scope::Here {
-        hint_elsewhere(opts, printer);
-    }
+    hint_elsewhere(&elsewhere, printer);
     let Some(policy) = opts.action else {
         return code;
     };
@@ -116,12 +122,8 @@ fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
     }
 }
 
-/// A port that is free here may be held in a container's namespace: say so, since every
-/// other tool would just say "free" too.
-fn hint_elsewhere(opts: &Options, printer: &mut dyn Printer) {
-    let Ok(found) = elsewhere(&opts.query) else {
-        return;
-    };
+/// Names the other namespaces where a port that is free here is held.
+fn hint_elsewhere(found: &[Elsewhere], printer: &mut dyn Printer) {
     for e in found {
         let mut ports: Vec<String> = e
             .sockets

@@ -16,6 +16,8 @@ pub mod query;
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use model::{NetNs, Ownership, Socket};
 
@@ -48,7 +50,13 @@ pub fn lookup(query: &Query) -> io::Result<Lookup> {
 /// Finds the sockets matching `query` in `scope`, then their owners. When no socket matches,
 /// the process scan (the expensive part) is skipped.
 pub fn lookup_in(query: &Query, scope: Scope) -> io::Result<Lookup> {
+    lookup_then(query, scope, |_| {})
+}
+
+/// `lookup_in`, telling `matched` whether any socket matched before the scan starts.
+fn lookup_then(query: &Query, scope: Scope, matched: impl FnOnce(bool)) -> io::Result<Lookup> {
     let (mut sockets, netns) = find_sockets(query, scope)?;
+    matched(!sockets.is_empty());
     if sockets.is_empty() {
         return Ok(Lookup {
             netns,
@@ -75,6 +83,43 @@ pub fn lookup_in(query: &Query, scope: Scope) -> io::Result<Lookup> {
     })
 }
 
+/// Looks up `query` in this namespace like [`lookup`] and, at the same time on another
+/// thread, searches the other network namespaces for it, so that a free port can come with
+/// a hint ("held in a container") at almost no extra wall time: the search runs while the
+/// kernel dumps the socket tables, and is abandoned the moment the port turns out to be
+/// held here.
+pub fn lookup_with_hints(query: &Query) -> io::Result<(Lookup, Vec<Elsewhere>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let search = {
+        let (query, stop) = (query.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || search_elsewhere(&query, &stop))
+    };
+    let found = lookup_then(query, Scope::Here, |matched| {
+        stop.store(matched, Ordering::Relaxed)
+    })?;
+    if !found.sockets.is_empty() {
+        // Held here: no hint needed. The search stops at its next check; not waited for.
+        return Ok((found, Vec::new()));
+    }
+    let mut elsewhere = search
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        .unwrap_or_default();
+    if !elsewhere.is_empty() {
+        let all: Vec<Socket> = elsewhere.iter().flat_map(|e| e.sockets.clone()).collect();
+        let ownership = platform::owners(&all)?;
+        for e in &mut elsewhere {
+            e.pids = ownership
+                .owners
+                .iter()
+                .filter(|o| o.sockets.iter().any(|s| e.sockets.contains(s)))
+                .map(|o| o.pid)
+                .collect();
+        }
+    }
+    Ok((found, elsewhere))
+}
+
 /// Another network namespace where the query matches, and the PIDs holding the sockets.
 #[derive(Debug, Clone)]
 pub struct Elsewhere {
@@ -83,34 +128,23 @@ pub struct Elsewhere {
     pub pids: Vec<u32>,
 }
 
-/// The other network namespaces where `query` matches: what to hint at when a port is free
-/// here. Costs one readlink per process, plus a scan only when something is found.
-pub fn elsewhere(query: &Query) -> io::Result<Vec<Elsewhere>> {
+/// The other network namespaces where `query` matches (without owners), unless `stop` is
+/// raised first.
+fn search_elsewhere(query: &Query, stop: &AtomicBool) -> io::Result<Vec<Elsewhere>> {
     let mut found = Vec::new();
-    for ns in platform::other_netns()? {
-        let Ok(sockets) = platform::sockets_in_netns(&ns, query) else {
-            continue;
-        };
-        if !sockets.is_empty() {
+    for ns in platform::other_netns(stop)? {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if let Ok(sockets) = platform::sockets_in_netns(&ns, query)
+            && !sockets.is_empty()
+        {
             found.push(Elsewhere {
                 netns: ns,
                 sockets,
                 pids: Vec::new(),
             });
         }
-    }
-    if found.is_empty() {
-        return Ok(found);
-    }
-    let all: Vec<Socket> = found.iter().flat_map(|e| e.sockets.clone()).collect();
-    let ownership = platform::owners(&all)?;
-    for e in &mut found {
-        e.pids = ownership
-            .owners
-            .iter()
-            .filter(|o| o.sockets.iter().any(|s| e.sockets.contains(s)))
-            .map(|o| o.pid)
-            .collect();
     }
     Ok(found)
 }
@@ -122,7 +156,7 @@ fn find_sockets(query: &Query, scope: Scope) -> io::Result<(Vec<Socket>, BTreeMa
     if scope == Scope::AllNetns {
         let here = platform::current_netns()?;
         netns.extend(sockets.iter().map(|s| (s.key, here.clone())));
-        for ns in platform::other_netns()? {
+        for ns in platform::other_netns(&AtomicBool::new(false))? {
             let found = match platform::sockets_in_netns(&ns, query) {
                 Ok(found) => found,
                 // Its last process exited since we listed it.

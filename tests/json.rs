@@ -20,7 +20,7 @@ fn json(args: &[&str]) -> (Value, i32) {
 #[test]
 fn lookup_has_the_owner_and_its_sockets() {
     let h = Holder::spawn(&["tcp", "127.0.0.1:0", "udp", "[::1]:0"], 1);
-    let (doc, code) = json(&["--json", &h.port.to_string()]);
+    let (doc, code) = json(&["--json", &h.spec(), &format!("{}/udp", h.port)]);
     assert_eq!(code, 0);
     assert_eq!(doc["mode"], "lookup");
     assert_eq!(doc["exit_code"], 0);
@@ -60,7 +60,7 @@ fn a_free_port_is_an_empty_document_with_exit_1() {
 #[test]
 fn kill_reports_outcomes_and_the_port_check() {
     let mut h = Holder::tcp("127.0.0.1:0");
-    let (doc, code) = json(&["--json", "-k", &h.port.to_string()]);
+    let (doc, code) = json(&["--json", "-k", &h.spec()]);
     assert_eq!(code, 0, "{doc}");
     assert_eq!(doc["owners"][0]["pid"], h.pid());
     assert_eq!(doc["owners"][0]["outcome"], "exited");
@@ -75,7 +75,7 @@ fn kill_reports_outcomes_and_the_port_check() {
 #[test]
 fn a_survivor_is_still_running_and_exits_3() {
     let h = Holder::spawn(&["--ignore-term", "tcp", "127.0.0.1:0"], 1);
-    let (doc, code) = json(&["--json", "-t", "--timeout", "300ms", &h.port.to_string()]);
+    let (doc, code) = json(&["--json", "-t", "--timeout", "300ms", &h.spec()]);
     assert_eq!(code, 3, "{doc}");
     assert_eq!(doc["exit_code"], 3);
     assert_eq!(doc["owners"][0]["outcome"], "still_running");
@@ -103,15 +103,11 @@ fn list_mode_is_json_too() {
 #[test]
 fn quiet_prints_nothing_and_keeps_the_exit_code() {
     let h = Holder::tcp("127.0.0.1:0");
-    let out = rekt(&["-q", &h.port.to_string()]);
+    let out = rekt(&["-q", &h.spec()]);
     assert_eq!(code(&out), 0);
     assert!(stdout(&out).is_empty() && stderr(&out).is_empty());
-    let out = rekt(&["-q", "-k", &h.port.to_string()]);
+    let out = rekt(&["-q", "-k", &h.spec()]);
     assert_eq!(code(&out), 0);
     assert!(stdout(&out).is_empty() && stderr(&out).is_empty());
-    assert_eq!(
-        code(&rekt(&["-q", &h.port.to_string()])),
-        1,
-        "killed, so free"
-    );
+    assert_eq!(code(&rekt(&["-q", &h.spec()])), 1, "killed, so free");
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 #[test]
 fn terminate_ends_a_process_that_exits_on_sigterm() {
     let mut h = Holder::tcp("127.0.0.1:0");
-    let out = rekt(&["-t", &h.port.to_string()]);
+    let out = rekt(&["-t", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![h.pid()]);
     assert!(
@@ -18,13 +18,13 @@ fn terminate_ends_a_process_that_exits_on_sigterm() {
         stderr(&out)
     );
     assert!(h.exited_within(Duration::from_secs(5)));
-    assert_eq!(code(&rekt(&[&h.port.to_string()])), 1, "port is free");
+    assert_eq!(code(&rekt(&[&h.spec()])), 1, "port is free");
 }
 
 #[test]
 fn kill_ends_a_process_that_ignores_sigterm() {
     let mut h = Holder::spawn(&["--ignore-term", "tcp", "127.0.0.1:0"], 1);
-    let out = rekt(&["-k", &h.port.to_string()]);
+    let out = rekt(&["-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("killed {} (sockhold)", h.pid())),
@@ -37,7 +37,7 @@ fn kill_ends_a_process_that_ignores_sigterm() {
 #[test]
 fn terminate_reports_a_survivor_and_exits_3() {
     let mut h = Holder::spawn(&["--ignore-term", "udp", "127.0.0.1:0"], 1);
-    let out = rekt(&["-t", "--timeout", "300ms", &h.port.to_string()]);
+    let out = rekt(&["-t", "--timeout", "300ms", &h.spec()]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!(
@@ -53,7 +53,7 @@ fn terminate_reports_a_survivor_and_exits_3() {
 #[test]
 fn kill_wins_when_both_flags_are_given() {
     let mut h = Holder::spawn(&["--ignore-term", "tcp", "127.0.0.1:0"], 1);
-    let out = rekt(&["-t", "-k", &h.port.to_string()]);
+    let out = rekt(&["-t", "-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(h.exited_within(Duration::from_secs(5)));
 }
@@ -62,12 +62,12 @@ fn kill_wins_when_both_flags_are_given() {
 fn kill_ends_a_whole_reuseport_group() {
     let mut a = Holder::spawn(&["--reuseport", "tcp", "127.0.0.1:0"], 1);
     let mut b = Holder::spawn(&["--reuseport", "tcp", &format!("127.0.0.1:{}", a.port)], 1);
-    let out = rekt(&["-k", &a.port.to_string()]);
+    let out = rekt(&["-k", &a.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out).len(), 2);
     assert!(a.exited_within(Duration::from_secs(5)));
     assert!(b.exited_within(Duration::from_secs(5)));
-    assert_eq!(code(&rekt(&[&a.port.to_string()])), 1);
+    assert_eq!(code(&rekt(&[&a.spec()])), 1);
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn each_owner_is_signalled_once_even_with_several_sockets() {
         &["tcp", "127.0.0.1:0", "tcp", "[::1]:0", "udp", "127.0.0.1:0"],
         1,
     );
-    let out = rekt(&["-k", &h.port.to_string()]);
+    let out = rekt(&["-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(
         stderr(&out).matches("killed").count(),
@@ -89,7 +89,7 @@ fn each_owner_is_signalled_once_even_with_several_sockets() {
 #[test]
 fn forked_workers_are_all_killed() {
     let h = Holder::spawn(&["--fork", "tcp", "127.0.0.1:0"], 2);
-    let out = rekt(&["-k", &h.port.to_string()]);
+    let out = rekt(&["-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     for &pid in &h.pids {
         assert!(gone_within(pid, Duration::from_secs(5)), "{pid} survived");
@@ -100,7 +100,7 @@ fn forked_workers_are_all_killed() {
 fn escalate_kills_what_ignores_sigterm_and_the_port_is_free() {
     let mut h = Holder::spawn(&["--ignore-term", "tcp", "127.0.0.1:0"], 1);
     let port = h.port.to_string();
-    let out = rekt(&["-t", "--timeout", "300ms", "--escalate", &port]);
+    let out = rekt(&["-t", "--timeout", "300ms", "--escalate", &h.spec()]);
     let err = stderr(&out);
     assert_eq!(code(&out), 0, "{err}");
     let who = format!("{} (sockhold)", h.pid());
@@ -120,7 +120,7 @@ fn escalate_kills_what_ignores_sigterm_and_the_port_is_free() {
 #[test]
 fn the_port_check_reports_every_port_after_a_signal() {
     let mut h = Holder::spawn(&["tcp", "127.0.0.1:0", "udp", "127.0.0.1:0"], 1);
-    let out = rekt(&["-t", &h.port.to_string()]);
+    let out = rekt(&["-t", &h.spec(), &format!("{}/udp", h.port)]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -138,7 +138,7 @@ fn the_port_check_reports_every_port_after_a_signal() {
 fn the_port_check_names_every_survivor() {
     // Two processes share one socket and both ignore SIGTERM.
     let h = Holder::spawn(&["--fork", "--ignore-term", "tcp", "127.0.0.1:0"], 2);
-    let out = rekt(&["-t", "--timeout", "200ms", &h.port.to_string()]);
+    let out = rekt(&["-t", "--timeout", "200ms", &h.spec()]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -185,7 +185,7 @@ fn rekts_parent_is_refused() {
 fn interactive_is_refused_without_a_terminal() {
     let h = Holder::tcp("127.0.0.1:0");
     let out = Command::new(env!("CARGO_BIN_EXE_rekt"))
-        .args(["-k", "-i", &h.port.to_string()])
+        .args(["-k", "-i", &h.spec()])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -224,7 +224,7 @@ fn on_terminal(args: &str, input: &str) -> std::process::Output {
 #[test]
 fn interactive_asks_and_respects_the_answer() {
     let mut h = Holder::tcp("127.0.0.1:0");
-    let port = h.port.to_string();
+    let port = h.spec();
     let no = on_terminal(&format!("-k -i {port}"), "n\n");
     let text = common::stdout(&no);
     assert!(
@@ -248,7 +248,7 @@ fn an_owner_that_exits_before_the_signal_is_already_gone() {
     let dir = std::env::temp_dir().join(format!("rekt-gone-{}", h.pid()));
     std::fs::create_dir_all(&dir).unwrap();
     let rekt = Command::new(env!("CARGO_BIN_EXE_rekt"))
-        .args(["-k", &h.port.to_string()])
+        .args(["-k", &h.spec()])
         .env("REKT_TEST_PAUSE_DIR", &dir)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

@@ -29,8 +29,13 @@ fn lists_listeners_with_their_owners() {
         .collect();
     assert_eq!(header, ["PORT", "PROTO", "ADDRESS", "PID", "NAME", "USER"]);
     let rows = rows(&out);
-    let find = |port: u16| rows.iter().find(|r| r[0] == port.to_string()).cloned();
-    let t = find(tcp.port).expect("tcp listener listed");
+    // By port and protocol: another process may use the same number in the other one.
+    let find = |port: u16, proto: &str| {
+        rows.iter()
+            .find(|r| r[0] == port.to_string() && r[1] == proto)
+            .cloned()
+    };
+    let t = find(tcp.port, "tcp").expect("tcp listener listed");
     assert_eq!(
         t[1..5],
         [
@@ -40,7 +45,7 @@ fn lists_listeners_with_their_owners() {
             "sockhold".to_string()
         ]
     );
-    let u = find(udp.port).expect("udp socket listed");
+    let u = find(udp.port, "udp6").expect("udp socket listed");
     assert_eq!(u[1], "udp6");
     assert_eq!(u[3], udp.pid().to_string());
     // Sorted by port.
@@ -52,14 +57,18 @@ fn lists_listeners_with_their_owners() {
 fn filters_apply_to_the_list() {
     let tcp = Holder::tcp("127.0.0.1:0");
     let udp = Holder::udp("127.0.0.1:0");
-    let has =
-        |out: &std::process::Output, port: u16| rows(out).iter().any(|r| r[0] == port.to_string());
+    // Whether the list has a row for this holder's port and PID.
+    let has = |out: &std::process::Output, h: &Holder| {
+        rows(out)
+            .iter()
+            .any(|r| r[0] == h.port.to_string() && r[3] == h.pid().to_string())
+    };
     let only_udp = rekt(&["--udp"]);
-    assert!(has(&only_udp, udp.port) && !has(&only_udp, tcp.port));
+    assert!(has(&only_udp, &udp) && !has(&only_udp, &tcp));
     let only_tcp = rekt(&["--tcp"]);
-    assert!(has(&only_tcp, tcp.port) && !has(&only_tcp, udp.port));
+    assert!(has(&only_tcp, &tcp) && !has(&only_tcp, &udp));
     let only_v6 = rekt(&["-6"]);
-    assert!(!has(&only_v6, tcp.port) && !has(&only_v6, udp.port));
+    assert!(!has(&only_v6, &tcp) && !has(&only_v6, &udp));
 }
 
 #[test]

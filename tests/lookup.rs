@@ -5,17 +5,17 @@ mod common;
 use common::{Holder, code, pids_in_table, rekt, rekt_with_env, stderr, stdout};
 use std::net::{TcpListener, TcpStream};
 
-fn lookup(port: u16, extra: &[&str]) -> std::process::Output {
-    let port = port.to_string();
+/// `rekt EXTRA... SPEC`, where SPEC is a holder's `PORT/PROTO` or a bare port.
+fn lookup(spec: &str, extra: &[&str]) -> std::process::Output {
     let mut args: Vec<&str> = extra.to_vec();
-    args.push(&port);
+    args.push(spec);
     rekt(&args)
 }
 
 #[test]
 fn tcp_ipv4_listener() {
     let h = Holder::tcp("127.0.0.1:0");
-    let out = lookup(h.port, &[]);
+    let out = lookup(&h.spec(), &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![h.pid()]);
     let table = stdout(&out);
@@ -33,25 +33,26 @@ fn tcp_ipv4_listener() {
 #[test]
 fn tcp_ipv6_listener_on_loopback() {
     let h = Holder::tcp("[::1]:0");
-    let out = lookup(h.port, &["-v"]);
+    let out = lookup(&h.spec(), &["-v"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![h.pid()]);
     assert!(stdout(&out).contains(&format!("[::1]:{}", h.port)));
     assert!(stdout(&out).contains(" tcp6 "), "{}", stdout(&out));
     // The family filters see it only as IPv6.
-    assert_eq!(pids_in_table(&lookup(h.port, &["-6"])), vec![h.pid()]);
-    assert_eq!(code(&lookup(h.port, &["-4"])), 1);
+    assert_eq!(pids_in_table(&lookup(&h.spec(), &["-6"])), vec![h.pid()]);
+    assert_eq!(code(&lookup(&h.spec(), &["-4"])), 1);
 }
 
 #[test]
 fn udp_socket() {
     let h = Holder::udp("127.0.0.1:0");
-    let out = lookup(h.port, &["-v"]);
+    let out = lookup(&h.spec(), &["-v"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![h.pid()]);
     assert!(stdout(&out).contains(" udp "), "{}", stdout(&out));
     // Protocol filters and per-spec protocols apply.
-    assert_eq!(code(&lookup(h.port, &["--tcp"])), 1);
+    // A bare port with --tcp: the UDP socket must not count.
+    assert_eq!(code(&lookup(&h.port.to_string(), &["--tcp"])), 1);
     assert_eq!(code(&rekt(&[&format!("{}/tcp", h.port)])), 1);
     assert_eq!(
         pids_in_table(&rekt(&[&format!("{}/udp", h.port)])),
@@ -63,7 +64,7 @@ fn udp_socket() {
 fn reuseport_group_is_found_whole() {
     let a = Holder::spawn(&["--reuseport", "tcp", "127.0.0.1:0"], 1);
     let b = Holder::spawn(&["--reuseport", "tcp", &format!("127.0.0.1:{}", a.port)], 1);
-    let out = lookup(a.port, &[]);
+    let out = lookup(&a.spec(), &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let mut want = vec![a.pid(), b.pid()];
     want.sort_unstable();
@@ -75,7 +76,7 @@ fn forked_workers_sharing_one_socket_are_all_found() {
     let h = Holder::spawn(&["--fork", "tcp", "127.0.0.1:0"], 2);
     assert_eq!(h.pids.len(), 2);
     assert!(h.pids.contains(&h.pid()));
-    let out = lookup(h.port, &[]);
+    let out = lookup(&h.spec(), &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), h.pids);
 }
@@ -86,7 +87,7 @@ fn established_connection_server_side() {
     let _client = TcpStream::connect(("127.0.0.1", h.port)).unwrap();
     h.expect_line("ACCEPTED");
     // The listener is closed: only the accepted connection holds the port now.
-    let out = lookup(h.port, &["-v"]);
+    let out = lookup(&h.spec(), &["-v"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![h.pid()]);
     assert!(stdout(&out).contains("ESTABLISHED"), "{}", stdout(&out));
@@ -100,7 +101,7 @@ fn free_port_exits_1_quietly() {
         .local_addr()
         .unwrap()
         .port();
-    let out = lookup(port, &[]);
+    let out = lookup(&port.to_string(), &[]);
     assert_eq!(code(&out), 1);
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }
@@ -120,7 +121,7 @@ fn verbose_shows_name_user_and_every_type() {
         ],
         1,
     );
-    let out = lookup(h.port, &["-v"]);
+    let out = rekt(&["-v", &format!("{}/tcp", h.port), &format!("{}/udp", h.port)]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let table = stdout(&out);
     let lines: Vec<&str> = table.lines().collect();
@@ -158,12 +159,13 @@ fn several_ports_and_ranges_sort_by_port_then_pid() {
                 w.next().unwrap().parse().unwrap(),
             )
         })
-        .filter(|&(port, _)| port == lo || port == hi)
+        // Only our two: another process may use one of these numbers in the other protocol.
+        .filter(|&(_, pid)| pid == a.pid() || pid == b.pid())
         .collect();
     let mut want = vec![(a.port, a.pid()), (b.port, b.pid())];
     want.sort_unstable();
     assert_eq!(rows, want);
-    let out = rekt(&[&a.port.to_string(), &b.port.to_string()]);
+    let out = rekt(&[&a.spec(), &b.spec()]);
     assert_eq!(pids_in_table(&out).len(), 2);
 }
 
@@ -173,13 +175,19 @@ fn listen_mode_skips_connections_but_keeps_udp() {
     let _client = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     server.expect_line("ACCEPTED");
     // Only an ESTABLISHED socket holds the port now: -l does not count it.
-    assert_eq!(pids_in_table(&lookup(server.port, &[])), vec![server.pid()]);
-    assert_eq!(code(&lookup(server.port, &["-l"])), 1);
+    assert_eq!(
+        pids_in_table(&lookup(&server.spec(), &[])),
+        vec![server.pid()]
+    );
+    assert_eq!(code(&lookup(&server.spec(), &["-l"])), 1);
     let udp = Holder::udp("127.0.0.1:0");
-    assert_eq!(pids_in_table(&lookup(udp.port, &["-l"])), vec![udp.pid()]);
+    assert_eq!(
+        pids_in_table(&lookup(&udp.spec(), &["-l"])),
+        vec![udp.pid()]
+    );
     let listener = Holder::tcp("127.0.0.1:0");
     assert_eq!(
-        pids_in_table(&lookup(listener.port, &["--listen"])),
+        pids_in_table(&lookup(&listener.spec(), &["--listen"])),
         vec![listener.pid()]
     );
 }

@@ -57,8 +57,9 @@ fn a_listener_in_another_namespace_is_found_only_with_all_netns() {
     require_root!();
     let c = Contained::spawn(&["tcp", "0.0.0.0:0"]);
     let port = c.port.to_string();
+    let spec = format!("{port}/tcp");
 
-    let here = rekt(&[&port]);
+    let here = rekt(&[&spec]);
     assert_eq!(code(&here), 1, "invisible from this namespace");
     assert!(stdout(&here).is_empty());
     assert_eq!(
@@ -71,7 +72,7 @@ fn a_listener_in_another_namespace_is_found_only_with_all_netns() {
         )
     );
 
-    let all = rekt(&["--all-netns", "-v", &port]);
+    let all = rekt(&["--all-netns", "-v", &spec]);
     assert_eq!(code(&all), 0, "{}", stderr(&all));
     assert_eq!(pids_in_table(&all), vec![c.child.id()]);
     let table = stdout(&all);
@@ -91,7 +92,7 @@ fn kill_with_all_netns_ends_it_and_the_port_is_free() {
     require_root!();
     let mut c = Contained::spawn(&["udp", "0.0.0.0:0"]);
     let port = c.port.to_string();
-    let out = rekt(&["--all-netns", "-k", &port]);
+    let out = rekt(&["--all-netns", "-k", &format!("{port}/udp")]);
     let err = stderr(&out);
     assert_eq!(code(&out), 0, "{err}");
     assert!(
@@ -111,7 +112,7 @@ fn sockets_here_and_elsewhere_are_listed_together_and_labelled() {
     require_root!();
     let c = Contained::spawn(&["tcp", "0.0.0.0:0"]);
     let h = Holder::tcp(&format!("127.0.0.1:{}", c.port));
-    let out = rekt(&["--all-netns", "--json", &c.port.to_string()]);
+    let out = rekt(&["--all-netns", "--json", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let owners = doc["owners"].as_array().unwrap();
@@ -148,7 +149,7 @@ fn a_named_namespace_is_named() {
         .read_line(&mut line)
         .unwrap();
     let port = line.split_whitespace().nth(2).unwrap().to_owned();
-    let out = rekt(&["--all-netns", "--json", &port]);
+    let out = rekt(&["--all-netns", "--json", &format!("{port}/udp")]);
     let _ = child.kill();
     let _ = child.wait();
     let _ = Command::new("ip").args(["netns", "del", &name]).status();

@@ -13,7 +13,7 @@ const NOBODY: u32 = 65534;
 fn a_root_owner_is_explained_to_an_unprivileged_user() {
     require_root!();
     let h = Holder::tcp("127.0.0.1:0");
-    let out = rekt_as(NOBODY, &[&h.port.to_string()]);
+    let out = rekt_as(NOBODY, &[&h.spec()]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(pids_in_table(&out).is_empty(), "{}", stdout(&out));
     assert_eq!(
@@ -24,7 +24,7 @@ fn a_root_owner_is_explained_to_an_unprivileged_user() {
         )
     );
     // Asking to kill it signals nothing and still exits 3.
-    let out = rekt_as(NOBODY, &["-k", &h.port.to_string()]);
+    let out = rekt_as(NOBODY, &["-k", &h.spec()]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(!stderr(&out).contains("killed"), "{}", stderr(&out));
     assert!(common::alive(h.pid()));

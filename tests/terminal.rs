@@ -24,7 +24,7 @@ fn on_terminal(args: &str, no_color: bool) -> String {
 #[test]
 fn colour_on_a_terminal_only() {
     let h = Holder::tcp("127.0.0.1:0");
-    let port = h.port.to_string();
+    let port = h.spec();
     let tty = on_terminal(&port, false);
     assert!(
         tty.contains("\x1b[1mPORT"),
@@ -47,7 +47,7 @@ fn colour_on_a_terminal_only() {
 fn columns_line_up() {
     let a = Holder::tcp("127.0.0.1:0");
     let b = Holder::spawn(&["udp", "127.0.0.1:0", "udp", "[::1]:0"], 1);
-    let out = stdout(&rekt(&["-v", &a.port.to_string(), &b.port.to_string()]));
+    let out = stdout(&rekt(&["-v", &a.spec(), &b.spec()]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     // Every column starts at the same offset in every line.

@@ -65,32 +65,17 @@ pub struct Holder {
     /// Every PID that reported READY, the spawned one first.
     pub pids: Vec<u32>,
     pub port: u16,
+    /// The protocol of the first socket (`tcp` or `udp`).
+    pub proto: &'static str,
     lines: BufReader<ChildStdout>,
 }
 
 impl Holder {
     /// Spawns `sockhold ARGS` and waits for `ready` READY lines.
     pub fn spawn(args: &[&str], ready: usize) -> Holder {
-        let mut child = Command::new(example("sockhold"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn sockhold");
-        let lines = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut holder = Holder {
-            child,
-            pids: Vec::new(),
-            port: 0,
-            lines,
-        };
-        for _ in 0..ready {
-            let (pid, port) = holder.expect_line("READY");
-            holder.pids.push(pid);
-            holder.port = port;
-        }
-        holder.pids.sort_unstable();
-        holder
+        let mut cmd = Command::new(example("sockhold"));
+        cmd.args(args);
+        Holder::spawn_command(cmd, ready)
     }
 
     pub fn tcp(addr: &str) -> Holder {
@@ -103,6 +88,13 @@ impl Holder {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// `PORT/PROTO` of the first socket. Tests look ports up with the protocol: on a busy
+    /// machine another process's socket of the other protocol (or a client connection) may
+    /// use the same port number, and a test must never see, let alone kill, it.
+    pub fn spec(&self) -> String {
+        format!("{}/{}", self.port, self.proto)
     }
 
     /// Reads the next line, which must start with `tag`; returns its pid and port.
@@ -247,4 +239,168 @@ pub fn wine_version() -> Option<(u32, u32)> {
 #[cfg(windows)]
 pub fn tables_name_listener_owners() -> bool {
     wine_version().is_none_or(|v| v >= (9, 17))
+}
+
+/// A copy of the binary at `path` in a private world-readable directory, so that another
+/// user can run it (the build tree may not be reachable by that user). Copied once per
+/// binary name and test process.
+#[cfg(target_os = "linux")]
+pub fn world_readable_copy(path: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("rekt-test-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.join(path.file_name().expect("a file name"));
+    if !copy.exists() {
+        // Copy under a temporary name and rename, so that a test running concurrently never
+        // executes a half-written file.
+        let tmp = dir.join(format!(
+            ".{}.{:?}",
+            copy.file_name().unwrap().to_string_lossy(),
+            std::thread::current().id()
+        ));
+        std::fs::copy(path, &tmp).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &copy).unwrap();
+    }
+    copy
+}
+
+/// `setpriv --reuid=UID --regid=UID --clear-groups`: add more setpriv options, then the
+/// program (a `world_readable_copy`) and its arguments. Root only. setpriv execs the
+/// program, so the child's PID is the program's, and the program is dumpable (its
+/// /proc/PID/fd belongs to UID) as anything that user started would be.
+#[cfg(target_os = "linux")]
+pub fn setpriv(uid: u32) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .arg("--clear-groups")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+impl Holder {
+    /// Spawns `cmd`, whose stdout must be READY lines as sockhold prints them, and waits for
+    /// `ready` of them.
+    pub fn spawn_command(mut cmd: Command, ready: usize) -> Holder {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn a holder");
+        let lines = BufReader::new(child.stdout.take().expect("piped stdout"));
+        // The first `tcp` or `udp` argument names the first socket's protocol.
+        let first = cmd.get_args().find(|a| *a == "tcp" || *a == "udp");
+        let proto = if first.is_some_and(|a| a == "udp") {
+            "udp"
+        } else {
+            "tcp"
+        };
+        let mut holder = Holder {
+            child,
+            pids: Vec::new(),
+            port: 0,
+            proto,
+            lines,
+        };
+        for _ in 0..ready {
+            let (pid, port) = holder.expect_line("READY");
+            holder.pids.push(pid);
+            holder.port = port;
+        }
+        holder.pids.sort_unstable();
+        holder
+    }
+
+    /// Spawns another example program that prints READY lines (`oddproc`, for one).
+    pub fn spawn_example(name: &str, args: &[&str], ready: usize) -> Holder {
+        let mut cmd = Command::new(example(name));
+        cmd.args(args);
+        Holder::spawn_command(cmd, ready)
+    }
+
+    /// Spawns `sockhold ARGS` as user `uid` (root only), through `setpriv`.
+    #[cfg(target_os = "linux")]
+    pub fn spawn_as(uid: u32, args: &[&str], ready: usize) -> Holder {
+        let mut cmd = setpriv(uid);
+        cmd.arg(world_readable_copy(&example("sockhold")))
+            .args(args);
+        Holder::spawn_command(cmd, ready)
+    }
+}
+
+/// Runs `cmd` to the end and returns its output; if it takes longer than `timeout`, kills
+/// it and fails the test. For runs that must not hang.
+pub fn output_within(cmd: &mut Command, timeout: Duration) -> Output {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// How many fds process `pid` has open (`/proc/PID/fd` entries).
+#[cfg(target_os = "linux")]
+pub fn fd_count(pid: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// A port nothing uses now (no TCP or UDP socket, IPv4 or IPv6), from 10000..18000. That is
+/// below the kernel's ephemeral range (32768-60999 by default), so no bind to port 0, by
+/// this test or one running alongside, is given it later; binding port 0 is not enough for
+/// tests that look a port up by number, because the kernel may hand a SO_REUSEADDR UDP
+/// socket, a SO_REUSEPORT socket or a socket on another address a port that is already
+/// in use. Each call in one test process returns a different port.
+pub fn unused_port() -> u16 {
+    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 8_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Start where the PID says, so that two test processes rarely probe the same ports.
+    let start = std::process::id() % SPAN;
+    let in_use =
+        |r: std::io::Result<()>| r.is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse);
+    for _ in 0..SPAN {
+        let port = (LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
+        let busy = in_use(TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
+            || in_use(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
+            || in_use(TcpListener::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop))
+            || in_use(UdpSocket::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop));
+        if !busy {
+            return port;
+        }
+    }
+    panic!("no unused port in {LOW}..{}", LOW + SPAN)
 }

@@ -51,39 +51,58 @@ pub fn open_proc() -> io::Result<OwnedFd> {
 pub fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     debug_assert!(inodes.is_sorted());
     let pids = list_pids(proc_dir)?;
-    let threads = thread_count(pids.len());
+    let parts = for_each_pid(
+        &pids,
+        || Worker::new(proc_dir.as_raw_fd(), inodes),
+        Worker::scan_process,
+    );
+    let mut result = Scan::default();
+    for part in parts {
+        result.hits.extend(part.result.hits);
+        result.denied += part.result.denied;
+    }
+    result.hits.sort_unstable();
+    Ok(result)
+}
+
+/// Visits every PID, on as many threads as pay off for that many processes (see
+/// `thread_count`), each thread with its own state from `init`; returns the states. Work is
+/// handed out in small chunks, so one huge process does not leave a thread idle.
+pub fn for_each_pid<S: Send>(
+    pids: &[u32],
+    init: impl Fn() -> S + Sync,
+    visit: impl Fn(&mut S, u32) + Sync,
+) -> Vec<S> {
     let next = AtomicUsize::new(0);
     let work = || {
-        let mut worker = Worker::new(proc_dir.as_raw_fd(), inodes);
+        let mut state = init();
         loop {
             let start = next.fetch_add(CHUNK, Ordering::Relaxed);
             if start >= pids.len() {
                 break;
             }
             for &pid in &pids[start..pids.len().min(start + CHUNK)] {
-                worker.scan_process(pid);
+                visit(&mut state, pid);
             }
         }
-        worker.result
+        state
     };
-    let mut result = if threads > 1 {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-            let mut result = work();
-            for handle in handles {
-                let part = handle
+    let threads = thread_count(pids.len());
+    if threads <= 1 {
+        return vec![work()];
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut states = vec![work()];
+        for handle in handles {
+            states.push(
+                handle
                     .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                result.hits.extend(part.hits);
-                result.denied += part.denied;
-            }
-            result
-        })
-    } else {
-        work()
-    };
-    result.hits.sort_unstable();
-    Ok(result)
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        states
+    })
 }
 
 /// How many threads should scan `processes` processes. `REKT_THREADS` overrides the

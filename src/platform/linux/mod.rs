@@ -9,6 +9,7 @@ mod signal;
 pub mod sock_diag;
 
 use std::io;
+use std::sync::atomic::AtomicBool;
 
 use crate::model::{NetNs, Owner, Ownership, Socket};
 use crate::query::Query;
@@ -37,9 +38,10 @@ pub fn current_netns() -> io::Result<NetNs> {
     netns::current()
 }
 
-/// Every other network namespace on the machine that can be found.
-pub fn other_netns() -> io::Result<Vec<NetNs>> {
-    netns::others()
+/// Every other network namespace on the machine that can be found; gives up early (with
+/// what it has) once `stop` is raised.
+pub fn other_netns(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
+    netns::others(stop)
 }
 
 /// The sockets matching `query` in another network namespace.

@@ -15,6 +15,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{fd_scan, proc_net, sock_diag};
 use crate::model::{NetNs, Socket};
@@ -35,8 +36,9 @@ pub fn current() -> io::Result<NetNs> {
     })
 }
 
-/// Every network namespace other than ours that we can find, sorted by inode.
-pub fn others() -> io::Result<Vec<NetNs>> {
+/// Every network namespace other than ours that we can find, sorted by inode. Stops
+/// looking at processes once `stop` is raised.
+pub fn others(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
     let here = current()?.inode;
     let mut found: Vec<NetNs> = named()
         .into_iter()
@@ -47,10 +49,21 @@ pub fn others() -> io::Result<Vec<NetNs>> {
         })
         .collect();
     let proc_dir = fd_scan::open_proc()?;
-    for pid in fd_scan::list_pids(&proc_dir)? {
-        let Some(inode) = ns_link(&proc_dir, pid) else {
-            continue;
-        };
+    let pids = fd_scan::list_pids(&proc_dir)?;
+    // One readlink per process: the same parallel walk as the fd scan. Each thread keeps
+    // the first member it sees of every namespace other than ours.
+    let parts = fd_scan::for_each_pid(&pids, Vec::new, |seen: &mut Vec<(u64, u32)>, pid| {
+        if !stop.load(Ordering::Relaxed)
+            && let Some(inode) = ns_link(&proc_dir, pid)
+            && inode != here
+            && !seen.iter().any(|&(i, _)| i == inode)
+        {
+            seen.push((inode, pid));
+        }
+    });
+    let mut members: Vec<(u64, u32)> = parts.into_iter().flatten().collect();
+    members.sort_unstable();
+    for (inode, pid) in members {
         match found.iter_mut().find(|ns| ns.inode == inode) {
             Some(ns) => {
                 ns.member.get_or_insert(pid);
@@ -145,10 +158,20 @@ fn ns_link(proc_dir: &OwnedFd, pid: u32) -> Option<u64> {
 mod tests {
     use super::*;
 
+    fn others_stopped_early() -> bool {
+        others(&AtomicBool::new(true))
+            .unwrap()
+            .iter()
+            .all(|ns| ns.member.is_none())
+    }
+
     #[test]
     fn our_namespace_is_not_among_the_others() {
         let here = current().unwrap();
         assert!(here.inode > 0);
-        assert!(others().unwrap().iter().all(|ns| ns.inode != here.inode));
+        let others = others(&AtomicBool::new(false)).unwrap();
+        assert!(others.iter().all(|ns| ns.inode != here.inode));
+        // Raised before it starts, it looks at no process.
+        assert!(others_stopped_early());
     }
 }

@@ -6,6 +6,7 @@ mod process;
 mod terminate;
 
 use std::io;
+use std::sync::atomic::AtomicBool;
 
 use windows_sys::Win32::Foundation::ERROR_INVALID_PARAMETER;
 
@@ -73,7 +74,7 @@ pub fn current_netns() -> io::Result<NetNs> {
 }
 
 /// There are no other network namespaces to look in.
-pub fn other_netns() -> io::Result<Vec<NetNs>> {
+pub fn other_netns(_stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
     Ok(Vec::new())
 }
 
