@@ -290,6 +290,46 @@ fn a_users_worker_in_roots_reuseport_group_is_killed_and_root_is_left_alone() {
 }
 
 #[test]
+fn a_socket_shared_by_roots_master_and_a_users_worker_is_still_held_after_the_kill() {
+    require_root!();
+    // One socket, held by a root process (the master) and a process of the user's (the
+    // worker), as a pre-forking server that drops privileges in its workers has it. The
+    // user cannot read the master's fds, and the socket has a visible owner, so the lookup
+    // names the worker only; after the kill, the port check must not call the port free.
+    let port = unused_port();
+    let socket = reuseport_listener(port);
+    let mut master = Command::new("sleep");
+    master.arg("1000");
+    let master = spawn_holding(master, socket.try_clone().unwrap());
+    wait_until_holding(master.pid(), 0);
+    let mut worker = setpriv(NOBODY);
+    worker.args(["sleep", "1000"]);
+    let mut worker = spawn_holding(worker, socket);
+    wait_until_holding(worker.pid(), NOBODY);
+
+    let spec = format!("{port}/tcp");
+    let out = rekt_as(NOBODY, &[&spec]);
+    assert_eq!(pids_in_table(&out), vec![worker.pid()], "{}", stderr(&out));
+    let out = rekt_as(NOBODY, &["-k", &spec]);
+    assert_eq!(pids_in_table(&out), vec![worker.pid()], "{}", stderr(&out));
+    assert_eq!(
+        lines(&stderr(&out)),
+        [
+            format!("killed {} (sleep)", worker.pid()),
+            format!("port {spec} is still held by a process you cannot see"),
+        ]
+    );
+    assert_eq!(code(&out), 3);
+    assert!(worker.exited_within(Duration::from_secs(5)));
+    assert!(
+        common::alive(master.pid()),
+        "root's process was not touched"
+    );
+    // Root sees the master.
+    assert_eq!(pids_in_table(&rekt(&[&spec])), vec![master.pid()]);
+}
+
+#[test]
 fn a_users_own_socket_next_to_roots_is_killed_and_json_says_what_is_hidden() {
     require_root!();
     let root = Holder::udp(&v4());
