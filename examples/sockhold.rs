@@ -241,7 +241,11 @@ mod sys {
                 Ok(())
             }
         };
-        set(libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
+        // Only for an explicit port: with port 0, SO_REUSEADDR lets the kernel hand a UDP
+        // socket a port that another such socket (another test's holder) already has.
+        if addr.port() != 0 {
+            set(libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
+        }
         if opts.reuseport {
             set(libc::SOL_SOCKET, libc::SO_REUSEPORT)?;
         }

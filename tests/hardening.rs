@@ -643,8 +643,6 @@ fn a_zombie_child_is_not_listed_and_its_parent_is_killed() {
 }
 
 #[test]
-#[ignore = "bug: the fd scan reads only /proc/PID/fd, which is empty once the main thread \
-            has exited; see the hardening report"]
 fn a_process_whose_main_thread_has_exited_is_still_found_and_killed() {
     // The main thread ended alone (SYS_exit): /proc/PID shows a zombie, /proc/PID/fd is
     // empty, yet the process lives on in its other thread and holds the listener, which

@@ -5,7 +5,7 @@
 //! strings and no allocation per fd. Every process is scanned, because several can hold the
 //! same socket (forked workers, inherited fds) or share a port (SO_REUSEPORT).
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -122,10 +122,30 @@ fn thread_count(processes: usize) -> usize {
 }
 
 /// Re-reads one fd of one process: the inode of the socket it refers to now, if any. Used
-/// just before a signal to prove the PID still holds what we found.
+/// just before a signal to prove the PID still holds what we found. When the main thread
+/// has exited, its fd directory is empty, so a live thread's view is read instead.
 pub fn socket_inode_of(pid: u32, fd: u32) -> io::Result<Option<u64>> {
-    let path = format!("/proc/{pid}/fd/{fd}\0");
-    let path = CStr::from_bytes_with_nul(path.as_bytes()).map_err(io::Error::other)?;
+    match read_socket_link(&format!("/proc/{pid}/fd/{fd}")) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))?;
+            for task in tasks.filter_map(Result::ok) {
+                let tid = task.file_name();
+                if tid.to_str() == Some(&pid.to_string()) {
+                    continue;
+                }
+                let path = format!("/proc/{pid}/task/{}/fd/{fd}", tid.to_string_lossy());
+                if let Ok(inode) = read_socket_link(&path) {
+                    return Ok(inode);
+                }
+            }
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+fn read_socket_link(path: &str) -> io::Result<Option<u64>> {
+    let path = CString::new(path).map_err(io::Error::other)?;
     let mut buf = [0u8; LINK_BUF];
     // SAFETY: `path` is NUL-terminated and `buf` is writable for its whole length.
     let n = unsafe {
@@ -199,6 +219,43 @@ impl<'a> Worker<'a> {
     fn scan_process(&mut self, pid: u32) {
         let mut path = [0u8; 16];
         let path = pid_fd_path(pid, &mut path);
+        if self.scan_fd_dir(pid, path) == Some(0) {
+            // No fds at all: a kernel thread, or a process whose main thread has exited
+            // (a zombie leader) while its other threads live on with the fd table.
+            self.scan_live_thread(pid);
+        }
+    }
+
+    /// Scans the fds of `pid` through the thread that still lives, if the leader is gone.
+    fn scan_live_thread(&mut self, pid: u32) {
+        let Ok(path) = CString::new(format!("{pid}/task")) else {
+            return;
+        };
+        let Ok(tasks) = open_dir(self.proc_fd, &path) else {
+            return;
+        };
+        let mut tids = Vec::new();
+        while let Ok(n @ 1..) = self.buf.fill(tasks.as_raw_fd()) {
+            tids.extend(
+                self.buf
+                    .names(n)
+                    .filter_map(|name| parse_decimal(name.to_bytes()))
+                    .filter(|&tid| tid != u64::from(pid)),
+            );
+        }
+        // Threads share one fd table: the first that can be read speaks for all.
+        for tid in tids {
+            if let Ok(path) = CString::new(format!("{pid}/task/{tid}/fd"))
+                && self.scan_fd_dir(pid, &path).is_some()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Scans one fd directory (relative to /proc) for wanted sockets, recording hits under
+    /// `pid`. Returns how many entries it had, or `None` if it could not be read.
+    fn scan_fd_dir(&mut self, pid: u32, path: &CStr) -> Option<usize> {
         let dir = match open_dir(self.proc_fd, path) {
             Ok(dir) => dir,
             Err(e) => {
@@ -206,17 +263,20 @@ impl<'a> Worker<'a> {
                 if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) {
                     self.result.denied += 1;
                 }
-                return;
+                return None;
             }
         };
         let dirfd = dir.as_raw_fd();
         let mut link = [0u8; LINK_BUF];
+        let mut entries = 0;
         loop {
             let n = match self.buf.fill(dirfd) {
-                Ok(0) | Err(_) => return,
+                Ok(0) => return Some(entries),
+                Err(_) => return None,
                 Ok(n) => n,
             };
             for name in self.buf.names(n) {
+                entries += 1;
                 // SAFETY: `name` is NUL-terminated and `link` is writable for its length.
                 let len = unsafe {
                     libc::readlinkat(
@@ -232,7 +292,7 @@ impl<'a> Worker<'a> {
                     let errno = io::Error::last_os_error().raw_os_error();
                     if matches!(errno, Some(libc::EACCES | libc::EPERM)) {
                         self.result.denied += 1;
-                        return;
+                        return None;
                     }
                     continue;
                 }
