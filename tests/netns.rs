@@ -113,7 +113,7 @@ fn sockets_here_and_elsewhere_are_listed_together_and_labelled() {
     let c = Contained::spawn(&["tcp", "0.0.0.0:0"]);
     let h = Holder::tcp(&format!("127.0.0.1:{}", c.port));
     let out = rekt(&["--all-netns", "--json", &h.spec()]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let owners = doc["owners"].as_array().unwrap();
     let mut pids: Vec<u64> = owners.iter().map(|o| o["pid"].as_u64().unwrap()).collect();

@@ -87,8 +87,14 @@ pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
         (None, Some(pid)) => PathBuf::from(format!("/proc/{pid}/ns/net")),
         (None, None) => return Ok(Vec::new()),
     };
-    let handle = File::open(&entry)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", entry.display())))?;
+    let handle = File::open(&entry).map_err(|e| {
+        // A process that exits takes its namespace links with it (ENOENT, or ESRCH).
+        let kind = match e.raw_os_error() {
+            Some(libc::ESRCH) => io::ErrorKind::NotFound,
+            _ => e.kind(),
+        };
+        io::Error::new(kind, format!("{}: {e}", entry.display()))
+    })?;
     let entered = std::thread::scope(|s| {
         s.spawn(|| -> io::Result<Vec<Socket>> {
             enter(handle.as_raw_fd())?;
@@ -101,6 +107,13 @@ pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
     });
     match (entered, ns.member) {
         (Ok(sockets), _) => Ok(sockets),
+        // The namespace's only known process exited meanwhile: whatever failed, there is
+        // nothing left to find there.
+        (Err(e), Some(pid))
+            if ns.name.is_none() && !Path::new(&format!("/proc/{pid}")).exists() =>
+        {
+            Err(io::Error::new(io::ErrorKind::NotFound, e))
+        }
         // Not allowed to enter: a member's text tables show the namespace without setns.
         (Err(e), Some(pid)) if e.kind() == io::ErrorKind::PermissionDenied => {
             proc_net::sockets_in(Path::new(&format!("/proc/{pid}/net")), query)
