@@ -310,11 +310,19 @@ fn a_socket_shared_by_roots_master_and_a_users_worker_is_still_held_after_the_ki
     let spec = format!("{port}/tcp");
     let out = rekt_as(NOBODY, &[&spec]);
     assert_eq!(pids_in_table(&out), vec![worker.pid()], "{}", stderr(&out));
+    // The socket is root's: rekt says root's processes may hold it unseen.
+    let shared = format!(
+        "rekt: port {spec}: the socket belongs to uid 0 (root), whose processes may hold it \
+         too without your seeing them; try sudo"
+    );
+    assert_eq!(lines(&stderr(&out)), std::slice::from_ref(&shared));
+    assert_eq!(code(&out), 0, "the lookup found an owner");
     let out = rekt_as(NOBODY, &["-k", &spec]);
     assert_eq!(pids_in_table(&out), vec![worker.pid()], "{}", stderr(&out));
     assert_eq!(
         lines(&stderr(&out)),
         [
+            shared,
             format!("killed {} (sleep)", worker.pid()),
             format!("port {spec} is still held by a process you cannot see"),
         ]

@@ -59,6 +59,11 @@ impl Printer for HumanPrinter {
 
     fn hidden(&mut self, found: &Lookup, privileged: bool) {
         let hidden = &found.ownership.hidden;
+        if !self.listing && found.ownership.incomplete && !privileged {
+            for line in shared_notes(found) {
+                self.note(&self.err.yellow(&format!("rekt: {line}")));
+            }
+        }
         if hidden.is_empty() {
             return;
         }
@@ -201,6 +206,42 @@ impl Hidden {
             }
         }
     }
+}
+
+/// A socket you can see an owner of, but that another user created: that user's processes
+/// (a root master process, say) may hold it too, and you cannot see them. Said once per
+/// (port, protocol, uid), since the lookup is otherwise complete and exits 0.
+fn shared_notes(found: &Lookup) -> Vec<String> {
+    let Some(me) = platform::current_uid() else {
+        return Vec::new();
+    };
+    let mut keys: Vec<(u16, &'static str, u32)> = found
+        .ownership
+        .owners
+        .iter()
+        .flat_map(|o| &o.sockets)
+        .filter_map(|s| Some((s.port(), s.protocol.as_str(), s.uid.filter(|&u| u != me)?)))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    // Where a socket of that user on that port is already reported hidden, that says it.
+    keys.retain(|&(port, proto, uid)| {
+        !found
+            .ownership
+            .hidden
+            .iter()
+            .any(|h| (h.port(), h.protocol.as_str(), h.uid) == (port, proto, Some(uid)))
+    });
+    keys.into_iter()
+        .map(|(port, proto, uid)| {
+            format!(
+                "port {port}/{proto}: the socket belongs to uid {uid} ({}), whose processes may \
+                 hold it too without your seeing them; {}",
+                platform::user_name(uid),
+                platform::PRIVILEGE_HINT
+            )
+        })
+        .collect()
 }
 
 /// One line per (port, protocol, uid) whose socket has no visible owner, saying what is

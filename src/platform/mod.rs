@@ -3,7 +3,7 @@
 //! rekt is platform-neutral. A new OS is a new folder here and nothing else.
 //!
 //! Each module provides: `sockets`, `owners`, `process_info`, `user_name`, `Target`,
-//! `wait_for_exit`, `protected_reason`, `parent_pid`, `is_privileged`, the network
+//! `wait_for_exit`, `protected_reason`, `parent_pid`, `is_privileged`, `current_uid`, the network
 //! namespace trio `current_netns`, `other_netns` and `sockets_in_netns` (empty outside
 //! Linux), `ERROR_NO_SUCH_PROCESS` and `PRIVILEGE_HINT`.
 

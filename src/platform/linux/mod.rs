@@ -121,6 +121,12 @@ pub fn parent_pid() -> Option<u32> {
     Some(std::os::unix::process::parent_id())
 }
 
+/// Our real uid, to tell our sockets from other users'.
+pub fn current_uid() -> Option<u32> {
+    // SAFETY: getuid cannot fail.
+    Some(unsafe { libc::getuid() })
+}
+
 /// Whether we can see every process's fds.
 pub fn is_privileged() -> bool {
     // SAFETY: geteuid cannot fail.

@@ -83,6 +83,11 @@ pub fn sockets_in_netns(_: &NetNs, _: &Query) -> io::Result<Vec<Socket>> {
     Ok(Vec::new())
 }
 
+/// Windows sockets carry no uid, so there is none to compare with.
+pub fn current_uid() -> Option<u32> {
+    None
+}
+
 /// PIDs that are never signalled, whoever asks.
 pub fn protected_reason(pid: u32) -> Option<&'static str> {
     match pid {
