@@ -190,27 +190,26 @@ macro_rules! require_root {
 /// user.
 #[cfg(target_os = "linux")]
 pub fn rekt_as(uid: u32, args: &[&str]) -> Output {
-    use std::os::unix::fs::PermissionsExt;
-    use std::sync::OnceLock;
-    static COPY: OnceLock<PathBuf> = OnceLock::new();
-    let bin = COPY.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("rekt-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.join("rekt");
-        std::fs::copy(env!("CARGO_BIN_EXE_rekt"), &bin).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        bin
-    });
-    Command::new("setpriv")
-        .arg(format!("--reuid={uid}"))
-        .arg(format!("--regid={uid}"))
-        .arg("--clear-groups")
-        .arg(bin)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run setpriv")
+    let bin = world_readable_copy(std::path::Path::new(env!("CARGO_BIN_EXE_rekt")));
+    let mut attempt = 0;
+    loop {
+        let out = setpriv(uid)
+            .arg(&bin)
+            .args(args)
+            .output()
+            .expect("run setpriv");
+        // Another test thread that forks while the copy is written inherits its write fd
+        // until it execs, and exec then fails with ETXTBSY for a moment. Try again.
+        if out.status.code() == Some(126)
+            && String::from_utf8_lossy(&out.stderr).contains("Text file busy")
+            && attempt < 100
+        {
+            attempt += 1;
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        return out;
+    }
 }
 
 /// The version of wine running this test (`(8, 0)`), or `None` on real Windows.
@@ -252,14 +251,18 @@ pub fn world_readable_copy(path: &std::path::Path) -> PathBuf {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let copy = dir.join(path.file_name().expect("a file name"));
     if !copy.exists() {
-        // Copy under a temporary name and rename, so that a test running concurrently never
-        // executes a half-written file.
+        // A hard link when it can (same file system): no file is ever open for writing, so
+        // no other test's fork can inherit a write fd and make exec fail with ETXTBSY.
+        // Otherwise copy under a temporary name and rename, so that a test running
+        // concurrently never executes a half-written file.
         let tmp = dir.join(format!(
             ".{}.{:?}",
             copy.file_name().unwrap().to_string_lossy(),
             std::thread::current().id()
         ));
-        std::fs::copy(path, &tmp).unwrap();
+        if std::fs::hard_link(path, &tmp).is_err() {
+            std::fs::copy(path, &tmp).unwrap();
+        }
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::rename(&tmp, &copy).unwrap();
     }
