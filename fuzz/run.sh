@@ -36,7 +36,11 @@ run_one() {
   nice -n 19 cargo fuzz run -s "$sanitizer" "$target" "${dirs[@]}" -- \
     -max_total_time="$seconds" -jobs=1 -workers=1 -print_final_stats=1 \
     -artifact_prefix="artifacts/$target/" >"logs/$target.log" 2>&1 || true
-  [ -f fuzz-0.log ] && { cat fuzz-0.log >>"logs/$target.log"; rm fuzz-0.log; }
+  if [ -f fuzz-0.log ]; then
+    # libFuzzer usually copies the child's log into its own output; keep it once.
+    grep -q 'stat::number_of_executed_units' "logs/$target.log" || cat fuzz-0.log >>"logs/$target.log"
+    rm fuzz-0.log
+  fi
   grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|Done|Test unit written)' \
     "logs/$target.log" || true
   grep -q 'stat::number_of_executed_units' "logs/$target.log" || {
