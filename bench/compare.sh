@@ -18,8 +18,9 @@ FREE_PORT=18099     # nobody listens here
 STATES=("$@")
 [ ${#STATES[@]} -gt 0 ] || STATES=(a b c c-user)
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'compare.sh: %s\n' "$*" >&2; exit 1; }
+NAME=compare.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 [ "$(id -u)" = 0 ] || die "run as root"
 
 log "installing tools"
@@ -41,45 +42,7 @@ chmod o+rx "$ROOT" "$ROOT/target" "$ROOT/target/release" "$ROOT/bench" "$ROOT/be
   "$ROOT/bench/.tools/bin" 2>/dev/null || true
 
 mkdir -p "$RESULTS" "$RUN"
-GEN_PID=
-
-stop_state() {
-  if [ -n "$GEN_PID" ] && kill -0 "$GEN_PID" 2>/dev/null; then
-    kill -TERM "$GEN_PID"
-    for _ in $(seq 100); do kill -0 "$GEN_PID" 2>/dev/null || break; sleep 0.1; done
-  fi
-  GEN_PID=
-}
 trap stop_state EXIT
-
-# start_state ARGS...: starts machine-state.py and waits until every process is ready.
-start_state() {
-  rm -f "$RUN/state.json"
-  python3 bench/machine-state.py "$@" --state "$RUN/state.json" >"$RUN/state.log" 2>&1 &
-  GEN_PID=$!
-  for _ in $(seq 1200); do
-    [ -f "$RUN/state.json" ] && break
-    kill -0 "$GEN_PID" 2>/dev/null || die "machine-state.py failed: $(tail -3 "$RUN/state.log")"
-    sleep 0.5
-  done
-  [ -f "$RUN/state.json" ] || die "machine state not ready after 10 minutes"
-  python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["ready"] else 1)' \
-    "$RUN/state.json" || die "machine-state.py: not every process became ready"
-}
-
-# targets NAME: the PIDs machine-state.py started for a target, sorted, one line.
-targets() {
-  python3 -c 'import json,sys; print(" ".join(map(str, sorted(json.load(open(sys.argv[1]))["targets"][sys.argv[2]]))))' \
-    "$RUN/state.json" "$1"
-}
-
-sorted_pids() { tr -s ' \t\n' '\n' | grep -E '^[0-9]+$' | sort -n | uniq | paste -sd' ' -; }
-
-# check NAME WANT GOT: fails the run when a tool reports the wrong owners.
-check() {
-  [ "$2" = "$3" ] || die "$1 reported PIDs '$3', expected '$2'"
-  log "  ok: $1 -> $3"
-}
 
 # as_user CMD...: runs CMD as the benchmark user in the unprivileged state, else as root.
 as_user() {
@@ -89,12 +52,12 @@ as_user() {
 verify_tools() {
   local want
   want=$(targets tcp18080)
-  check "rekt $PORT" "$want" "$(as_user "$REKT" $PORT | awk 'NR>1{print $2}' | sorted_pids)"
-  check "rekt -l $PORT" "$want" "$(as_user "$REKT" -l $PORT | awk 'NR>1{print $2}' | sorted_pids)"
-  check "rekt 18081 (udp)" "$(targets udp18081)" "$(as_user "$REKT" 18081 | awk 'NR>1{print $2}' | sorted_pids)"
-  check "rekt 18082 (SO_REUSEPORT)" "$(targets reuse18082)" "$(as_user "$REKT" 18082 | awk 'NR>1{print $2}' | sorted_pids)"
-  check "rekt 18083 (shared socket)" "$(targets shared18083)" "$(as_user "$REKT" 18083 | awk 'NR>1{print $2}' | sorted_pids)"
-  check "rekt 18084 (IPv6)" "$(targets v6_18084)" "$(as_user "$REKT" 18084 | awk 'NR>1{print $2}' | sorted_pids)"
+  check "rekt $PORT" "$want" "$(as_user "$REKT" $PORT | table_pids)"
+  check "rekt -l $PORT" "$want" "$(as_user "$REKT" -l $PORT | table_pids)"
+  check "rekt 18081 (udp)" "$(targets udp18081)" "$(as_user "$REKT" 18081 | table_pids)"
+  check "rekt 18082 (SO_REUSEPORT)" "$(targets reuse18082)" "$(as_user "$REKT" 18082 | table_pids)"
+  check "rekt 18083 (shared socket)" "$(targets shared18083)" "$(as_user "$REKT" 18083 | table_pids)"
+  check "rekt 18084 (IPv6)" "$(targets v6_18084)" "$(as_user "$REKT" 18084 | table_pids)"
   local rc=0
   as_user "$REKT" $FREE_PORT >/dev/null 2>&1 || rc=$?
   [ "$rc" = 1 ] || die "rekt $FREE_PORT (free) exited $rc, expected 1"

@@ -20,8 +20,9 @@ RUN=$ROOT/bench/run/scale
 STATES=("$@")
 [ ${#STATES[@]} -gt 0 ] || STATES=(c p5000)
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'scale.sh: %s\n' "$*" >&2; exit 1; }
+NAME=scale.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 [ "$(id -u)" = 0 ] || die "run as root"
 
 need=()
@@ -36,48 +37,10 @@ cargo build --release --quiet
 REKT=$ROOT/target/release/rekt
 mkdir -p "$RESULTS" "$RUN"
 
-GEN_PID=
-stop_state() {
-  if [ -n "$GEN_PID" ] && kill -0 "$GEN_PID" 2>/dev/null; then
-    kill -TERM "$GEN_PID"
-    for _ in $(seq 300); do kill -0 "$GEN_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$GEN_PID" 2>/dev/null && log "generator $GEN_PID did not stop; kill it by hand"
-  fi
-  GEN_PID=
-}
 trap stop_state EXIT
 trap 'exit 130' INT TERM
 
 mem_available_kib() { awk '/^MemAvailable:/{print $2}' /proc/meminfo; }
-
-# start_state ARGS...: starts machine-state.py and waits until every process is ready.
-start_state() {
-  rm -f "$RUN/state.json"
-  python3 bench/machine-state.py "$@" --state "$RUN/state.json" >"$RUN/state.log" 2>&1 &
-  GEN_PID=$!
-  for _ in $(seq 1200); do
-    [ -f "$RUN/state.json" ] && break
-    kill -0 "$GEN_PID" 2>/dev/null || die "machine-state.py failed: $(tail -3 "$RUN/state.log")"
-    sleep 0.5
-  done
-  [ -f "$RUN/state.json" ] || die "machine state not ready after 10 minutes"
-  python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["ready"] else 1)' \
-    "$RUN/state.json" || die "machine-state.py: not every process became ready"
-}
-
-# targets NAME: the PIDs machine-state.py started for a target, sorted, one line.
-targets() {
-  python3 -c 'import json,sys; print(" ".join(map(str, sorted(json.load(open(sys.argv[1]))["targets"][sys.argv[2]]))))' \
-    "$RUN/state.json" "$1"
-}
-
-sorted_pids() { tr -s ' \t\n' '\n' | grep -E '^[0-9]+$' | sort -n | uniq | paste -sd' ' -; }
-table_pids() { awk 'NR>1{print $2}' | sorted_pids; }
-
-check() {
-  [ "$2" = "$3" ] || die "$1 reported PIDs '$3', expected '$2'"
-  log "  ok: $1 -> $3"
-}
 
 # peak CMD...: runs CMD once under /usr/bin/time -v; prints "RSS_KIB WALL_MS EXIT_CODE".
 # The wall time is measured around it in ms (time -v rounds to 10 ms).

@@ -27,9 +27,11 @@ pub struct Scan {
     pub denied: usize,
 }
 
-/// Below this many processes a single thread is faster than starting more: a thread costs
-/// about as much as scanning a few dozen small processes (measured with bench/compare.sh).
-const PARALLEL_THRESHOLD: usize = 128;
+/// Below this many processes one thread is as fast as two: starting a thread costs about
+/// as much as scanning a few dozen small processes. Measured on 2 cores with
+/// `REKT_THREADS` (bench/README.md): 12 processes 2.1 ms either way, 32 processes 2.5 ms
+/// with one thread and 2.3 ms with two, 77 processes 3.0 ms and 2.6 ms.
+const PARALLEL_THRESHOLD: usize = 32;
 
 /// Processes handed to a thread at a time: small enough to balance one huge process
 /// against many small ones, large enough that the shared counter is not contended.
