@@ -61,6 +61,15 @@ fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
     } else {
         ExitCode::Success
     };
+    if code == ExitCode::NothingFound && elsewhere.is_empty() {
+        let specs: Vec<String> = opts.query.ports.iter().map(|p| p.to_string()).collect();
+        let s = if specs.len() == 1 && !specs[0].contains('-') {
+            ""
+        } else {
+            "s"
+        };
+        printer.free(&format!("port{s} {}", specs.join(" ")));
+    }
     hint_elsewhere(&elsewhere, printer);
     let Some(policy) = opts.action else {
         return code;

@@ -29,6 +29,20 @@ impl std::error::Error for SpecError {}
 
 const SPEC_HINT: &str = "expected a port (8000), a range (8000-8010), optionally with /tcp or /udp";
 
+impl fmt::Display for PortSpec {
+    /// The spec as the user would write it: `8000`, `8000-8010/udp`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.first)?;
+        if self.last != self.first {
+            write!(f, "-{}", self.last)?;
+        }
+        if let Some(protocol) = self.protocol {
+            write!(f, "/{protocol}")?;
+        }
+        Ok(())
+    }
+}
+
 impl PortSpec {
     pub fn contains(&self, protocol: Protocol, port: u16) -> bool {
         self.protocol.is_none_or(|p| p == protocol) && (self.first..=self.last).contains(&port)
@@ -271,6 +285,15 @@ mod tests {
             assert!(err.contains(needle), "{input:?}: {err}");
             assert!(!err.contains('\n'), "{input:?}: one line");
         }
+    }
+
+    #[test]
+    fn specs_display_as_written_and_parse_back() {
+        for text in ["8000", "8000-8010", "53/udp", "1-65535/tcp"] {
+            let parsed: PortSpec = text.parse().unwrap();
+            assert_eq!(parsed.to_string(), text);
+        }
+        assert_eq!(spec("8000-8000/UDP").unwrap().to_string(), "8000/udp");
     }
 
     #[test]

@@ -95,7 +95,7 @@ fn established_connection_server_side() {
 }
 
 #[test]
-fn free_port_exits_1_quietly() {
+fn free_port_exits_1_with_one_line() {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -104,6 +104,7 @@ fn free_port_exits_1_quietly() {
     let out = lookup(&port.to_string(), &[]);
     assert_eq!(code(&out), 1);
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert_eq!(stderr(&out), format!("rekt: nothing holds port {port}\n"));
 }
 
 #[test]

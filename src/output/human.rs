@@ -86,6 +86,10 @@ impl Printer for HumanPrinter {
         self.note(&self.err.yellow(&format!("rekt: {text}")));
     }
 
+    fn free(&mut self, ports: &str) {
+        self.note(&format!("rekt: nothing holds {ports}"));
+    }
+
     fn event(&mut self, event: Event<'_>) {
         let line = match event {
             Event::Sent(report, signal) => format!("{} {}", signal.verb(), report.who()),

@@ -160,6 +160,9 @@ impl Printer for JsonPrinter {
         self.doc.hints.push(text.to_owned());
     }
 
+    /// The empty owner list and exit code 1 say it.
+    fn free(&mut self, _: &str) {}
+
     fn event(&mut self, _: Event<'_>) {}
 
     fn outcomes(&mut self, reports: &[Report]) {

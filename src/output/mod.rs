@@ -32,6 +32,8 @@ pub trait Printer {
     fn hidden(&mut self, found: &Lookup, privileged: bool);
     /// Something the user probably wants to know (a port held in another namespace).
     fn hint(&mut self, text: &str);
+    /// Nothing holds the ports asked about (`ports` as the user wrote them).
+    fn free(&mut self, ports: &str);
     /// Progress while signalling, as it happens.
     fn event(&mut self, event: Event<'_>);
     /// What became of every owner, once signalling is over.
@@ -61,6 +63,7 @@ impl Printer for QuietPrinter {
     fn listeners(&mut self, _: &Lookup, _: &Details) {}
     fn hidden(&mut self, _: &Lookup, _: bool) {}
     fn hint(&mut self, _: &str) {}
+    fn free(&mut self, _: &str) {}
     fn event(&mut self, _: Event<'_>) {}
     fn outcomes(&mut self, _: &[Report]) {}
     fn ports(&mut self, _: &[PortStatus], _: &Details) {}
