@@ -3,14 +3,15 @@
 /// How a run ended. The numbers are part of the interface; see `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ExitCode {
-    /// Owners found, and every signalled owner exited.
+    /// Owners found (list mode: always); after a signal, every owner exited and every port
+    /// is free.
     Success = 0,
     /// Nothing holds the port(s).
     NothingFound = 1,
     /// The command line was wrong.
     Usage = 2,
-    /// Partly done: an owner is hidden from us, a signal was refused or failed, or an owner
-    /// is still running after the wait.
+    /// Partly done: an owner is hidden from us, a signal was refused or failed, an owner
+    /// is still running after the wait, or a port is still held.
     Partial = 3,
     /// The lookup itself failed (for example, /proc is not mounted).
     Error = 4,
@@ -19,11 +20,13 @@ pub enum ExitCode {
 /// The exit-code table for `--help` and the README.
 pub const HELP: &str = "\
 Exit codes:
-  0  owners found, and every signalled owner has exited
+  0  owners found (list mode: always); after a signal, every owner exited and every
+     port is free
   1  nothing holds the port(s)
   2  usage error
   3  partial: a matching socket's owner is hidden from you, a signal was refused or
-     could not be delivered, or a signalled process is still running after the wait
+     could not be delivered, a signalled process is still running after the wait, or
+     a port is still held
   4  the lookup itself failed (for example, /proc is not readable)";
 
 impl From<ExitCode> for std::process::ExitCode {
