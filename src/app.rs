@@ -134,12 +134,16 @@ fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
 /// Names the other namespaces where a port that is free here is held.
 fn hint_elsewhere(found: &[Elsewhere], printer: &mut dyn Printer) {
     for e in found {
-        let mut ports: Vec<String> = e
-            .sockets
-            .iter()
-            .map(|s| format!("{}/{}", s.port(), s.protocol))
-            .collect();
+        // Sorted before dedup: a dump interleaves families, so equal ports need not be
+        // adjacent.
+        let mut ports: Vec<(u16, Protocol)> =
+            e.sockets.iter().map(|s| (s.port(), s.protocol)).collect();
+        ports.sort_unstable();
         ports.dedup();
+        let ports: Vec<String> = ports
+            .into_iter()
+            .map(|(port, protocol)| format!("{port}/{protocol}"))
+            .collect();
         let by = match e.pids.as_slice() {
             [] => String::new(),
             [pid] => format!(" by PID {pid}"),
