@@ -25,7 +25,7 @@ const NAMED: &str = "/var/run/netns";
 
 /// The network namespace this thread is in.
 pub fn current() -> io::Result<NetNs> {
-    let inode = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
+    let inode = current_inode()?;
     Ok(NetNs {
         inode,
         name: named()
@@ -39,7 +39,7 @@ pub fn current() -> io::Result<NetNs> {
 /// Every network namespace other than ours that we can find, sorted by inode. Stops
 /// looking at processes once `stop` is raised.
 pub fn others(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
-    let here = current()?.inode;
+    let here = current_inode()?;
     let mut found: Vec<NetNs> = named()
         .into_iter()
         .map(|(inode, name)| NetNs {
@@ -78,6 +78,11 @@ pub fn others(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
     found.retain(|ns| ns.inode != here);
     found.sort_by_key(|ns| ns.inode);
     Ok(found)
+}
+
+/// The inode of this thread's network namespace.
+fn current_inode() -> io::Result<u64> {
+    Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
 }
 
 /// The sockets matching `query` inside `ns`.
