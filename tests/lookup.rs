@@ -205,7 +205,13 @@ fn netlink_and_proc_net_give_the_same_answer() {
         let netlink = rekt(&args);
         let procfs = rekt_with_env(&args, &[("REKT_SOCKETS", "proc")]);
         assert_eq!(stdout(&netlink), stdout(&procfs), "{args:?}");
-        assert_eq!(code(&netlink), code(&procfs), "{args:?}");
+        assert_eq!(
+            code(&netlink),
+            code(&procfs),
+            "{args:?}\nnetlink: {}\nprocfs: {}",
+            stderr(&netlink),
+            stderr(&procfs)
+        );
         assert!(!stdout(&netlink).is_empty(), "{args:?}");
     }
     let all = pids_in_table(&rekt(&[&a.port.to_string()]));

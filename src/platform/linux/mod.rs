@@ -33,6 +33,17 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
     sock_diag::sockets(query).or_else(|_| proc_net::sockets(query))
 }
 
+/// Keeps the first sighting of each socket. Neither source is a snapshot: /proc/net is
+/// read a page at a time and netlink dumps a message at a time, and the kernel resumes
+/// each part by its position in a hash chain, so a socket can be reported twice when the
+/// table changes between parts. Reported twice, it would count once as owned and once as
+/// hidden. An inode names one socket; inode 0 (no owner) is left alone.
+fn once_each(mut sockets: Vec<Socket>) -> Vec<Socket> {
+    let mut seen = std::collections::HashSet::with_capacity(sockets.len());
+    sockets.retain(|s| s.key == 0 || seen.insert(s.key));
+    sockets
+}
+
 /// The network namespace rekt runs in.
 pub fn current_netns() -> io::Result<NetNs> {
     netns::current()
@@ -142,6 +153,27 @@ mod tests {
     fn sorted(mut v: Vec<Socket>) -> Vec<Socket> {
         v.sort_by_key(|s| (s.key, s.protocol));
         v
+    }
+
+    #[test]
+    fn once_each_keeps_the_first_sighting_of_an_inode() {
+        let socket = |key, port| Socket {
+            protocol: Protocol::Tcp,
+            family: crate::model::Family::V4,
+            local: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            state: crate::model::State::Listen,
+            uid: Some(0),
+            key,
+        };
+        let found = once_each(vec![
+            socket(7, 1000),
+            socket(0, 2000),
+            socket(7, 1000),
+            socket(8, 1000),
+            socket(0, 3000),
+        ]);
+        let kept: Vec<(u64, u16)> = found.iter().map(|s| (s.key, s.port())).collect();
+        assert_eq!(kept, [(7, 1000), (0, 2000), (8, 1000), (0, 3000)]);
     }
 
     /// Both socket sources must give the same answer for the same sockets: every field,

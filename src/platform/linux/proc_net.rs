@@ -56,7 +56,7 @@ pub fn sockets_in(dir: &Path, query: &Query) -> io::Result<Vec<Socket>> {
             Err(e) => return Err(named(e)),
         }
     }
-    Ok(out)
+    Ok(super::once_each(out))
 }
 
 /// Reads one table, appending the sockets that match `query` to `out`. Lines that do not
@@ -441,6 +441,20 @@ mod tests {
             let mut v6 = Query::ports(vec![]);
             v6.ipv4 = false;
             assert!(ports_and_kinds("proc_net_no_ipv6", &v6).is_empty());
+        }
+
+        #[test]
+        fn sockets_in_reports_a_socket_seen_on_two_pages_once() {
+            let q = |spec: &str| Query::ports(vec![spec.parse().unwrap()]);
+            assert_eq!(
+                ports_and_kinds("proc_net_repeated", &q("47001")),
+                [(47001, "tcp", 618321)]
+            );
+            // The same five owned sockets as the recording it was made from.
+            assert_eq!(
+                ports_and_kinds("proc_net_repeated", &Query::ports(vec![])),
+                ports_and_kinds("proc_net_no_ipv6", &q("1-65535/tcp"))
+            );
         }
 
         #[test]

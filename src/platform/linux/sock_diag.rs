@@ -122,7 +122,7 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
         }
     }
     out.retain(|s| s.key != 0 && query.matches(s));
-    Ok(out)
+    Ok(super::once_each(out))
 }
 
 /// Whether a dump of `family` failed because the kernel (or the container) has no such
