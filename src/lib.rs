@@ -86,8 +86,9 @@ fn lookup_then(query: &Query, scope: Scope, matched: impl FnOnce(bool)) -> io::R
 /// Looks up `query` in this namespace like [`lookup`] and, at the same time on another
 /// thread, searches the other network namespaces for it, so that a free port can come with
 /// a hint ("held in a container") at almost no extra wall time: the search runs while the
-/// kernel dumps the socket tables, and is abandoned the moment the port turns out to be
-/// held here.
+/// kernel dumps the socket tables, and stops the moment the port turns out to be held
+/// here. It is always waited for (by then it has stopped, or is done), so that no thread of
+/// rekt's still reads /proc or enters namespaces while owners are being signalled.
 pub fn lookup_with_hints(query: &Query) -> io::Result<(Lookup, Vec<Elsewhere>)> {
     let stop = Arc::new(AtomicBool::new(false));
     let search = {
@@ -96,15 +97,19 @@ pub fn lookup_with_hints(query: &Query) -> io::Result<(Lookup, Vec<Elsewhere>)> 
     };
     let found = lookup_then(query, Scope::Here, |matched| {
         stop.store(matched, Ordering::Relaxed)
-    })?;
+    });
+    if found.is_err() {
+        stop.store(true, Ordering::Relaxed);
+    }
+    let elsewhere = search
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let found = found?;
     if !found.sockets.is_empty() {
-        // Held here: no hint needed. The search stops at its next check; not waited for.
+        // Held here: no hint needed (the search stopped early, or found what we ignore).
         return Ok((found, Vec::new()));
     }
-    let mut elsewhere = search
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        .unwrap_or_default();
+    let mut elsewhere = elsewhere.unwrap_or_default();
     if !elsewhere.is_empty() {
         let all: Vec<Socket> = elsewhere.iter().flat_map(|e| e.sockets.clone()).collect();
         let ownership = platform::owners(&all)?;
