@@ -159,3 +159,29 @@ fn a_named_namespace_is_named() {
         name.as_str()
     );
 }
+
+#[test]
+fn a_name_without_a_namespace_behind_it_is_skipped() {
+    require_root!();
+    // What `ip netns add` leaves for a moment before its bind mount, and `ip netns del`
+    // after its unmount: a plain file under /var/run/netns. Entering it would fail.
+    std::fs::create_dir_all("/var/run/netns").unwrap();
+    let path = format!("/var/run/netns/rekt-test-plain-{}", std::process::id());
+    std::fs::write(&path, b"").unwrap();
+    let h = Holder::tcp("127.0.0.1:0");
+    let all = rekt(&["--all-netns", &h.spec()]);
+    let free = rekt(&["--all-netns", "1/udp"]);
+    let hint = rekt(&["1/udp"]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(code(&all), 0, "{}", stderr(&all));
+    assert_eq!(pids_in_table(&all), vec![h.pid()]);
+    assert!(
+        !stdout(&all).contains("rekt-test-plain"),
+        "{}",
+        stdout(&all)
+    );
+    for out in [&free, &hint] {
+        assert_eq!(code(out), 1, "{}", stderr(out));
+        assert!(!stderr(out).contains("rekt-test-plain"), "{}", stderr(out));
+    }
+}

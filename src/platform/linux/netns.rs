@@ -100,6 +100,18 @@ pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
         };
         io::Error::new(kind, format!("{}: {e}", entry.display()))
     })?;
+    // The name was deleted (`ip netns del` unmounts it, leaving a plain file for a moment)
+    // or the PID was reused since the namespace was listed: either way, not this namespace.
+    if handle.metadata()?.ino() != ns.inode {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{}: no longer network namespace {}",
+                entry.display(),
+                ns.inode
+            ),
+        ));
+    }
     let entered = std::thread::scope(|s| {
         s.spawn(|| -> io::Result<Vec<Socket>> {
             enter(handle.as_raw_fd())?;
@@ -140,11 +152,18 @@ fn named() -> Vec<(u64, String)> {
     let Ok(dir) = std::fs::read_dir(NAMED) else {
         return Vec::new();
     };
+    // Namespace files all live on the one nsfs device. A name that is not on it is a plain
+    // file: `ip netns add` creates it before bind-mounting the namespace over it, and
+    // `ip netns del` unmounts before removing it.
+    let Ok(nsfs) = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.dev()) else {
+        return Vec::new();
+    };
     dir.filter_map(Result::ok)
         .filter_map(|entry| {
             // Each name is a bind mount of the namespace file, so its inode is the id.
-            let inode = std::fs::metadata(entry.path()).ok()?.ino();
-            Some((inode, entry.file_name().to_string_lossy().into_owned()))
+            let meta = std::fs::metadata(entry.path()).ok()?;
+            (meta.dev() == nsfs)
+                .then(|| (meta.ino(), entry.file_name().to_string_lossy().into_owned()))
         })
         .collect()
 }
