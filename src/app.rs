@@ -10,7 +10,7 @@ use crate::exit_codes::ExitCode;
 use crate::kill::{self, Event, Outcome, Report};
 use crate::model::{Owner, PortStatus, Protocol};
 use crate::output::{self, Details, Printer};
-use crate::{Elsewhere, Lookup, Scope, lookup_in, lookup_with_hints, platform};
+use crate::{Elsewhere, Lookup, Scope, Search, lookup_in, lookup_with_hints, platform};
 
 pub fn run(opts: &Options) -> ExitCode {
     let mut printer = output::printer(opts.format);
@@ -24,7 +24,12 @@ fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
     // would just say "free", so look there too (on the side) and say so.
     let hinting = opts.scope == Scope::Here && !opts.is_list() && opts.format != Format::Quiet;
     let result = if hinting {
-        lookup_with_hints(&opts.query)
+        // Signalling comes next: let no search thread run on (and hold /proc) meanwhile.
+        let search = match opts.action {
+            Some(_) => Search::Finish,
+            None => Search::Abandon,
+        };
+        lookup_with_hints(&opts.query, search)
     } else {
         lookup_in(&opts.query, opts.scope).map(|found| (found, Vec::new()))
     };

@@ -87,26 +87,34 @@ fn lookup_then(query: &Query, scope: Scope, matched: impl FnOnce(bool)) -> io::R
 /// thread, searches the other network namespaces for it, so that a free port can come with
 /// a hint ("held in a container") at almost no extra wall time: the search runs while the
 /// kernel dumps the socket tables, and stops the moment the port turns out to be held
-/// here. It is always waited for (by then it has stopped, or is done), so that no thread of
-/// rekt's still reads /proc or enters namespaces while owners are being signalled.
-pub fn lookup_with_hints(query: &Query) -> io::Result<(Lookup, Vec<Elsewhere>)> {
+/// here.
+///
+/// With [`Search::Finish`], the search thread is always waited for, so that no thread of
+/// rekt's still reads /proc or enters namespaces once this returns (before signalling, say).
+/// With [`Search::Abandon`], a port held here returns at once and the search is left to end
+/// with the process: for a run that only prints, where waiting would only cost time.
+pub fn lookup_with_hints(query: &Query, search: Search) -> io::Result<(Lookup, Vec<Elsewhere>)> {
     let stop = Arc::new(AtomicBool::new(false));
-    let search = {
+    let searching = {
         let (query, stop) = (query.clone(), Arc::clone(&stop));
         std::thread::spawn(move || search_elsewhere(&query, &stop))
     };
     let found = lookup_then(query, Scope::Here, |matched| {
         stop.store(matched, Ordering::Relaxed)
     });
-    if found.is_err() {
+    let held = found.as_ref().map_or(true, |f| !f.sockets.is_empty());
+    if held {
+        // Held here (or failed): no hint needed, and the search stops at its next check.
         stop.store(true, Ordering::Relaxed);
+        if search == Search::Abandon {
+            return found.map(|found| (found, Vec::new()));
+        }
     }
-    let elsewhere = search
+    let elsewhere = searching
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     let found = found?;
-    if !found.sockets.is_empty() {
-        // Held here: no hint needed (the search stopped early, or found what we ignore).
+    if held {
         return Ok((found, Vec::new()));
     }
     let mut elsewhere = elsewhere.unwrap_or_default();
@@ -123,6 +131,13 @@ pub fn lookup_with_hints(query: &Query) -> io::Result<(Lookup, Vec<Elsewhere>)> 
         }
     }
     Ok((found, elsewhere))
+}
+
+/// Whether [`lookup_with_hints`] waits for its search when the port is held here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    Finish,
+    Abandon,
 }
 
 /// Another network namespace where the query matches, and the PIDs holding the sockets.
