@@ -25,10 +25,11 @@ const NAMED: &str = "/var/run/netns";
 
 /// The network namespace this thread is in.
 pub fn current() -> io::Result<NetNs> {
-    let inode = current_inode()?;
+    let file = current_file()?;
+    let inode = file.ino();
     Ok(NetNs {
         inode,
-        name: named()
+        name: named(file.dev())
             .into_iter()
             .find(|(i, _)| *i == inode)
             .map(|(_, n)| n),
@@ -39,8 +40,9 @@ pub fn current() -> io::Result<NetNs> {
 /// Every network namespace other than ours that we can find, sorted by inode. Stops
 /// looking at processes once `stop` is raised.
 pub fn others(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
-    let here = current_inode()?;
-    let mut found: Vec<NetNs> = named()
+    let file = current_file()?;
+    let here = file.ino();
+    let mut found: Vec<NetNs> = named(file.dev())
         .into_iter()
         .map(|(inode, name)| NetNs {
             inode,
@@ -80,9 +82,10 @@ pub fn others(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
     Ok(found)
 }
 
-/// The inode of this thread's network namespace.
-fn current_inode() -> io::Result<u64> {
-    Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
+/// This thread's network namespace file: its inode is the namespace's id, and its device
+/// is nsfs, where every namespace file lives.
+fn current_file() -> io::Result<std::fs::Metadata> {
+    std::fs::metadata("/proc/thread-self/ns/net")
 }
 
 /// The sockets matching `query` inside `ns`.
@@ -147,15 +150,11 @@ fn enter(fd: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// The namespaces named under /var/run/netns, as (inode, name).
-fn named() -> Vec<(u64, String)> {
+/// The namespaces named under /var/run/netns, as (inode, name). `nsfs` is the device of
+/// namespace files: a name not on it is a plain file, which `ip netns add` creates before
+/// bind-mounting the namespace over it, and `ip netns del` leaves after unmounting it.
+fn named(nsfs: u64) -> Vec<(u64, String)> {
     let Ok(dir) = std::fs::read_dir(NAMED) else {
-        return Vec::new();
-    };
-    // Namespace files all live on the one nsfs device. A name that is not on it is a plain
-    // file: `ip netns add` creates it before bind-mounting the namespace over it, and
-    // `ip netns del` unmounts before removing it.
-    let Ok(nsfs) = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.dev()) else {
         return Vec::new();
     };
     dir.filter_map(Result::ok)
