@@ -1,230 +1,242 @@
-//! One run of rekt: look up, show, optionally signal and check the ports again, and decide
-//! the exit code. How things are shown is the printer's business (`output`).
+//! One run of rekt, step by step as the data flows: look up, show, pin, ask, signal, check
+//! the ports again, and decide the exit code. What is said at each step, and how, is the
+//! printer's business (`output`); this module only decides what happened.
 
 use std::collections::BTreeSet;
-use std::io::{self, BufRead, Write};
-use std::time::{Duration, Instant};
+use std::io;
 
-use crate::cli::{Format, Options};
+use clap::Parser;
+
+use crate::cli::{Cli, Command, Format, Options};
 use crate::exit_codes::ExitCode;
-use crate::kill::{self, Event, Outcome, Report};
-use crate::model::{Owner, PortStatus, Protocol};
+use crate::kill::{self, Outcome, Pinned, Policy, Report};
+use crate::lookup::{Elsewhere, Lookup, Scope, Search, lookup_in, lookup_with_hints};
+use crate::model::{Owner, PortStatus, Protocol, Socket};
 use crate::output::{self, Details, Printer};
-use crate::{Elsewhere, Lookup, Scope, Search, lookup_in, lookup_with_hints, platform};
+use crate::platform::{Backend, Os};
+use crate::{cli, debug};
 
+/// The `rekt` binary: parse the command line, run, and return the exit code.
+pub fn main() -> std::process::ExitCode {
+    debug::from_env();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version: clap prints them to stdout.
+            let _ = err.print();
+            return ExitCode::Success.into();
+        }
+        Err(err) => return output::usage_error(&cli::one_line_error(&err)).into(),
+    };
+    if cli.debug {
+        debug::enable();
+    }
+    match cli.command {
+        Some(Command::Completions { shell }) => return output::completions(shell).into(),
+        Some(Command::Man) => return output::man_page().into(),
+        None => {}
+    }
+    match cli.into_options() {
+        Ok(opts) => run(&opts).into(),
+        Err(e) => output::usage_error(&e).into(),
+    }
+}
+
+/// Runs `opts` to the end and returns the exit code.
 pub fn run(opts: &Options) -> ExitCode {
     let mut printer = output::printer(opts.format);
-    let code = run_with(opts, printer.as_mut());
+    let code = Run {
+        opts,
+        printer: printer.as_mut(),
+        details: Details::new(),
+    }
+    .run();
     printer.finish(code);
     code
 }
 
-fn run_with(opts: &Options, printer: &mut dyn Printer) -> ExitCode {
-    // A port that is free here may be held in a container's namespace: every other tool
-    // would just say "free", so look there too (on the side) and say so.
-    let hinting = opts.scope == Scope::Here && !opts.is_list() && opts.format != Format::Quiet;
-    let result = if hinting {
+/// The state of one run: what was asked, where it is said, and the details read so far.
+struct Run<'a> {
+    opts: &'a Options,
+    printer: &'a mut dyn Printer,
+    /// Process details, read once per PID and only when they will be shown.
+    details: Details,
+}
+
+impl Run<'_> {
+    fn run(&mut self) -> ExitCode {
+        let (found, elsewhere) = match self.look_up() {
+            Ok(found) => found,
+            Err(e) => {
+                self.printer.lookup_failed(&e);
+                return ExitCode::Error;
+            }
+        };
+        let code = self.show(&found, &elsewhere);
+        let Some(policy) = self.opts.action else {
+            return code;
+        };
+        if found.ownership.owners.is_empty() {
+            return code;
+        }
+        pause_for_tests();
+        let (pinned, mut reports) = self.pin(&found.ownership.owners);
+        let pinned = self.ask(pinned, policy, &mut reports);
+        reports.extend(self.signal(&pinned, policy));
+        drop(pinned);
+        reports.sort_by_key(|r| r.pid);
+        self.printer.outcomes(&reports);
+        let statuses = match self.recheck(&found) {
+            Ok(statuses) => statuses,
+            Err(e) => {
+                self.printer.recheck_failed(&e);
+                return ExitCode::Error;
+            }
+        };
+        self.read_details(statuses.iter().flat_map(|s| s.holders.iter().copied()));
+        self.printer.ports(&statuses, &self.details);
+        if reports.iter().any(|r| r.outcome.is_failure()) || statuses.iter().any(|s| !s.is_free()) {
+            ExitCode::Partial
+        } else {
+            ExitCode::Success
+        }
+    }
+
+    /// Finds the owners; for a port that is free here, also where else it is held (a
+    /// container's namespace), which every other tool would miss.
+    fn look_up(&self) -> io::Result<(Lookup, Vec<Elsewhere>)> {
+        let opts = self.opts;
+        let hinting = opts.scope == Scope::Here && !opts.is_list() && opts.format != Format::Quiet;
+        if !hinting {
+            return lookup_in(&opts.query, opts.scope).map(|found| (found, Vec::new()));
+        }
         // Signalling comes next: let no search thread run on (and hold /proc) meanwhile.
         let search = match opts.action {
             Some(_) => Search::Finish,
             None => Search::Abandon,
         };
         lookup_with_hints(&opts.query, search)
-    } else {
-        lookup_in(&opts.query, opts.scope).map(|found| (found, Vec::new()))
-    };
-    let (found, elsewhere) = match result {
-        Ok(found) => found,
-        Err(e) => {
-            printer.error(&format!("cannot look up sockets: {e}"));
-            return ExitCode::Error;
+    }
+
+    /// Shows what was found and returns the exit code of a run that signals nothing.
+    fn show(&mut self, found: &Lookup, elsewhere: &[Elsewhere]) -> ExitCode {
+        let opts = self.opts;
+        if self
+            .printer
+            .wants_details(opts.is_list(), opts.action.is_some())
+        {
+            self.read_details(found.ownership.owners.iter().map(|o| o.pid));
         }
-    };
-    let owners = &found.ownership.owners;
-    let wants_details = match opts.format {
-        Format::Human { verbose } => verbose || opts.is_list() || opts.action.is_some(),
-        Format::Json => true,
-        Format::Quiet => false,
-    };
-    let mut details = Details::new();
-    if wants_details {
-        add_details(&mut details, owners.iter().map(|o| o.pid));
-    }
-    let privileged = platform::is_privileged();
-
-    if opts.is_list() {
-        printer.listeners(&found, &details);
-        printer.hidden(&found, privileged);
-        return ExitCode::Success;
-    }
-    printer.owners(&found, &details);
-    printer.hidden(&found, privileged);
-    let code = if !found.ownership.hidden.is_empty() {
-        ExitCode::Partial
-    } else if owners.is_empty() {
-        ExitCode::NothingFound
-    } else {
-        ExitCode::Success
-    };
-    if code == ExitCode::NothingFound && elsewhere.is_empty() {
-        let specs: Vec<String> = opts.query.ports.iter().map(|p| p.to_string()).collect();
-        let s = if specs.len() == 1 && !specs[0].contains('-') {
-            ""
+        let privileged = Os::is_privileged();
+        if self.opts.is_list() {
+            self.printer.listeners(found, &self.details);
+            self.printer.hidden(found, privileged);
+            return ExitCode::Success;
+        }
+        self.printer.owners(found, &self.details);
+        self.printer.hidden(found, privileged);
+        let code = if !found.ownership.hidden.is_empty() {
+            ExitCode::Partial
+        } else if found.ownership.owners.is_empty() {
+            ExitCode::NothingFound
         } else {
-            "s"
+            ExitCode::Success
         };
-        printer.free(&format!("port{s} {}", specs.join(" ")));
-    }
-    hint_elsewhere(&elsewhere, printer);
-    let Some(policy) = opts.action else {
-        return code;
-    };
-    if owners.is_empty() {
-        return code;
+        if code == ExitCode::NothingFound && elsewhere.is_empty() {
+            self.printer.free(&self.opts.query.ports);
+        }
+        self.printer.elsewhere(elsewhere);
+        code
     }
 
-    pause_for_tests();
-    let name_of = |pid: u32| details.get(&pid).and_then(|i| i.name.clone());
-    // Pin first, then ask and signal: a PID recycled meanwhile can never be hit.
-    let (mut pinned, mut early) = kill::pin(owners, name_of);
-    if opts.interactive {
-        let verb = match policy.signal {
-            kill::Signal::Terminate => "terminate",
-            kill::Signal::Kill => "kill",
-        };
+    /// Pins every owner that may be signalled, before anything is asked or sent, so that a
+    /// PID recycled meanwhile can never be hit. The others get their report at once.
+    fn pin<'f>(&mut self, owners: &'f [Owner]) -> (Vec<Pinned<'f>>, Vec<Report>) {
+        let (pinned, early) = kill::pin(owners);
+        for report in &early {
+            self.printer.skipped(report, &self.details);
+        }
+        (pinned, early)
+    }
+
+    /// With `-i`, asks before each signal and keeps the owners the user said yes to.
+    fn ask<'f>(
+        &mut self,
+        mut pinned: Vec<Pinned<'f>>,
+        policy: Policy,
+        reports: &mut Vec<Report>,
+    ) -> Vec<Pinned<'f>> {
+        if !self.opts.interactive {
+            return pinned;
+        }
         pinned.retain(|p| {
-            let who = kill::who(p.owner.pid, name_of(p.owner.pid).as_deref());
-            let yes = ask(&format!("{verb} {who}?"));
+            let pid = p.owner.pid;
+            let yes = output::confirm(policy.signal, pid, &self.details);
             if !yes {
-                early.push(Report {
-                    pid: p.owner.pid,
-                    name: name_of(p.owner.pid),
-                    signal: None,
-                    outcome: Outcome::Declined,
-                });
+                let report = Report::new(pid, Outcome::Declined);
+                self.printer.skipped(&report, &self.details);
+                reports.push(report);
             }
             yes
         });
+        pinned
     }
-    for report in &early {
-        printer.event(Event::Skipped(report));
-    }
-    let reports = kill::execute(&pinned, policy, name_of, |event| printer.event(event));
-    let mut all: Vec<Report> = early.into_iter().chain(reports).collect();
-    all.sort_by_key(|r| r.pid);
-    printer.outcomes(&all);
 
-    let statuses = match recheck(opts, &found) {
-        Ok(statuses) => statuses,
-        Err(e) => {
-            printer.error(&format!("cannot check the ports again: {e}"));
-            return ExitCode::Error;
-        }
-    };
-    if wants_details {
-        add_details(
-            &mut details,
-            statuses.iter().flat_map(|s| s.holders.clone()),
-        );
+    /// Signals the pinned owners, waits, escalates if asked; says each step as it happens.
+    fn signal(&mut self, pinned: &[Pinned<'_>], policy: Policy) -> Vec<Report> {
+        let (printer, details) = (&mut *self.printer, &self.details);
+        kill::execute(pinned, policy, |event| printer.event(event, details))
     }
-    printer.ports(&statuses, &details);
-    let failed = all.iter().any(|r| r.outcome.is_failure());
-    if failed || statuses.iter().any(|s| !s.is_free()) {
-        ExitCode::Partial
-    } else {
-        ExitCode::Success
-    }
-}
 
-/// Names the other namespaces where a port that is free here is held.
-fn hint_elsewhere(found: &[Elsewhere], printer: &mut dyn Printer) {
-    for e in found {
-        // Sorted before dedup: a dump interleaves families, so equal ports need not be
-        // adjacent.
-        let mut ports: Vec<(u16, Protocol)> =
-            e.sockets.iter().map(|s| (s.port(), s.protocol)).collect();
-        ports.sort_unstable();
-        ports.dedup();
-        let ports: Vec<String> = ports
-            .into_iter()
-            .map(|(port, protocol)| format!("{port}/{protocol}"))
+    /// Looks again at every (port, protocol) that was held, and says who holds it now: the
+    /// survivors, and any newcomer that took the port meanwhile.
+    fn recheck(&self, before: &Lookup) -> io::Result<Vec<PortStatus>> {
+        let held: BTreeSet<(u16, Protocol)> = before
+            .ownership
+            .owners
+            .iter()
+            .flat_map(|o| o.sockets.iter())
+            .chain(&before.ownership.hidden)
+            .map(|s| (s.port(), s.protocol))
             .collect();
-        let by = match e.pids.as_slice() {
-            [] => String::new(),
-            [pid] => format!(" by PID {pid}"),
-            pids => format!(
-                " by PIDs {}",
-                pids.iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        printer.hint(&format!(
-            "port {} is free here, but held in network namespace {}{by}; use --all-netns to \
-             see it",
-            ports.join(", "),
-            e.netns.label()
-        ));
+        let now = lookup_in(&self.opts.query, self.opts.scope)?;
+        Ok(held
+            .into_iter()
+            .map(|(port, protocol)| {
+                let on_port = |s: &Socket| s.port() == port && s.protocol == protocol;
+                PortStatus {
+                    port,
+                    protocol,
+                    holders: now
+                        .ownership
+                        .owners
+                        .iter()
+                        .filter(|o| o.sockets.iter().any(on_port))
+                        .map(|o| o.pid)
+                        .collect(),
+                    hidden: now.ownership.hidden.iter().any(on_port),
+                }
+            })
+            .collect())
+    }
+
+    /// Reads details for the PIDs not already known.
+    fn read_details(&mut self, pids: impl Iterator<Item = u32>) {
+        for pid in pids {
+            self.details
+                .entry(pid)
+                .or_insert_with(|| Os::process_info(pid));
+        }
     }
 }
 
-/// Reads details for the PIDs not already known.
-fn add_details(details: &mut Details, pids: impl Iterator<Item = u32>) {
-    for pid in pids {
-        details
-            .entry(pid)
-            .or_insert_with(|| platform::process_info(pid));
-    }
-}
-
-/// Looks again at every (port, protocol) that was held, and says who holds it now: the
-/// survivors, and any newcomer that took the port meanwhile.
-fn recheck(opts: &Options, before: &Lookup) -> io::Result<Vec<PortStatus>> {
-    let held: BTreeSet<(u16, Protocol)> = before
-        .ownership
-        .owners
-        .iter()
-        .flat_map(|o| o.sockets.iter())
-        .chain(&before.ownership.hidden)
-        .map(|s| (s.port(), s.protocol))
-        .collect();
-    let now = lookup_in(&opts.query, opts.scope)?;
-    Ok(held
-        .into_iter()
-        .map(|(port, protocol)| {
-            let on_port = |s: &crate::model::Socket| s.port() == port && s.protocol == protocol;
-            PortStatus {
-                port,
-                protocol,
-                holders: now
-                    .ownership
-                    .owners
-                    .iter()
-                    .filter(|o: &&Owner| o.sockets.iter().any(on_port))
-                    .map(|o| o.pid)
-                    .collect(),
-                hidden: now.ownership.hidden.iter().any(on_port),
-            }
-        })
-        .collect())
-}
-
-/// Asks a yes/no question on the terminal; anything but y or yes is no.
-fn ask(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
-    let _ = io::stderr().flush();
-    let mut answer = String::new();
-    if io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
-    }
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-}
-
-/// A test hook: with `REKT_TEST_PAUSE_DIR` set, rekt stops between the lookup and pinning
-/// the owners (creating `paused` in that directory) until `resume` appears there, so that a
-/// test can swap the owner for a newcomer with the same PID. Inert otherwise.
+/// A test hook, compiled only into debug builds (what `cargo test` runs), never into a
+/// release: with `REKT_TEST_PAUSE_DIR` set, rekt stops between the lookup and pinning the
+/// owners (creating `paused` in that directory) until `resume` appears there, so that a
+/// test can swap the owner for a newcomer with the same PID.
+#[cfg(debug_assertions)]
 fn pause_for_tests() {
+    use std::time::{Duration, Instant};
     let Some(dir) = std::env::var_os("REKT_TEST_PAUSE_DIR") else {
         return;
     };
@@ -237,3 +249,6 @@ fn pause_for_tests() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+#[cfg(not(debug_assertions))]
+fn pause_for_tests() {}

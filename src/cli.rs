@@ -4,12 +4,14 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use clap::{ArgGroup, CommandFactory, Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 
-use crate::Scope;
 use crate::duration;
+use crate::error::UsageError;
 use crate::exit_codes;
 use crate::kill::{Policy, Signal};
+use crate::lookup::Scope;
+use crate::platform::{Backend, Os};
 use crate::query::{PortSpec, Query};
 
 const EXAMPLES: &str = "\
@@ -95,6 +97,10 @@ pub struct Cli {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 
+    /// Trace on stderr which sources rekt read and why (also REKT_DEBUG=1)
+    #[arg(long)]
+    pub debug: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -114,7 +120,7 @@ fn help_footer() -> String {
     format!("{EXAMPLES}\n\n{}", exit_codes::HELP)
 }
 
-fn parse_spec(text: &str) -> Result<PortSpec, crate::query::SpecError> {
+fn parse_spec(text: &str) -> Result<PortSpec, UsageError> {
     text.parse::<PortSpec>()
 }
 
@@ -149,10 +155,6 @@ impl Options {
     }
 }
 
-/// A command line that parses but asks for something rekt will not do.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
 impl Cli {
     pub fn into_options(self) -> Result<Options, UsageError> {
         let signal = if self.kill {
@@ -163,20 +165,18 @@ impl Cli {
             None
         };
         if signal.is_some() && self.ports.is_empty() {
-            return Err(UsageError(
-                "rekt: -t/-k need a port; rekt will not signal every listener on the machine"
-                    .into(),
+            return Err(UsageError::new(
+                "-t/-k need a port; rekt will not signal every listener on the machine",
             ));
         }
-        if self.all_netns && !cfg!(target_os = "linux") {
-            return Err(UsageError(
-                "rekt: --all-netns: network namespaces exist only on Linux".into(),
+        if self.all_netns && !Os::HAS_NETNS {
+            return Err(UsageError::new(
+                "--all-netns: this system has no network namespaces",
             ));
         }
         if self.interactive && !std::io::stdin().is_terminal() {
-            return Err(UsageError(
-                "rekt: -i/--interactive needs a terminal on stdin to ask; use -t or -k without -i"
-                    .into(),
+            return Err(UsageError::new(
+                "-i/--interactive needs a terminal on stdin to ask; use -t or -k without -i",
             ));
         }
         let mut query = Query::ports(self.ports);
@@ -218,25 +218,15 @@ impl Cli {
     }
 }
 
-/// Writes the completion script for `shell` to stdout.
-pub fn print_completions(shell: clap_complete::Shell) {
-    clap_complete::generate(shell, &mut Cli::command(), "rekt", &mut std::io::stdout());
-}
-
-/// Writes the man page to stdout.
-pub fn print_man_page() -> std::io::Result<()> {
-    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())
-}
-
 /// A clap error as one line: the first line of its message, with a pointer to `--help`.
 /// clap's own rendering spans several lines (usage, tips), which scripts and users scan
 /// poorly.
-pub fn one_line_error(err: &clap::Error) -> String {
+pub fn one_line_error(err: &clap::Error) -> UsageError {
     // A bad port spec or duration: our own message already names the argument.
     if err.kind() == clap::error::ErrorKind::ValueValidation
         && let Some(source) = std::error::Error::source(err)
     {
-        return format!("rekt: {source}");
+        return UsageError::new(source.to_string());
     }
     let text = err.render().to_string();
     let mut parts = text
@@ -252,7 +242,7 @@ pub fn one_line_error(err: &clap::Error) -> String {
         format!("{first} {}", rest.join(", "))
     };
     let message = message.strip_prefix("error: ").unwrap_or(&message);
-    format!("rekt: {message} (see rekt --help)")
+    UsageError::new(format!("{message} (see rekt --help)"))
 }
 
 #[cfg(test)]
@@ -261,7 +251,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Options, String> {
         let cli = Cli::try_parse_from(std::iter::once("rekt").chain(args.iter().copied()))
-            .map_err(|e| one_line_error(&e))?;
+            .map_err(|e| one_line_error(&e).0)?;
         cli.into_options().map_err(|e| e.0)
     }
 
@@ -329,7 +319,7 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert_eq!(all.unwrap().scope, Scope::AllNetns);
         } else {
-            assert!(all.unwrap_err().contains("only on Linux"));
+            assert!(all.unwrap_err().contains("no network namespaces"));
         }
     }
 
@@ -362,12 +352,16 @@ mod tests {
         ] {
             let err = parse(args).expect_err(&format!("{args:?}"));
             assert!(!err.contains('\n'), "{args:?}: {err}");
-            assert!(err.starts_with("rekt: "), "{err}");
+            assert!(
+                !err.starts_with("rekt: "),
+                "the printer adds the prefix: {err}"
+            );
         }
     }
 
     #[test]
     fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
         Cli::command().debug_assert();
     }
 }

@@ -1,41 +1,14 @@
 //! Termination policy, the same on every platform: which signal, which PIDs are never
 //! touched, how long to wait, and what happened to each owner. The platform only pins a
-//! process (`Target::acquire`), delivers a signal and waits.
+//! process (`Backend::pin`), delivers a signal and waits. What is said about it is
+//! `output`'s business.
 
-use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use crate::model::Owner;
-use crate::platform::{self, Target};
-
-/// What to send. `Terminate` asks (SIGTERM; on Windows a WM_CLOSE to the process's
-/// windows); `Kill` forces (SIGKILL; TerminateProcess).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    Terminate,
-    Kill,
-}
-
-impl Signal {
-    /// The past-tense verb for reports: `terminated 1234 (node)`.
-    pub fn verb(self) -> &'static str {
-        match self {
-            Signal::Terminate => "terminated",
-            Signal::Kill => "killed",
-        }
-    }
-}
-
-/// Why a found owner could not be pinned for signalling.
-#[derive(Debug)]
-pub enum AcquireError {
-    /// It exited after the lookup.
-    Gone,
-    /// It is alive but no longer holds the socket (closed it, or the PID was reused).
-    Released,
-    Io(io::Error),
-}
+pub use crate::model::Signal;
+use crate::model::{AcquireError, Owner, Protection, SendError};
+use crate::platform::{Backend, Os, Pinned as _, Target};
 
 /// What became of one owner.
 #[derive(Debug)]
@@ -44,48 +17,32 @@ pub enum Outcome {
     Exited,
     /// Signalled, but still running when the timeout passed.
     StillRunning,
-    /// Never signalled: a protected PID. The text says why.
-    Refused(String),
+    /// Never signalled: a protected PID.
+    Refused(Protection),
     /// The system would not let us signal it.
     Denied(io::Error),
     /// Exited, or let go of the port, before we signalled it.
     AlreadyGone,
     /// The user said no (interactive mode).
     Declined,
+    /// It could not be asked to exit (on Windows: it has no windows to close); `Kill` or
+    /// `--escalate` ends it.
+    NoWindows,
     /// Signalling failed for another reason.
     Failed(io::Error),
 }
 
 impl Outcome {
-    /// The name used in JSON output.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Exited => "exited",
-            Outcome::StillRunning => "still_running",
-            Outcome::Refused(_) => "refused",
-            Outcome::Denied(_) => "denied",
-            Outcome::AlreadyGone => "already_gone",
-            Outcome::Declined => "declined",
-            Outcome::Failed(_) => "failed",
-        }
-    }
-
     /// Whether this outcome leaves the job undone (exit code 3).
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            Outcome::StillRunning | Outcome::Refused(_) | Outcome::Denied(_) | Outcome::Failed(_)
+            Outcome::StillRunning
+                | Outcome::Refused(_)
+                | Outcome::Denied(_)
+                | Outcome::NoWindows
+                | Outcome::Failed(_)
         )
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Outcome::Refused(why) => write!(f, "refused: {why}"),
-            Outcome::Denied(e) | Outcome::Failed(e) => write!(f, "{e}"),
-            other => f.write_str(other.as_str()),
-        }
     }
 }
 
@@ -103,70 +60,56 @@ pub struct Policy {
 const KILL_WAIT: Duration = Duration::from_secs(2);
 
 /// Why `pid` must never be signalled, or `None` when it may be.
-pub fn protected(pid: u32) -> Option<String> {
-    if let Some(why) = platform::protected_reason(pid) {
-        return Some(why.to_owned());
+pub fn protected(pid: u32) -> Option<Protection> {
+    if let Some(why) = Os::protection(pid) {
+        return Some(why);
     }
     if pid == std::process::id() {
-        return Some("it is rekt itself".to_owned());
+        return Some(Protection::Rekt);
     }
-    if platform::parent_pid() == Some(pid) {
-        return Some("it is rekt's parent (usually your shell)".to_owned());
+    if Os::parent_pid() == Some(pid) {
+        return Some(Protection::Parent);
     }
     None
 }
 
-/// One owner's fate, with the name used in messages.
+/// One owner's fate.
 #[derive(Debug)]
 pub struct Report {
     pub pid: u32,
-    pub name: Option<String>,
     /// The last signal sent (Kill after an escalation), if any was.
     pub signal: Option<Signal>,
     pub outcome: Outcome,
 }
 
 impl Report {
-    /// `1234 (node)`, or just `1234` when the name is unknown.
-    pub fn who(&self) -> String {
-        who(self.pid, self.name.as_deref())
-    }
-}
-
-/// `1234 (node)`, or just `1234` when the name is unknown.
-pub fn who(pid: u32, name: Option<&str>) -> String {
-    match name {
-        Some(name) => format!("{pid} ({name})"),
-        None => pid.to_string(),
+    pub fn new(pid: u32, outcome: Outcome) -> Report {
+        Report {
+            pid,
+            signal: None,
+            outcome,
+        }
     }
 }
 
 /// An owner that has been pinned and is about to be signalled.
 pub struct Pinned<'a> {
     pub owner: &'a Owner,
-    pub target: Target,
+    target: Target,
 }
 
 /// Pins every owner that may be signalled; the rest get their final report at once. Done
 /// before any question is asked or signal sent, so a recycled PID can never be hit later.
-pub fn pin<'a>(
-    owners: &'a [Owner],
-    name_of: impl Fn(u32) -> Option<String>,
-) -> (Vec<Pinned<'a>>, Vec<Report>) {
+pub fn pin(owners: &[Owner]) -> (Vec<Pinned<'_>>, Vec<Report>) {
     let mut pinned = Vec::new();
     let mut reports = Vec::new();
     for owner in owners {
-        let report = |outcome| Report {
-            pid: owner.pid,
-            name: name_of(owner.pid),
-            signal: None,
-            outcome,
-        };
+        let report = |outcome| Report::new(owner.pid, outcome);
         if let Some(why) = protected(owner.pid) {
             reports.push(report(Outcome::Refused(why)));
             continue;
         }
-        match Target::acquire(owner) {
+        match Os::pin(owner) {
             Ok(target) => pinned.push(Pinned { owner, target }),
             Err(AcquireError::Gone | AcquireError::Released) => {
                 reports.push(report(Outcome::AlreadyGone))
@@ -185,17 +128,11 @@ pub fn pin<'a>(
 pub fn execute(
     pinned: &[Pinned<'_>],
     policy: Policy,
-    name_of: impl Fn(u32) -> Option<String>,
     mut progress: impl FnMut(Event<'_>),
 ) -> Vec<Report> {
     let mut reports: Vec<Report> = pinned
         .iter()
-        .map(|p| Report {
-            pid: p.owner.pid,
-            name: name_of(p.owner.pid),
-            signal: None,
-            outcome: Outcome::StillRunning,
-        })
+        .map(|p| Report::new(p.owner.pid, Outcome::StillRunning))
         .collect();
     let sent = send_all(pinned, &mut reports, policy.signal, &mut progress);
     let wait = match policy.signal {
@@ -208,7 +145,7 @@ pub fn execute(
         // Owners that could not even be asked (on Windows: no window to close) are forced
         // too; the ones the system refused us stay refused.
         let unasked: Vec<usize> = (0..pinned.len())
-            .filter(|&i| matches!(reports[i].outcome, Outcome::Failed(_)))
+            .filter(|&i| matches!(reports[i].outcome, Outcome::NoWindows))
             .collect();
         for &i in &alive {
             progress(Event::Escalating {
@@ -253,8 +190,6 @@ pub enum Event<'a> {
         report: &'a Report,
         waited: Duration,
     },
-    /// Never signalled (protected, already gone, declined, or could not be pinned).
-    Skipped(&'a Report),
 }
 
 fn send_all(
@@ -286,11 +221,11 @@ fn send_all_of(
                 progress(Event::Sent(report, signal));
             }
             Err(e) => {
-                report.outcome = match e.raw_os_error() {
-                    // The process exited between pinning and now.
-                    Some(code) if code == platform::ERROR_NO_SUCH_PROCESS => Outcome::AlreadyGone,
-                    _ if e.kind() == io::ErrorKind::PermissionDenied => Outcome::Denied(e),
-                    _ => Outcome::Failed(e),
+                report.outcome = match e {
+                    SendError::Gone => Outcome::AlreadyGone,
+                    SendError::Denied(e) => Outcome::Denied(e),
+                    SendError::NoWindows => Outcome::NoWindows,
+                    SendError::Other(e) => Outcome::Failed(e),
                 };
                 progress(Event::NotSent(report));
             }
@@ -307,7 +242,7 @@ fn wait_for(
     timeout: Duration,
 ) -> Vec<usize> {
     let targets: Vec<&Target> = which.iter().map(|&i| &pinned[i].target).collect();
-    let exited = platform::wait_for_exit(&targets, timeout);
+    let exited = Os::wait_for_exit(&targets, timeout);
     let mut alive = Vec::new();
     for (&i, done) in which.iter().zip(exited) {
         if done {
@@ -325,17 +260,13 @@ mod tests {
 
     #[test]
     fn never_signals_itself_its_parent_or_init() {
-        assert!(
-            protected(std::process::id())
-                .unwrap()
-                .contains("rekt itself")
-        );
+        assert_eq!(protected(std::process::id()), Some(Protection::Rekt));
         assert!(protected(0).is_some());
         #[cfg(unix)]
         {
-            assert!(protected(1).unwrap().contains("init"));
+            assert_eq!(protected(1), Some(Protection::Init));
             let parent = std::os::unix::process::parent_id();
-            assert!(protected(parent).unwrap().contains("parent"));
+            assert_eq!(protected(parent), Some(Protection::Parent));
         }
     }
 
@@ -343,7 +274,7 @@ mod tests {
     fn ordinary_pids_are_not_protected() {
         // A PID that is neither special nor ours nor our parent's.
         let pid = (2..u32::MAX)
-            .find(|&p| p != 4 && p != std::process::id() && Some(p) != platform::parent_pid())
+            .find(|&p| p != 4 && p != std::process::id() && Some(p) != Os::parent_pid())
             .unwrap();
         assert_eq!(protected(pid), None);
     }

@@ -53,42 +53,6 @@ pub enum State {
 }
 
 impl State {
-    /// The state for a Linux `sk_state` value (include/net/tcp_states.h).
-    pub fn from_linux(protocol: Protocol, code: u8) -> Option<State> {
-        Some(match code {
-            1 => State::Established,
-            2 => State::SynSent,
-            3 => State::SynRecv,
-            4 => State::FinWait1,
-            5 => State::FinWait2,
-            6 => State::TimeWait,
-            7 if protocol == Protocol::Udp => State::Unconnected,
-            7 => State::Close,
-            8 => State::CloseWait,
-            9 => State::LastAck,
-            10 => State::Listen,
-            11 => State::Closing,
-            _ => return None,
-        })
-    }
-
-    /// The Linux `sk_state` number of this state, used for `idiag_states` bit masks.
-    pub fn linux_code(self) -> u8 {
-        match self {
-            State::Established => 1,
-            State::SynSent => 2,
-            State::SynRecv => 3,
-            State::FinWait1 => 4,
-            State::FinWait2 => 5,
-            State::TimeWait => 6,
-            State::Close | State::Unconnected => 7,
-            State::CloseWait => 8,
-            State::LastAck => 9,
-            State::Listen => 10,
-            State::Closing => 11,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             State::Established => "ESTABLISHED",
@@ -122,9 +86,20 @@ pub struct Socket {
     pub state: State,
     /// The uid that created the socket, when the platform reports one (Linux does).
     pub uid: Option<u32>,
-    /// What joins a socket to its owners: the socket inode on Linux, the owning PID on
-    /// Windows (whose tables name the owner directly).
-    pub key: u64,
+    /// What joins the socket to its owners.
+    pub key: SocketKey,
+}
+
+/// What joins a socket to the processes that hold it. The platforms' tables differ: Linux
+/// names a socket by inode and the owners must be found in every `/proc/PID/fd`; Windows
+/// names the owning process in the table row itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SocketKey {
+    /// The socket's inode (Linux). Unique machine-wide, across network namespaces; 0 for a
+    /// socket no file refers to (TIME_WAIT, a request socket).
+    Inode(u64),
+    /// The owning process, named by the table (Windows).
+    Pid(u32),
 }
 
 impl Socket {
@@ -206,6 +181,56 @@ impl NetNs {
             None => self.inode.to_string(),
         }
     }
+}
+
+/// What to send. `Terminate` asks (SIGTERM; on Windows a WM_CLOSE to the process's
+/// windows); `Kill` forces (SIGKILL; TerminateProcess).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Terminate,
+    Kill,
+}
+
+/// Why a found owner could not be pinned for signalling.
+#[derive(Debug)]
+pub enum AcquireError {
+    /// It exited after the lookup.
+    Gone,
+    /// It is alive but no longer holds the socket (closed it, or the PID was reused).
+    Released,
+    Io(std::io::Error),
+}
+
+/// Why a signal to a pinned process was not delivered.
+#[derive(Debug)]
+pub enum SendError {
+    /// The process exited after it was pinned: nothing left to do.
+    Gone,
+    /// The system would not let us (another user's process, without privileges).
+    Denied(std::io::Error),
+    /// The platform has no way to ask this process politely: on Windows, `Terminate` is a
+    /// WM_CLOSE to the process's windows, and it has none. Forcing it still works.
+    NoWindows,
+    /// Anything else.
+    Other(std::io::Error),
+}
+
+/// Why rekt never signals a process, whoever asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Protection {
+    /// PID 0 on Linux: no process has it.
+    NoProcess,
+    /// PID 0 on Windows: the System Idle Process, which the tables name for sockets that
+    /// have no real owner.
+    IdleProcess,
+    /// PID 1: init (systemd, or a container's entry point).
+    Init,
+    /// PID 4 on Windows: the kernel and its drivers (http.sys).
+    System,
+    /// rekt itself.
+    Rekt,
+    /// The process that started rekt (usually the shell).
+    Parent,
 }
 
 /// Whether a port is free after rekt signalled its owners.

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::error::UsageError;
 use crate::model::{Family, Protocol, Socket, State};
 
 /// An inclusive port range, optionally limited to one protocol.
@@ -14,18 +15,6 @@ pub struct PortSpec {
     pub last: u16,
     pub protocol: Option<Protocol>,
 }
-
-/// A port spec that could not be parsed. The message is complete and fits on one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecError(pub String);
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SpecError {}
 
 const SPEC_HINT: &str = "expected a port (8000), a range (8000-8010), optionally with /tcp or /udp";
 
@@ -50,11 +39,11 @@ impl PortSpec {
 }
 
 impl FromStr for PortSpec {
-    type Err = SpecError;
+    type Err = UsageError;
 
-    fn from_str(text: &str) -> Result<Self, SpecError> {
+    fn from_str(text: &str) -> Result<Self, UsageError> {
         if text.is_empty() {
-            return Err(SpecError(format!("empty port argument; {SPEC_HINT}")));
+            return Err(UsageError(format!("empty port argument; {SPEC_HINT}")));
         }
         let (ports, protocol) = match text.split_once('/') {
             None => (text, None),
@@ -63,7 +52,7 @@ impl FromStr for PortSpec {
                     "tcp" => Protocol::Tcp,
                     "udp" => Protocol::Udp,
                     _ => {
-                        return Err(SpecError(format!(
+                        return Err(UsageError(format!(
                             "invalid protocol '{proto}' in '{text}': expected tcp or udp"
                         )));
                     }
@@ -79,7 +68,7 @@ impl FromStr for PortSpec {
             Some((a, b)) => {
                 let (first, last) = (parse_port(a, text)?, parse_port(b, text)?);
                 if first > last {
-                    return Err(SpecError(format!(
+                    return Err(UsageError(format!(
                         "invalid port range '{text}': {first} is greater than {last}"
                     )));
                 }
@@ -95,14 +84,14 @@ impl FromStr for PortSpec {
 }
 
 /// Parses one port number of `whole`, which is only used to name the argument in errors.
-fn parse_port(digits: &str, whole: &str) -> Result<u16, SpecError> {
+fn parse_port(digits: &str, whole: &str) -> Result<u16, UsageError> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(SpecError(format!("invalid port '{whole}': {SPEC_HINT}")));
+        return Err(UsageError(format!("invalid port '{whole}': {SPEC_HINT}")));
     }
     // Digits only, so the one way to fail is a number too large even for u32.
     match digits.parse::<u32>() {
         Ok(port @ 1..=65535) => Ok(port as u16),
-        _ => Err(SpecError(format!(
+        _ => Err(UsageError(format!(
             "invalid port '{whole}': ports range from 1 to 65535"
         ))),
     }
@@ -171,18 +160,6 @@ impl Query {
             &[State::Listen]
         } else {
             DEFAULT_TCP_STATES
-        }
-    }
-
-    /// The states that match for `protocol`, as a bit mask of Linux state numbers
-    /// (`1 << sk_state`), the form `idiag_states` takes. UDP matches in every state.
-    pub fn state_mask(&self, protocol: Protocol) -> u32 {
-        match protocol {
-            Protocol::Tcp => self
-                .tcp_states()
-                .iter()
-                .fold(0, |mask, s| mask | 1 << s.linux_code()),
-            Protocol::Udp => u32::MAX,
         }
     }
 
@@ -318,17 +295,5 @@ mod tests {
         let q = Query::ports(vec![spec("53/udp").unwrap()]);
         assert!(q.wants_protocol(Protocol::Udp));
         assert!(!q.wants_protocol(Protocol::Tcp));
-    }
-
-    #[test]
-    fn state_masks_follow_the_listen_flag() {
-        let mut q = Query::ports(vec![]);
-        assert_eq!(
-            q.state_mask(Protocol::Tcp),
-            1 << 10 | 1 << 1 | 1 << 2 | 1 << 8
-        );
-        q.listen_only = true;
-        assert_eq!(q.state_mask(Protocol::Tcp), 1 << 10);
-        assert_eq!(q.state_mask(Protocol::Udp), u32::MAX);
     }
 }

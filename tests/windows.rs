@@ -7,9 +7,8 @@
 
 mod common;
 use common::{Holder, code, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners};
-use rekt::kill::AcquireError;
-use rekt::model::Owner;
-use rekt::platform::Target;
+use rekt::internals::{Backend, Os, Pinned};
+use rekt::model::{AcquireError, Owner};
 use std::net::UdpSocket;
 use std::time::Duration;
 
@@ -252,18 +251,14 @@ fn an_owner_is_pinned_only_while_it_still_holds_the_socket() {
     let mut h = Holder::udp("127.0.0.1:0");
     let owners = udp_owners(h.port);
     assert_eq!(owners.iter().map(|o| o.pid).collect::<Vec<_>>(), [h.pid()]);
-    let target = Target::acquire(&owners[0]).expect("a live owner is pinned");
-    assert_eq!(target.pid(), h.pid());
+    let target = Os::pin(&owners[0]).expect("a live owner is pinned");
     assert!(!target.has_exited());
     drop(target);
 
     // It exits between the lookup and the pinning: never signalled.
     h.child.kill().unwrap();
     h.child.wait().unwrap();
-    assert!(matches!(
-        Target::acquire(&owners[0]),
-        Err(AcquireError::Gone)
-    ));
+    assert!(matches!(Os::pin(&owners[0]), Err(AcquireError::Gone)));
 }
 
 #[test]
@@ -274,10 +269,7 @@ fn an_owner_that_let_go_of_the_socket_is_not_pinned() {
     let port = sock.local_addr().unwrap().port();
     let owners = udp_owners(port);
     release(sock, blocked);
-    assert!(matches!(
-        Target::acquire(&owners[0]),
-        Err(AcquireError::Released)
-    ));
+    assert!(matches!(Os::pin(&owners[0]), Err(AcquireError::Released)));
 }
 
 #[test]

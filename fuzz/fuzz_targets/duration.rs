@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use rekt::duration::{format, parse};
+use rekt::internals::{format_duration as format, parse_duration as parse};
 
 const MAX: Duration = Duration::from_secs(24 * 60 * 60);
 

@@ -14,8 +14,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use rekt::model::{Family, Protocol};
-use rekt::platform::sock_diag::{port_filter, request, request_tcp_both};
-use rekt::query::{PortSpec, Query};
+use rekt::internals::{port_filter, request, request_tcp_both};
+use rekt::{PortSpec, Query};
 
 const INET_DIAG_BC_NOP: u8 = 0;
 const INET_DIAG_BC_JMP: u8 = 1;

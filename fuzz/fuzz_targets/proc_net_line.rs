@@ -14,8 +14,8 @@ use std::net::IpAddr;
 
 use libfuzzer_sys::fuzz_target;
 use rekt::Query;
-use rekt::model::{Family, Protocol, Socket, State};
-use rekt::platform::proc_net::{parse_line, read_table};
+use rekt::model::{Family, Protocol, Socket, SocketKey};
+use rekt::internals::{parse_line, read_table, state_code, state_from_code};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, text)) = data.split_first() else {
@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(out.len() <= lines);
         for socket in &out {
             check(socket, protocol, family);
-            assert!(socket.key != 0 && query.matches(socket));
+            assert!(socket.key != SocketKey::Inode(0) && query.matches(socket));
         }
     }
 });
@@ -69,7 +69,7 @@ fn check(socket: &Socket, protocol: Protocol, family: Family) {
         (f, ip) => panic!("{ip} in a {f:?} table"),
     }
     assert_eq!(
-        State::from_linux(protocol, socket.state.linux_code()),
+        state_from_code(protocol, state_code(socket.state)),
         Some(socket.state)
     );
     assert!(socket.uid.is_some());
@@ -90,9 +90,12 @@ fn kernel_line(socket: &Socket) -> String {
     format!(
         "  12: {addr}:{:04X} 00000000:0000 {:02X} 00000000:00000000 00:00000000 00000000 {:5} {:8} {} 1 0000000000000000 100 0 0 10 0",
         socket.port(),
-        socket.state.linux_code(),
+        state_code(socket.state),
         socket.uid.unwrap(),
         0,
-        socket.key
+        match socket.key {
+            SocketKey::Inode(inode) => inode,
+            SocketKey::Pid(_) => unreachable!("Linux keys sockets by inode"),
+        }
     )
 }

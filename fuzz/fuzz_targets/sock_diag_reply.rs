@@ -14,8 +14,8 @@ use std::io;
 use std::net::IpAddr;
 
 use libfuzzer_sys::fuzz_target;
-use rekt::model::{Family, Protocol, State};
-use rekt::platform::sock_diag::{Progress, parse_reply};
+use rekt::model::{Family, Protocol};
+use rekt::internals::{Progress, parse_reply, state_code, state_from_code};
 
 /// nlmsghdr plus inet_diag_msg: the smallest message that yields a socket.
 const SMALLEST_SOCKET_MESSAGE: usize = 16 + 72;
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
             for socket in &out {
                 assert_eq!(socket.protocol, protocol);
                 assert_eq!(
-                    State::from_linux(protocol, socket.state.linux_code()),
+                    state_from_code(protocol, state_code(socket.state)),
                     Some(socket.state)
                 );
                 match (socket.family, socket.local.ip()) {

@@ -1,20 +1,23 @@
 //! Human output: tables on stdout, one-line notes and reports on stderr.
 
-use std::io::{self, Write};
+use std::io;
 
-use super::{Details, Printer, Style, table};
-use crate::Lookup;
-use crate::duration;
+use super::stream::{Stream, Which};
+use super::{Details, Printer, Style, table, words};
 use crate::exit_codes::ExitCode;
-use crate::kill::{Event, Outcome, Report};
-use crate::model::{PortStatus, Socket};
-use crate::platform;
+use crate::kill::{Event, Report};
+use crate::lookup::{Elsewhere, Lookup};
+use crate::model::{PortStatus, Signal, Socket};
+use crate::platform::{Backend, Os};
+use crate::query::PortSpec;
 
 pub struct HumanPrinter {
     verbose: bool,
     listing: bool,
-    out: Style,
-    err: Style,
+    out: Stream,
+    err: Stream,
+    out_style: Style,
+    err_style: Style,
 }
 
 impl HumanPrinter {
@@ -22,46 +25,53 @@ impl HumanPrinter {
         HumanPrinter {
             verbose,
             listing: false,
-            out: Style::for_stream(&io::stdout()),
-            err: Style::for_stream(&io::stderr()),
+            out: Stream::new(Which::Stdout),
+            err: Stream::new(Which::Stderr),
+            out_style: Style::for_stream(&io::stdout()),
+            err_style: Style::for_stream(&io::stderr()),
         }
     }
 
-    fn print_table(&self, table: &table::Table) {
+    fn print_table(&mut self, table: &table::Table) {
         if table.is_empty() {
             return;
         }
-        let stdout = io::stdout();
-        let mut out = io::BufWriter::new(stdout.lock());
-        // A closed pipe (`rekt | head -1`) is not worth an error.
-        let _ = table.write(&mut out, self.out).and_then(|()| out.flush());
+        let mut text = Vec::new();
+        // Writing into memory cannot fail.
+        let _ = table.write(&mut text, self.out_style);
+        self.out.write(&text);
     }
 
-    fn note(&self, line: &str) {
-        eprintln!("{line}");
+    fn note(&mut self, line: &str) {
+        self.err.line(line);
+    }
+
+    /// A `rekt: …` warning, yellow on a terminal.
+    fn warn(&mut self, text: &str) {
+        let line = self.err_style.yellow(&format!("rekt: {text}"));
+        self.note(&line);
     }
 }
 
 impl Printer for HumanPrinter {
+    fn wants_details(&self, listing: bool, signalling: bool) -> bool {
+        self.verbose || listing || signalling
+    }
+
     fn owners(&mut self, found: &Lookup, details: &Details) {
         self.print_table(&table::lookup_table(found, self.verbose, details));
     }
 
     fn listeners(&mut self, found: &Lookup, details: &Details) {
         self.listing = true;
-        self.print_table(&table::list_table(
-            found,
-            self.verbose,
-            details,
-            platform::user_name,
-        ));
+        self.print_table(&table::list_table(found, self.verbose, details));
     }
 
     fn hidden(&mut self, found: &Lookup, privileged: bool) {
         let hidden = &found.ownership.hidden;
         if !self.listing && found.ownership.incomplete && !privileged {
             for line in shared_notes(found) {
-                self.note(&self.err.yellow(&format!("rekt: {line}")));
+                self.warn(&line);
             }
         }
         if hidden.is_empty() {
@@ -78,35 +88,48 @@ impl Printer for HumanPrinter {
             return;
         }
         for line in hidden_notes(hidden, why) {
-            self.note(&self.err.yellow(&format!("rekt: {line}")));
+            self.warn(&line);
         }
     }
 
-    fn hint(&mut self, text: &str) {
-        self.note(&self.err.yellow(&format!("rekt: {text}")));
+    fn free(&mut self, ports: &[PortSpec]) {
+        self.note(&format!("rekt: nothing holds {}", words::ports(ports)));
     }
 
-    fn free(&mut self, ports: &str) {
-        self.note(&format!("rekt: nothing holds {ports}"));
+    fn elsewhere(&mut self, found: &[Elsewhere]) {
+        for e in found {
+            self.warn(&words::elsewhere(e));
+        }
     }
 
-    fn event(&mut self, event: Event<'_>) {
+    fn skipped(&mut self, report: &Report, details: &Details) {
+        self.note(&words::not_signalled(report.pid, &report.outcome, details));
+    }
+
+    fn event(&mut self, event: Event<'_>, details: &Details) {
         let line = match event {
-            Event::Sent(report, signal) => format!("{} {}", signal.verb(), report.who()),
-            Event::NotSent(report) | Event::Skipped(report) => describe(report),
-            Event::Escalating { report, waited } if waited.is_zero() => {
-                format!("killing {} instead (--escalate)", report.who())
+            Event::Sent(report, signal) => {
+                format!(
+                    "{} {}",
+                    words::sent(signal),
+                    words::who(report.pid, details)
+                )
             }
+            Event::NotSent(report) => words::not_signalled(report.pid, &report.outcome, details),
+            Event::Escalating { report, waited } if waited.is_zero() => format!(
+                "killing {} instead (--escalate)",
+                words::who(report.pid, details)
+            ),
             Event::Escalating { report, waited } => format!(
                 "{} is still running after {}; killing it",
-                report.who(),
-                duration::format(waited)
+                words::who(report.pid, details),
+                words::waited(waited)
             ),
-            Event::StillRunning { report, waited } => self.err.red(&format!(
+            Event::StillRunning { report, waited } => self.err_style.red(&format!(
                 "{} is still running after {}{}",
-                report.who(),
-                duration::format(waited),
-                if report.signal == Some(crate::kill::Signal::Terminate) {
+                words::who(report.pid, details),
+                words::waited(waited),
+                if report.signal == Some(Signal::Terminate) {
                     "; use -k or --escalate to force it"
                 } else {
                     ""
@@ -122,18 +145,14 @@ impl Printer for HumanPrinter {
         for status in statuses {
             let port = format!("port {}/{}", status.port, status.protocol);
             if status.is_free() {
-                self.note(&self.err.green(&format!("{port} is free")));
+                let line = self.err_style.green(&format!("{port} is free"));
+                self.note(&line);
                 continue;
             }
             let mut holders: Vec<String> = status
                 .holders
                 .iter()
-                .map(
-                    |pid| match details.get(pid).and_then(|i| i.name.as_deref()) {
-                        Some(name) => format!("{pid} ({name})"),
-                        None => pid.to_string(),
-                    },
-                )
+                .map(|&pid| words::who(pid, details))
                 .collect();
             if status.hidden {
                 holders.push("a process you cannot see".into());
@@ -143,30 +162,29 @@ impl Printer for HumanPrinter {
                 1 => format!("PID {}", holders.join(", ")),
                 _ => format!("PIDs {}", holders.join(", ")),
             };
-            self.note(&self.err.red(&format!("{port} is still held by {by}")));
+            let line = self.err_style.red(&format!("{port} is still held by {by}"));
+            self.note(&line);
         }
     }
 
-    fn error(&mut self, message: &str) {
-        self.note(&format!("rekt: {message}"));
+    fn lookup_failed(&mut self, error: &io::Error) {
+        self.note(&format!("rekt: cannot look up sockets: {error}"));
     }
 
-    fn finish(&mut self, _: ExitCode) {}
-}
+    fn recheck_failed(&mut self, error: &io::Error) {
+        self.note(&format!("rekt: cannot check the ports again: {error}"));
+    }
 
-/// The one line for an owner that was not signalled, or whose signal failed.
-fn describe(report: &Report) -> String {
-    let who = report.who();
-    match &report.outcome {
-        Outcome::Refused(why) => format!("refusing to signal {who}: {why}"),
-        Outcome::Denied(e) => format!("could not signal {who}: {e}; {}", platform::PRIVILEGE_HINT),
-        Outcome::Failed(e) => format!("could not signal {who}: {e}"),
-        Outcome::AlreadyGone => {
-            format!("{who} already exited or let go of the port; not signalled")
+    fn finish(&mut self, code: ExitCode) -> ExitCode {
+        if let Some(e) = self.out.failure() {
+            let line = format!("rekt: cannot write to stdout: {e}");
+            self.note(&line);
+            return ExitCode::Error;
         }
-        Outcome::Declined => format!("skipped {who}"),
-        Outcome::Exited => format!("{who} exited"),
-        Outcome::StillRunning => format!("{who} is still running"),
+        if self.err.failure().is_some() {
+            return ExitCode::Error;
+        }
+        code
     }
 }
 
@@ -196,7 +214,7 @@ impl Hidden {
         match self {
             Hidden::NeedsPrivilege => format!(
                 "another user's process, which you cannot see; {}",
-                platform::PRIVILEGE_HINT
+                Os::PRIVILEGE_HINT
             ),
             Hidden::Unreadable => {
                 "a process whose fds cannot be read even with privileges (another user \
@@ -216,7 +234,7 @@ impl Hidden {
 /// (a root master process, say) may hold it too, and you cannot see them. Said once per
 /// (port, protocol, uid), since the lookup is otherwise complete and exits 0.
 fn shared_notes(found: &Lookup) -> Vec<String> {
-    let Some(me) = platform::current_uid() else {
+    let Some(me) = Os::current_uid() else {
         return Vec::new();
     };
     let mut keys: Vec<(u16, &'static str, u32)> = found
@@ -241,8 +259,8 @@ fn shared_notes(found: &Lookup) -> Vec<String> {
             format!(
                 "port {port}/{proto}: the socket belongs to uid {uid} ({}), whose processes may \
                  hold it too without your seeing them; {}",
-                platform::user_name(uid),
-                platform::PRIVILEGE_HINT
+                Os::user_name(uid),
+                Os::PRIVILEGE_HINT
             )
         })
         .collect()
@@ -260,13 +278,13 @@ fn hidden_notes(hidden: &[Socket], why: Hidden) -> Vec<String> {
     keys.into_iter()
         .map(|(port, proto, uid)| {
             let whose = match uid {
-                Some(uid) => format!(" of uid {uid} ({})", platform::user_name(uid)),
+                Some(uid) => format!(" of uid {uid} ({})", Os::user_name(uid)),
                 None => String::new(),
             };
             match why {
                 Hidden::NeedsPrivilege => format!(
                     "port {port}/{proto} is held by a process{whose} that you cannot see; {}",
-                    platform::PRIVILEGE_HINT
+                    Os::PRIVILEGE_HINT
                 ),
                 Hidden::Unreadable => format!(
                     "port {port}/{proto} is held by a process{whose} whose fds cannot be read, \

@@ -2,15 +2,17 @@
 //! README ("JSON output").
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io;
 
 use serde::Serialize;
 
-use super::{Details, Printer};
-use crate::Lookup;
+use super::stream::{Stream, Which};
+use super::{Details, Printer, words};
 use crate::exit_codes::ExitCode;
-use crate::kill::{Event, Report, Signal};
-use crate::model::{Family, Owner, PortStatus, Socket};
+use crate::kill::{Event, Outcome, Report};
+use crate::lookup::{Elsewhere, Lookup};
+use crate::model::{Family, Owner, PortStatus, Signal, Socket};
+use crate::query::PortSpec;
 
 #[derive(Default)]
 pub struct JsonPrinter {
@@ -145,7 +147,25 @@ impl JsonPrinter {
     }
 }
 
+/// The name of an outcome in JSON.
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Exited => "exited",
+        Outcome::StillRunning => "still_running",
+        Outcome::Refused(_) => "refused",
+        Outcome::Denied(_) => "denied",
+        Outcome::AlreadyGone => "already_gone",
+        Outcome::Declined => "declined",
+        Outcome::NoWindows => "no_windows",
+        Outcome::Failed(_) => "failed",
+    }
+}
+
 impl Printer for JsonPrinter {
+    fn wants_details(&self, _: bool, _: bool) -> bool {
+        true
+    }
+
     fn owners(&mut self, found: &Lookup, details: &Details) {
         self.record("lookup", found, details);
     }
@@ -156,26 +176,27 @@ impl Printer for JsonPrinter {
 
     fn hidden(&mut self, _: &Lookup, _: bool) {}
 
-    fn hint(&mut self, text: &str) {
-        self.doc.hints.push(text.to_owned());
+    /// The empty owner list and exit code 1 say it.
+    fn free(&mut self, _: &[PortSpec]) {}
+
+    fn elsewhere(&mut self, found: &[Elsewhere]) {
+        self.doc.hints.extend(found.iter().map(words::elsewhere));
     }
 
-    /// The empty owner list and exit code 1 say it.
-    fn free(&mut self, _: &str) {}
+    fn skipped(&mut self, _: &Report, _: &Details) {}
 
-    fn event(&mut self, _: Event<'_>) {}
+    fn event(&mut self, _: Event<'_>, _: &Details) {}
 
     fn outcomes(&mut self, reports: &[Report]) {
         let by_pid: HashMap<u32, &Report> = reports.iter().map(|r| (r.pid, r)).collect();
         for owner in &mut self.doc.owners {
             if let Some(report) = by_pid.get(&owner.pid) {
-                owner.outcome = Some(report.outcome.as_str());
+                owner.outcome = Some(outcome_name(&report.outcome));
                 owner.signal = report.signal.map(|s| match s {
                     Signal::Terminate => "terminate",
                     Signal::Kill => "kill",
                 });
-                let message = report.outcome.to_string();
-                owner.message = (message != report.outcome.as_str()).then_some(message);
+                owner.message = words::outcome_detail(&report.outcome);
             }
         }
     }
@@ -195,19 +216,32 @@ impl Printer for JsonPrinter {
         );
     }
 
-    fn error(&mut self, message: &str) {
-        self.doc.error = Some(message.to_owned());
+    fn lookup_failed(&mut self, error: &io::Error) {
+        self.doc.error = Some(format!("cannot look up sockets: {error}"));
     }
 
-    fn finish(&mut self, code: ExitCode) {
+    fn recheck_failed(&mut self, error: &io::Error) {
+        self.doc.error = Some(format!("cannot check the ports again: {error}"));
+    }
+
+    fn finish(&mut self, code: ExitCode) -> ExitCode {
         self.doc.exit_code = code as u8;
         if self.doc.mode.is_empty() {
             self.doc.mode = "lookup";
         }
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        let _ = serde_json::to_writer_pretty(&mut out, &self.doc)
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(out));
+        let mut out = Stream::new(Which::Stdout);
+        match serde_json::to_vec_pretty(&self.doc) {
+            Ok(mut text) => {
+                text.push(b'\n');
+                out.write(&text);
+            }
+            // Plain data with string keys: cannot happen, but is no reason to panic.
+            Err(_) => return ExitCode::Error,
+        }
+        // The document could not be written: the exit code is all that is left to say it.
+        if out.failure().is_some() {
+            return ExitCode::Error;
+        }
+        code
     }
 }

@@ -1,49 +1,65 @@
 //! Everything rekt shows, behind one `Printer` trait with three small implementations:
 //! human tables and notes, one JSON document, or nothing. The run (`app`) tells the printer
-//! what happened; the printer decides how (and whether) to show it.
+//! what happened; the printer decides how (and whether) to show it. All wording lives here
+//! (`words`), and every byte goes out through `stream`, which never panics.
 
 mod human;
 mod json;
+mod stream;
 mod table;
+mod words;
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{self, BufRead, IsTerminal};
 
-use crate::Lookup;
-use crate::cli::Format;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Format};
+use crate::error::UsageError;
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Report};
-use crate::model::{PortStatus, ProcessInfo};
+use crate::lookup::{Elsewhere, Lookup};
+use crate::model::{PortStatus, ProcessInfo, Signal};
+use crate::query::PortSpec;
 
 pub use human::HumanPrinter;
 pub use json::JsonPrinter;
-pub use table::{Table, lookup_table, owner_rows};
+use stream::{Stream, Which};
 
 /// Process details by PID, read once per run for the owners that will be shown.
 pub type Details = HashMap<u32, ProcessInfo>;
 
 /// What a run tells its printer, in the order it happens.
 pub trait Printer {
+    /// Whether this printer shows process details (names, users), so that they are worth
+    /// reading: in list mode (`listing`), or for a run that signals (`signalling`), whose
+    /// reports name processes.
+    fn wants_details(&self, listing: bool, signalling: bool) -> bool;
     /// The owners of the requested ports.
     fn owners(&mut self, found: &Lookup, details: &Details);
     /// List mode: every listener and its owner.
     fn listeners(&mut self, found: &Lookup, details: &Details);
     /// Matching sockets whose owner could not be found.
     fn hidden(&mut self, found: &Lookup, privileged: bool);
-    /// Something the user probably wants to know (a port held in another namespace).
-    fn hint(&mut self, text: &str);
-    /// Nothing holds the ports asked about (`ports` as the user wrote them).
-    fn free(&mut self, ports: &str);
+    /// Nothing holds the ports asked about.
+    fn free(&mut self, ports: &[PortSpec]);
+    /// The ports that are free here but held in other network namespaces.
+    fn elsewhere(&mut self, found: &[Elsewhere]);
+    /// An owner that will not be signalled (protected, already gone, declined).
+    fn skipped(&mut self, report: &Report, details: &Details);
     /// Progress while signalling, as it happens.
-    fn event(&mut self, event: Event<'_>);
+    fn event(&mut self, event: Event<'_>, details: &Details);
     /// What became of every owner, once signalling is over.
     fn outcomes(&mut self, reports: &[Report]);
     /// The ports checked again after signalling.
     fn ports(&mut self, statuses: &[PortStatus], details: &Details);
-    /// A failure that ends the run (not a usage error).
-    fn error(&mut self, message: &str);
-    /// The run is over.
-    fn finish(&mut self, code: ExitCode);
+    /// The lookup itself failed (exit 4).
+    fn lookup_failed(&mut self, error: &io::Error);
+    /// The check after signalling failed (exit 4).
+    fn recheck_failed(&mut self, error: &io::Error);
+    /// The run is over with `code`; returns the code to exit with (4 when the output
+    /// itself could not be written).
+    fn finish(&mut self, code: ExitCode) -> ExitCode;
 }
 
 /// The printer for `format`.
@@ -59,16 +75,74 @@ pub fn printer(format: Format) -> Box<dyn Printer> {
 pub struct QuietPrinter;
 
 impl Printer for QuietPrinter {
+    fn wants_details(&self, _: bool, _: bool) -> bool {
+        false
+    }
     fn owners(&mut self, _: &Lookup, _: &Details) {}
     fn listeners(&mut self, _: &Lookup, _: &Details) {}
     fn hidden(&mut self, _: &Lookup, _: bool) {}
-    fn hint(&mut self, _: &str) {}
-    fn free(&mut self, _: &str) {}
-    fn event(&mut self, _: Event<'_>) {}
+    fn free(&mut self, _: &[PortSpec]) {}
+    fn elsewhere(&mut self, _: &[Elsewhere]) {}
+    fn skipped(&mut self, _: &Report, _: &Details) {}
+    fn event(&mut self, _: Event<'_>, _: &Details) {}
     fn outcomes(&mut self, _: &[Report]) {}
     fn ports(&mut self, _: &[PortStatus], _: &Details) {}
-    fn error(&mut self, _: &str) {}
-    fn finish(&mut self, _: ExitCode) {}
+    fn lookup_failed(&mut self, _: &io::Error) {}
+    fn recheck_failed(&mut self, _: &io::Error) {}
+    fn finish(&mut self, code: ExitCode) -> ExitCode {
+        code
+    }
+}
+
+/// Says a usage error in one line on stderr; returns its exit code.
+pub fn usage_error(error: &UsageError) -> ExitCode {
+    Stream::new(Which::Stderr).line(&format!("rekt: {error}"));
+    ExitCode::Usage
+}
+
+/// Writes the completion script for `shell` to stdout. A closed pipe is not a failure.
+pub fn completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rekt", &mut script);
+    write_all_of(&script, "the completion script")
+}
+
+/// Writes the man page (roff) to stdout. A closed pipe is not a failure.
+pub fn man_page() -> ExitCode {
+    let mut page = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+        return write_error(&e, "the man page");
+    }
+    write_all_of(&page, "the man page")
+}
+
+fn write_all_of(bytes: &[u8], what: &str) -> ExitCode {
+    let mut out = Stream::new(Which::Stdout);
+    out.write(bytes);
+    match out.failure() {
+        Some(e) => write_error(e, what),
+        None => ExitCode::Success,
+    }
+}
+
+fn write_error(e: &io::Error, what: &str) -> ExitCode {
+    Stream::new(Which::Stderr).line(&format!("rekt: cannot write {what}: {e}"));
+    ExitCode::Error
+}
+
+/// Asks on the terminal whether to send `signal` to `pid`; anything but y or yes is no.
+pub fn confirm(signal: Signal, pid: u32, details: &Details) -> bool {
+    let question = format!(
+        "{} {}? [y/N] ",
+        words::verb(signal),
+        words::who(pid, details)
+    );
+    Stream::new(Which::Stderr).write(question.as_bytes());
+    let mut answer = String::new();
+    if io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// ANSI styling, on only for a terminal and only when `NO_COLOR` is unset
@@ -79,10 +153,12 @@ pub struct Style {
 }
 
 impl Style {
+    #[cfg(test)]
     pub fn plain() -> Style {
         Style { enabled: false }
     }
 
+    #[cfg(test)]
     pub fn colored() -> Style {
         Style { enabled: true }
     }

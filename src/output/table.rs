@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::{Details, Style};
-use crate::Lookup;
-use crate::model::{Owner, Socket};
+use crate::lookup::Lookup;
+use crate::model::{Owner, Socket, SocketKey};
+use crate::platform::{Backend, Os};
 
 /// A plain text table: columns padded to their widest cell, two spaces apart, no trailing
 /// spaces. Padding is computed on the text alone, so colour never breaks alignment.
@@ -116,12 +117,7 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
 
 /// The list table: one row per socket and owner, sorted by port (the socket list's order).
 /// Sockets without a visible owner get one row with `-` for the owner.
-pub fn list_table(
-    found: &Lookup,
-    verbose: bool,
-    details: &Details,
-    user_name: impl Fn(u32) -> String,
-) -> Table {
+pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
     let mut headers = vec!["PORT", "PROTO", "ADDRESS", "PID", "NAME", "USER"];
     if verbose {
         headers.push("STATE");
@@ -130,7 +126,7 @@ pub fn list_table(
         headers.push("NETNS");
     }
     let mut table = Table::new(headers);
-    let mut holders: HashMap<u64, Vec<u32>> = HashMap::new();
+    let mut holders: HashMap<SocketKey, Vec<u32>> = HashMap::new();
     for owner in &found.ownership.owners {
         for socket in &owner.sockets {
             holders.entry(socket.key).or_default().push(owner.pid);
@@ -157,7 +153,7 @@ pub fn list_table(
         };
         if pids.is_empty() {
             // The socket's uid is known even when its process is not.
-            let user = socket.uid.map(&user_name).unwrap_or_else(|| "-".into());
+            let user = socket.uid.map(Os::user_name).unwrap_or_else(|| "-".into());
             push("-".into(), "-".into(), user);
         }
         for pid in pids {

@@ -1,21 +1,101 @@
-//! The one platform seam. Each OS module answers the same two questions (which sockets
-//! match, which processes hold them) and can pin and signal a process; everything else in
-//! rekt is platform-neutral. A new OS is a new folder here and nothing else.
+//! The one platform seam. Each OS backend answers the same two questions (which sockets
+//! match, which processes hold them), reads the facts rekt shows about a process, and can
+//! pin and signal one. Everything else in rekt is platform-neutral: policy, wording and
+//! output never look behind this seam.
 //!
-//! Each module provides: `sockets`, `owners`, `process_info`, `user_name`, `Target`,
-//! `wait_for_exit`, `protected_reason`, `parent_pid`, `is_privileged`, `current_uid`, the network
-//! namespace trio `current_netns`, `other_netns` and `sockets_in_netns` (empty outside
-//! Linux), `ERROR_NO_SUCH_PROCESS` and `PRIVILEGE_HINT`.
+//! The seam is the [`Backend`] trait, so a backend that drifts from it does not compile.
+//! [`Os`] is the backend of the target being built. Adding an OS means a folder here with
+//! a type that implements [`Backend`], one `cfg` line below, and its target in CI.
+
+use std::io;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, SendError};
+use crate::model::{Signal, Socket};
+use crate::query::Query;
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::*;
+pub use linux::Linux as Os;
+#[cfg(target_os = "linux")]
+#[doc(hidden)]
+pub use linux::{proc_net, sock_diag, state};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub use windows::*;
+pub use windows::Windows as Os;
 
 #[cfg(not(any(target_os = "linux", windows)))]
 compile_error!("rekt supports Linux and Windows only");
+
+/// What rekt needs from an operating system.
+pub trait Backend {
+    /// An owner pinned for signalling: whatever is done through it reaches the process
+    /// that was found, or nobody (a pidfd; a process handle).
+    type Target: Pinned;
+
+    /// What to suggest when something is hidden or denied for lack of privileges.
+    const PRIVILEGE_HINT: &'static str;
+
+    /// Whether the OS has network namespaces (`--all-netns`).
+    const HAS_NETNS: bool;
+
+    /// Every socket in this network namespace that matches `query`.
+    fn sockets(query: &Query) -> io::Result<Vec<Socket>>;
+
+    /// The processes holding `sockets`: one owner per PID, sorted by PID, each socket once
+    /// per owner in the order of `sockets`; and the sockets no visible process holds.
+    fn owners(sockets: &[Socket]) -> io::Result<Ownership>;
+
+    /// What can be read about a process. Every field may be unknown (it exited, or it is
+    /// not ours to read); that is never an error.
+    fn process_info(pid: u32) -> ProcessInfo;
+
+    /// A user's name, or the uid as a number when it has none.
+    fn user_name(uid: u32) -> String;
+
+    /// Why `pid` may never be signalled on this OS (PID 1, the System process), if it may
+    /// not. rekt itself and its callers are the policy's business (`kill::protected`).
+    fn protection(pid: u32) -> Option<Protection>;
+
+    /// The PID of rekt's parent.
+    fn parent_pid() -> Option<u32>;
+
+    /// Whether rekt runs with the privileges to see and signal every process.
+    fn is_privileged() -> bool;
+
+    /// rekt's real uid, where sockets carry uids (Linux).
+    fn current_uid() -> Option<u32>;
+
+    /// The network namespace rekt runs in.
+    fn current_netns() -> io::Result<NetNs>;
+
+    /// Every other network namespace that can be found; gives up early (with what it has)
+    /// once `stop` is raised.
+    fn other_netns(stop: &AtomicBool) -> io::Result<Vec<NetNs>>;
+
+    /// The sockets matching `query` in another network namespace.
+    fn sockets_in_netns(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>>;
+
+    /// Pins `owner` and checks that it still holds one of its sockets, so that a PID
+    /// recycled since the lookup is never signalled.
+    fn pin(owner: &Owner) -> Result<Self::Target, AcquireError>;
+
+    /// Waits until every target has exited or `timeout` passes; says which have exited.
+    fn wait_for_exit(targets: &[&Self::Target], timeout: Duration) -> Vec<bool>;
+}
+
+/// A pinned process.
+pub trait Pinned {
+    /// Delivers `signal` to the pinned process.
+    fn send(&self, signal: Signal) -> Result<(), SendError>;
+
+    /// Whether it has exited.
+    fn has_exited(&self) -> bool;
+}
+
+/// The pinned-process type of this OS.
+pub type Target = <Os as Backend>::Target;

@@ -7,8 +7,12 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rustix::fs::{CWD, Mode, OFlags, RawDir, openat, readlinkat_raw};
+use rustix::io::Errno;
 
 /// One fd that refers to a wanted socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,15 +42,15 @@ const PARALLEL_THRESHOLD: usize = 32;
 const CHUNK: usize = 8;
 
 /// The getdents64 buffer. 32 KiB holds about 1,300 fd entries per call.
-const DIRENT_BUF_WORDS: usize = 4096;
+const DIRENT_BUF: usize = 32 * 1024;
 
 /// `socket:[` followed by up to 20 digits and `]`; longer links are not sockets.
 const LINK_BUF: usize = 40;
-const SOCKET_PREFIX: &[u8] = b"socket:[";
+pub const SOCKET_PREFIX: &[u8] = b"socket:[";
 
 /// Opens `/proc` as a directory fd that every later lookup is relative to.
 pub fn open_proc() -> io::Result<OwnedFd> {
-    open_dir(libc::AT_FDCWD, c"/proc")
+    open_dir(CWD, c"/proc")
 }
 
 /// Finds every fd of every process that refers to one of `inodes` (sorted, deduplicated).
@@ -55,7 +59,7 @@ pub fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     let pids = list_pids(proc_dir)?;
     let parts = for_each_pid(
         &pids,
-        || Worker::new(proc_dir.as_raw_fd(), inodes),
+        || Worker::new(proc_dir.as_fd(), inodes),
         Worker::scan_process,
     );
     let mut result = Scan::default();
@@ -124,19 +128,18 @@ fn thread_count(processes: usize) -> usize {
 }
 
 /// Re-reads one fd of one process: the inode of the socket it refers to now, if any. Used
-/// just before a signal to prove the PID still holds what we found. When the main thread
-/// has exited, its fd directory is empty, so a live thread's view is read instead.
+/// just before a signal to prove the PID still holds what we found.
 pub fn socket_inode_of(pid: u32, fd: u32) -> io::Result<Option<u64>> {
-    match read_socket_link(&format!("/proc/{pid}/fd/{fd}")) {
+    let proc_dir = open_proc()?;
+    let link = |dir: &str| {
+        let path = CString::new(format!("{dir}/{fd}")).map_err(io::Error::other)?;
+        link_id(&proc_dir, &path, SOCKET_PREFIX)
+    };
+    match link(&format!("{pid}/fd")) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))?;
-            for task in tasks.filter_map(Result::ok) {
-                let tid = task.file_name();
-                if tid.to_str() == Some(&pid.to_string()) {
-                    continue;
-                }
-                let path = format!("/proc/{pid}/task/{}/fd/{fd}", tid.to_string_lossy());
-                if let Ok(inode) = read_socket_link(&path) {
+            let mut buf = DirBuf::new();
+            for dir in other_threads_fd_dirs(proc_dir.as_fd(), pid, &mut buf) {
+                if let Ok(inode) = link(&dir.to_string_lossy()) {
                     return Ok(inode);
                 }
             }
@@ -146,30 +149,21 @@ pub fn socket_inode_of(pid: u32, fd: u32) -> io::Result<Option<u64>> {
     }
 }
 
-fn read_socket_link(path: &str) -> io::Result<Option<u64>> {
-    let path = CString::new(path).map_err(io::Error::other)?;
+/// Reads the link at `path` (relative to `at`) and returns the number in `PREFIX…]`:
+/// `socket:[12345]`, `net:[4026531840]`. `None` for a link of any other form.
+pub fn link_id(at: impl AsFd, path: &CStr, prefix: &[u8]) -> io::Result<Option<u64>> {
     let mut buf = [0u8; LINK_BUF];
-    // SAFETY: `path` is NUL-terminated and `buf` is writable for its whole length.
-    let n = unsafe {
-        libc::readlink(
-            path.as_ptr(),
-            buf.as_mut_ptr().cast::<libc::c_char>(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(parse_socket_link(&buf[..n as usize]))
+    let n = readlinkat_raw(at, path, &mut buf)?;
+    Ok(bracketed(&buf[..n.min(LINK_BUF)], prefix))
 }
 
-/// The inode in `socket:[12345]`, or `None` for any other link text.
-pub fn parse_socket_link(link: &[u8]) -> Option<u64> {
-    let digits = link.strip_prefix(SOCKET_PREFIX)?.strip_suffix(b"]")?;
-    parse_decimal(digits)
+/// The number in `PREFIX12345]`, or `None` for any other text.
+pub fn bracketed(link: &[u8], prefix: &[u8]) -> Option<u64> {
+    decimal(link.strip_prefix(prefix)?.strip_suffix(b"]")?)
 }
 
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
+/// Decimal digits that fit a u64; `None` for anything else (empty, a sign, overflow).
+pub fn decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
@@ -184,36 +178,54 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 /// Every numeric entry of `/proc`: the thread-group leaders, which own the fd tables.
 pub fn list_pids(proc_dir: &OwnedFd) -> io::Result<Vec<u32>> {
     // getdents64 continues from the fd's offset, so read a private duplicate from 0.
-    let dir = open_dir(proc_dir.as_raw_fd(), c".")?;
-    let mut buf = DirentBuf::new();
+    let dir = open_dir(proc_dir, c".")?;
+    let mut buf = DirBuf::new();
     let mut pids = Vec::with_capacity(512);
-    loop {
-        let n = buf.fill(dir.as_raw_fd())?;
-        if n == 0 {
-            return Ok(pids);
+    for_each_name(dir.as_fd(), &mut buf, |name| {
+        if let Some(pid) = decimal(name.to_bytes()).and_then(|p| u32::try_from(p).ok()) {
+            pids.push(pid);
         }
-        for name in buf.names(n) {
-            if let Some(pid) = parse_decimal(name.to_bytes()).and_then(|p| u32::try_from(p).ok()) {
-                pids.push(pid);
-            }
+    })?;
+    Ok(pids)
+}
+
+/// `PID/task/TID/fd` for every thread of `pid` but the main one, relative to /proc. When
+/// the main thread has exited (a zombie leader), its `PID/fd` is empty while the other
+/// threads live on with the fd table, which they share: the first of these that can be
+/// read speaks for all.
+fn other_threads_fd_dirs(proc_dir: BorrowedFd<'_>, pid: u32, buf: &mut DirBuf) -> Vec<CString> {
+    let Ok(path) = CString::new(format!("{pid}/task")) else {
+        return Vec::new();
+    };
+    let Ok(tasks) = open_dir(proc_dir, &path) else {
+        return Vec::new();
+    };
+    let mut dirs = Vec::new();
+    let _ = for_each_name(tasks.as_fd(), buf, |name| {
+        if let Some(tid) = decimal(name.to_bytes())
+            && tid != u64::from(pid)
+            && let Ok(dir) = CString::new(format!("{pid}/task/{tid}/fd"))
+        {
+            dirs.push(dir);
         }
-    }
+    });
+    dirs
 }
 
 /// One scanning thread's buffers and findings.
 struct Worker<'a> {
-    proc_fd: RawFd,
+    proc_dir: BorrowedFd<'a>,
     inodes: &'a [u64],
-    buf: DirentBuf,
+    buf: DirBuf,
     result: Scan,
 }
 
 impl<'a> Worker<'a> {
-    fn new(proc_fd: RawFd, inodes: &'a [u64]) -> Self {
+    fn new(proc_dir: BorrowedFd<'a>, inodes: &'a [u64]) -> Self {
         Worker {
-            proc_fd,
+            proc_dir,
             inodes,
-            buf: DirentBuf::new(),
+            buf: DirBuf::new(),
             result: Scan::default(),
         }
     }
@@ -222,35 +234,11 @@ impl<'a> Worker<'a> {
         let mut path = [0u8; 16];
         let path = pid_fd_path(pid, &mut path);
         if self.scan_fd_dir(pid, path) == Some(0) {
-            // No fds at all: a kernel thread, or a process whose main thread has exited
-            // (a zombie leader) while its other threads live on with the fd table.
-            self.scan_live_thread(pid);
-        }
-    }
-
-    /// Scans the fds of `pid` through the thread that still lives, if the leader is gone.
-    fn scan_live_thread(&mut self, pid: u32) {
-        let Ok(path) = CString::new(format!("{pid}/task")) else {
-            return;
-        };
-        let Ok(tasks) = open_dir(self.proc_fd, &path) else {
-            return;
-        };
-        let mut tids = Vec::new();
-        while let Ok(n @ 1..) = self.buf.fill(tasks.as_raw_fd()) {
-            tids.extend(
-                self.buf
-                    .names(n)
-                    .filter_map(|name| parse_decimal(name.to_bytes()))
-                    .filter(|&tid| tid != u64::from(pid)),
-            );
-        }
-        // Threads share one fd table: the first that can be read speaks for all.
-        for tid in tids {
-            if let Ok(path) = CString::new(format!("{pid}/task/{tid}/fd"))
-                && self.scan_fd_dir(pid, &path).is_some()
-            {
-                return;
+            // No fds at all: a kernel thread, or a process whose main thread has exited.
+            for dir in other_threads_fd_dirs(self.proc_dir, pid, &mut self.buf) {
+                if self.scan_fd_dir(pid, &dir).is_some() {
+                    return;
+                }
             }
         }
     }
@@ -258,60 +246,52 @@ impl<'a> Worker<'a> {
     /// Scans one fd directory (relative to /proc) for wanted sockets, recording hits under
     /// `pid`. Returns how many entries it had, or `None` if it could not be read.
     fn scan_fd_dir(&mut self, pid: u32, path: &CStr) -> Option<usize> {
-        let dir = match open_dir(self.proc_fd, path) {
+        let dir = match open_dir(self.proc_dir, path) {
             Ok(dir) => dir,
             Err(e) => {
                 // ENOENT: the process exited mid-scan, which is normal.
-                if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) {
+                if e.kind() == io::ErrorKind::PermissionDenied {
                     self.result.denied += 1;
                 }
                 return None;
             }
         };
-        let dirfd = dir.as_raw_fd();
-        let mut link = [0u8; LINK_BUF];
+        let dirfd = dir.as_fd();
+        let (inodes, hits) = (self.inodes, &mut self.result.hits);
         let mut entries = 0;
-        loop {
-            let n = match self.buf.fill(dirfd) {
-                Ok(0) => return Some(entries),
-                Err(_) => return None,
-                Ok(n) => n,
-            };
-            for name in self.buf.names(n) {
-                entries += 1;
-                // SAFETY: `name` is NUL-terminated and `link` is writable for its length.
-                let len = unsafe {
-                    libc::readlinkat(
-                        dirfd,
-                        name.as_ptr(),
-                        link.as_mut_ptr().cast::<libc::c_char>(),
-                        link.len(),
-                    )
-                };
-                if len < 0 {
-                    // The directory opened but its links are not ours to read (a process
-                    // in another user namespace, for example): skip the rest of it.
-                    let errno = io::Error::last_os_error().raw_os_error();
-                    if matches!(errno, Some(libc::EACCES | libc::EPERM)) {
-                        self.result.denied += 1;
-                        return None;
-                    }
-                    continue;
-                }
-                let Some(inode) = parse_socket_link(&link[..len as usize]) else {
-                    continue;
-                };
-                if self.inodes.binary_search(&inode).is_ok()
-                    && let Some(fd) = parse_decimal(name.to_bytes())
-                {
-                    self.result.hits.push(Hit {
-                        pid,
-                        fd: fd as u32,
-                        inode,
-                    });
-                }
+        let mut denied = false;
+        let listed = for_each_name(dirfd, &mut self.buf, |name| {
+            entries += 1;
+            if denied {
+                return;
             }
+            let mut link = [0u8; LINK_BUF];
+            let len = match readlinkat_raw(dirfd, name, &mut link) {
+                Ok(len) => len.min(LINK_BUF),
+                // The directory opened but its links are not ours to read (a process in
+                // another user namespace, for example): skip the rest of it.
+                Err(Errno::ACCESS | Errno::PERM) => {
+                    denied = true;
+                    return;
+                }
+                Err(_) => return,
+            };
+            if let Some(inode) = bracketed(&link[..len], SOCKET_PREFIX)
+                && inodes.binary_search(&inode).is_ok()
+                && let Some(fd) = decimal(name.to_bytes())
+            {
+                hits.push(Hit {
+                    pid,
+                    fd: fd as u32,
+                    inode,
+                });
+            }
+        });
+        if denied {
+            self.result.denied += 1;
+            return None;
         }
+        listed.ok().map(|()| entries)
     }
 }
 
@@ -335,92 +315,36 @@ fn pid_fd_path(pid: u32, buf: &mut [u8; 16]) -> &CStr {
     CStr::from_bytes_until_nul(&buf[..]).expect("NUL written above")
 }
 
-fn open_dir(at: RawFd, path: &CStr) -> io::Result<OwnedFd> {
-    // SAFETY: `path` is NUL-terminated; the returned fd is owned by the OwnedFd.
-    let fd = unsafe {
-        libc::openat(
-            at,
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+pub fn open_dir(at: impl AsFd, path: &CStr) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(openat(at, path, flags, Mode::empty())?)
+}
+
+/// A reusable buffer for `getdents64`, one per thread.
+pub struct DirBuf(Vec<MaybeUninit<u8>>);
+
+impl DirBuf {
+    pub fn new() -> DirBuf {
+        DirBuf(vec![MaybeUninit::uninit(); DIRENT_BUF])
     }
-    // SAFETY: openat just returned this fd to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// A reusable, 8-byte aligned buffer for `getdents64`.
-struct DirentBuf {
-    words: Vec<u64>,
-}
-
-impl DirentBuf {
-    fn new() -> Self {
-        DirentBuf {
-            words: vec![0; DIRENT_BUF_WORDS],
+/// Calls `f` with every entry name of the directory `dir` but `.` and `..`, reading from
+/// the fd's current offset.
+pub fn for_each_name(
+    dir: BorrowedFd<'_>,
+    buf: &mut DirBuf,
+    mut f: impl FnMut(&CStr),
+) -> io::Result<()> {
+    let mut entries = RawDir::new(dir, &mut buf.0);
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            f(name);
         }
     }
-
-    /// Reads the next batch of entries; returns the number of bytes filled (0 at the end).
-    fn fill(&mut self, dirfd: RawFd) -> io::Result<usize> {
-        let bytes = self.words.len() * 8;
-        // SAFETY: the buffer is valid for `bytes` bytes and suitably aligned for dirent64.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                dirfd,
-                self.words.as_mut_ptr().cast::<libc::c_void>(),
-                bytes,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
-    }
-
-    /// The entry names in the first `len` bytes, without `.` and `..`.
-    fn names(&self, len: usize) -> DirentNames<'_> {
-        // SAFETY: u64 words viewed as bytes; `len` never exceeds the buffer (kernel contract).
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                self.words.as_ptr().cast::<u8>(),
-                len.min(self.words.len() * 8),
-            )
-        };
-        DirentNames { bytes, pos: 0 }
-    }
-}
-
-struct DirentNames<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-/// Offsets within `struct linux_dirent64`: d_ino (8), d_off (8), d_reclen (2), d_type (1).
-const RECLEN_AT: usize = 16;
-const NAME_AT: usize = 19;
-
-impl<'a> Iterator for DirentNames<'a> {
-    type Item = &'a CStr;
-
-    fn next(&mut self) -> Option<&'a CStr> {
-        loop {
-            let rec = self.bytes.get(self.pos..)?;
-            let reclen = u16::from_ne_bytes([*rec.get(RECLEN_AT)?, *rec.get(RECLEN_AT + 1)?]);
-            let reclen = usize::from(reclen);
-            if reclen <= NAME_AT || reclen > rec.len() {
-                return None;
-            }
-            self.pos += reclen;
-            let name = CStr::from_bytes_until_nul(&rec[NAME_AT..reclen]).ok()?;
-            if name != c"." && name != c".." {
-                return Some(name);
-            }
-        }
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -432,13 +356,18 @@ mod tests {
 
     #[test]
     fn parses_socket_links_only() {
-        assert_eq!(parse_socket_link(b"socket:[12345]"), Some(12345));
-        assert_eq!(parse_socket_link(b"socket:[]"), None);
-        assert_eq!(parse_socket_link(b"socket:[12a]"), None);
-        assert_eq!(parse_socket_link(b"socket:[12345"), None);
-        assert_eq!(parse_socket_link(b"pipe:[12345]"), None);
-        assert_eq!(parse_socket_link(b"/dev/null"), None);
-        assert_eq!(parse_socket_link(b"socket:[99999999999999999999999]"), None);
+        let socket = |link: &[u8]| bracketed(link, SOCKET_PREFIX);
+        assert_eq!(socket(b"socket:[12345]"), Some(12345));
+        assert_eq!(socket(b"socket:[]"), None);
+        assert_eq!(socket(b"socket:[12a]"), None);
+        assert_eq!(socket(b"socket:[12345"), None);
+        assert_eq!(socket(b"pipe:[12345]"), None);
+        assert_eq!(socket(b"/dev/null"), None);
+        assert_eq!(socket(b"socket:[99999999999999999999999]"), None);
+        assert_eq!(bracketed(b"net:[4026531840]", b"net:["), Some(4026531840));
+        assert_eq!(decimal(b"+1"), None);
+        assert_eq!(decimal(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(decimal(b"18446744073709551616"), None);
     }
 
     #[test]

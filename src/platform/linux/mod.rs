@@ -7,30 +7,104 @@ pub mod proc_net;
 mod process;
 mod signal;
 pub mod sock_diag;
+pub mod state;
 
 use std::io;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
-use crate::model::{NetNs, Owner, Ownership, Socket};
+use super::Backend;
+use crate::model::SocketKey;
+use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, Socket};
 use crate::query::Query;
 
-pub use process::{process_info, user_name};
-pub use signal::{Target, wait_for_exit};
+pub use signal::Target;
 
-/// The errno that says a process no longer exists.
-pub const ERROR_NO_SUCH_PROCESS: i32 = libc::ESRCH;
+/// The Linux backend.
+pub struct Linux;
 
-/// What to suggest when something is hidden for lack of privileges.
-pub const PRIVILEGE_HINT: &str = "try sudo";
+impl Backend for Linux {
+    type Target = Target;
+    const PRIVILEGE_HINT: &'static str = "try sudo";
+    const HAS_NETNS: bool = true;
 
-/// Every socket in this network namespace that matches `query`: from netlink sock_diag,
-/// or from the /proc/net text tables when netlink is refused (seccomp, an LSM, a kernel
-/// without sock_diag) or when `REKT_SOCKETS=proc` asks for them (for tests and debugging).
-pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
+    /// From netlink sock_diag, or from the /proc/net text tables when netlink is refused
+    /// (seccomp, an LSM, a kernel without sock_diag) or when `REKT_SOCKETS=proc` asks for
+    /// them (for tests and debugging).
+    fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
+        sockets(query)
+    }
+
+    /// Found by scanning every process's fds.
+    fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
+        owners(sockets)
+    }
+
+    fn process_info(pid: u32) -> ProcessInfo {
+        process::process_info(pid)
+    }
+
+    fn user_name(uid: u32) -> String {
+        process::user_name(uid)
+    }
+
+    fn protection(pid: u32) -> Option<Protection> {
+        match pid {
+            0 => Some(Protection::NoProcess),
+            1 => Some(Protection::Init),
+            _ => None,
+        }
+    }
+
+    fn parent_pid() -> Option<u32> {
+        Some(std::os::unix::process::parent_id())
+    }
+
+    /// Root sees every process's fds.
+    fn is_privileged() -> bool {
+        rustix::process::geteuid().is_root()
+    }
+
+    fn current_uid() -> Option<u32> {
+        Some(rustix::process::getuid().as_raw())
+    }
+
+    fn current_netns() -> io::Result<NetNs> {
+        netns::current()
+    }
+
+    fn other_netns(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
+        netns::others(stop)
+    }
+
+    fn sockets_in_netns(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
+        netns::sockets_in(ns, query)
+    }
+
+    fn pin(owner: &Owner) -> Result<Target, AcquireError> {
+        Target::acquire(owner)
+    }
+
+    fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
+        signal::wait_for_exit(targets, timeout)
+    }
+}
+
+fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
     if std::env::var_os("REKT_SOCKETS").is_some_and(|v| v == "proc") {
+        crate::debug!("sockets: /proc/net text tables (REKT_SOCKETS=proc)");
         return proc_net::sockets(query);
     }
-    sock_diag::sockets(query).or_else(|_| proc_net::sockets(query))
+    match sock_diag::sockets(query) {
+        Ok(found) => Ok(found),
+        // Netlink itself was refused: the text tables hold the same sockets. A reply that
+        // does not parse is a failed lookup, not a reason to read something else.
+        Err(e) if sock_diag::refused(&e) => {
+            crate::debug!("sockets: netlink refused ({e}); /proc/net text tables instead");
+            proc_net::sockets(query)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Keeps the first sighting of each socket. Neither source is a snapshot: /proc/net is
@@ -40,38 +114,32 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
 /// hidden. An inode names one socket; inode 0 (no owner) is left alone.
 fn once_each(mut sockets: Vec<Socket>) -> Vec<Socket> {
     let mut seen = std::collections::HashSet::with_capacity(sockets.len());
-    sockets.retain(|s| s.key == 0 || seen.insert(s.key));
+    sockets.retain(|s| s.key == SocketKey::Inode(0) || seen.insert(s.key));
     sockets
 }
 
-/// The network namespace rekt runs in.
-pub fn current_netns() -> io::Result<NetNs> {
-    netns::current()
-}
-
-/// Every other network namespace on the machine that can be found; gives up early (with
-/// what it has) once `stop` is raised.
-pub fn other_netns(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
-    netns::others(stop)
-}
-
-/// The sockets matching `query` in another network namespace.
-pub fn sockets_in_netns(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
-    netns::sockets_in(ns, query)
-}
-
-/// The processes holding `sockets`, found by scanning every process's fds.
-pub fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
-    let mut inodes: Vec<u64> = sockets.iter().map(|s| s.key).collect();
+/// The socket inodes to look for.
+fn inodes(sockets: &[Socket]) -> Vec<u64> {
+    let mut inodes: Vec<u64> = sockets
+        .iter()
+        .filter_map(|s| match s.key {
+            SocketKey::Inode(inode) => Some(inode),
+            SocketKey::Pid(_) => None,
+        })
+        .collect();
     inodes.sort_unstable();
     inodes.dedup();
+    inodes
+}
+
+fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
+    let inodes = inodes(sockets);
     if inodes.is_empty() {
         return Ok(Ownership::default());
     }
     let proc_dir =
         fd_scan::open_proc().map_err(|e| io::Error::new(e.kind(), format!("/proc: {e}")))?;
     let scan = fd_scan::scan(&proc_dir, &inodes)?;
-
     Ok(join(sockets, &scan.hits, scan.denied > 0))
 }
 
@@ -79,7 +147,7 @@ pub fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
 /// socket once per owner (several fds may share it), in the socket query's order.
 fn join(sockets: &[Socket], hits: &[fd_scan::Hit], incomplete: bool) -> Ownership {
     // inode -> index of its socket in `sockets`, for lookups by binary search.
-    let mut index: Vec<(u64, usize)> = sockets
+    let mut index: Vec<(SocketKey, usize)> = sockets
         .iter()
         .enumerate()
         .map(|(i, s)| (s.key, i))
@@ -87,7 +155,7 @@ fn join(sockets: &[Socket], hits: &[fd_scan::Hit], incomplete: bool) -> Ownershi
     index.sort_unstable();
     let socket_of = |inode: u64| {
         index
-            .binary_search_by_key(&inode, |&(k, _)| k)
+            .binary_search_by_key(&SocketKey::Inode(inode), |&(k, _)| k)
             .ok()
             .map(|at| index[at].1)
     };
@@ -119,31 +187,6 @@ fn join(sockets: &[Socket], hits: &[fd_scan::Hit], incomplete: bool) -> Ownershi
     }
 }
 
-/// PIDs that are never signalled, whoever asks.
-pub fn protected_reason(pid: u32) -> Option<&'static str> {
-    match pid {
-        0 => Some("PID 0 is not a process"),
-        1 => Some("PID 1 is init; ending it would bring the system down"),
-        _ => None,
-    }
-}
-
-pub fn parent_pid() -> Option<u32> {
-    Some(std::os::unix::process::parent_id())
-}
-
-/// Our real uid, to tell our sockets from other users'.
-pub fn current_uid() -> Option<u32> {
-    // SAFETY: getuid cannot fail.
-    Some(unsafe { libc::getuid() })
-}
-
-/// Whether we can see every process's fds.
-pub fn is_privileged() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,15 +208,17 @@ mod tests {
             uid: Some(0),
             key,
         };
+        let inode = SocketKey::Inode;
         let found = once_each(vec![
-            socket(7, 1000),
-            socket(0, 2000),
-            socket(7, 1000),
-            socket(8, 1000),
-            socket(0, 3000),
+            socket(inode(7), 1000),
+            socket(inode(0), 2000),
+            socket(inode(7), 1000),
+            socket(inode(8), 1000),
+            socket(inode(0), 3000),
         ]);
-        let kept: Vec<(u64, u16)> = found.iter().map(|s| (s.key, s.port())).collect();
-        assert_eq!(kept, [(7, 1000), (0, 2000), (8, 1000), (0, 3000)]);
+        let kept: Vec<(SocketKey, u16)> = found.iter().map(|s| (s.key, s.port())).collect();
+        let want = [(7, 1000), (0, 2000), (8, 1000), (0, 3000)].map(|(i, p)| (inode(i), p));
+        assert_eq!(kept, want);
     }
 
     /// Both socket sources must give the same answer for the same sockets: every field,

@@ -9,13 +9,15 @@
 //! (`/proc/PID/net/*`) are the fallback. Socket inodes are unique across namespaces, so one
 //! fd scan then finds the owners in all of them at once.
 
-use std::ffi::CStr;
+use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::{fd_scan, proc_net, sock_diag};
 use crate::model::{NetNs, Socket};
@@ -117,7 +119,7 @@ pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
     }
     let entered = std::thread::scope(|s| {
         s.spawn(|| -> io::Result<Vec<Socket>> {
-            enter(handle.as_raw_fd())?;
+            enter(handle.as_fd())?;
             // This thread's view: /proc/net would show the main thread's namespace.
             sock_diag::sockets(query)
                 .or_else(|_| proc_net::sockets_in(Path::new("/proc/thread-self/net"), query))
@@ -142,12 +144,12 @@ pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
     }
 }
 
-fn enter(fd: i32) -> io::Result<()> {
-    // SAFETY: setns on a namespace fd we hold; it changes only the calling thread.
-    if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+/// setns(2) into the network namespace `ns`: changes only the calling thread.
+fn enter(ns: BorrowedFd<'_>) -> io::Result<()> {
+    Ok(move_into_link_name_space(
+        ns,
+        Some(LinkNameSpaceType::Network),
+    )?)
 }
 
 /// The namespaces named under /var/run/netns, as (inode, name). `nsfs` is the device of
@@ -169,25 +171,8 @@ fn named(nsfs: u64) -> Vec<(u64, String)> {
 
 /// The inode in `/proc/PID/ns/net` (`net:[4026531840]`), read relative to /proc.
 fn ns_link(proc_dir: &OwnedFd, pid: u32) -> Option<u64> {
-    let path = format!("{pid}/ns/net\0");
-    let path = CStr::from_bytes_with_nul(path.as_bytes()).ok()?;
-    let mut link = [0u8; 32];
-    // SAFETY: path is NUL-terminated; link is writable for its length.
-    let n = unsafe {
-        libc::readlinkat(
-            proc_dir.as_raw_fd(),
-            path.as_ptr(),
-            link.as_mut_ptr().cast(),
-            link.len(),
-        )
-    };
-    if n <= 0 {
-        return None;
-    }
-    let digits = link[..n as usize]
-        .strip_prefix(b"net:[")?
-        .strip_suffix(b"]")?;
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    let path = CString::new(format!("{pid}/ns/net")).ok()?;
+    fd_scan::link_id(proc_dir, &path, b"net:[").ok()?
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::io::{self, BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
-use crate::model::{Family, Protocol, Socket, State};
+use crate::model::{Family, Protocol, Socket, SocketKey};
 use crate::query::Query;
 
 /// Why a table line was not a socket.
@@ -76,7 +76,7 @@ pub fn read_table(
         }
         if let Ok(socket) = parse_line(&line, protocol, family)
             && query.matches(&socket)
-            && socket.key != 0
+            && socket.key != SocketKey::Inode(0)
         {
             out.push(socket);
         }
@@ -103,7 +103,7 @@ pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Soc
     next("remote address")?;
     let state = hex_u32(next("state")?)
         .and_then(|code| u8::try_from(code).ok())
-        .and_then(|code| State::from_linux(protocol, code))
+        .and_then(|code| super::state::from_code(protocol, code))
         .ok_or(LineError::Malformed("state"))?;
     next("queues")?;
     next("timer")?;
@@ -119,7 +119,7 @@ pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Soc
         local,
         state,
         uid: Some(uid),
-        key: inode,
+        key: SocketKey::Inode(inode),
     })
 }
 
@@ -174,6 +174,14 @@ fn decimal_u64(digits: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::State;
+
+    fn inode(key: SocketKey) -> u64 {
+        match key {
+            SocketKey::Inode(inode) => inode,
+            SocketKey::Pid(_) => panic!("Linux keys sockets by inode"),
+        }
+    }
 
     const TCP4: &str = "   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 41234 1 0000000000000000 100 0 0 10 0";
 
@@ -183,7 +191,7 @@ mod tests {
         assert_eq!(s.local, "127.0.0.1:8000".parse().unwrap());
         assert_eq!(s.state, State::Listen);
         assert_eq!(s.uid, Some(1000));
-        assert_eq!(s.key, 41234);
+        assert_eq!(s.key, SocketKey::Inode(41234));
         assert_eq!(s.kind(), "tcp");
     }
 
@@ -275,7 +283,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].key, 41234);
+        assert_eq!(out[0].key, SocketKey::Inode(41234));
     }
 
     /// Tables recorded on an x86_64 (little-endian) kernel, so the recorded IPv6 words
@@ -311,7 +319,7 @@ mod tests {
                     let s = parse_line(line, protocol, family)
                         .unwrap_or_else(|e| panic!("{e:?}: {}", String::from_utf8_lossy(line)));
                     assert_eq!((s.protocol, s.family), (protocol, family));
-                    (s.local, s.state, s.uid.unwrap(), s.key)
+                    (s.local, s.state, s.uid.unwrap(), inode(s.key))
                 })
                 .collect()
         }
@@ -373,15 +381,15 @@ mod tests {
             listen.listen_only = true;
             out.clear();
             read_table(TCP6, Protocol::Tcp, Family::V6, &listen, &mut out).unwrap();
-            let keys: Vec<u64> = out.iter().map(|s| s.key).collect();
-            assert_eq!(keys, [618331, 618326, 618329, 618322]);
+            let keys: Vec<SocketKey> = out.iter().map(|s| s.key).collect();
+            assert_eq!(keys, [618331, 618326, 618329, 618322].map(SocketKey::Inode));
         }
 
         fn ports_and_kinds(dir: &str, query: &Query) -> Vec<(u16, &'static str, u64)> {
             let mut found: Vec<_> = sockets_in(&data_dir(dir), query)
                 .unwrap()
                 .iter()
-                .map(|s| (s.port(), s.kind(), s.key))
+                .map(|s| (s.port(), s.kind(), inode(s.key)))
                 .collect();
             found.sort_unstable();
             found

@@ -3,17 +3,26 @@
 //! The kernel filters for us: `idiag_states` selects the states that count (LISTEN only
 //! skips the walk of the established-connection hash, which is most of the cost), and an
 //! inet_diag bytecode program keeps only the wanted local ports, so a busy machine sends back
-//! a handful of messages instead of every connection. Four dumps (tcp, tcp6, udp, udp6)
-//! share one socket.
+//! a handful of messages instead of every connection. TCP is one `TCPDIAG_GETSOCK` dump for
+//! both families, UDP one dump per family, all over one netlink socket.
 //!
-//! The reply parser is a pure function over bytes: it checks every length before it reads,
-//! returns an error for anything malformed, and never panics.
+//! Requests and replies are laid out by hand (no crate expresses the bytecode filter), at
+//! offsets taken from `#[repr(C)]` mirrors of the kernel's structs. The reply parser is a
+//! pure function over bytes: it checks every length before it reads, returns an error for
+//! anything malformed, and never panics.
 
 use std::io;
+use std::mem::{offset_of, size_of};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
-use crate::model::{Family, Protocol, Socket, State};
+use rustix::io::Errno;
+use rustix::net::netlink::{self, SocketAddrNetlink};
+use rustix::net::{
+    AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, recv, sendto, socket_with,
+};
+
+use crate::model::{Family, Protocol, Socket, SocketKey};
 use crate::query::Query;
 
 // Constants from linux/netlink.h, linux/sock_diag.h and linux/inet_diag.h.
@@ -36,10 +45,70 @@ const INET_DIAG_BC_S_LE: u8 = 3;
 /// Keeps every jump offset (and the attribute length) well inside 16 bits.
 const MAX_FILTER_RANGES: usize = 1024;
 
-const NLMSG_HDR_LEN: usize = 16;
-const REQ_V2_LEN: usize = 56;
-const REQ_V1_LEN: usize = 60;
-const DIAG_MSG_LEN: usize = 72;
+/// `struct nlmsghdr` (linux/netlink.h).
+#[repr(C)]
+struct NlMsgHdr {
+    len: u32,
+    kind: u16,
+    flags: u16,
+    seq: u32,
+    pid: u32,
+}
+
+/// `struct inet_diag_sockid` (linux/inet_diag.h). Ports and addresses are big-endian.
+#[repr(C)]
+struct InetDiagSockId {
+    sport: [u8; 2],
+    dport: [u8; 2],
+    src: [u8; 16],
+    dst: [u8; 16],
+    interface: u32,
+    cookie: [u32; 2],
+}
+
+/// `struct inet_diag_req_v2`, the body of a SOCK_DIAG_BY_FAMILY request.
+#[repr(C)]
+struct InetDiagReqV2 {
+    family: u8,
+    protocol: u8,
+    ext: u8,
+    pad: u8,
+    states: u32,
+    id: InetDiagSockId,
+}
+
+/// `struct inet_diag_req`, the body of the older TCPDIAG_GETSOCK request.
+#[repr(C)]
+struct InetDiagReq {
+    family: u8,
+    src_len: u8,
+    dst_len: u8,
+    ext: u8,
+    id: InetDiagSockId,
+    states: u32,
+    dbs: u32,
+}
+
+/// `struct inet_diag_msg`, one socket of a dump reply.
+#[repr(C)]
+struct InetDiagMsg {
+    family: u8,
+    state: u8,
+    timer: u8,
+    retrans: u8,
+    id: InetDiagSockId,
+    expires: u32,
+    rqueue: u32,
+    wqueue: u32,
+    uid: u32,
+    inode: u32,
+}
+
+const NLMSG_HDR_LEN: usize = size_of::<NlMsgHdr>();
+const DIAG_MSG_LEN: usize = size_of::<InetDiagMsg>();
+/// Where the local port and address of a socket are in an `inet_diag_msg`.
+const MSG_SPORT: usize = offset_of!(InetDiagMsg, id) + offset_of!(InetDiagSockId, sport);
+const MSG_SRC: usize = offset_of!(InetDiagMsg, id) + offset_of!(InetDiagSockId, src);
 
 /// Something the kernel's reply did not allow us to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +190,7 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
             }
         }
     }
-    out.retain(|s| s.key != 0 && query.matches(s));
+    out.retain(|s| s.key != SocketKey::Inode(0) && query.matches(s));
     Ok(super::once_each(out))
 }
 
@@ -138,20 +207,31 @@ pub fn family_missing(family: Family, error: &io::Error) -> bool {
         )
 }
 
-fn open() -> io::Result<OwnedFd> {
-    // SAFETY: socket() returns a new fd or -1.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_SOCK_DIAG,
+/// Whether a failed dump means netlink itself was refused (a seccomp filter, an LSM, a
+/// kernel or container without sock_diag), so that the /proc/net text tables may answer
+/// instead. A reply we could not parse is not a refusal: it fails the lookup.
+pub fn refused(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(
+            libc::EPERM
+                | libc::EACCES
+                | libc::ENOSYS
+                | libc::EPROTONOSUPPORT
+                | libc::EAFNOSUPPORT
+                | libc::EOPNOTSUPP
+                | libc::ENOENT
         )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the fd is new and ours.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    )
+}
+
+fn open() -> io::Result<OwnedFd> {
+    Ok(socket_with(
+        AddressFamily::NETLINK,
+        SocketType::RAW,
+        SocketFlags::CLOEXEC,
+        Some(netlink::SOCK_DIAG),
+    )?)
 }
 
 /// Sends one dump request and collects the reply into `out`.
@@ -163,40 +243,26 @@ fn dump(
     seq: u32,
     out: &mut Vec<Socket>,
 ) -> io::Result<()> {
-    // SAFETY: sockaddr_nl is plain data; all-zero plus the family addresses the kernel.
-    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: request and kernel are valid for the lengths given.
-    let sent = unsafe {
-        libc::sendto(
-            nl.as_raw_fd(),
-            request.as_ptr().cast(),
-            request.len(),
-            0,
-            (&kernel as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // Port 0 is the kernel.
+    sendto(
+        nl,
+        request,
+        SendFlags::empty(),
+        &SocketAddrNetlink::new(0, 0),
+    )?;
     loop {
-        // SAFETY: buf is writable for its length.
-        let n = unsafe { libc::recv(nl.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
+        let n = match recv(nl, &mut *buf, RecvFlags::empty()) {
+            Ok((n, _)) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "sock_diag: the kernel closed the dump without NLMSG_DONE",
             ));
         }
-        if parse_reply(&buf[..n as usize], protocol, seq, out)? == Progress::Done {
+        if parse_reply(&buf[..n.min(buf.len())], protocol, seq, out)? == Progress::Done {
             return Ok(());
         }
     }
@@ -206,37 +272,43 @@ fn dump(
 /// keeps only the wanted local ports (none in list mode, which wants every port).
 pub fn request(protocol: Protocol, family: Family, query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(protocol));
-    let mut msg = header(SOCK_DIAG_BY_FAMILY, REQ_V2_LEN, &bytecode, seq);
-    msg.push(match family {
+    let mut msg = header(
+        SOCK_DIAG_BY_FAMILY,
+        size_of::<InetDiagReqV2>(),
+        &bytecode,
+        seq,
+    );
+    let body = NLMSG_HDR_LEN;
+    msg[body + offset_of!(InetDiagReqV2, family)] = match family {
         Family::V4 => libc::AF_INET as u8,
         Family::V6 => libc::AF_INET6 as u8,
-    });
-    msg.push(match protocol {
+    };
+    msg[body + offset_of!(InetDiagReqV2, protocol)] = match protocol {
         Protocol::Tcp => libc::IPPROTO_TCP as u8,
         Protocol::Udp => libc::IPPROTO_UDP as u8,
-    });
-    msg.push(0); // idiag_ext: no extensions
-    msg.push(0); // pad
-    msg.extend_from_slice(&query.state_mask(protocol).to_ne_bytes());
-    msg.extend_from_slice(&[0u8; 48]); // inet_diag_sockid: unused by dumps
+    };
+    // No extensions, and an all-zero socket id: dumps do not use it.
+    let states = super::state::mask(query, protocol);
+    put_u32(&mut msg, body + offset_of!(InetDiagReqV2, states), states);
     finish(msg, &bytecode)
 }
 
-/// A TCPDIAG_GETSOCK dump request (`struct inet_diag_req`) for TCP in both families.
+/// A TCPDIAG_GETSOCK dump request (`struct inet_diag_req`) for TCP in both families: the
+/// kernel ignores its family field and dumps both.
 pub fn request_tcp_both(query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(Protocol::Tcp));
-    let mut msg = header(TCPDIAG_GETSOCK, REQ_V1_LEN, &bytecode, seq);
-    msg.push(0); // idiag_family: ignored, the kernel dumps both
-    msg.push(0); // idiag_src_len
-    msg.push(0); // idiag_dst_len
-    msg.push(0); // idiag_ext
-    msg.extend_from_slice(&[0u8; 48]); // inet_diag_sockid
-    msg.extend_from_slice(&query.state_mask(Protocol::Tcp).to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes()); // idiag_dbs
+    let mut msg = header(TCPDIAG_GETSOCK, size_of::<InetDiagReq>(), &bytecode, seq);
+    let states = super::state::mask(query, Protocol::Tcp);
+    put_u32(
+        &mut msg,
+        NLMSG_HDR_LEN + offset_of!(InetDiagReq, states),
+        states,
+    );
     finish(msg, &bytecode)
 }
 
-/// The netlink header of a dump request whose body is `body_len` bytes plus the bytecode.
+/// A zeroed request of `body_len` bytes plus the bytecode attribute, with its netlink
+/// header filled in.
 fn header(kind: u16, body_len: usize, bytecode: &[u8], seq: u32) -> Vec<u8> {
     let attr_len = if bytecode.is_empty() {
         0
@@ -244,13 +316,17 @@ fn header(kind: u16, body_len: usize, bytecode: &[u8], seq: u32) -> Vec<u8> {
         4 + bytecode.len()
     };
     let len = NLMSG_HDR_LEN + body_len + attr_len;
-    let mut msg = Vec::with_capacity(len);
-    msg.extend_from_slice(&(len as u32).to_ne_bytes());
-    msg.extend_from_slice(&kind.to_ne_bytes());
-    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    msg.extend_from_slice(&seq.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
+    let mut msg = vec![0u8; NLMSG_HDR_LEN + body_len];
+    put_u32(&mut msg, offset_of!(NlMsgHdr, len), len as u32);
+    msg[offset_of!(NlMsgHdr, kind)..][..2].copy_from_slice(&kind.to_ne_bytes());
+    let flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg[offset_of!(NlMsgHdr, flags)..][..2].copy_from_slice(&flags.to_ne_bytes());
+    put_u32(&mut msg, offset_of!(NlMsgHdr, seq), seq);
     msg
+}
+
+fn put_u32(msg: &mut [u8], at: usize, value: u32) {
+    msg[at..at + 4].copy_from_slice(&value.to_ne_bytes());
 }
 
 /// Appends the bytecode attribute, if any, to a request whose body is complete.
@@ -369,19 +445,17 @@ fn parse_diag_msg(body: &[u8], protocol: Protocol) -> Result<Option<Socket>, Dia
         });
     };
     let u32_at = |i: usize| u32::from_ne_bytes(msg[i..i + 4].try_into().expect("4 bytes"));
-    let port = u16::from_be_bytes([msg[4], msg[5]]);
-    let (family, ip) = match i32::from(msg[0]) {
+    let port = u16::from_be_bytes([msg[MSG_SPORT], msg[MSG_SPORT + 1]]);
+    let src: [u8; 16] = msg[MSG_SRC..MSG_SRC + 16].try_into().expect("16 bytes");
+    let (family, ip) = match i32::from(msg[offset_of!(InetDiagMsg, family)]) {
         libc::AF_INET => (
             Family::V4,
-            IpAddr::V4(Ipv4Addr::new(msg[8], msg[9], msg[10], msg[11])),
+            IpAddr::V4(Ipv4Addr::new(src[0], src[1], src[2], src[3])),
         ),
-        libc::AF_INET6 => {
-            let bytes: [u8; 16] = msg[8..24].try_into().expect("16 bytes");
-            (Family::V6, IpAddr::V6(Ipv6Addr::from(bytes)))
-        }
+        libc::AF_INET6 => (Family::V6, IpAddr::V6(Ipv6Addr::from(src))),
         _ => return Ok(None),
     };
-    let Some(state) = State::from_linux(protocol, msg[1]) else {
+    let Some(state) = super::state::from_code(protocol, msg[offset_of!(InetDiagMsg, state)]) else {
         return Ok(None);
     };
     Ok(Some(Socket {
@@ -389,14 +463,15 @@ fn parse_diag_msg(body: &[u8], protocol: Protocol) -> Result<Option<Socket>, Dia
         family,
         local: SocketAddr::new(ip, port),
         state,
-        uid: Some(u32_at(64)),
-        key: u64::from(u32_at(68)),
+        uid: Some(u32_at(offset_of!(InetDiagMsg, uid))),
+        key: SocketKey::Inode(u64::from(u32_at(offset_of!(InetDiagMsg, inode)))),
     }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::State;
 
     /// Interprets a bytecode program the way the kernel's inet_diag_bc_run does.
     fn run(program: &[u8], port: u16) -> bool {
@@ -522,7 +597,7 @@ mod tests {
         assert_eq!(out[0].local, "127.0.0.1:8000".parse().unwrap());
         assert_eq!(
             (out[0].state, out[0].uid, out[0].key),
-            (State::Listen, Some(1000), 4242)
+            (State::Listen, Some(1000), SocketKey::Inode(4242))
         );
         assert_eq!(out[1].local, "[::1]:8000".parse().unwrap());
         assert_eq!(out[1].state, State::Established);
@@ -676,7 +751,12 @@ mod tests {
         fn rows(sockets: &[Socket]) -> Vec<Row> {
             sockets
                 .iter()
-                .map(|s| (s.local, s.state, s.uid.unwrap(), s.key))
+                .map(|s| {
+                    let SocketKey::Inode(inode) = s.key else {
+                        panic!("Linux keys sockets by inode")
+                    };
+                    (s.local, s.state, s.uid.unwrap(), inode)
+                })
                 .collect()
         }
 
@@ -826,7 +906,7 @@ mod tests {
             let mut from_diag = parse_dump(&TCP_BOTH, Protocol::Tcp, 1);
             from_diag.extend(parse_dump(&UDP4, Protocol::Udp, 4));
             from_diag.extend(parse_dump(&UDP6, Protocol::Udp, 5));
-            from_diag.retain(|s| s.key != 0 && query.matches(s));
+            from_diag.retain(|s| s.key != SocketKey::Inode(0) && query.matches(s));
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/proc_net");
             let mut from_proc = crate::platform::proc_net::sockets_in(&dir, &query).unwrap();
             from_diag.sort_by_key(|s| s.key);
@@ -839,29 +919,20 @@ mod tests {
     /// Sends `request` and returns every buffer the kernel answers with, raw, up to and
     /// including the one that ends the dump (NLMSG_DONE or an error).
     fn record(nl: &OwnedFd, request: &[u8], protocol: Protocol, seq: u32) -> Vec<Vec<u8>> {
-        // SAFETY: as in `dump`.
-        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: request and kernel are valid for the lengths given.
-        let sent = unsafe {
-            libc::sendto(
-                nl.as_raw_fd(),
-                request.as_ptr().cast(),
-                request.len(),
-                0,
-                (&kernel as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        assert!(sent > 0, "sendto: {}", io::Error::last_os_error());
+        sendto(
+            nl,
+            request,
+            SendFlags::empty(),
+            &SocketAddrNetlink::new(0, 0),
+        )
+        .expect("sendto");
         let mut buffers = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            // SAFETY: buf is writable for its length.
-            let n = unsafe { libc::recv(nl.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            assert!(n > 0, "recv: {}", io::Error::last_os_error());
-            buffers.push(buf[..n as usize].to_vec());
-            match parse_reply(&buf[..n as usize], protocol, seq, &mut Vec::new()) {
+            let (n, _) = recv(nl, &mut buf[..], RecvFlags::empty()).expect("recv");
+            assert!(n > 0, "recv: end of stream");
+            buffers.push(buf[..n].to_vec());
+            match parse_reply(&buf[..n], protocol, seq, &mut Vec::new()) {
                 Ok(Progress::More) => {}
                 Ok(Progress::Done) | Err(_) => return buffers,
             }

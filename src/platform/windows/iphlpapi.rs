@@ -23,7 +23,7 @@ use windows_sys::Win32::NetworkManagement::IpHelper::{
 use windows_sys::Win32::Networking::WinSock::{AF_INET, AF_INET6};
 
 use super::api_error;
-use crate::model::{Family, Protocol, Socket, State};
+use crate::model::{Family, Protocol, Socket, SocketKey, State};
 
 /// One of the four tables; it decides the call and the row layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,7 +247,7 @@ fn decode_row(table: Table, layout: &Layout, row: &[u8]) -> Option<Socket> {
         local,
         state,
         uid: None,
-        key: u64::from(dword(row, layout.pid)?),
+        key: SocketKey::Pid(dword(row, layout.pid)?),
     })
 }
 
@@ -334,14 +334,14 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].local, "127.0.0.1:8000".parse().unwrap());
         assert_eq!(rows[0].state, State::Listen);
-        assert_eq!(rows[0].key, 1234);
+        assert_eq!(rows[0].key, SocketKey::Pid(1234));
         assert_eq!(rows[0].protocol, Protocol::Tcp);
         assert_eq!(rows[0].family, Family::V4);
         assert_eq!(rows[0].uid, None);
         // 0x1234 = 4660: a swapped decoder would say 0x3412 = 13330.
         assert_eq!(rows[1].local, "192.168.1.20:4660".parse().unwrap());
         assert_eq!(rows[1].state, State::Established);
-        assert_eq!(rows[1].key, 0);
+        assert_eq!(rows[1].key, SocketKey::Pid(0));
     }
 
     #[test]
@@ -379,7 +379,7 @@ mod tests {
         assert_eq!(s.local, SocketAddr::V6(SocketAddrV6::new(ip, 8443, 0, 3)));
         assert_eq!(s.local_display(), "[fe80::1:2:3:4]:8443");
         assert_eq!(s.state, State::CloseWait);
-        assert_eq!(s.key, 4321);
+        assert_eq!(s.key, SocketKey::Pid(4321));
     }
 
     #[test]
@@ -395,7 +395,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].local, "0.0.0.0:5353".parse().unwrap());
         assert_eq!(rows[0].state, State::Unconnected);
-        assert_eq!(rows[0].key, 812);
+        assert_eq!(rows[0].key, SocketKey::Pid(812));
         assert_eq!(rows[1].local, "127.0.0.1:53".parse().unwrap());
         assert_eq!(rows[1].kind(), "udp");
 
@@ -408,7 +408,7 @@ mod tests {
         assert_eq!(rows[0].local_display(), "[::]:5355");
         assert_eq!(rows[0].kind(), "udp6");
         assert_eq!(rows[0].state, State::Unconnected);
-        assert_eq!(rows[0].key, 99);
+        assert_eq!(rows[0].key, SocketKey::Pid(99));
     }
 
     #[test]

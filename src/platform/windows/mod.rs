@@ -7,44 +7,110 @@ mod terminate;
 
 use std::io;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
-use windows_sys::Win32::Foundation::ERROR_INVALID_PARAMETER;
-
-use crate::model::{NetNs, Owner, Ownership, Socket};
+use super::Backend;
+use crate::model::SocketKey;
+use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, Socket};
 use crate::query::Query;
 use iphlpapi::{Snapshot, Table};
 
-pub use process::{is_privileged, parent_pid, process_info, user_name};
-pub use terminate::{Target, wait_for_exit};
+pub use terminate::Target;
 
-/// The error that says a process no longer exists: what `OpenProcess` answers for a PID
-/// that names no process. `Target::send` also reports it for a process that has exited.
-pub const ERROR_NO_SUCH_PROCESS: i32 = ERROR_INVALID_PARAMETER as i32;
+/// The Windows backend.
+pub struct Windows;
 
-/// What to suggest when access is denied.
-pub const PRIVILEGE_HINT: &str = "run as Administrator";
+impl Backend for Windows {
+    type Target = Target;
+    const PRIVILEGE_HINT: &'static str = "run as Administrator";
+    const HAS_NETNS: bool = false;
 
-/// Every socket in the TCP and UDP tables that matches `query`, keyed by its owning PID.
-pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
-    let mut found = Vec::new();
-    for table in Table::ALL {
-        if !query.wants_protocol(table.protocol()) || !query.wants_family(table.family()) {
-            continue;
+    /// Every socket in the TCP and UDP tables that matches `query`, keyed by its owner.
+    fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
+        let mut found = Vec::new();
+        for table in Table::ALL {
+            if !query.wants_protocol(table.protocol()) || !query.wants_family(table.family()) {
+                continue;
+            }
+            let snapshot = Snapshot::take(table)?;
+            found.extend(snapshot.sockets().filter(|s| query.matches(s)));
         }
-        let snapshot = Snapshot::take(table)?;
-        found.extend(snapshot.sockets().filter(|s| query.matches(s)));
+        Ok(found)
     }
-    Ok(found)
+
+    fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
+        Ok(owners(sockets))
+    }
+
+    fn process_info(pid: u32) -> ProcessInfo {
+        process::process_info(pid)
+    }
+
+    /// Windows sockets carry no uid (`Socket.uid` is always `None`), so this is only the
+    /// number.
+    fn user_name(uid: u32) -> String {
+        uid.to_string()
+    }
+
+    fn protection(pid: u32) -> Option<Protection> {
+        match pid {
+            0 => Some(Protection::IdleProcess),
+            4 => Some(Protection::System),
+            _ => None,
+        }
+    }
+
+    fn parent_pid() -> Option<u32> {
+        process::parent_pid()
+    }
+
+    fn is_privileged() -> bool {
+        process::is_privileged()
+    }
+
+    /// Windows sockets carry no uid, so there is none to compare with.
+    fn current_uid() -> Option<u32> {
+        None
+    }
+
+    /// Windows has no network namespaces (the CLI refuses `--all-netns` there).
+    fn current_netns() -> io::Result<NetNs> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this system has no network namespaces",
+        ))
+    }
+
+    fn other_netns(_: &AtomicBool) -> io::Result<Vec<NetNs>> {
+        Ok(Vec::new())
+    }
+
+    fn sockets_in_netns(_: &NetNs, _: &Query) -> io::Result<Vec<Socket>> {
+        Ok(Vec::new())
+    }
+
+    fn pin(owner: &Owner) -> Result<Target, AcquireError> {
+        Target::acquire(owner)
+    }
+
+    fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
+        terminate::wait_for_exit(targets, timeout)
+    }
 }
 
 /// The owners of `sockets`: the tables already name each socket's PID, so this only groups
 /// them. One owner per PID, sorted by PID, each distinct socket once, in query order. PID 0
 /// and 4 stay owners (shown, never signalled); nothing is ever hidden.
-pub fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
+fn owners(sockets: &[Socket]) -> Ownership {
+    let pid = |s: &Socket| match s.key {
+        SocketKey::Pid(pid) => pid,
+        // Not produced on Windows.
+        SocketKey::Inode(_) => 0,
+    };
     let mut order: Vec<usize> = (0..sockets.len()).collect();
-    order.sort_by_key(|&i| (sockets[i].key, i));
+    order.sort_by_key(|&i| (pid(&sockets[i]), i));
     let mut owners = Vec::new();
-    for group in order.chunk_by(|&a, &b| sockets[a].key == sockets[b].key) {
+    for group in order.chunk_by(|&a, &b| pid(&sockets[a]) == pid(&sockets[b])) {
         let mut held: Vec<Socket> = Vec::with_capacity(group.len());
         for &i in group {
             if !held.contains(&sockets[i]) {
@@ -52,51 +118,15 @@ pub fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
             }
         }
         owners.push(Owner {
-            // Keys are PIDs here, which are DWORDs.
-            pid: sockets[group[0]].key as u32,
+            pid: pid(&sockets[group[0]]),
             sockets: held,
             fds: Vec::new(),
         });
     }
-    Ok(Ownership {
+    Ownership {
         owners,
         hidden: Vec::new(),
         incomplete: false,
-    })
-}
-
-/// Windows has no network namespaces (the CLI refuses `--all-netns` there).
-pub fn current_netns() -> io::Result<NetNs> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "network namespaces exist only on Linux",
-    ))
-}
-
-/// There are no other network namespaces to look in.
-pub fn other_netns(_stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
-    Ok(Vec::new())
-}
-
-/// Never called: `other_netns` finds none.
-pub fn sockets_in_netns(_: &NetNs, _: &Query) -> io::Result<Vec<Socket>> {
-    Ok(Vec::new())
-}
-
-/// Windows sockets carry no uid, so there is none to compare with.
-pub fn current_uid() -> Option<u32> {
-    None
-}
-
-/// PIDs that are never signalled, whoever asks.
-pub fn protected_reason(pid: u32) -> Option<&'static str> {
-    match pid {
-        0 => Some(
-            "PID 0 is the System Idle Process, not a program: the socket table names no real \
-             owner for this socket",
-        ),
-        4 => Some("PID 4 is the System process (the kernel and its drivers, such as http.sys)"),
-        _ => None,
     }
 }
 
@@ -121,7 +151,7 @@ mod tests {
     use super::*;
     use crate::model::{Family, Protocol, State};
 
-    fn socket(protocol: Protocol, local: &str, pid: u64) -> Socket {
+    fn socket(protocol: Protocol, local: &str, pid: u32) -> Socket {
         let local: std::net::SocketAddr = local.parse().unwrap();
         Socket {
             protocol,
@@ -136,7 +166,7 @@ mod tests {
                 Protocol::Udp => State::Unconnected,
             },
             uid: None,
-            key: pid,
+            key: SocketKey::Pid(pid),
         }
     }
 
@@ -147,7 +177,7 @@ mod tests {
         let c = socket(Protocol::Udp, "0.0.0.0:80", 900);
         let idle = socket(Protocol::Tcp, "127.0.0.1:80", 0);
         // The same row twice (two accepted connections look alike without remote ends).
-        let own = owners(&[a.clone(), b.clone(), c.clone(), a.clone(), idle.clone()]).unwrap();
+        let own = owners(&[a.clone(), b.clone(), c.clone(), a.clone(), idle.clone()]);
         let pids: Vec<u32> = own.owners.iter().map(|o| o.pid).collect();
         assert_eq!(pids, vec![0, 12, 900]);
         assert_eq!(own.owners[0].sockets, vec![idle]);
@@ -155,14 +185,14 @@ mod tests {
         assert_eq!(own.owners[2].sockets, vec![a, c]);
         assert!(own.owners.iter().all(|o| o.fds.is_empty()));
         assert!(own.hidden.is_empty() && !own.incomplete);
-        assert_eq!(owners(&[]).unwrap(), Ownership::default());
+        assert_eq!(owners(&[]), Ownership::default());
     }
 
     #[test]
     fn idle_and_system_are_protected() {
-        assert!(protected_reason(0).unwrap().contains("System Idle Process"));
-        assert!(protected_reason(4).unwrap().contains("System process"));
-        assert_eq!(protected_reason(8), None);
+        assert_eq!(Windows::protection(0), Some(Protection::IdleProcess));
+        assert_eq!(Windows::protection(4), Some(Protection::System));
+        assert_eq!(Windows::protection(8), None);
     }
 
     #[test]

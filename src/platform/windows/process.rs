@@ -55,11 +55,6 @@ pub fn process_info(pid: u32) -> ProcessInfo {
     }
 }
 
-/// Windows has no uids (`Socket.uid` is always `None` there), so this is only the number.
-pub fn user_name(uid: u32) -> String {
-    uid.to_string()
-}
-
 /// Opens a process. The error keeps its raw code, so callers can tell "no such process"
 /// from "access denied".
 pub(super) fn open(pid: u32, access: PROCESS_ACCESS_RIGHTS) -> io::Result<OwnedHandle> {

@@ -27,10 +27,10 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
 use windows_sys::core::BOOL;
 
 use super::iphlpapi::{Snapshot, Table};
+use super::last_error;
 use super::process::open;
-use super::{ERROR_NO_SUCH_PROCESS, last_error};
-use crate::kill::{AcquireError, Signal};
-use crate::model::Owner;
+use crate::model::{AcquireError, Owner, SendError, Signal, SocketKey};
+use crate::platform::Pinned;
 
 /// The exit code a killed process gets, as with `taskkill /f`.
 const KILLED_EXIT_CODE: u32 = 1;
@@ -72,47 +72,15 @@ impl Target {
         Ok(target)
     }
 
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    pub fn send(&self, signal: Signal) -> io::Result<()> {
-        let result = match signal {
-            Signal::Terminate => self.close_windows(),
-            Signal::Kill => {
-                // SAFETY: a live process handle opened with PROCESS_TERMINATE.
-                if unsafe { TerminateProcess(self.raw(), KILLED_EXIT_CODE) } != 0 {
-                    Ok(())
-                } else {
-                    Err(last_error("TerminateProcess"))
-                }
-            }
-        };
-        // Both calls fail on a process that has already exited; that is no failure of ours.
-        match result {
-            Err(_) if self.has_exited() => Err(io::Error::from_raw_os_error(ERROR_NO_SUCH_PROCESS)),
-            other => other,
-        }
-    }
-
-    /// Whether the process has exited: its handle is signalled then.
-    pub fn has_exited(&self) -> bool {
-        // SAFETY: a live handle opened with SYNCHRONIZE; a zero timeout only polls.
-        unsafe { WaitForSingleObject(self.raw(), 0) == WAIT_OBJECT_0 }
-    }
-
     fn raw(&self) -> HANDLE {
         self.handle.as_raw_handle()
     }
 
     /// Posts WM_CLOSE to each top-level window of the process.
-    fn close_windows(&self) -> io::Result<()> {
+    fn close_windows(&self) -> Result<(), SendError> {
         let windows = top_level_windows(self.pid);
         if windows.is_empty() {
-            return Err(io::Error::other(
-                "it has no windows to close (Windows has no SIGTERM; -t posts WM_CLOSE to a \
-                 process's windows); use -k to end it",
-            ));
+            return Err(SendError::NoWindows);
         }
         let mut failure = None;
         let mut posted = 0;
@@ -126,9 +94,41 @@ impl Target {
             }
         }
         match failure {
-            Some(e) if posted == 0 => Err(e),
+            Some(e) if posted == 0 => Err(SendError::Other(e)),
             _ => Ok(()),
         }
+    }
+}
+
+impl Pinned for Target {
+    fn send(&self, signal: Signal) -> Result<(), SendError> {
+        let result = match signal {
+            Signal::Terminate => self.close_windows(),
+            Signal::Kill => {
+                // SAFETY: a live process handle opened with PROCESS_TERMINATE.
+                if unsafe { TerminateProcess(self.raw(), KILLED_EXIT_CODE) } != 0 {
+                    Ok(())
+                } else {
+                    let e = last_error("TerminateProcess");
+                    Err(if e.kind() == io::ErrorKind::PermissionDenied {
+                        SendError::Denied(e)
+                    } else {
+                        SendError::Other(e)
+                    })
+                }
+            }
+        };
+        // Both calls fail on a process that has already exited; that is no failure of ours.
+        match result {
+            Err(_) if self.has_exited() => Err(SendError::Gone),
+            other => other,
+        }
+    }
+
+    /// Whether the process has exited: its handle is signalled then.
+    fn has_exited(&self) -> bool {
+        // SAFETY: a live handle opened with SYNCHRONIZE; a zero timeout only polls.
+        unsafe { WaitForSingleObject(self.raw(), 0) == WAIT_OBJECT_0 }
     }
 }
 
@@ -140,7 +140,7 @@ fn still_owns(owner: &Owner) -> io::Result<bool> {
     for table in Table::ALL.into_iter().filter(|t| tables.contains(t)) {
         let snapshot = Snapshot::take(table)?;
         let found = snapshot.sockets().any(|row| {
-            row.key == u64::from(owner.pid)
+            row.key == SocketKey::Pid(owner.pid)
                 && owner
                     .sockets
                     .iter()

@@ -1,0 +1,67 @@
+//! stdout and stderr that can never stop the work. `println!` panics when a stream is
+//! closed, and rekt's release build aborts on panic, which once left owners unsignalled
+//! halfway through `-k`. Here a closed pipe (EPIPE) only stops the printing on that stream;
+//! any other write error (ENOSPC on `>/dev/full`, EIO) is remembered, printing to that
+//! stream stops, and the run ends with exit code 4 once the work is done.
+
+use std::io::{self, Write};
+
+/// Which standard stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Stdout,
+    Stderr,
+}
+
+/// One standard stream, written whole lines at a time.
+#[derive(Debug)]
+pub struct Stream {
+    which: Which,
+    /// Set once a write failed: nothing more is written there.
+    stopped: bool,
+    /// The first write error other than a closed pipe.
+    failure: Option<io::Error>,
+}
+
+impl Stream {
+    pub fn new(which: Which) -> Stream {
+        Stream {
+            which,
+            stopped: false,
+            failure: None,
+        }
+    }
+
+    /// Writes `bytes` (whole lines) and flushes, unless the stream has failed before.
+    pub fn write(&mut self, bytes: &[u8]) {
+        if self.stopped {
+            return;
+        }
+        let result = match self.which {
+            Which::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes).and_then(|()| out.flush())
+            }
+            Which::Stderr => io::stderr().lock().write_all(bytes),
+        };
+        if let Err(e) = result {
+            self.stopped = true;
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                self.failure = Some(e);
+            }
+        }
+    }
+
+    /// Writes one line.
+    pub fn line(&mut self, text: &str) {
+        let mut line = String::with_capacity(text.len() + 1);
+        line.push_str(text);
+        line.push('\n');
+        self.write(line.as_bytes());
+    }
+
+    /// The first write error that was not a closed pipe.
+    pub fn failure(&self) -> Option<&io::Error> {
+        self.failure.as_ref()
+    }
+}

@@ -1,0 +1,80 @@
+//! The kernel's socket state numbers (include/net/tcp_states.h), which /proc/net and
+//! sock_diag both use, for UDP too. The neutral [`State`] knows nothing of them.
+
+use crate::model::{Protocol, State};
+use crate::query::Query;
+
+/// The state for a Linux `sk_state` value.
+pub fn from_code(protocol: Protocol, code: u8) -> Option<State> {
+    Some(match code {
+        1 => State::Established,
+        2 => State::SynSent,
+        3 => State::SynRecv,
+        4 => State::FinWait1,
+        5 => State::FinWait2,
+        6 => State::TimeWait,
+        // UDP reports a bound, unconnected socket as TCP_CLOSE.
+        7 if protocol == Protocol::Udp => State::Unconnected,
+        7 => State::Close,
+        8 => State::CloseWait,
+        9 => State::LastAck,
+        10 => State::Listen,
+        11 => State::Closing,
+        _ => return None,
+    })
+}
+
+/// The Linux `sk_state` number of `state`.
+pub fn code(state: State) -> u8 {
+    match state {
+        State::Established => 1,
+        State::SynSent => 2,
+        State::SynRecv => 3,
+        State::FinWait1 => 4,
+        State::FinWait2 => 5,
+        State::TimeWait => 6,
+        State::Close | State::Unconnected => 7,
+        State::CloseWait => 8,
+        State::LastAck => 9,
+        State::Listen => 10,
+        State::Closing => 11,
+    }
+}
+
+/// The states that match `query` for `protocol`, as the bit mask `idiag_states` takes
+/// (`1 << sk_state`). UDP matches in every state.
+pub fn mask(query: &Query, protocol: Protocol) -> u32 {
+    match protocol {
+        Protocol::Tcp => query
+            .tcp_states()
+            .iter()
+            .fold(0, |mask, &s| mask | 1 << code(s)),
+        Protocol::Udp => u32::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for n in 1..=11u8 {
+            let tcp = from_code(Protocol::Tcp, n).unwrap();
+            assert_eq!(code(tcp), n);
+            assert_eq!(code(from_code(Protocol::Udp, n).unwrap()), n);
+        }
+        assert_eq!(from_code(Protocol::Udp, 7), Some(State::Unconnected));
+        assert_eq!(from_code(Protocol::Tcp, 0), None);
+        assert_eq!(from_code(Protocol::Tcp, 12), None);
+    }
+
+    #[test]
+    fn masks_follow_the_listen_flag() {
+        let mut q = Query::ports(vec![]);
+        assert_eq!(mask(&q, Protocol::Tcp), 1 << 10 | 1 << 1 | 1 << 2 | 1 << 8);
+        q.listen_only = true;
+        assert_eq!(mask(&q, Protocol::Tcp), 1 << 10);
+        assert_eq!(mask(&q, Protocol::Udp), u32::MAX);
+    }
+}
