@@ -13,6 +13,7 @@ pub mod model;
 pub mod output;
 pub mod platform;
 pub mod query;
+pub mod text;
 
 use std::collections::BTreeMap;
 use std::io;
