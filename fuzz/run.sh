@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
 sanitizer=${FUZZ_SANITIZER:-address}
-targets=(proc_net_line sock_diag_reply port_spec duration)
+targets=(proc_net_line sock_diag_reply port_spec duration text)
 
 corpus_args() { # the corpus to grow first, then the seeds and regressions (read only)
   local dirs=("corpus/$1") d

@@ -17,6 +17,7 @@ pub mod model;
 mod output;
 mod platform;
 mod query;
+pub mod text;
 
 pub use error::UsageError;
 pub use lookup::{Elsewhere, Lookup, Scope, Search, lookup, lookup_in, lookup_with_hints};
@@ -32,7 +33,9 @@ pub fn main() -> std::process::ExitCode {
 /// pin processes directly. Not a stable API.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::duration::{format as format_duration, parse as parse_duration};
+    pub use crate::duration::{
+        MAX as MAX_DURATION, format as format_duration, parse as parse_duration,
+    };
     pub use crate::model::{Family, Protocol, Socket, SocketKey, State};
     #[cfg(target_os = "linux")]
     pub use crate::platform::proc_net::{parse_line, read_table};
