@@ -4,6 +4,8 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+pub use crate::text::Text;
+
 /// Transport protocol of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
@@ -147,19 +149,21 @@ impl Owner {
     }
 }
 
-/// Details of a process, read only for owners and only when they are asked for.
+/// Details of a process, read only for owners and only when they are asked for. Every
+/// text field is chosen by whoever started the process, so it is [`Text`]: printed only
+/// escaped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessInfo {
     /// The executable's file name (or the command name when the executable is unreadable).
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// The executable's full path, when readable.
-    pub exe: Option<String>,
+    pub exe: Option<Text>,
     /// The command line, one element per argument.
-    pub cmdline: Vec<String>,
+    pub cmdline: Vec<Text>,
     /// The real uid (Linux).
     pub uid: Option<u32>,
     /// The user name (`DOMAIN\user` on Windows), or the uid as a number when it has no name.
-    pub user: Option<String>,
+    pub user: Option<Text>,
 }
 
 /// A network namespace (Linux). Sockets in another one are invisible to this one's tables.
@@ -168,7 +172,7 @@ pub struct NetNs {
     /// Its inode: the number in `/proc/PID/ns/net` (`net:[4026531840]`).
     pub inode: u64,
     /// Its name under /var/run/netns (`ip netns add NAME`), if it has one.
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// A process inside it, one way in when it has no name.
     pub member: Option<u32>,
 }

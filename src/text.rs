@@ -311,7 +311,14 @@ pub fn width(s: &str) -> usize {
 
 /// Whether `c` is shown as an escape rather than as itself.
 fn needs_escape(c: char) -> bool {
-    matches!(c, '\0'..='\x1f' | '\\' | '\x7f'..='\u{9f}') || is_invisible_format(c)
+    c == '\\' || is_terminal_unsafe(c)
+}
+
+/// Whether a terminal could act on `c` or hide text with it: a C0 or C1 control, DEL, or
+/// an invisible format or bidi control. JSON output escapes these too (as `\uXXXX`, which
+/// keeps the value exact), since a document may be shown on a terminal.
+pub fn is_terminal_unsafe(c: char) -> bool {
+    matches!(c, '\0'..='\x1f' | '\x7f'..='\u{9f}') || is_invisible_format(c)
 }
 
 /// The format and bidi controls that print nothing but reorder or hide the text around

@@ -5,14 +5,16 @@ use std::collections::HashMap;
 use std::io;
 
 use serde::Serialize;
+use serde_json::ser::{Formatter, PrettyFormatter};
 
 use super::stream::{Stream, Which};
 use super::{Details, Printer, words};
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Outcome, Report};
 use crate::lookup::{Elsewhere, Lookup};
-use crate::model::{Family, Owner, PortStatus, Signal, Socket};
+use crate::model::{Family, Owner, PortStatus, Signal, Socket, Text};
 use crate::query::PortSpec;
+use crate::text;
 
 #[derive(Default)]
 pub struct JsonPrinter {
@@ -39,10 +41,10 @@ struct Document {
 #[derive(Debug, Serialize)]
 struct JsonOwner {
     pid: u32,
-    name: Option<String>,
-    exe: Option<String>,
-    cmdline: Vec<String>,
-    user: Option<String>,
+    name: Option<Text>,
+    exe: Option<Text>,
+    cmdline: Vec<Text>,
+    user: Option<Text>,
     uid: Option<u32>,
     sockets: Vec<JsonSocket>,
     /// The last signal sent: "terminate" or "kill".
@@ -72,7 +74,7 @@ struct JsonSocket {
 #[derive(Debug, Serialize)]
 struct JsonNetns {
     inode: u64,
-    name: Option<String>,
+    name: Option<Text>,
 }
 
 #[derive(Debug, Serialize)]
@@ -230,18 +232,118 @@ impl Printer for JsonPrinter {
             self.doc.mode = "lookup";
         }
         let mut out = Stream::new(Which::Stdout);
-        match serde_json::to_vec_pretty(&self.doc) {
-            Ok(mut text) => {
-                text.push(b'\n');
-                out.write(&text);
-            }
-            // Plain data with string keys: cannot happen, but is no reason to panic.
-            Err(_) => return ExitCode::Error,
+        let mut text = Vec::new();
+        let mut serializer =
+            serde_json::Serializer::with_formatter(&mut text, SafeFormatter::default());
+        // Plain data with string keys cannot fail to serialize, but that is no reason to
+        // panic either.
+        if self.doc.serialize(&mut serializer).is_err() {
+            return ExitCode::Error;
         }
+        text.push(b'\n');
+        out.write(&text);
         // The document could not be written: the exit code is all that is left to say it.
         if out.failure().is_some() {
             return ExitCode::Error;
         }
         code
+    }
+}
+
+/// serde_json's pretty printer, except that strings also escape what a terminal could act
+/// on (DEL, C1 controls, invisible format and bidi controls) as `\uXXXX`. serde_json
+/// escapes only C0 controls; the value is the same either way, but a document shown on a
+/// terminal can then not recolour it or hide text.
+#[derive(Default)]
+struct SafeFormatter<'a>(PrettyFormatter<'a>);
+
+impl Formatter for SafeFormatter<'_> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut plain = 0;
+        for (i, c) in fragment.char_indices() {
+            if text::is_terminal_unsafe(c) {
+                writer.write_all(&fragment.as_bytes()[plain..i])?;
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+                plain = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[plain..])
+    }
+
+    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn safe_json(value: &str) -> String {
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, SafeFormatter::default());
+        value.serialize(&mut ser).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_escape_what_a_terminal_would_act_on() {
+        let hostile = "py\x1b[31mRED\u{9b}2J\u{202e}gpj.exe\u{7f}\u{e0041}";
+        let json = safe_json(hostile);
+        assert_eq!(
+            json,
+            r#""py\u001b[31mRED\u009b2J\u202egpj.exe\u007f\udb40\udc41""#
+        );
+        assert!(!json.chars().any(text::is_terminal_unsafe), "{json}");
+        // The value is unchanged.
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), hostile);
+        assert_eq!(safe_json("サーバー"), "\"サーバー\"");
     }
 }

@@ -6,11 +6,14 @@ use std::io::{self, Write};
 
 use super::{Details, Style};
 use crate::lookup::Lookup;
-use crate::model::{Owner, Socket, SocketKey};
+use crate::model::{Owner, Socket, SocketKey, Text};
 use crate::platform::{Backend, Os};
+use crate::text;
 
 /// A plain text table: columns padded to their widest cell, two spaces apart, no trailing
-/// spaces. Padding is computed on the text alone, so colour never breaks alignment.
+/// spaces. Cells are already escaped (text from other processes is `Text`, shown through its
+/// `Display`); widths are display widths, so wide characters line up, and padding is
+/// computed on the text alone, so colour never breaks alignment.
 #[derive(Debug, Default)]
 pub struct Table {
     headers: Vec<&'static str>,
@@ -38,7 +41,7 @@ impl Table {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.len()).collect();
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(text::width(cell));
             }
         }
         let header: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
@@ -47,7 +50,7 @@ impl Table {
             for (j, (cell, w)) in row.iter().zip(&widths).enumerate() {
                 line.push_str(cell);
                 if j + 1 < row.len() {
-                    let pad = w - cell.chars().count() + 2;
+                    let pad = w - text::width(cell) + 2;
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
@@ -101,8 +104,8 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
         let mut cells = vec![row.port.to_string(), row.owner.pid.to_string()];
         if verbose {
             let info = details.get(&row.owner.pid);
-            cells.push(or_unknown(info.and_then(|i| i.name.clone())));
-            cells.push(or_unknown(info.and_then(|i| i.user.clone())));
+            cells.push(or_unknown(info.and_then(|i| i.name.as_ref())));
+            cells.push(or_unknown(info.and_then(|i| i.user.as_ref())));
             cells.push(joined(row.sockets.iter().map(|s| s.kind().to_owned())));
             cells.push(joined(row.sockets.iter().map(|s| s.state.to_string())));
             cells.push(joined(row.sockets.iter().map(|s| s.local_display())));
@@ -153,15 +156,17 @@ pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
         };
         if pids.is_empty() {
             // The socket's uid is known even when its process is not.
-            let user = socket.uid.map(Os::user_name).unwrap_or_else(|| "-".into());
+            let user = socket
+                .uid
+                .map_or_else(|| "-".into(), |uid| Os::user_name(uid).to_string());
             push("-".into(), "-".into(), user);
         }
         for pid in pids {
             let info = details.get(pid);
             push(
                 pid.to_string(),
-                or_unknown(info.and_then(|i| i.name.clone())),
-                or_unknown(info.and_then(|i| i.user.clone())),
+                or_unknown(info.and_then(|i| i.name.as_ref())),
+                or_unknown(info.and_then(|i| i.user.as_ref())),
             );
         }
     }
@@ -175,8 +180,9 @@ fn netns_label(found: &Lookup, socket: &Socket) -> String {
         .map_or_else(|| "?".into(), |ns| ns.label())
 }
 
-fn or_unknown(value: Option<String>) -> String {
-    value.unwrap_or_else(|| "?".into())
+/// The escaped text, or `?` when it could not be read.
+fn or_unknown(value: Option<&Text>) -> String {
+    value.map_or_else(|| "?".into(), Text::to_string)
 }
 
 /// Distinct values in first-seen order, comma-separated: `tcp,tcp6`.

@@ -12,7 +12,7 @@ use crate::query::PortSpec;
 
 /// `1234 (node)`, or just `1234` when the name is unknown.
 pub fn who(pid: u32, details: &Details) -> String {
-    match details.get(&pid).and_then(|i| i.name.as_deref()) {
+    match details.get(&pid).and_then(|i| i.name.as_ref()) {
         Some(name) => format!("{pid} ({name})"),
         None => pid.to_string(),
     }

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, SendError};
-use crate::model::{Signal, Socket};
+use crate::model::{Signal, Socket, Text};
 use crate::query::Query;
 
 #[cfg(target_os = "linux")]
@@ -55,7 +55,7 @@ pub trait Backend {
     fn process_info(pid: u32) -> ProcessInfo;
 
     /// A user's name, or the uid as a number when it has none.
-    fn user_name(uid: u32) -> String;
+    fn user_name(uid: u32) -> Text;
 
     /// Why `pid` may never be signalled on this OS (PID 1, the System process), if it may
     /// not. rekt itself and its callers are the policy's business (`kill::protected`).

@@ -14,8 +14,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::Backend;
-use crate::model::SocketKey;
 use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, Socket};
+use crate::model::{SocketKey, Text};
 use crate::query::Query;
 
 pub use signal::Target;
@@ -44,7 +44,7 @@ impl Backend for Linux {
         process::process_info(pid)
     }
 
-    fn user_name(uid: u32) -> String {
+    fn user_name(uid: u32) -> Text {
         process::user_name(uid)
     }
 

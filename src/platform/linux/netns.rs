@@ -9,10 +9,11 @@
 //! (`/proc/PID/net/*`) are the fallback. Socket inodes are unique across namespaces, so one
 //! fd scan then finds the owners in all of them at once.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::{fd_scan, proc_net, sock_diag};
-use crate::model::{NetNs, Socket};
+use crate::model::{NetNs, Socket, Text};
 use crate::query::Query;
 
 const NAMED: &str = "/var/run/netns";
@@ -93,7 +94,7 @@ fn current_file() -> io::Result<std::fs::Metadata> {
 /// The sockets matching `query` inside `ns`.
 pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
     let entry = match (&ns.name, ns.member) {
-        (Some(name), _) => PathBuf::from(NAMED).join(name),
+        (Some(name), _) => PathBuf::from(NAMED).join(OsStr::from_bytes(name.as_bytes())),
         (None, Some(pid)) => PathBuf::from(format!("/proc/{pid}/ns/net")),
         (None, None) => return Ok(Vec::new()),
     };
@@ -155,7 +156,7 @@ fn enter(ns: BorrowedFd<'_>) -> io::Result<()> {
 /// The namespaces named under /var/run/netns, as (inode, name). `nsfs` is the device of
 /// namespace files: a name not on it is a plain file, which `ip netns add` creates before
 /// bind-mounting the namespace over it, and `ip netns del` leaves after unmounting it.
-fn named(nsfs: u64) -> Vec<(u64, String)> {
+fn named(nsfs: u64) -> Vec<(u64, Text)> {
     let Ok(dir) = std::fs::read_dir(NAMED) else {
         return Vec::new();
     };
@@ -163,8 +164,7 @@ fn named(nsfs: u64) -> Vec<(u64, String)> {
         .filter_map(|entry| {
             // Each name is a bind mount of the namespace file, so its inode is the id.
             let meta = std::fs::metadata(entry.path()).ok()?;
-            (meta.dev() == nsfs)
-                .then(|| (meta.ino(), entry.file_name().to_string_lossy().into_owned()))
+            (meta.dev() == nsfs).then(|| (meta.ino(), Text::from(entry.file_name())))
         })
         .collect()
 }

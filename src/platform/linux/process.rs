@@ -1,30 +1,34 @@
 //! Process details from `/proc/PID`, read only for owners. Every read may fail because the
-//! process exited or is not ours; each field is then simply unknown.
+//! process exited or is not ours; each field is then simply unknown. Everything is read as
+//! bytes: a process chooses its own name and arguments, and a name that is not UTF-8 must
+//! neither hide the rest (the uid) nor be mangled.
 
 use std::ffi::CStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::model::ProcessInfo;
+use super::fd_scan::decimal;
+use crate::model::{ProcessInfo, Text};
 
 pub fn process_info(pid: u32) -> ProcessInfo {
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {
-        let p = p.to_string_lossy();
+        let bytes = p.as_os_str().as_bytes();
         // An executable replaced on disk (a rebuilt server) is still the right name.
-        p.strip_suffix(" (deleted)").unwrap_or(&p).to_owned()
+        bytes.strip_suffix(b" (deleted)").unwrap_or(bytes).to_vec()
     });
     // exe shows the real program even when the main thread is renamed (Node does this);
     // comm is the fallback for kernel threads and other users' processes.
     let name = exe
         .as_deref()
-        .and_then(|p| Path::new(p).file_name())
-        .map(|n| n.to_string_lossy().into_owned())
+        .and_then(|p| Path::new(std::ffi::OsStr::from_bytes(p)).file_name())
+        .map(|n| Text::from_bytes(n.as_bytes()))
         .or_else(|| command_name(pid));
     let uid = real_uid(pid);
     ProcessInfo {
         name,
-        exe,
+        exe: exe.map(Text::from_bytes),
         cmdline: command_line(pid),
         uid,
         user: uid.map(user_name),
@@ -32,55 +36,57 @@ pub fn process_info(pid: u32) -> ProcessInfo {
 }
 
 /// The short command name (`/proc/PID/comm`), which any user may read.
-pub fn command_name(pid: u32) -> Option<String> {
+pub fn command_name(pid: u32) -> Option<Text> {
     let comm = fs::read(format!("/proc/{pid}/comm")).ok()?;
-    let comm = String::from_utf8_lossy(&comm);
-    let comm = comm.trim_end_matches('\n');
-    (!comm.is_empty()).then(|| comm.to_owned())
+    let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
+    (!comm.is_empty()).then(|| Text::from_bytes(comm))
 }
 
-fn command_line(pid: u32) -> Vec<String> {
+fn command_line(pid: u32) -> Vec<Text> {
     let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) else {
         return Vec::new();
     };
     raw.split(|&b| b == 0)
         .filter(|arg| !arg.is_empty())
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .map(Text::from_bytes)
         .collect()
 }
 
 /// The real uid: the first number on the `Uid:` line of `/proc/PID/status`.
 fn real_uid(pid: u32) -> Option<u32> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    parse_real_uid(&status)
+    parse_real_uid(&fs::read(format!("/proc/{pid}/status")).ok()?)
 }
 
-fn parse_real_uid(status: &str) -> Option<u32> {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// Works on bytes: the `Name:` line above it is the process's own choice and need not be
+/// UTF-8 (the kernel escapes only some bytes there).
+fn parse_real_uid(status: &[u8]) -> Option<u32> {
+    let line = status
+        .split(|&b| b == b'\n')
+        .find_map(|line| line.strip_prefix(b"Uid:"))?;
+    let first = line
+        .split(|b| b.is_ascii_whitespace())
+        .find(|f| !f.is_empty())?;
+    decimal(first).and_then(|uid| u32::try_from(uid).ok())
 }
 
 /// The user's name from the system's user database, or the uid as a number. Cached: list
 /// mode asks for the same few users once per owner, and each lookup may go through NSS.
-pub fn user_name(uid: u32) -> String {
-    static CACHE: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
+pub fn user_name(uid: u32) -> Text {
+    static CACHE: Mutex<Vec<(u32, Text)>> = Mutex::new(Vec::new());
     let mut cache = CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((_, name)) = cache.iter().find(|(u, _)| *u == uid) {
         return name.clone();
     }
-    let name = lookup_user(uid);
+    let name = lookup_user(uid).unwrap_or_else(|| Text::from(uid.to_string()));
     cache.push((uid, name.clone()));
     name
 }
 
-fn lookup_user(uid: u32) -> String {
+/// getpwuid_r, growing the buffer as asked. The name comes from /etc/passwd, LDAP or
+/// whatever NSS is configured with: bytes, not necessarily UTF-8.
+fn lookup_user(uid: u32) -> Option<Text> {
     let mut buf = vec![0u8; 1024];
     loop {
         // SAFETY: passwd is plain data; getpwuid_r writes into `pwd` and `buf` only.
@@ -100,11 +106,11 @@ fn lookup_user(uid: u32) -> String {
             continue;
         }
         if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-            return uid.to_string();
+            return None;
         }
         // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`.
         let name = unsafe { CStr::from_ptr(pwd.pw_name) };
-        return name.to_string_lossy().into_owned();
+        return Some(Text::from_bytes(name.to_bytes()));
     }
 }
 
@@ -114,24 +120,30 @@ mod tests {
 
     #[test]
     fn reads_the_real_uid_not_the_effective_one() {
-        let status = "Name:\tsudo\nUid:\t1000\t0\t0\t0\nGid:\t1000\t0\t0\t0\n";
+        let status = b"Name:\tsudo\nUid:\t1000\t0\t0\t0\nGid:\t1000\t0\t0\t0\n";
         assert_eq!(parse_real_uid(status), Some(1000));
-        assert_eq!(parse_real_uid("Name:\tx\n"), None);
-        assert_eq!(parse_real_uid("Uid:\tnope\n"), None);
+        assert_eq!(parse_real_uid(b"Name:\tx\n"), None);
+        assert_eq!(parse_real_uid(b"Uid:\tnope\n"), None);
+        // A name that is not UTF-8 does not hide the uid.
+        assert_eq!(
+            parse_real_uid(b"Name:\tweb\xffserver\nUid:\t33\t33\t33\t33\n"),
+            Some(33)
+        );
     }
 
     #[test]
     fn describes_this_process() {
         let info = process_info(std::process::id());
         let exe = std::env::current_exe().unwrap();
-        assert_eq!(info.exe.as_deref(), exe.to_str());
         assert_eq!(
-            info.name.as_deref(),
+            info.exe.as_ref().map(Text::as_bytes),
+            Some(exe.as_os_str().as_bytes())
+        );
+        assert_eq!(
+            info.name.as_ref().and_then(Text::as_str),
             exe.file_name().and_then(|n| n.to_str())
         );
-        // SAFETY: getuid cannot fail.
-        let uid = unsafe { libc::getuid() };
-        assert_eq!(info.uid, Some(uid));
+        assert_eq!(info.uid, Some(rustix::process::getuid().as_raw()));
         assert!(!info.cmdline.is_empty());
     }
 

@@ -10,8 +10,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::Backend;
-use crate::model::SocketKey;
 use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, Socket};
+use crate::model::{SocketKey, Text};
 use crate::query::Query;
 use iphlpapi::{Snapshot, Table};
 
@@ -48,8 +48,8 @@ impl Backend for Windows {
 
     /// Windows sockets carry no uid (`Socket.uid` is always `None`), so this is only the
     /// number.
-    fn user_name(uid: u32) -> String {
-        uid.to_string()
+    fn user_name(uid: u32) -> Text {
+        Text::from(uid.to_string())
     }
 
     fn protection(pid: u32) -> Option<Protection> {

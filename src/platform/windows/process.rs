@@ -25,7 +25,7 @@ use windows_sys::Win32::System::Threading::{
     QueryFullProcessImageNameW,
 };
 
-use crate::model::ProcessInfo;
+use crate::model::{ProcessInfo, Text};
 
 pub fn process_info(pid: u32) -> ProcessInfo {
     // Neither has an image file; OpenProcess refuses PID 0 outright.
@@ -40,14 +40,14 @@ pub fn process_info(pid: u32) -> ProcessInfo {
         open(pid, PROCESS_QUERY_LIMITED_INFORMATION).ok()
     };
     let exe = handle.as_ref().and_then(image_path);
-    let name = fixed_name.map(str::to_owned).or_else(|| {
+    let name = fixed_name.map(Text::from).or_else(|| {
         exe.as_deref()
             .and_then(|p| Path::new(p).file_name())
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(Text::from)
     });
     ProcessInfo {
         name,
-        exe,
+        exe: exe.map(Text::from),
         // Another process's command line lives in its memory (PEB); not worth the access.
         cmdline: Vec::new(),
         uid: None,
@@ -72,7 +72,7 @@ fn raw(handle: &OwnedHandle) -> HANDLE {
 }
 
 /// The full Win32 path of the process's executable.
-fn image_path(process: &OwnedHandle) -> Option<String> {
+fn image_path(process: &OwnedHandle) -> Option<OsString> {
     let mut buf = vec![0u16; 260];
     loop {
         let mut len = u32::try_from(buf.len()).ok()?;
@@ -82,11 +82,7 @@ fn image_path(process: &OwnedHandle) -> Option<String> {
         };
         if ok != 0 {
             let len = (len as usize).min(buf.len());
-            return Some(
-                OsString::from_wide(&buf[..len])
-                    .to_string_lossy()
-                    .into_owned(),
-            );
+            return Some(OsString::from_wide(&buf[..len]));
         }
         // Long paths (\\?\ prefixed) can reach 32767 characters.
         if io::Error::last_os_error().raw_os_error() != Some(ERROR_INSUFFICIENT_BUFFER as i32)
@@ -99,7 +95,7 @@ fn image_path(process: &OwnedHandle) -> Option<String> {
 }
 
 /// The process's user as `DOMAIN\user`, from its token.
-fn account_of(process: &OwnedHandle) -> Option<String> {
+fn account_of(process: &OwnedHandle) -> Option<Text> {
     let token = open_token(raw(process))?;
     let info = token_information(&token, TokenUser)?;
     // SAFETY: TokenUser data starts with a TOKEN_USER; the buffer is u64-aligned and at
@@ -140,18 +136,17 @@ fn account_of(process: &OwnedHandle) -> Option<String> {
     if ok == 0 {
         return None;
     }
-    let text = |buf: &[u16], len: u32| {
-        let len = (len as usize).min(buf.len());
-        OsString::from_wide(&buf[..len])
-            .to_string_lossy()
-            .into_owned()
-    };
-    let (name, domain) = (text(&name, name_len), text(&domain, domain_len));
-    Some(if domain.is_empty() {
-        name
+    let (name, domain) = (
+        &name[..(name_len as usize).min(name.len())],
+        &domain[..(domain_len as usize).min(domain.len())],
+    );
+    let backslash = u16::from(b'\\');
+    let account: Vec<u16> = if domain.is_empty() {
+        name.to_vec()
     } else {
-        format!("{domain}\\{name}")
-    })
+        [domain, &[backslash], name].concat()
+    };
+    Some(Text::from_wide(&account))
 }
 
 fn open_token(process: HANDLE) -> Option<OwnedHandle> {
@@ -260,22 +255,30 @@ mod tests {
     fn describes_this_process() {
         let info = process_info(std::process::id());
         let exe = std::env::current_exe().unwrap();
-        assert_eq!(
-            info.name.as_deref(),
-            exe.file_name().and_then(|n| n.to_str()),
-            "{info:?}"
-        );
-        let path = info.exe.expect("our own image path");
-        assert!(path.ends_with(info.name.as_deref().unwrap()), "{path}");
-        let user = info.user.expect("our own token's user");
+        let name = info.name.as_ref().and_then(Text::as_str);
+        assert_eq!(name, exe.file_name().and_then(|n| n.to_str()), "{info:?}");
+        let path = info
+            .exe
+            .as_ref()
+            .and_then(Text::as_str)
+            .expect("our own image path");
+        assert!(path.ends_with(name.unwrap()), "{path}");
+        let user = info
+            .user
+            .as_ref()
+            .and_then(Text::as_str)
+            .expect("our own token's user");
         assert!(!user.is_empty() && !user.starts_with('\\'), "{user}");
         assert_eq!(info.uid, None);
     }
 
     #[test]
     fn idle_and_system_have_fixed_names() {
-        assert_eq!(process_info(0).name.as_deref(), Some("System Idle Process"));
-        assert_eq!(process_info(4).name.as_deref(), Some("System"));
+        assert_eq!(
+            process_info(0).name,
+            Some(Text::from("System Idle Process"))
+        );
+        assert_eq!(process_info(4).name, Some(Text::from("System")));
     }
 
     #[test]
