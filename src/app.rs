@@ -19,6 +19,11 @@ use crate::{cli, debug};
 /// The `rekt` binary: parse the command line, run, and return the exit code.
 pub fn main() -> std::process::ExitCode {
     debug::from_env();
+    // Even a command line that does not parse gets its answer as JSON when it asked for it.
+    let json = cli::asks_for_json(std::env::args_os());
+    if let Some(e) = cli::signed_port(std::env::args_os()) {
+        return output::usage_error(&e, json).into();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => {
@@ -26,7 +31,7 @@ pub fn main() -> std::process::ExitCode {
             let _ = err.print();
             return ExitCode::Success.into();
         }
-        Err(err) => return output::usage_error(&cli::one_line_error(&err)).into(),
+        Err(err) => return output::usage_error(&cli::one_line_error(&err), json).into(),
     };
     if cli.debug {
         debug::enable();
@@ -38,7 +43,7 @@ pub fn main() -> std::process::ExitCode {
     }
     match cli.into_options() {
         Ok(opts) => run(&opts).into(),
-        Err(e) => output::usage_error(&e).into(),
+        Err(e) => output::usage_error(&e, json).into(),
     }
 }
 
@@ -169,9 +174,13 @@ impl Run<'_> {
         if !self.opts.interactive {
             return pinned;
         }
+        // The question names the process, whatever the output format.
+        self.read_details(pinned.iter().map(|p| p.owner.pid));
+        // `--json` keeps stderr for nothing: the question goes to the terminal itself.
+        let to_tty = self.opts.format == Format::Json;
         pinned.retain(|p| {
             let pid = p.owner.pid;
-            let yes = output::confirm(policy.signal, pid, &self.details);
+            let yes = output::confirm(policy.signal, pid, &self.details, to_tty);
             if !yes {
                 let report = Report::new(pid, Outcome::Declined);
                 self.printer.skipped(&report, &self.details);

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use clap::{ArgGroup, Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand, ValueHint};
 
 use crate::duration;
 use crate::error::UsageError;
@@ -14,7 +14,7 @@ use crate::lookup::Scope;
 use crate::platform::{Backend, Os};
 use crate::query::{PortSpec, Query};
 
-const EXAMPLES: &str = "\
+pub const EXAMPLES: &str = "\
 Examples:
   rekt                          list every listening TCP and bound UDP socket and its owner
   rekt 8000                     who owns port 8000 (TCP and UDP, IPv4 and IPv6)?
@@ -34,11 +34,14 @@ Examples:
     long_about = None,
     after_help = help_footer(),
     args_conflicts_with_subcommands = true,
+    // `-v -v` and `--json --json` are harmless, and aliases like `alias rekt='rekt -v'`
+    // depend on it.
+    args_override_self = true,
     group(ArgGroup::new("signal").args(["terminate", "kill"]).multiple(true)),
 )]
 pub struct Cli {
     /// Ports: 8000, 8000-8010, 8000/tcp, 8000/udp, 8000-8010/udp. None: list every listener
-    #[arg(value_name = "PORT", value_parser = parse_spec)]
+    #[arg(value_name = "PORT", value_parser = parse_spec, value_hint = ValueHint::Other)]
     pub ports: Vec<PortSpec>,
 
     /// Ask every owner to exit (SIGTERM; on Windows, WM_CLOSE to its windows)
@@ -49,12 +52,19 @@ pub struct Cli {
     #[arg(short = 'k', long)]
     pub kill: bool,
 
-    /// How long to wait for owners to exit after a signal: 500ms, 3s, 1m
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse)]
+    /// How long to wait for owners to exit after a signal: 500ms, 3s, 1m30s, 1.5s; 0s
+    /// signals without waiting (the port check still tells)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5s",
+        value_parser = duration::parse,
+        value_hint = ValueHint::Other
+    )]
     pub timeout: Duration,
 
-    /// With -t: force the owners still running after --timeout
-    #[arg(long, requires = "terminate")]
+    /// With -t: force the owners still running after --timeout (with -k: nothing more to do)
+    #[arg(long, requires = "signal")]
     pub escalate: bool,
 
     /// Ask before signalling each owner (needs a terminal)
@@ -65,7 +75,7 @@ pub struct Cli {
     #[arg(short = 'v', long)]
     pub verbose: bool,
 
-    /// Only listening TCP sockets (and UDP): the fast path, which skips connections
+    /// Only listeners (listening TCP, unconnected UDP): the fast path, which skips connections
     #[arg(short = 'l', long)]
     pub listen: bool,
 
@@ -218,6 +228,37 @@ impl Cli {
     }
 }
 
+/// Whether the raw command line has `--json` (before any `--`), for answering a command
+/// line that does not parse in the format it asked for.
+pub fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// `rekt -8000` (a habit from `kill -9`, or a typo) would otherwise be read as the flags
+/// `-8`, `-0`...: a usage error that says what was probably meant. `-4` and `-6` are flags.
+pub fn signed_port(args: impl Iterator<Item = std::ffi::OsString>) -> Option<UsageError> {
+    for arg in args.skip(1) {
+        let arg = arg.to_str()?;
+        if arg == "--" {
+            return None;
+        }
+        if let Some(rest) = arg.strip_prefix('-')
+            && rest.starts_with(|c: char| c.is_ascii_digit())
+            && !rest.bytes().all(|b| b == b'4' || b == b'6')
+        {
+            return Some(match rest.parse::<PortSpec>() {
+                Ok(_) => UsageError(format!(
+                    "invalid port '{arg}': a port has no sign; did you mean {rest}?"
+                )),
+                Err(e) => e,
+            });
+        }
+    }
+    None
+}
+
 /// A clap error as one line: the first line of its message, with a pointer to `--help`.
 /// clap's own rendering spans several lines (usage, tips), which scripts and users scan
 /// poorly.
@@ -277,7 +318,10 @@ mod tests {
         let policy = parse(&["-t", "80"]).unwrap().action.unwrap();
         assert_eq!(policy.timeout, Duration::from_secs(5));
         assert!(!policy.escalate);
-        assert!(parse(&["--escalate", "80"]).is_err(), "--escalate needs -t");
+        assert!(
+            parse(&["--escalate", "80"]).is_err(),
+            "--escalate needs -t or -k"
+        );
         assert!(
             parse(&["-t", "--timeout", "5", "80"])
                 .unwrap_err()
@@ -357,6 +401,43 @@ mod tests {
                 "the printer adds the prefix: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_signed_port_says_what_was_meant() {
+        let signed = |args: &[&str]| {
+            signed_port(
+                std::iter::once("rekt")
+                    .chain(args.iter().copied())
+                    .map(Into::into),
+            )
+            .map(|e| e.0)
+        };
+        assert_eq!(
+            signed(&["-8000"]).unwrap(),
+            "invalid port '-8000': a port has no sign; did you mean 8000?"
+        );
+        assert!(
+            signed(&["-k", "-80-90/udp"])
+                .unwrap()
+                .contains("did you mean 80-90/udp?")
+        );
+        assert!(signed(&["-70000"]).unwrap().contains("from 1 to 65535"));
+        assert_eq!(signed(&["-4", "-6", "-46", "8000"]), None);
+        assert_eq!(signed(&["--", "-8000"]), None);
+    }
+
+    #[test]
+    fn repeated_flags_are_harmless() {
+        let opts = parse(&["-v", "-v", "8000"]).unwrap();
+        assert_eq!(opts.format, Format::Human { verbose: true });
+        assert!(parse(&["-q", "-q", "8000"]).is_ok());
+        // --escalate with -k has nothing more to do, but it is no error.
+        let policy = parse(&["--escalate", "-k", "8000"])
+            .unwrap()
+            .action
+            .unwrap();
+        assert_eq!(policy.signal, Signal::Kill);
     }
 
     #[test]

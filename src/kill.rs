@@ -17,6 +17,8 @@ pub enum Outcome {
     Exited,
     /// Signalled, but still running when the timeout passed.
     StillRunning,
+    /// Signalled with `--timeout 0s`: not waited for, so not known to have exited.
+    NotWaited,
     /// Never signalled: a protected PID.
     Refused(Protection),
     /// The system would not let us signal it.
@@ -141,6 +143,14 @@ pub fn execute(
     };
     let mut alive = wait_for(pinned, &sent, &mut reports, wait);
     let mut waited = wait;
+    if wait.is_zero() && !policy.escalate {
+        // `--timeout 0s`: signal and move on. Not waiting is what was asked, so nothing is
+        // "still running" yet; the port check after this says whether the port is free.
+        for &i in &alive {
+            reports[i].outcome = Outcome::NotWaited;
+        }
+        return reports;
+    }
     if policy.escalate && policy.signal == Signal::Terminate {
         // Owners that could not even be asked (on Windows: no window to close) are forced
         // too; the ones the system refused us stay refused.

@@ -17,6 +17,8 @@ pub mod model;
 mod output;
 mod platform;
 mod query;
+#[cfg(test)]
+mod testing;
 pub mod text;
 
 pub use error::UsageError;

@@ -254,12 +254,8 @@ mod tests {
             );
             return;
         }
-        if Os::is_privileged() {
-            // Only this test's sockets in the tables; changes this thread only.
-            // SAFETY: NEWNET shares nothing that Rust code relies on (unlike CLONE_FILES).
-            unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
-                .expect("unshare(CLONE_NEWNET)");
-        }
+        // Only this test's sockets in the tables.
+        crate::testing::private_netns();
         let tcp = TcpListener::bind("0.0.0.0:0").unwrap();
         let port = tcp.local_addr().unwrap().port();
         let udp = UdpSocket::bind(("::", port)).unwrap();

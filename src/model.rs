@@ -2,7 +2,7 @@
 //! about those processes. Platform backends produce these; `output` and `kill` consume them.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 pub use crate::text::Text;
 
@@ -119,11 +119,18 @@ impl Socket {
         }
     }
 
-    /// The local address, written the usual way (`[::1]:8000` for IPv6).
-    pub fn local_display(&self) -> String {
-        match self.local.ip() {
-            IpAddr::V4(ip) => format!("{ip}:{}", self.local.port()),
-            IpAddr::V6(ip) => format!("[{ip}]:{}", self.local.port()),
+    /// The local address, written the usual way (`[::1]:8000` for IPv6), with the scope of
+    /// a scoped IPv6 address as `ss` writes it (`[fe80::1]%eth0:8000`): the interface name
+    /// from `interface`, or the index when it has none.
+    pub fn local_display(&self, interface: impl Fn(u32) -> Option<Text>) -> String {
+        match self.local {
+            SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+            SocketAddr::V6(a) if a.scope_id() != 0 => {
+                let scope = interface(a.scope_id())
+                    .map_or_else(|| a.scope_id().to_string(), |name| name.to_string());
+                format!("[{}]%{scope}:{}", a.ip(), a.port())
+            }
+            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
         }
     }
 }
@@ -264,4 +271,38 @@ pub struct Ownership {
     /// True when some processes could not be inspected (permission denied), so `hidden`
     /// sockets most likely belong to one of them.
     pub incomplete: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv6Addr, SocketAddrV6};
+
+    #[test]
+    fn scoped_addresses_show_their_interface_as_ss_does() {
+        let socket = |local: SocketAddr| Socket {
+            protocol: Protocol::Udp,
+            family: Family::V6,
+            local,
+            state: State::Unconnected,
+            uid: None,
+            key: SocketKey::Inode(1),
+        };
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        let scoped = socket(SocketAddr::V6(SocketAddrV6::new(ll, 8230, 0, 7)));
+        assert_eq!(
+            scoped.local_display(|i| (i == 7).then(|| Text::from("v0"))),
+            "[fe80::1]%v0:8230"
+        );
+        assert_eq!(scoped.local_display(|_| None), "[fe80::1]%7:8230");
+        // An interface name is another process's choice: printed escaped.
+        assert_eq!(
+            scoped.local_display(|_| Some(Text::from("v\x1b[0"))),
+            "[fe80::1]%v\\e[0:8230"
+        );
+        let plain = socket("[::1]:53".parse().unwrap());
+        assert_eq!(plain.local_display(|_| Some(Text::from("lo"))), "[::1]:53");
+        let v4 = socket("127.0.0.1:53".parse().unwrap());
+        assert_eq!(v4.local_display(|_| None), "127.0.0.1:53");
+    }
 }

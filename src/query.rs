@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use crate::error::UsageError;
 use crate::model::{Family, Protocol, Socket, State};
+use crate::text::escape;
 
 /// An inclusive port range, optionally limited to one protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,9 @@ impl FromStr for PortSpec {
         if text.is_empty() {
             return Err(UsageError(format!("empty port argument; {SPEC_HINT}")));
         }
+        // Error messages quote the argument; a control character in it must not reach the
+        // terminal raw.
+        let shown = escape(text.as_bytes());
         let (ports, protocol) = match text.split_once('/') {
             None => (text, None),
             Some((ports, proto)) => {
@@ -53,7 +57,8 @@ impl FromStr for PortSpec {
                     "udp" => Protocol::Udp,
                     _ => {
                         return Err(UsageError(format!(
-                            "invalid protocol '{proto}' in '{text}': expected tcp or udp"
+                            "invalid protocol '{}' in '{shown}': expected tcp or udp",
+                            escape(proto.as_bytes())
                         )));
                     }
                 };
@@ -62,14 +67,14 @@ impl FromStr for PortSpec {
         };
         let (first, last) = match ports.split_once('-') {
             None => {
-                let port = parse_port(ports, text)?;
+                let port = parse_port(ports, &shown)?;
                 (port, port)
             }
             Some((a, b)) => {
-                let (first, last) = (parse_port(a, text)?, parse_port(b, text)?);
+                let (first, last) = (parse_port(a, &shown)?, parse_port(b, &shown)?);
                 if first > last {
                     return Err(UsageError(format!(
-                        "invalid port range '{text}': {first} is greater than {last}"
+                        "invalid port range '{shown}': {first} is greater than {last}"
                     )));
                 }
                 (first, last)
@@ -115,8 +120,8 @@ pub struct Query {
     pub udp: bool,
     pub ipv4: bool,
     pub ipv6: bool,
-    /// Only listening TCP sockets (UDP is unaffected). Skips the kernel's walk of the
-    /// established-connection hash, which is most of the socket query's cost.
+    /// Only listeners: listening TCP and unconnected UDP sockets. Skips the kernel's walk of
+    /// the established-connection hash, which is most of the socket query's cost.
     pub listen_only: bool,
 }
 
@@ -163,10 +168,12 @@ impl Query {
         }
     }
 
+    /// TCP: the states that count. UDP: every socket, except that listeners only means
+    /// unconnected ones (a connected UDP socket is a client, not a listener).
     pub fn matches_state(&self, protocol: Protocol, state: State) -> bool {
         match protocol {
             Protocol::Tcp => self.tcp_states().contains(&state),
-            Protocol::Udp => true,
+            Protocol::Udp => !self.listen_only || state == State::Unconnected,
         }
     }
 
@@ -254,6 +261,7 @@ mod tests {
             ("8000/sctp", "invalid protocol 'sctp'"),
             ("8000/", "invalid protocol ''"),
             ("8000/tcp/udp", "invalid protocol 'tcp/udp'"),
+            ("80\x1b[31m", "invalid port '80\\e[31m'"),
             ("/tcp", "invalid port '/tcp'"),
             ("", "empty port argument"),
             ("８０", "invalid port"),

@@ -64,7 +64,12 @@ impl Printer for HumanPrinter {
 
     fn listeners(&mut self, found: &Lookup, details: &Details) {
         self.listing = true;
-        self.print_table(&table::list_table(found, self.verbose, details));
+        let table = table::list_table(found, self.verbose, details);
+        if table.is_empty() {
+            // An empty stdout would look like a failure; the exit code stays 0.
+            self.note("rekt: nothing is listening");
+        }
+        self.print_table(&table);
     }
 
     fn hidden(&mut self, found: &Lookup, privileged: bool) {

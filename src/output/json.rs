@@ -131,6 +131,12 @@ fn owner(o: &Owner, found: &Lookup, details: &Details) -> JsonOwner {
 }
 
 impl JsonPrinter {
+    /// The document for a command line that could not be run.
+    pub fn usage_error(&mut self, error: &crate::error::UsageError) {
+        self.doc.mode = "usage";
+        self.doc.error = Some(error.to_string());
+    }
+
     fn record(&mut self, mode: &'static str, found: &Lookup, details: &Details) {
         self.doc.mode = mode;
         self.doc.owners = found
@@ -154,6 +160,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Exited => "exited",
         Outcome::StillRunning => "still_running",
+        Outcome::NotWaited => "not_waited",
         Outcome::Refused(_) => "refused",
         Outcome::Denied(_) => "denied",
         Outcome::AlreadyGone => "already_gone",

@@ -5,6 +5,7 @@
 
 mod human;
 mod json;
+mod man;
 mod stream;
 mod table;
 mod words;
@@ -94,8 +95,14 @@ impl Printer for QuietPrinter {
     }
 }
 
-/// Says a usage error in one line on stderr; returns its exit code.
-pub fn usage_error(error: &UsageError) -> ExitCode {
+/// Says a usage error in one line on stderr, or, when the command line asked for `--json`,
+/// as a JSON document on stdout; returns its exit code.
+pub fn usage_error(error: &UsageError, json: bool) -> ExitCode {
+    if json {
+        let mut printer = JsonPrinter::default();
+        printer.usage_error(error);
+        return printer.finish(ExitCode::Usage);
+    }
     Stream::new(Which::Stderr).line(&format!("rekt: {error}"));
     ExitCode::Usage
 }
@@ -109,11 +116,10 @@ pub fn completions(shell: clap_complete::Shell) -> ExitCode {
 
 /// Writes the man page (roff) to stdout. A closed pipe is not a failure.
 pub fn man_page() -> ExitCode {
-    let mut page = Vec::new();
-    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
-        return write_error(&e, "the man page");
+    match man::page() {
+        Ok(page) => write_all_of(&page, "the man page"),
+        Err(e) => write_error(&e, "the man page"),
     }
-    write_all_of(&page, "the man page")
 }
 
 fn write_all_of(bytes: &[u8], what: &str) -> ExitCode {
@@ -130,20 +136,38 @@ fn write_error(e: &io::Error, what: &str) -> ExitCode {
     ExitCode::Error
 }
 
-/// Asks on the terminal whether to send `signal` to `pid`; anything but y or yes is no.
-pub fn confirm(signal: Signal, pid: u32, details: &Details) -> bool {
+/// Asks whether to send `signal` to `pid`, on stderr or (`to_tty`, for `--json`, which
+/// writes nothing to stderr) on the controlling terminal; anything but y or yes is no.
+pub fn confirm(signal: Signal, pid: u32, details: &Details, to_tty: bool) -> bool {
     let question = format!(
         "{} {}? [y/N] ",
         words::verb(signal),
         words::who(pid, details)
     );
-    Stream::new(Which::Stderr).write(question.as_bytes());
+    if to_tty {
+        let asked = std::fs::OpenOptions::new()
+            .write(true)
+            .open(TERMINAL)
+            .and_then(|mut tty| io::Write::write_all(&mut tty, question.as_bytes()));
+        if asked.is_err() {
+            // A question nobody can see gets no answer.
+            return false;
+        }
+    } else {
+        Stream::new(Which::Stderr).write(question.as_bytes());
+    }
     let mut answer = String::new();
     if io::stdin().lock().read_line(&mut answer).is_err() {
         return false;
     }
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
+
+/// The controlling terminal.
+#[cfg(unix)]
+const TERMINAL: &str = "/dev/tty";
+#[cfg(windows)]
+const TERMINAL: &str = "CONOUT$";
 
 /// ANSI styling, on only for a terminal and only when `NO_COLOR` is unset
 /// (https://no-color.org).

@@ -108,7 +108,7 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
             cells.push(or_unknown(info.and_then(|i| i.user.as_ref())));
             cells.push(joined(row.sockets.iter().map(|s| s.kind().to_owned())));
             cells.push(joined(row.sockets.iter().map(|s| s.state.to_string())));
-            cells.push(joined(row.sockets.iter().map(|s| s.local_display())));
+            cells.push(joined(row.sockets.iter().map(|s| address(found, s))));
             if !found.netns.is_empty() {
                 cells.push(joined(row.sockets.iter().map(|s| netns_label(found, s))));
             }
@@ -141,7 +141,7 @@ pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
             let mut cells = vec![
                 socket.port().to_string(),
                 socket.kind().to_owned(),
-                socket.local_display(),
+                address(found, socket),
                 pid,
                 name,
                 user,
@@ -171,6 +171,16 @@ pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
         }
     }
     table
+}
+
+/// The local address. An interface index names an interface in the socket's own network
+/// namespace, so with `--all-netns` the index is shown rather than a name from ours.
+fn address(found: &Lookup, socket: &Socket) -> String {
+    if found.netns.is_empty() {
+        socket.local_display(Os::interface_name)
+    } else {
+        socket.local_display(|_| None)
+    }
 }
 
 fn netns_label(found: &Lookup, socket: &Socket) -> String {

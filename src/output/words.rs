@@ -58,7 +58,11 @@ pub fn outcome_detail(outcome: &Outcome) -> Option<String> {
         Outcome::Denied(e) => Some(format!("{e}; {}", Os::PRIVILEGE_HINT)),
         Outcome::Failed(e) => Some(e.to_string()),
         Outcome::NoWindows => Some(no_windows().into()),
-        Outcome::Exited | Outcome::StillRunning | Outcome::AlreadyGone | Outcome::Declined => None,
+        Outcome::Exited
+        | Outcome::StillRunning
+        | Outcome::NotWaited
+        | Outcome::AlreadyGone
+        | Outcome::Declined => None,
     }
 }
 
@@ -82,6 +86,7 @@ pub fn not_signalled(pid: u32, outcome: &Outcome, details: &Details) -> String {
         Outcome::Declined => format!("skipped {who}"),
         Outcome::Exited => format!("{who} exited"),
         Outcome::StillRunning => format!("{who} is still running"),
+        Outcome::NotWaited => format!("{who} was signalled; not waited for (--timeout 0s)"),
     }
 }
 

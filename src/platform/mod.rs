@@ -57,6 +57,12 @@ pub trait Backend {
     /// A user's name, or the uid as a number when it has none.
     fn user_name(uid: u32) -> Text;
 
+    /// The name of the network interface with this index (the scope of a link-local IPv6
+    /// address), in rekt's network namespace.
+    fn interface_name(_index: u32) -> Option<Text> {
+        None
+    }
+
     /// Why `pid` may never be signalled on this OS (PID 1, the System process), if it may
     /// not. rekt itself and its callers are the policy's business (`kill::protected`).
     fn protection(pid: u32) -> Option<Protection>;

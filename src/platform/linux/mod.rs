@@ -48,6 +48,17 @@ impl Backend for Linux {
         process::user_name(uid)
     }
 
+    fn interface_name(index: u32) -> Option<Text> {
+        let mut name = [0u8; libc::IF_NAMESIZE];
+        // SAFETY: `name` has the IF_NAMESIZE bytes if_indextoname may write, NUL included.
+        let found = unsafe { libc::if_indextoname(index, name.as_mut_ptr().cast()) };
+        if found.is_null() {
+            return None;
+        }
+        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        Some(Text::from_bytes(&name[..len]))
+    }
+
     fn protection(pid: u32) -> Option<Protection> {
         match pid {
             0 => Some(Protection::NoProcess),
@@ -225,6 +236,9 @@ mod tests {
     /// in every family and state, with and without the kernel-side filters.
     #[test]
     fn sock_diag_and_proc_net_agree() {
+        // Binds UDP on the number the kernel gave a TCP listener: only safe where no other
+        // process can hold that number.
+        crate::testing::private_netns();
         let l4 = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l4.local_addr().unwrap().port();
         let _l6 = TcpListener::bind(("::1", port)).unwrap();

@@ -34,10 +34,17 @@ fn tables(query: &Query) -> impl Iterator<Item = (&'static str, Protocol, Family
     .filter(|&(_, p, f)| query.wants_protocol(p) && query.wants_family(f))
 }
 
-/// Every matching socket in this network namespace's text tables. A missing table (IPv6
-/// disabled, UDP not built) contributes nothing.
+/// Every matching socket in the text tables of the calling thread's network namespace. A
+/// missing table (IPv6 disabled, UDP not built) contributes nothing.
 pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
-    sockets_in(Path::new("/proc/net"), query)
+    // /proc/net is the main thread's namespace; a thread can be in another (setns, or a
+    // test that unshared). /proc/thread-self exists since Linux 3.17.
+    let here = Path::new("/proc/thread-self/net");
+    if here.exists() {
+        sockets_in(here, query)
+    } else {
+        sockets_in(Path::new("/proc/net"), query)
+    }
 }
 
 /// Every matching socket in the tables `tcp`, `tcp6`, `udp` and `udp6` under `dir`:

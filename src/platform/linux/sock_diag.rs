@@ -13,7 +13,7 @@
 
 use std::io;
 use std::mem::{offset_of, size_of};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::OwnedFd;
 
 use rustix::io::Errno;
@@ -109,6 +109,7 @@ const DIAG_MSG_LEN: usize = size_of::<InetDiagMsg>();
 /// Where the local port and address of a socket are in an `inet_diag_msg`.
 const MSG_SPORT: usize = offset_of!(InetDiagMsg, id) + offset_of!(InetDiagSockId, sport);
 const MSG_SRC: usize = offset_of!(InetDiagMsg, id) + offset_of!(InetDiagSockId, src);
+const MSG_IF: usize = offset_of!(InetDiagMsg, id) + offset_of!(InetDiagSockId, interface);
 
 /// Something the kernel's reply did not allow us to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -455,13 +456,22 @@ fn parse_diag_msg(body: &[u8], protocol: Protocol) -> Result<Option<Socket>, Dia
         libc::AF_INET6 => (Family::V6, IpAddr::V6(Ipv6Addr::from(src))),
         _ => return Ok(None),
     };
+    // A link-local address means nothing without its interface: keep it as the scope, as
+    // `ss` shows it (`[fe80::1]%eth0:8000`). /proc/net has no interface column.
+    let scope = match ip {
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => u32_at(MSG_IF),
+        _ => 0,
+    };
     let Some(state) = super::state::from_code(protocol, msg[offset_of!(InetDiagMsg, state)]) else {
         return Ok(None);
     };
     Ok(Some(Socket {
         protocol,
         family,
-        local: SocketAddr::new(ip, port),
+        local: match ip {
+            IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope)),
+            IpAddr::V4(_) => SocketAddr::new(ip, port),
+        },
         state,
         uid: Some(u32_at(offset_of!(InetDiagMsg, uid))),
         key: SocketKey::Inode(u64::from(u32_at(offset_of!(InetDiagMsg, inode)))),

@@ -42,13 +42,15 @@ pub fn code(state: State) -> u8 {
 }
 
 /// The states that match `query` for `protocol`, as the bit mask `idiag_states` takes
-/// (`1 << sk_state`). UDP matches in every state.
+/// (`1 << sk_state`). UDP matches in every state, or only unconnected (TCP_CLOSE) when
+/// listeners are asked for.
 pub fn mask(query: &Query, protocol: Protocol) -> u32 {
     match protocol {
         Protocol::Tcp => query
             .tcp_states()
             .iter()
             .fold(0, |mask, &s| mask | 1 << code(s)),
+        Protocol::Udp if query.listen_only => 1 << code(State::Unconnected),
         Protocol::Udp => u32::MAX,
     }
 }
@@ -75,6 +77,8 @@ mod tests {
         assert_eq!(mask(&q, Protocol::Tcp), 1 << 10 | 1 << 1 | 1 << 2 | 1 << 8);
         q.listen_only = true;
         assert_eq!(mask(&q, Protocol::Tcp), 1 << 10);
+        assert_eq!(mask(&q, Protocol::Udp), 1 << 7);
+        q.listen_only = false;
         assert_eq!(mask(&q, Protocol::Udp), u32::MAX);
     }
 }

@@ -377,7 +377,7 @@ mod tests {
         assert_eq!(s.family, Family::V6);
         assert_eq!(s.kind(), "tcp6");
         assert_eq!(s.local, SocketAddr::V6(SocketAddrV6::new(ip, 8443, 0, 3)));
-        assert_eq!(s.local_display(), "[fe80::1:2:3:4]:8443");
+        assert_eq!(s.local_display(|_| None), "[fe80::1:2:3:4]%3:8443");
         assert_eq!(s.state, State::CloseWait);
         assert_eq!(s.key, SocketKey::Pid(4321));
     }
@@ -405,7 +405,7 @@ mod tests {
             .port(5355)
             .dword(99);
         let rows: Vec<Socket> = decode(Table::Udp6, &b.0).collect();
-        assert_eq!(rows[0].local_display(), "[::]:5355");
+        assert_eq!(rows[0].local_display(|_| None), "[::]:5355");
         assert_eq!(rows[0].kind(), "udp6");
         assert_eq!(rows[0].state, State::Unconnected);
         assert_eq!(rows[0].key, SocketKey::Pid(99));
