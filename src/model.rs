@@ -244,6 +244,23 @@ pub enum Protection {
     Parent,
 }
 
+/// The facts about a process that its ancestry and state need, from one cheap read
+/// (`/proc/PID/stat` on Linux; a process snapshot on Windows). Each may be unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessStat {
+    /// The parent's PID as the system records it. `None` for a process without one (PID
+    /// 1, kernel threads) or when unknown. On Windows it may name a process that has since
+    /// exited and whose PID was given to another: compare start times.
+    pub parent: Option<u32>,
+    /// When it started, in the platform's own unit (clock ticks since boot; FILETIME
+    /// ticks): only ever compared with another process's, to tell a parent from a
+    /// newcomer that was given a dead parent's PID.
+    pub started: Option<u64>,
+    /// Stopped by a signal (SIGSTOP, Ctrl-Z): it acts on no signal but SIGKILL and
+    /// SIGCONT until it is continued.
+    pub stopped: bool,
+}
+
 /// Whether a port is free after rekt signalled its owners.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortStatus {

@@ -8,11 +8,12 @@
 //! a type that implements [`Backend`], one `cfg` line below, and its target in CI.
 
 use std::io;
+use std::ops::RangeInclusive;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, SendError};
-use crate::model::{Signal, Socket, Text};
+use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
+use crate::model::{SendError, Signal, Socket, Text};
 use crate::query::Query;
 
 #[cfg(target_os = "linux")]
@@ -64,11 +65,45 @@ pub trait Backend {
     }
 
     /// Why `pid` may never be signalled on this OS (PID 1, the System process), if it may
-    /// not. rekt itself and its callers are the policy's business (`kill::protected`).
+    /// not. rekt itself and its callers are the policy's business (`roles`).
     fn protection(pid: u32) -> Option<Protection>;
 
     /// The PID of rekt's parent.
     fn parent_pid() -> Option<u32>;
+
+    /// `pid`'s parent, start time and whether it is stopped: what an ancestry (built in
+    /// `context`, which guards against cycles and reused PIDs) and a stopped owner need.
+    /// `None` when the process is gone or unreadable.
+    fn process_stat(_pid: u32) -> Option<ProcessStat> {
+        None
+    }
+
+    /// The lines of `pid`'s control-group membership (`/proc/PID/cgroup`: `0::/path`,
+    /// `1:name=systemd:/path`), each as read. Empty where the OS has none or they are
+    /// unreadable. Which unit they name is `context`'s business.
+    fn cgroup_lines(_pid: u32) -> Vec<Text> {
+        Vec::new()
+    }
+
+    /// `pid`'s working directory, where it may be read. A supervisor such as runsv or
+    /// s6-supervise runs in the directory of the service it supervises.
+    fn working_dir(_pid: u32) -> Option<Text> {
+        None
+    }
+
+    /// The values of the environment variables `names` of `pid`, where its environment may
+    /// be read (on Linux: root, or the same user). Only the variables asked for are kept:
+    /// supervisors name their programs there (pm2's `name`, supervisord's
+    /// `SUPERVISOR_PROCESS_NAME`).
+    fn environment(_pid: u32, _names: &[&str]) -> Vec<(String, Text)> {
+        Vec::new()
+    }
+
+    /// The local ports the system gives outgoing connections that bind no port (the
+    /// ephemeral range), if known.
+    fn ephemeral_ports() -> Option<RangeInclusive<u16>> {
+        None
+    }
 
     /// Whether rekt runs with the privileges to see and signal every process.
     fn is_privileged() -> bool;
@@ -101,6 +136,17 @@ pub trait Pinned {
 
     /// Whether it has exited.
     fn has_exited(&self) -> bool;
+
+    /// Whether it is stopped (SIGSTOP, Ctrl-Z), so that it cannot act on a polite request
+    /// until it is continued. Windows has no stopped state.
+    fn is_stopped(&self) -> bool {
+        false
+    }
+
+    /// Continues a stopped process (SIGCONT), through the same pin as `send`.
+    fn resume(&self) -> Result<(), SendError> {
+        Ok(())
+    }
 }
 
 /// The pinned-process type of this OS.

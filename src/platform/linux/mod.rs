@@ -14,8 +14,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::Backend;
-use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, Socket};
-use crate::model::{SocketKey, Text};
+use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
+use crate::model::{Socket, SocketKey, Text};
 use crate::query::Query;
 
 pub use signal::Target;
@@ -69,6 +69,27 @@ impl Backend for Linux {
 
     fn parent_pid() -> Option<u32> {
         Some(std::os::unix::process::parent_id())
+    }
+
+    fn process_stat(pid: u32) -> Option<ProcessStat> {
+        process::stat(pid)
+    }
+
+    fn cgroup_lines(pid: u32) -> Vec<Text> {
+        process::cgroup_lines(pid)
+    }
+
+    fn working_dir(pid: u32) -> Option<Text> {
+        process::working_dir(pid)
+    }
+
+    fn environment(pid: u32, names: &[&str]) -> Vec<(String, Text)> {
+        process::environment(pid, names)
+    }
+
+    /// `net.ipv4.ip_local_port_range` of rekt's network namespace.
+    fn ephemeral_ports() -> Option<std::ops::RangeInclusive<u16>> {
+        process::ephemeral_ports()
     }
 
     /// Root sees every process's fds.

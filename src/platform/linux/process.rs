@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use super::fd_scan::decimal;
-use crate::model::{ProcessInfo, Text};
+use crate::model::{ProcessInfo, ProcessStat, Text};
 
 pub fn process_info(pid: u32) -> ProcessInfo {
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {
@@ -50,6 +50,85 @@ fn command_line(pid: u32) -> Vec<Text> {
         .filter(|arg| !arg.is_empty())
         .map(Text::from_bytes)
         .collect()
+}
+
+/// The parent, start time and state from `/proc/PID/stat`.
+pub fn stat(pid: u32) -> Option<ProcessStat> {
+    parse_stat(&fs::read(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Parses `/proc/PID/stat`. The command name in parentheses is the process's own choice
+/// and may hold spaces and parentheses, so the fields are counted from after the *last*
+/// `)`: state (field 3), ppid (4), ... starttime (22).
+fn parse_stat(stat: &[u8]) -> Option<ProcessStat> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let mut fields = stat[close + 1..]
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    let state = fields.next()?;
+    let ppid = fields.next().and_then(decimal)?;
+    // Fields 5 to 21 lie between ppid and starttime.
+    let started = fields.nth(17).and_then(decimal);
+    Some(ProcessStat {
+        parent: u32::try_from(ppid).ok().filter(|&p| p != 0),
+        started,
+        // `T`: stopped by a signal. `t` (stopped by a tracer) is not resumed by SIGCONT.
+        stopped: state == b"T",
+    })
+}
+
+/// The lines of `/proc/PID/cgroup`, as read.
+pub fn cgroup_lines(pid: u32) -> Vec<Text> {
+    let Ok(raw) = fs::read(format!("/proc/{pid}/cgroup")) else {
+        return Vec::new();
+    };
+    raw.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(Text::from_bytes)
+        .collect()
+}
+
+/// The working directory (`/proc/PID/cwd`), where we may read it.
+pub fn working_dir(pid: u32) -> Option<Text> {
+    let dir = fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+    Some(Text::from_bytes(dir.as_os_str().as_bytes()))
+}
+
+/// The values of the variables `names` in `/proc/PID/environ` (readable by root and the
+/// process's own user). Nothing else from it is kept.
+pub fn environment(pid: u32, names: &[&str]) -> Vec<(String, Text)> {
+    let Ok(raw) = fs::read(format!("/proc/{pid}/environ")) else {
+        return Vec::new();
+    };
+    parse_environment(&raw, names)
+}
+
+fn parse_environment(raw: &[u8], names: &[&str]) -> Vec<(String, Text)> {
+    let mut found = Vec::new();
+    for entry in raw.split(|&b| b == 0) {
+        let Some(eq) = entry.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let (name, value) = (&entry[..eq], &entry[eq + 1..]);
+        if let Some(&n) = names.iter().find(|n| n.as_bytes() == name)
+            && !found.iter().any(|(k, _): &(String, Text)| k == n)
+        {
+            found.push((n.to_owned(), Text::from_bytes(value)));
+        }
+    }
+    found
+}
+
+/// The ephemeral port range, `net.ipv4.ip_local_port_range` (which IPv6 uses too), of
+/// rekt's network namespace.
+pub fn ephemeral_ports() -> Option<std::ops::RangeInclusive<u16>> {
+    parse_port_range(&fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?)
+}
+
+fn parse_port_range(text: &str) -> Option<std::ops::RangeInclusive<u16>> {
+    let mut numbers = text.split_whitespace().map(|n| n.parse::<u16>().ok());
+    let (low, high) = (numbers.next()??, numbers.next()??);
+    (low <= high).then_some(low..=high)
 }
 
 /// The real uid: the first number on the `Uid:` line of `/proc/PID/status`.
@@ -129,6 +208,59 @@ mod tests {
             parse_real_uid(b"Name:\tweb\xffserver\nUid:\t33\t33\t33\t33\n"),
             Some(33)
         );
+    }
+
+    #[test]
+    fn stat_fields_are_counted_from_the_last_parenthesis() {
+        // A command name with spaces and a `)` of its own, as a renamed thread may have.
+        let line = b"4242 (node ) x (y) T 4100 4242 4100 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 \
+                     7 0 98765 1000000 200 18446744073709551615";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(stat.parent, Some(4100));
+        assert_eq!(stat.started, Some(98765));
+        assert!(stat.stopped);
+        let init = b"1 (init) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 5 1 1 1";
+        let init = parse_stat(init).unwrap();
+        assert_eq!(
+            (init.parent, init.started, init.stopped),
+            (None, Some(5), false)
+        );
+        // Stopped by a tracer is not stopped by a signal.
+        let traced = b"7 (gdb) t 6 7 6 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 9 1 1 1";
+        assert!(!parse_stat(traced).unwrap().stopped);
+        assert_eq!(parse_stat(b"7 (truncated"), None);
+        assert_eq!(parse_stat(b"7 (x) S"), None);
+    }
+
+    #[test]
+    fn this_process_has_a_parent_that_started_before_it() {
+        let me = stat(std::process::id()).unwrap();
+        assert_eq!(me.parent, Some(std::os::unix::process::parent_id()));
+        let parent = stat(me.parent.unwrap()).unwrap();
+        assert!(parent.started <= me.started);
+        assert!(!me.stopped);
+    }
+
+    #[test]
+    fn environment_keeps_only_the_names_asked_for() {
+        let raw = b"SECRET=hunter2\0name=app\0pm_id=3\0name=second\0broken\0";
+        let found = parse_environment(raw, &["name", "pm_id", "absent"]);
+        assert_eq!(
+            found,
+            vec![
+                ("name".to_owned(), Text::from("app")),
+                ("pm_id".to_owned(), Text::from("3"))
+            ]
+        );
+    }
+
+    #[test]
+    fn port_ranges_parse_as_the_kernel_writes_them() {
+        assert_eq!(parse_port_range("32768\t60999\n"), Some(32768..=60999));
+        assert_eq!(parse_port_range("1024 1024"), Some(1024..=1024));
+        assert_eq!(parse_port_range("60999 32768"), None);
+        assert_eq!(parse_port_range("x"), None);
+        assert!(ephemeral_ports().is_some());
     }
 
     #[test]

@@ -80,6 +80,26 @@ impl Pinned for Target {
         })
     }
 
+    /// State `T` in /proc/PID/stat, read while the pidfd shows the process has not
+    /// exited: the PID is still this process's, so the state read is its own.
+    fn is_stopped(&self) -> bool {
+        let pid = self.pid.as_raw_nonzero().get() as u32;
+        let stopped = super::process::stat(pid).is_some_and(|s| s.stopped);
+        stopped && !self.has_exited()
+    }
+
+    fn resume(&self) -> Result<(), SendError> {
+        let sent = match &self.pidfd {
+            Some(fd) => pidfd_send_signal(fd, rustix::process::Signal::CONT),
+            None => kill_process(self.pid, rustix::process::Signal::CONT),
+        };
+        sent.map_err(|e| match e {
+            Errno::SRCH => SendError::Gone,
+            Errno::PERM | Errno::ACCESS => SendError::Denied(e.into()),
+            _ => SendError::Other(e.into()),
+        })
+    }
+
     /// Whether the process has exited (a zombie counts: it holds no fds any more).
     fn has_exited(&self) -> bool {
         match &self.pidfd {

@@ -10,8 +10,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::Backend;
-use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, Socket};
-use crate::model::{SocketKey, Text};
+use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
+use crate::model::{Socket, SocketKey, Text};
 use crate::query::Query;
 use iphlpapi::{Snapshot, Table};
 
@@ -62,6 +62,18 @@ impl Backend for Windows {
 
     fn parent_pid() -> Option<u32> {
         process::parent_pid()
+    }
+
+    /// The recorded parent from a process snapshot and the start time from the process's
+    /// handle; Windows has no stopped state.
+    fn process_stat(pid: u32) -> Option<ProcessStat> {
+        process::stat(pid)
+    }
+
+    /// The documented default dynamic port range since Windows Vista (`netsh int ipv4
+    /// show dynamicport tcp` shows this machine's); reading the real one needs netsh.
+    fn ephemeral_ports() -> Option<std::ops::RangeInclusive<u16>> {
+        Some(49152..=65535)
     }
 
     fn is_privileged() -> bool {

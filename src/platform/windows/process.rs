@@ -25,7 +25,7 @@ use windows_sys::Win32::System::Threading::{
     QueryFullProcessImageNameW,
 };
 
-use crate::model::{ProcessInfo, Text};
+use crate::model::{ProcessInfo, ProcessStat, Text};
 
 pub fn process_info(pid: u32) -> ProcessInfo {
     // Neither has an image file; OpenProcess refuses PID 0 outright.
@@ -209,6 +209,18 @@ pub fn parent_pid() -> Option<u32> {
             (Some(theirs), Some(ours)) if theirs > ours => None,
             _ => Some(parent),
         }
+    })
+}
+
+/// The parent the system recorded for `pid` and when `pid` started. The recorded parent
+/// may have exited and its PID been reused: `context` compares start times.
+pub fn stat(pid: u32) -> Option<ProcessStat> {
+    let parent = recorded_parent(pid)?;
+    Some(ProcessStat {
+        // The System Idle Process (0) is nobody's parent.
+        parent: Some(parent).filter(|&p| p != 0 && p != pid),
+        started: start_time_of(pid),
+        stopped: false,
     })
 }
 
