@@ -28,6 +28,9 @@ mod windows;
 #[cfg(windows)]
 pub use windows::Windows as Os;
 
+#[cfg(target_os = "linux")]
+mod parallel;
+
 #[cfg(not(any(target_os = "linux", windows)))]
 compile_error!("rekt supports Linux and Windows only");
 
