@@ -186,7 +186,7 @@ mod tests {
     fn inode(key: SocketKey) -> u64 {
         match key {
             SocketKey::Inode(inode) => inode,
-            SocketKey::Pid(_) => panic!("Linux keys sockets by inode"),
+            SocketKey::Pid(_) | SocketKey::Held { .. } => panic!("Linux keys sockets by inode"),
         }
     }
 
