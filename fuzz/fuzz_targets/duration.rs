@@ -34,8 +34,8 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(parse(&f), Ok(*d), "{text:?} -> {f}");
             }
             Err(e) => {
-                assert!(e.starts_with("invalid duration '"), "{text:?}: {e}");
-                assert!(e.contains(&*escape(text.as_bytes())), "{text:?}: {e}");
+                assert!(e.0.starts_with("invalid duration '"), "{text:?}: {e}");
+                assert!(e.0.contains(&*escape(text.as_bytes())), "{text:?}: {e}");
                 assert!(!e.chars().any(char::is_control), "{text:?}: {e:?}");
             }
         }
