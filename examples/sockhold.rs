@@ -217,7 +217,18 @@ mod sys {
             libc::AF_INET6
         };
         // SAFETY: socket() returns a new fd or -1.
+        #[cfg(not(target_os = "macos"))]
         let fd = unsafe { libc::socket(family, ty | libc::SOCK_CLOEXEC, 0) };
+        // macOS has no SOCK_CLOEXEC: set it right after (this program starts no threads).
+        // SAFETY: socket() returns a new fd or -1; fcntl on it is harmless.
+        #[cfg(target_os = "macos")]
+        let fd = unsafe {
+            let fd = libc::socket(family, ty, 0);
+            if fd >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+            fd
+        };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -272,14 +283,15 @@ mod sys {
         let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let len = match addr {
             SocketAddr::V4(a) => {
-                let sin = libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: a.port().to_be(),
-                    sin_addr: libc::in_addr {
-                        s_addr: u32::from_ne_bytes(a.ip().octets()),
-                    },
-                    sin_zero: [0; 8],
-                };
+                // SAFETY: plain data; all-zero is valid. (macOS has a sin_len field too.)
+                let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+                #[cfg(target_os = "macos")]
+                {
+                    sin.sin_len = std::mem::size_of::<libc::sockaddr_in>() as u8;
+                }
+                sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                sin.sin_port = a.port().to_be();
+                sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
                 // SAFETY: sockaddr_in fits in sockaddr_storage.
                 unsafe {
                     std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin)
@@ -287,15 +299,16 @@ mod sys {
                 std::mem::size_of::<libc::sockaddr_in>()
             }
             SocketAddr::V6(a) => {
-                let sin6 = libc::sockaddr_in6 {
-                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                    sin6_port: a.port().to_be(),
-                    sin6_flowinfo: 0,
-                    sin6_addr: libc::in6_addr {
-                        s6_addr: a.ip().octets(),
-                    },
-                    sin6_scope_id: a.scope_id(),
-                };
+                // SAFETY: plain data; all-zero is valid. (macOS has a sin6_len field too.)
+                let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+                #[cfg(target_os = "macos")]
+                {
+                    sin6.sin6_len = std::mem::size_of::<libc::sockaddr_in6>() as u8;
+                }
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_port = a.port().to_be();
+                sin6.sin6_addr.s6_addr = a.ip().octets();
+                sin6.sin6_scope_id = a.scope_id();
                 // SAFETY: sockaddr_in6 fits in sockaddr_storage.
                 unsafe {
                     std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6)

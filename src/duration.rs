@@ -34,6 +34,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::error::UsageError;
 use crate::text;
 
 /// The longest duration `parse` accepts; anything longer is almost certainly a typo.
@@ -85,14 +86,14 @@ impl Unit {
 }
 
 /// Parses a duration (see the module doc for the grammar).
-pub fn parse(input: &str) -> Result<Duration, String> {
+pub fn parse(input: &str) -> Result<Duration, UsageError> {
     parse_millis(input)
         .map(Duration::from_millis)
         .map_err(|why| {
-            format!(
+            UsageError(format!(
                 "invalid duration '{}': {why}",
                 text::escape(input.as_bytes())
-            )
+            ))
         })
 }
 
@@ -256,6 +257,11 @@ mod tests {
 
     fn ms(n: u64) -> Result<Duration, String> {
         Ok(Duration::from_millis(n))
+    }
+
+    /// `parse` with the message as a plain string, for comparing.
+    fn parse(input: &str) -> Result<Duration, String> {
+        super::parse(input).map_err(|e| e.0)
     }
 
     #[test]

@@ -272,7 +272,7 @@ mod tests {
     fn never_signals_itself_its_parent_or_init() {
         assert_eq!(protected(std::process::id()), Some(Protection::Rekt));
         assert!(protected(0).is_some());
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         {
             assert_eq!(protected(1), Some(Protection::Init));
             let parent = std::os::unix::process::parent_id();

@@ -102,6 +102,12 @@ pub enum SocketKey {
     Inode(u64),
     /// The owning process, named by the table (Windows).
     Pid(u32),
+    /// One process's hold on a socket (macOS, where sockets are found only through the
+    /// processes that hold them): the PID, and the kernel's opaque handle for the socket
+    /// (`soi_so`), the same in every process that shares it. `pid` is `None`, and
+    /// `socket` 0, for a port that a bind() probe found in use while no visible process
+    /// holds it.
+    Held { pid: Option<u32>, socket: u64 },
 }
 
 impl Socket {
@@ -236,6 +242,8 @@ pub enum Protection {
     IdleProcess,
     /// PID 1: init (systemd, or a container's entry point).
     Init,
+    /// PID 1 on macOS: launchd, which also holds the sockets of socket-activated services.
+    Launchd,
     /// PID 4 on Windows: the kernel and its drivers (http.sys).
     System,
     /// rekt itself.

@@ -34,9 +34,9 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(parse(&f), Ok(*d), "{text:?} -> {f}");
             }
             Err(e) => {
-                assert!(e.starts_with("invalid duration '"), "{text:?}: {e}");
-                assert!(e.contains(&*escape(text.as_bytes())), "{text:?}: {e}");
-                assert!(!e.chars().any(char::is_control), "{text:?}: {e:?}");
+                assert!(e.0.starts_with("invalid duration '"), "{text:?}: {e}");
+                assert!(e.0.contains(&*escape(text.as_bytes())), "{text:?}: {e}");
+                assert!(!e.0.chars().any(char::is_control), "{text:?}: {e:?}");
             }
         }
         for cased in [text.to_ascii_uppercase(), text.to_ascii_lowercase()] {

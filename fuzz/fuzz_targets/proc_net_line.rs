@@ -95,7 +95,7 @@ fn kernel_line(socket: &Socket) -> String {
         0,
         match socket.key {
             SocketKey::Inode(inode) => inode,
-            SocketKey::Pid(_) => unreachable!("Linux keys sockets by inode"),
+            SocketKey::Pid(_) | SocketKey::Held { .. } => unreachable!("Linux keys sockets by inode"),
         }
     )
 }

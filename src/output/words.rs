@@ -42,6 +42,11 @@ pub fn protection(p: &Protection) -> String {
                                     table names no real owner for this socket"
             .into(),
         Protection::Init => "PID 1 is init; ending it would bring the system down".into(),
+        Protection::Launchd => "PID 1 is launchd, which holds the sockets of socket-activated \
+                                services; stop the service with launchctl instead (`launchctl \
+                                bootout system/LABEL`, or `gui/$(id -u)/LABEL` for your own \
+                                agents)"
+            .into(),
         Protection::System => {
             "PID 4 is the System process (the kernel and its drivers, such as http.sys)".into()
         }

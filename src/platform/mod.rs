@@ -29,13 +29,31 @@ mod windows;
 #[cfg(windows)]
 pub use windows::Windows as Os;
 
-#[cfg(not(any(target_os = "linux", windows)))]
-compile_error!("rekt supports Linux and Windows only");
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub use macos::Macos as Os;
+
+// The macOS decoders are pure functions over bytes, and the bind probe uses only portable
+// calls: their tests are compiled, and run, on every target.
+#[cfg(all(test, not(target_os = "macos")))]
+#[path = "macos/decode.rs"]
+mod macos_decode;
+#[cfg(all(test, unix, not(target_os = "macos")))]
+#[path = "macos/probe.rs"]
+mod macos_probe;
+
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+mod parallel;
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+compile_error!("rekt supports Linux, macOS and Windows only");
 
 /// What rekt needs from an operating system.
 pub trait Backend {
     /// An owner pinned for signalling: whatever is done through it reaches the process
-    /// that was found, or nobody (a pidfd; a process handle).
+    /// that was found, or nobody (a pidfd; a process handle; on macOS, a PID and start
+    /// time checked again just before each signal).
     type Target: Pinned;
 
     /// What to suggest when something is hidden or denied for lack of privileges.
@@ -108,7 +126,7 @@ pub trait Backend {
     /// Whether rekt runs with the privileges to see and signal every process.
     fn is_privileged() -> bool;
 
-    /// rekt's real uid, where sockets carry uids (Linux).
+    /// rekt's real uid, where sockets carry uids (Linux, macOS).
     fn current_uid() -> Option<u32>;
 
     /// The network namespace rekt runs in.

@@ -156,7 +156,7 @@ fn inodes(sockets: &[Socket]) -> Vec<u64> {
         .iter()
         .filter_map(|s| match s.key {
             SocketKey::Inode(inode) => Some(inode),
-            SocketKey::Pid(_) => None,
+            SocketKey::Pid(_) | SocketKey::Held { .. } => None,
         })
         .collect();
     inodes.sort_unstable();

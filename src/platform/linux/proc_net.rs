@@ -10,6 +10,7 @@ use std::io::{self, BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
+use super::fd_scan::decimal;
 use crate::model::{Family, Protocol, Socket, SocketKey};
 use crate::query::Query;
 
@@ -115,11 +116,11 @@ pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Soc
     next("queues")?;
     next("timer")?;
     next("retransmits")?;
-    let uid = decimal_u64(next("uid")?)
+    let uid = decimal(next("uid")?)
         .and_then(|v| u32::try_from(v).ok())
         .ok_or(LineError::Malformed("uid"))?;
     next("timeout")?;
-    let inode = decimal_u64(next("inode")?).ok_or(LineError::Malformed("inode"))?;
+    let inode = decimal(next("inode")?).ok_or(LineError::Malformed("inode"))?;
     Ok(Socket {
         protocol,
         family,
@@ -167,17 +168,6 @@ fn hex_u32(digits: &[u8]) -> Option<u32> {
     })
 }
 
-/// Decimal digits that fit a u64; `None` for anything else (including overflow).
-fn decimal_u64(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |acc, &b| {
-        let d = (b as char).to_digit(10)?;
-        acc.checked_mul(10)?.checked_add(u64::from(d))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,7 +176,7 @@ mod tests {
     fn inode(key: SocketKey) -> u64 {
         match key {
             SocketKey::Inode(inode) => inode,
-            SocketKey::Pid(_) => panic!("Linux keys sockets by inode"),
+            SocketKey::Pid(_) | SocketKey::Held { .. } => panic!("Linux keys sockets by inode"),
         }
     }
 

@@ -117,7 +117,7 @@ fn owners(sockets: &[Socket]) -> Ownership {
     let pid = |s: &Socket| match s.key {
         SocketKey::Pid(pid) => pid,
         // Not produced on Windows.
-        SocketKey::Inode(_) => 0,
+        SocketKey::Inode(_) | SocketKey::Held { .. } => 0,
     };
     let mut order: Vec<usize> = (0..sockets.len()).collect();
     order.sort_by_key(|&i| (pid(&sockets[i]), i));
