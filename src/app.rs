@@ -1,20 +1,23 @@
-//! One run of rekt, step by step as the data flows: look up, show, pin, ask, signal, check
-//! the ports again, and decide the exit code. What is said at each step, and how, is the
+//! One run of rekt, step by step as the data flows: look up, decide roles, show, plan, pin,
+//! ask, signal, check the ports again and watch them settle, and decide the exit code. What is said at each step, and how, is the
 //! printer's business (`output`); this module only decides what happened.
 
 use std::collections::BTreeSet;
-use std::io;
+use std::io::{self, IsTerminal};
+use std::time::Duration;
 
 use clap::Parser;
 
 use crate::cli::{Cli, Command, Format, Options};
+use crate::context::{self, Details};
 use crate::exit_codes::ExitCode;
 use crate::kill::{self, Outcome, Pinned, Policy, Report};
 use crate::lookup::{Elsewhere, Lookup, Scope, Search, lookup_in, lookup_with_hints};
 use crate::model::{Owner, PortStatus, Protocol, Socket};
-use crate::output::{self, Details, Printer};
+use crate::output::{self, Printer};
 use crate::platform::{Backend, Os};
-use crate::{cli, debug};
+use crate::roles::{self, Decision, Facts, Role};
+use crate::{cli, debug, watch};
 
 /// The `rekt` binary: parse the command line, run, and return the exit code.
 pub fn main() -> std::process::ExitCode {
@@ -60,23 +63,27 @@ pub fn run(opts: &Options) -> ExitCode {
     code
 }
 
-/// The state of one run: what was asked, where it is said, and the details read so far.
+/// The state of one run: what was asked, where it is said, and what is known of the
+/// processes so far.
 struct Run<'a> {
     opts: &'a Options,
     printer: &'a mut dyn Printer,
-    /// Process details, read once per PID and only when they will be shown.
+    /// Process details, roles and contexts, read once per PID and only when they will be
+    /// shown.
     details: Details,
 }
 
 impl Run<'_> {
     fn run(&mut self) -> ExitCode {
-        let (found, elsewhere) = match self.look_up() {
+        let (mut found, elsewhere) = match self.look_up() {
             Ok(found) => found,
             Err(e) => {
                 self.printer.lookup_failed(&e);
                 return ExitCode::Error;
             }
         };
+        without_rekt(&mut found);
+        self.assign_roles(&found);
         let code = self.show(&found, &elsewhere);
         let Some(policy) = self.opts.action else {
             return code;
@@ -85,20 +92,40 @@ impl Run<'_> {
             return code;
         }
         pause_for_tests();
-        let (pinned, mut reports) = self.pin(&found.ownership.owners);
+        let (targets, mut reports) = self.plan(&found.ownership.owners);
+        // Who started each owner, known before it is signalled: the newcomer that takes the
+        // port later is recognised by it.
+        let parents: BTreeSet<u32> = targets
+            .iter()
+            .filter_map(|o| Os::process_stat(o.pid)?.parent)
+            .filter(|&p| p != 1)
+            .collect();
+        let (pinned, early) = kill::pin(targets.iter().copied());
+        for report in &early {
+            self.printer.skipped(report, &self.details);
+        }
+        reports.extend(early);
         let pinned = self.ask(pinned, policy, &mut reports);
+        let pinned = match self.confirm_many(pinned, &mut reports) {
+            Ok(pinned) => pinned,
+            Err(code) => {
+                reports.sort_by_key(|r| r.pid);
+                self.printer.outcomes(&reports, &self.details);
+                return code;
+            }
+        };
         reports.extend(self.signal(&pinned, policy));
         drop(pinned);
         reports.sort_by_key(|r| r.pid);
-        self.printer.outcomes(&reports);
-        let statuses = match self.recheck(&found) {
+        self.printer.outcomes(&reports, &self.details);
+        let signalled = reports.iter().any(|r| r.signal.is_some());
+        let statuses = match self.recheck(&found, &targets, &parents, signalled) {
             Ok(statuses) => statuses,
             Err(e) => {
                 self.printer.recheck_failed(&e);
                 return ExitCode::Error;
             }
         };
-        self.read_details(statuses.iter().flat_map(|s| s.holders.iter().copied()));
         self.printer.ports(&statuses, &self.details);
         if reports.iter().any(|r| r.outcome.is_failure()) || statuses.iter().any(|s| !s.is_free()) {
             ExitCode::Partial
@@ -123,17 +150,38 @@ impl Run<'_> {
         lookup_with_hints(&opts.query, search)
     }
 
+    /// Decides each owner's role (`roles`): rekt's callers, clients, holders.
+    fn assign_roles(&mut self, found: &Lookup) {
+        if found.ownership.owners.is_empty() {
+            return;
+        }
+        let facts = Facts {
+            me: std::process::id(),
+            callers: context::callers(),
+            ephemeral: Os::ephemeral_ports(),
+            listening: Facts::listeners(&found.sockets),
+            forwarders: Default::default(),
+        };
+        for owner in &found.ownership.owners {
+            let role = roles::classify(owner, &facts, Os::protection);
+            self.details.set_role(owner.pid, role);
+        }
+    }
+
     /// Shows what was found and returns the exit code of a run that signals nothing.
     fn show(&mut self, found: &Lookup, elsewhere: &[Elsewhere]) -> ExitCode {
         let opts = self.opts;
-        if self
-            .printer
-            .wants_details(opts.is_list(), opts.action.is_some())
-        {
+        let (listing, signalling) = (opts.is_list(), opts.action.is_some());
+        if self.printer.wants_details(listing, signalling) {
             self.read_details(found.ownership.owners.iter().map(|o| o.pid));
         }
+        if self.printer.wants_context(listing) {
+            for owner in &found.ownership.owners {
+                self.details.describe(owner.pid);
+            }
+        }
         let privileged = Os::is_privileged();
-        if self.opts.is_list() {
+        if listing {
             self.printer.listeners(found, &self.details);
             self.printer.hidden(found, privileged);
             return ExitCode::Success;
@@ -154,14 +202,37 @@ impl Run<'_> {
         code
     }
 
-    /// Pins every owner that may be signalled, before anything is asked or sent, so that a
-    /// PID recycled meanwhile can never be hit. The others get their report at once.
-    fn pin<'f>(&mut self, owners: &'f [Owner]) -> (Vec<Pinned<'f>>, Vec<Report>) {
-        let (pinned, early) = kill::pin(owners);
-        for report in &early {
-            self.printer.skipped(report, &self.details);
+    /// The plan: the owners to signal, and a report for each one that is not (refused:
+    /// rekt's callers and protected PIDs; skipped: clients, unless asked for). Says each
+    /// one, and, for the owners to signal, the supervisor that may start them again.
+    fn plan<'f>(&mut self, owners: &'f [Owner]) -> (Vec<&'f Owner>, Vec<Report>) {
+        let mut targets = Vec::new();
+        let mut reports = Vec::new();
+        for owner in owners {
+            let role = self
+                .details
+                .role(owner.pid)
+                .cloned()
+                .unwrap_or(Role::Holder);
+            let report = match role.decision(self.opts.include) {
+                Decision::Signal => {
+                    targets.push(owner);
+                    continue;
+                }
+                Decision::Refuse => Report::new(owner.pid, Outcome::Refused(role)),
+                Decision::Skip => Report::new(owner.pid, Outcome::Skipped(role)),
+            };
+            self.printer.skipped(&report, &self.details);
+            reports.push(report);
         }
-        (pinned, early)
+        if self.printer.wants_details(false, true) {
+            for owner in &targets {
+                if self.details.describe(owner.pid).supervisor.is_some() {
+                    self.printer.supervised(owner.pid, &self.details);
+                }
+            }
+        }
+        (targets, reports)
     }
 
     /// With `-i`, asks before each signal and keeps the owners the user said yes to.
@@ -191,51 +262,214 @@ impl Run<'_> {
         pinned
     }
 
+    /// A range of ports that would signal many processes (`-k 1-65535`) asks once on a
+    /// terminal, unless `--yes`; without a terminal it is refused (exit 2). A single port
+    /// never asks: its owners are what was named.
+    fn confirm_many<'f>(
+        &mut self,
+        pinned: Vec<Pinned<'f>>,
+        reports: &mut Vec<Report>,
+    ) -> Result<Vec<Pinned<'f>>, ExitCode> {
+        let ranged = self.opts.query.ports.iter().any(|s| s.first != s.last);
+        let count = pinned.len();
+        if !ranged || count <= roles::MANY || self.opts.yes || self.opts.interactive {
+            return Ok(pinned);
+        }
+        let ports = &self.opts.query.ports;
+        let to_tty = self.opts.format == Format::Json;
+        let (yes, code) = if std::io::stdin().is_terminal() {
+            (
+                output::confirm_many(count, ports, to_tty),
+                ExitCode::Partial,
+            )
+        } else {
+            (false, ExitCode::Usage)
+        };
+        if yes {
+            return Ok(pinned);
+        }
+        self.printer
+            .too_many(count, ports, code == ExitCode::Partial);
+        reports.extend(
+            pinned
+                .iter()
+                .map(|p| Report::new(p.owner.pid, Outcome::Declined)),
+        );
+        Err(code)
+    }
+
     /// Signals the pinned owners, waits, escalates if asked; says each step as it happens.
     fn signal(&mut self, pinned: &[Pinned<'_>], policy: Policy) -> Vec<Report> {
         let (printer, details) = (&mut *self.printer, &self.details);
         kill::execute(pinned, policy, |event| printer.event(event, details))
     }
 
-    /// Looks again at every (port, protocol) that was held, and says who holds it now: the
-    /// survivors, and any newcomer that took the port meanwhile.
-    fn recheck(&self, before: &Lookup) -> io::Result<Vec<PortStatus>> {
+    /// Looks again at every (port, protocol) that was held by an owner rekt meant to end
+    /// (not by a spared client), and says who holds it now: the survivors, and any newcomer
+    /// that took the port meanwhile. A port that is free is then watched for the settle
+    /// time (after a signal was sent), so that a supervisor's restart is caught.
+    fn recheck(
+        &mut self,
+        before: &Lookup,
+        targets: &[&Owner],
+        parents: &BTreeSet<u32>,
+        signalled: bool,
+    ) -> io::Result<Vec<PortStatus>> {
+        let spared: BTreeSet<u32> = before
+            .ownership
+            .owners
+            .iter()
+            .filter(|o| {
+                matches!(
+                    self.details
+                        .role(o.pid)
+                        .map(|r| r.decision(self.opts.include)),
+                    Some(Decision::Skip)
+                )
+            })
+            .map(|o| o.pid)
+            .collect();
         let held: BTreeSet<(u16, Protocol)> = before
             .ownership
             .owners
             .iter()
+            .filter(|o| !spared.contains(&o.pid))
             .flat_map(|o| o.sockets.iter())
             .chain(&before.ownership.hidden)
             .map(|s| (s.port(), s.protocol))
             .collect();
-        let now = lookup_in(&self.opts.query, self.opts.scope)?;
-        Ok(held
+        let old: BTreeSet<u32> = before.ownership.owners.iter().map(|o| o.pid).collect();
+        let mut now = lookup_in(&self.opts.query, self.opts.scope)?;
+        without_rekt(&mut now);
+        let mut statuses: Vec<PortStatus> = held
             .into_iter()
-            .map(|(port, protocol)| {
-                let on_port = |s: &Socket| s.port() == port && s.protocol == protocol;
-                PortStatus {
-                    port,
-                    protocol,
-                    holders: now
-                        .ownership
-                        .owners
-                        .iter()
-                        .filter(|o| o.sockets.iter().any(on_port))
-                        .map(|o| o.pid)
-                        .collect(),
-                    hidden: now.ownership.hidden.iter().any(on_port),
+            .map(|(port, protocol)| status(port, protocol, &now, &old))
+            .collect();
+        let free: Vec<(u16, Protocol)> = statuses
+            .iter()
+            .filter(|s| s.is_free())
+            .map(|s| (s.port, s.protocol))
+            .collect();
+        let window = self.settle_time(targets);
+        if signalled && !free.is_empty() && !window.is_zero() {
+            crate::debug!("settle: watching {} port(s) for {window:?}", free.len());
+            let seen = watch::settle(&self.opts.query, self.opts.scope, &free, window)?;
+            let sockets: Vec<Socket> = seen.iter().flat_map(|s| s.sockets.clone()).collect();
+            let mut taken = Lookup {
+                ownership: Os::owners(&sockets)?,
+                ..Lookup::default()
+            };
+            without_rekt(&mut taken);
+            for s in &mut statuses {
+                if !s.is_free() {
+                    continue;
                 }
-            })
-            .collect())
+                s.watched = window;
+                if let Some(sighting) = seen
+                    .iter()
+                    .find(|x| (x.port, x.protocol) == (s.port, s.protocol))
+                {
+                    *s = PortStatus {
+                        retaken_after: Some(sighting.after),
+                        watched: sighting.after,
+                        ..status(s.port, s.protocol, &taken, &old)
+                    };
+                    if s.holders.is_empty() && !s.hidden {
+                        // Its socket closed before its owner was found: a flapping
+                        // restart. The port was not free all along all the same.
+                        s.hidden = true;
+                    }
+                }
+            }
+        }
+        self.describe_newcomers(&statuses, parents);
+        let survivors = statuses.iter().flat_map(|s| s.holders.iter().copied());
+        let pids: Vec<u32> = survivors.collect();
+        if self.printer.wants_details(false, true) {
+            self.read_details(pids.into_iter());
+        }
+        Ok(statuses)
+    }
+
+    /// How long to watch a freed port: `--settle`, else [`watch::DEFAULT`], or
+    /// [`watch::SLOW_SUPERVISOR`] when an owner rekt signalled runs under a supervisor that
+    /// waits about a second before a restart.
+    fn settle_time(&mut self, targets: &[&Owner]) -> Duration {
+        if let Some(window) = self.opts.settle {
+            return window;
+        }
+        let slow = targets.iter().any(|o| {
+            self.details
+                .describe(o.pid)
+                .supervisor
+                .as_ref()
+                .is_some_and(|s| s.kind.restarts_slowly())
+        });
+        if slow {
+            watch::SLOW_SUPERVISOR
+        } else {
+            watch::DEFAULT
+        }
+    }
+
+    /// Describes each newcomer (chain, unit, supervisor); one whose parent also started an
+    /// owner that rekt ended, and that shows no other supervisor, was started again by that
+    /// parent (a shell loop, a script that re-forks).
+    fn describe_newcomers(&mut self, statuses: &[PortStatus], parents: &BTreeSet<u32>) {
+        if !self.printer.wants_details(false, true) {
+            return;
+        }
+        for &pid in statuses.iter().flat_map(|s| &s.newcomers) {
+            self.details.read(pid);
+            let mut context = self.details.describe(pid).clone();
+            if context.supervisor.is_none()
+                && let Some(&parent) = context.parents.first()
+                && parents.contains(&parent)
+            {
+                let info = self.details.read(parent).clone();
+                context.supervisor = Some(context::restarter(parent, &info));
+                self.details.set_context(pid, context);
+            }
+        }
     }
 
     /// Reads details for the PIDs not already known.
     fn read_details(&mut self, pids: impl Iterator<Item = u32>) {
         for pid in pids {
-            self.details
-                .entry(pid)
-                .or_insert_with(|| Os::process_info(pid));
+            self.details.read(pid);
         }
+    }
+}
+
+/// rekt never lists itself: it holds a port's socket only when it inherited it from its
+/// caller, which is then listed (and refused) in its own right.
+fn without_rekt(found: &mut Lookup) {
+    let me = std::process::id();
+    found.ownership.owners.retain(|o| o.pid != me);
+}
+
+/// Who holds (port, protocol) in `now`; the holders that were not in `old` are newcomers.
+fn status(port: u16, protocol: Protocol, now: &Lookup, old: &BTreeSet<u32>) -> PortStatus {
+    let on_port = |s: &Socket| s.port() == port && s.protocol == protocol;
+    let holders: Vec<u32> = now
+        .ownership
+        .owners
+        .iter()
+        .filter(|o| o.sockets.iter().any(on_port))
+        .map(|o| o.pid)
+        .collect();
+    PortStatus {
+        port,
+        protocol,
+        newcomers: holders
+            .iter()
+            .copied()
+            .filter(|p| !old.contains(p))
+            .collect(),
+        holders,
+        hidden: now.ownership.hidden.iter().any(on_port),
+        retaken_after: None,
+        watched: Duration::ZERO,
     }
 }
 

@@ -13,6 +13,7 @@ use crate::kill::{Policy, Signal};
 use crate::lookup::Scope;
 use crate::platform::{Backend, Os};
 use crate::query::{PortSpec, Query};
+use crate::roles::Include;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -23,6 +24,7 @@ Examples:
   rekt -t --timeout 2s --escalate 8000
                                 ask, wait 2s, then force the ones still running
   rekt -k 8000                  force the owners to exit
+  rekt -t --settle 3s 8000      ask them to exit, then watch 3s for a restart
   rekt --json 8000              the same answer as one JSON document
   sudo rekt --all-netns -v 8000 also look inside containers and other network namespaces";
 
@@ -70,6 +72,28 @@ pub struct Cli {
     /// Ask before signalling each owner (needs a terminal)
     #[arg(short = 'i', long, requires = "signal")]
     pub interactive: bool,
+
+    /// Also signal clients: processes whose only sockets on the port are outgoing
+    /// connections from ephemeral ports (a browser, ssh), which rekt otherwise shows and
+    /// spares
+    #[arg(long)]
+    pub include_clients: bool,
+
+    /// Do not ask before a range of ports signals more than 8 processes (needed without a
+    /// terminal)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// After a signal, watch a port that is free for this long, and report a process that
+    /// takes it again (a supervisor's restart; exit 3): 0s turns the watch off. Default 1s,
+    /// 2s for an owner under supervisord or s6
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = duration::parse,
+        value_hint = ValueHint::Other
+    )]
+    pub settle: Option<Duration>,
 
     /// Add NAME, USER, TYPE (tcp, tcp6, udp, udp6), STATE and local ADDRESS
     #[arg(short = 'v', long)]
@@ -154,6 +178,13 @@ pub struct Options {
     pub action: Option<Policy>,
     /// Ask before each signal.
     pub interactive: bool,
+    /// The roles signalled only on request (`--include-clients`).
+    pub include: Include,
+    /// Signal a range's many owners without asking (`--yes`).
+    pub yes: bool,
+    /// How long to watch a freed port for a newcomer; `None`: the default, which depends on
+    /// the owners' supervisors.
+    pub settle: Option<Duration>,
     /// Which network namespaces to look in.
     pub scope: Scope,
 }
@@ -219,6 +250,11 @@ impl Cli {
                 escalate: self.escalate,
             }),
             interactive: self.interactive,
+            include: Include {
+                clients: self.include_clients,
+            },
+            yes: self.yes,
+            settle: self.settle,
             scope: if self.all_netns {
                 Scope::AllNetns
             } else {
@@ -365,6 +401,25 @@ mod tests {
         } else {
             assert!(all.unwrap_err().contains("no network namespaces"));
         }
+    }
+
+    #[test]
+    fn settle_clients_and_yes() {
+        let opts = parse(&["-k", "--settle", "0s", "--include-clients", "-y", "80"]).unwrap();
+        assert_eq!(opts.settle, Some(Duration::ZERO));
+        assert!(opts.include.clients && opts.yes);
+        let opts = parse(&["-k", "80"]).unwrap();
+        assert_eq!(opts.settle, None);
+        assert!(!opts.include.clients && !opts.yes);
+        assert!(parse(&["-k", "--settle", "soon", "80"]).is_err());
+        // The help text names the threshold that the code uses.
+        use crate::roles::MANY;
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains(&format!("more than {MANY} processes")),
+            "{help}"
+        );
     }
 
     #[test]

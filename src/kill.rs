@@ -1,14 +1,16 @@
-//! Termination policy, the same on every platform: which signal, which PIDs are never
-//! touched, how long to wait, and what happened to each owner. The platform only pins a
-//! process (`Backend::pin`), delivers a signal and waits. What is said about it is
-//! `output`'s business.
+//! Termination, the same on every platform: which signal, how long to wait, and what
+//! happened to each owner. Who is signalled at all is decided before (`roles`): this module
+//! signals what the plan gives it, with one last guard that it never signals rekt itself
+//! or a PID the system needs. The platform only pins a process (`Backend::pin`), delivers
+//! a signal and waits. What is said about it is `output`'s business.
 
 use std::io;
 use std::time::Duration;
 
 pub use crate::model::Signal;
-use crate::model::{AcquireError, Owner, Protection, SendError};
+use crate::model::{AcquireError, Owner, SendError};
 use crate::platform::{Backend, Os, Pinned as _, Target};
+use crate::roles::{Relation, Role};
 
 /// What became of one owner.
 #[derive(Debug)]
@@ -19,8 +21,10 @@ pub enum Outcome {
     StillRunning,
     /// Signalled with `--timeout 0s`: not waited for, so not known to have exited.
     NotWaited,
-    /// Never signalled: a protected PID.
-    Refused(Protection),
+    /// Never signalled: a protected PID, rekt or one of its callers.
+    Refused(Role),
+    /// Not signalled, and no failure: its role is signalled only on request (a client).
+    Skipped(Role),
     /// The system would not let us signal it.
     Denied(io::Error),
     /// Exited, or let go of the port, before we signalled it.
@@ -61,18 +65,14 @@ pub struct Policy {
 /// How long to wait for a SIGKILLed process to be reaped by the kernel.
 const KILL_WAIT: Duration = Duration::from_secs(2);
 
-/// Why `pid` must never be signalled, or `None` when it may be.
-pub fn protected(pid: u32) -> Option<Protection> {
+/// The last guard: why `pid` is never signalled, whatever the plan says. The plan
+/// (`roles`) refuses these and rekt's callers before; this only makes a mistake there
+/// harmless.
+fn never(pid: u32) -> Option<Role> {
     if let Some(why) = Os::protection(pid) {
-        return Some(why);
+        return Some(Role::Protected(why));
     }
-    if pid == std::process::id() {
-        return Some(Protection::Rekt);
-    }
-    if Os::parent_pid() == Some(pid) {
-        return Some(Protection::Parent);
-    }
-    None
+    (pid == std::process::id()).then_some(Role::Caller(Relation::Itself))
 }
 
 /// One owner's fate.
@@ -82,6 +82,9 @@ pub struct Report {
     /// The last signal sent (Kill after an escalation), if any was.
     pub signal: Option<Signal>,
     pub outcome: Outcome,
+    /// It was stopped when asked to exit, so rekt continued it (SIGCONT) to let it act on
+    /// the request.
+    pub continued: bool,
 }
 
 impl Report {
@@ -90,6 +93,7 @@ impl Report {
             pid,
             signal: None,
             outcome,
+            continued: false,
         }
     }
 }
@@ -100,14 +104,15 @@ pub struct Pinned<'a> {
     target: Target,
 }
 
-/// Pins every owner that may be signalled; the rest get their final report at once. Done
-/// before any question is asked or signal sent, so a recycled PID can never be hit later.
-pub fn pin(owners: &[Owner]) -> (Vec<Pinned<'_>>, Vec<Report>) {
+/// Pins the owners the plan signals; those that cannot be pinned get their final report
+/// at once. Done before any question is asked or signal sent, so a recycled PID can never
+/// be hit later.
+pub fn pin<'a>(owners: impl IntoIterator<Item = &'a Owner>) -> (Vec<Pinned<'a>>, Vec<Report>) {
     let mut pinned = Vec::new();
     let mut reports = Vec::new();
     for owner in owners {
         let report = |outcome| Report::new(owner.pid, outcome);
-        if let Some(why) = protected(owner.pid) {
+        if let Some(why) = never(owner.pid) {
             reports.push(report(Outcome::Refused(why)));
             continue;
         }
@@ -223,10 +228,16 @@ fn send_all_of(
     let mut sent = Vec::with_capacity(which.len());
     for &i in which {
         let report = &mut reports[i];
-        match pinned[i].target.send(signal) {
+        let target = &pinned[i].target;
+        match target.send(signal) {
             Ok(()) => {
                 report.signal = Some(signal);
                 report.outcome = Outcome::StillRunning;
+                // A stopped process keeps a SIGTERM pending until it is continued (SIGKILL
+                // needs no help): continue it, as systemd does, so that it can act on it.
+                if signal == Signal::Terminate && target.is_stopped() && target.resume().is_ok() {
+                    report.continued = true;
+                }
                 sent.push(i);
                 progress(Event::Sent(report, signal));
             }
@@ -269,23 +280,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn never_signals_itself_its_parent_or_init() {
-        assert_eq!(protected(std::process::id()), Some(Protection::Rekt));
-        assert!(protected(0).is_some());
+    fn the_last_guard_never_lets_itself_or_init_through() {
+        assert_eq!(
+            never(std::process::id()),
+            Some(Role::Caller(Relation::Itself))
+        );
+        assert!(never(0).is_some());
         #[cfg(target_os = "linux")]
-        {
-            assert_eq!(protected(1), Some(Protection::Init));
-            let parent = std::os::unix::process::parent_id();
-            assert_eq!(protected(parent), Some(Protection::Parent));
-        }
-    }
-
-    #[test]
-    fn ordinary_pids_are_not_protected() {
-        // A PID that is neither special nor ours nor our parent's.
+        assert_eq!(
+            never(1),
+            Some(Role::Protected(crate::model::Protection::Init))
+        );
         let pid = (2..u32::MAX)
-            .find(|&p| p != 4 && p != std::process::id() && Some(p) != Os::parent_pid())
+            .find(|&p| p != 4 && p != std::process::id())
             .unwrap();
-        assert_eq!(protected(pid), None);
+        assert_eq!(never(pid), None);
     }
 }

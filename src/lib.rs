@@ -7,6 +7,7 @@
 
 mod app;
 mod cli;
+mod context;
 pub mod debug;
 mod duration;
 mod error;
@@ -17,9 +18,11 @@ pub mod model;
 mod output;
 mod platform;
 mod query;
+mod roles;
 #[cfg(test)]
 mod testing;
 pub mod text;
+mod watch;
 
 pub use error::UsageError;
 pub use lookup::{Elsewhere, Lookup, Scope, Search, lookup, lookup_in, lookup_with_hints};

@@ -156,6 +156,12 @@ fn search_elsewhere(query: &Query, stop: &AtomicBool) -> io::Result<Vec<Elsewher
     Ok(found)
 }
 
+/// The sockets matching `query` in `scope`, without their owners: a cheap look, for
+/// watching a port.
+pub(crate) fn sockets_in(query: &Query, scope: Scope) -> io::Result<Vec<Socket>> {
+    find_sockets(query, scope).map(|(sockets, _)| sockets)
+}
+
 /// The matching sockets in `scope`, and (for every namespace) which namespace each is in.
 fn find_sockets(
     query: &Query,

@@ -246,10 +246,6 @@ pub enum Protection {
     Launchd,
     /// PID 4 on Windows: the kernel and its drivers (http.sys).
     System,
-    /// rekt itself.
-    Rekt,
-    /// The process that started rekt (usually the shell).
-    Parent,
 }
 
 /// The facts about a process that its ancestry and state need, from one cheap read
@@ -278,11 +274,23 @@ pub struct PortStatus {
     pub holders: Vec<u32>,
     /// A socket on it has no visible owner.
     pub hidden: bool,
+    /// The holders that were not owners before the signal: something took the port again
+    /// (a supervisor restarted the program, or another program was quicker).
+    pub newcomers: Vec<u32>,
+    /// When the settle watch saw it taken: how long after it was found free.
+    pub retaken_after: Option<std::time::Duration>,
+    /// How long it was watched after it was found free (zero: not watched).
+    pub watched: std::time::Duration,
 }
 
 impl PortStatus {
     pub fn is_free(&self) -> bool {
         self.holders.is_empty() && !self.hidden
+    }
+
+    /// Whether a newcomer holds it.
+    pub fn is_retaken(&self) -> bool {
+        !self.newcomers.is_empty()
     }
 }
 

@@ -130,7 +130,19 @@ fn verbose_shows_name_user_and_every_type() {
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(
         header,
-        ["PORT", "PID", "NAME", "USER", "TYPE", "STATE", "ADDRESS"]
+        [
+            "PORT",
+            "PID",
+            "NAME",
+            "USER",
+            "TYPE",
+            "STATE",
+            "ADDRESS",
+            "ROLE",
+            "PARENTS",
+            "UNIT",
+            "SUPERVISOR"
+        ]
     );
     let row: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(row[0], h.port.to_string());
@@ -141,6 +153,9 @@ fn verbose_shows_name_user_and_every_type() {
     assert_eq!(row[5], "LISTEN,UNCONN");
     // Each distinct address once: the UDP socket shares the TCP one's address.
     assert_eq!(row[6], format!("127.0.0.1:{0},[::1]:{0}", h.port));
+    assert_eq!(row[7], "holder");
+    // This test process started it: `PID (name)` first in its parent chain.
+    assert_eq!(row[8], std::process::id().to_string(), "{table}");
 }
 
 #[test]

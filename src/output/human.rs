@@ -58,8 +58,31 @@ impl Printer for HumanPrinter {
         self.verbose || listing || signalling
     }
 
+    /// `-v` shows each owner's parents, unit and supervisor (not in list mode).
+    fn wants_context(&self, listing: bool) -> bool {
+        self.verbose && !listing
+    }
+
+    fn supervised(&mut self, pid: u32, details: &Details) {
+        if let Some(line) = words::supervised(pid, details) {
+            self.warn(&line);
+        }
+    }
+
+    fn too_many(&mut self, count: usize, ports: &[PortSpec], asked: bool) {
+        self.warn(&words::too_many(count, ports, asked));
+    }
+
     fn owners(&mut self, found: &Lookup, details: &Details) {
         self.print_table(&table::lookup_table(found, self.verbose, details));
+        if self.verbose {
+            // What would restart an owner, and how to stop that, for the owners shown.
+            for owner in &found.ownership.owners {
+                if let Some(line) = words::supervised(owner.pid, details) {
+                    self.note(&format!("rekt: {line}"));
+                }
+            }
+        }
     }
 
     fn listeners(&mut self, found: &Lookup, details: &Details) {
@@ -113,13 +136,7 @@ impl Printer for HumanPrinter {
 
     fn event(&mut self, event: Event<'_>, details: &Details) {
         let line = match event {
-            Event::Sent(report, signal) => {
-                format!(
-                    "{} {}",
-                    words::sent(signal),
-                    words::who(report.pid, details)
-                )
-            }
+            Event::Sent(report, signal) => words::signalled(report, signal, details),
             Event::NotSent(report) => words::not_signalled(report.pid, &report.outcome, details),
             Event::Escalating { report, waited } if waited.is_zero() => format!(
                 "killing {} instead (--escalate)",
@@ -144,7 +161,7 @@ impl Printer for HumanPrinter {
         self.note(&line);
     }
 
-    fn outcomes(&mut self, _: &[Report]) {}
+    fn outcomes(&mut self, _: &[Report], _: &Details) {}
 
     fn ports(&mut self, statuses: &[PortStatus], details: &Details) {
         for status in statuses {
@@ -154,15 +171,27 @@ impl Printer for HumanPrinter {
                 self.note(&line);
                 continue;
             }
-            let mut holders: Vec<String> = status
+            if status.is_retaken() {
+                let line = self.err_style.red(&words::retaken(status, details));
+                self.note(&line);
+            }
+            let survivors: Vec<u32> = status
                 .holders
+                .iter()
+                .copied()
+                .filter(|p| !status.newcomers.contains(p))
+                .collect();
+            if survivors.is_empty() && (status.is_retaken() && !status.hidden) {
+                continue;
+            }
+            let mut holders: Vec<String> = survivors
                 .iter()
                 .map(|&pid| words::who(pid, details))
                 .collect();
             if status.hidden {
                 holders.push("a process you cannot see".into());
             }
-            let by = match status.holders.len() {
+            let by = match survivors.len() {
                 0 => holders.join(", "),
                 1 => format!("PID {}", holders.join(", ")),
                 _ => format!("PIDs {}", holders.join(", ")),

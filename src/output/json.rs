@@ -9,6 +9,7 @@ use serde_json::ser::{Formatter, PrettyFormatter};
 
 use super::stream::{Stream, Which};
 use super::{Details, Printer, words};
+use crate::context::Context;
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Outcome, Report};
 use crate::lookup::{Elsewhere, Lookup};
@@ -47,9 +48,22 @@ struct JsonOwner {
     user: Option<Text>,
     uid: Option<u32>,
     sockets: Vec<JsonSocket>,
+    /// holder | client | caller | protected | forwarder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    /// Who started it, nearest first (only where the context was read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parents: Option<Vec<JsonProcess>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<Option<JsonUnit>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    supervisor: Option<Option<JsonSupervisor>>,
     /// The last signal sent: "terminate" or "kill".
     #[serde(skip_serializing_if = "Option::is_none")]
     signal: Option<&'static str>,
+    /// It was stopped, so rekt continued it (SIGCONT) after the SIGTERM.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    continued: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,12 +92,87 @@ struct JsonNetns {
 }
 
 #[derive(Debug, Serialize)]
+struct JsonProcess {
+    pid: u32,
+    name: Option<Text>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonUnit {
+    name: Text,
+    /// "system", or "user" for a unit of a user's own service manager.
+    scope: &'static str,
+    /// The uid of that user, for a user unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonSupervisor {
+    kind: &'static str,
+    name: Option<Text>,
+    pid: Option<u32>,
+    stop_command: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
 struct JsonPort {
     port: u16,
     protocol: &'static str,
     free: bool,
     held_by: Vec<u32>,
     hidden: bool,
+    /// How long the port was watched for a newcomer after it was found free; only when it
+    /// was watched.
+    #[serde(skip_serializing_if = "is_zero")]
+    watched_ms: u64,
+    /// Newcomers that took the port after the signal: only when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    retaken_by: Vec<JsonNewcomer>,
+    /// How long after it was found free the settle watch saw it taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retaken_after_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonNewcomer {
+    pid: u32,
+    name: Option<Text>,
+    parents: Vec<JsonProcess>,
+    unit: Option<JsonUnit>,
+    supervisor: Option<JsonSupervisor>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn parents(context: &Context, details: &Details) -> Vec<JsonProcess> {
+    context
+        .parents
+        .iter()
+        .map(|&pid| JsonProcess {
+            pid,
+            name: details.get(&pid).and_then(|i| i.name.clone()),
+        })
+        .collect()
+}
+
+fn unit(context: &Context) -> Option<JsonUnit> {
+    context.unit.as_ref().map(|u| JsonUnit {
+        name: u.name.clone(),
+        scope: if u.user.is_some() { "user" } else { "system" },
+        uid: u.user,
+    })
+}
+
+fn supervisor(context: &Context) -> Option<JsonSupervisor> {
+    context.supervisor.as_ref().map(|s| JsonSupervisor {
+        kind: s.kind.as_str(),
+        name: s.name.clone(),
+        pid: s.pid,
+        stop_command: s.stop.clone(),
+    })
 }
 
 fn socket(s: &Socket, found: &Lookup) -> JsonSocket {
@@ -116,7 +205,13 @@ impl From<&Socket> for JsonSocket {
 
 fn owner(o: &Owner, found: &Lookup, details: &Details) -> JsonOwner {
     let info = details.get(&o.pid).cloned().unwrap_or_default();
+    let context = details.context(o.pid);
     JsonOwner {
+        role: details.role(o.pid).map(|r| r.as_str()),
+        parents: context.map(|c| parents(c, details)),
+        unit: context.map(unit),
+        supervisor: context.map(supervisor),
+        continued: false,
         pid: o.pid,
         name: info.name,
         exe: info.exe,
@@ -162,6 +257,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::StillRunning => "still_running",
         Outcome::NotWaited => "not_waited",
         Outcome::Refused(_) => "refused",
+        Outcome::Skipped(_) => "skipped",
         Outcome::Denied(_) => "denied",
         Outcome::AlreadyGone => "already_gone",
         Outcome::Declined => "declined",
@@ -173,6 +269,17 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
 impl Printer for JsonPrinter {
     fn wants_details(&self, _: bool, _: bool) -> bool {
         true
+    }
+
+    fn wants_context(&self, _: bool) -> bool {
+        true
+    }
+
+    /// The owner's `supervisor` says it.
+    fn supervised(&mut self, _: u32, _: &Details) {}
+
+    fn too_many(&mut self, count: usize, ports: &[PortSpec], asked: bool) {
+        self.doc.error = Some(words::too_many(count, ports, asked));
     }
 
     fn owners(&mut self, found: &Lookup, details: &Details) {
@@ -196,7 +303,7 @@ impl Printer for JsonPrinter {
 
     fn event(&mut self, _: Event<'_>, _: &Details) {}
 
-    fn outcomes(&mut self, reports: &[Report]) {
+    fn outcomes(&mut self, reports: &[Report], details: &Details) {
         let by_pid: HashMap<u32, &Report> = reports.iter().map(|r| (r.pid, r)).collect();
         for owner in &mut self.doc.owners {
             if let Some(report) = by_pid.get(&owner.pid) {
@@ -205,12 +312,13 @@ impl Printer for JsonPrinter {
                     Signal::Terminate => "terminate",
                     Signal::Kill => "kill",
                 });
-                owner.message = words::outcome_detail(&report.outcome);
+                owner.continued = report.continued;
+                owner.message = words::outcome_detail(report.pid, &report.outcome, details);
             }
         }
     }
 
-    fn ports(&mut self, statuses: &[PortStatus], _: &Details) {
+    fn ports(&mut self, statuses: &[PortStatus], details: &Details) {
         self.doc.ports = Some(
             statuses
                 .iter()
@@ -220,6 +328,22 @@ impl Printer for JsonPrinter {
                     free: s.is_free(),
                     held_by: s.holders.clone(),
                     hidden: s.hidden,
+                    watched_ms: s.watched.as_millis() as u64,
+                    retaken_by: s
+                        .newcomers
+                        .iter()
+                        .map(|&pid| {
+                            let context = details.context(pid).cloned().unwrap_or_default();
+                            JsonNewcomer {
+                                pid,
+                                name: details.get(&pid).and_then(|i| i.name.clone()),
+                                parents: parents(&context, details),
+                                unit: unit(&context),
+                                supervisor: supervisor(&context),
+                            }
+                        })
+                        .collect(),
+                    retaken_after_ms: s.retaken_after.map(|d| d.as_millis() as u64),
                 })
                 .collect(),
         );

@@ -10,7 +10,6 @@ mod stream;
 mod table;
 mod words;
 
-use std::collections::HashMap;
 use std::io::{self, BufRead, IsTerminal};
 
 use clap::CommandFactory;
@@ -20,15 +19,16 @@ use crate::error::UsageError;
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Report};
 use crate::lookup::{Elsewhere, Lookup};
-use crate::model::{PortStatus, ProcessInfo, Signal};
+use crate::model::{PortStatus, Signal};
 use crate::query::PortSpec;
 
 pub use human::HumanPrinter;
 pub use json::JsonPrinter;
 use stream::{Stream, Which};
 
-/// Process details by PID, read once per run for the owners that will be shown.
-pub type Details = HashMap<u32, ProcessInfo>;
+/// What is known of each process: details, roles and contexts, read once per run for the
+/// owners that will be shown.
+pub use crate::context::Details;
 
 /// What a run tells its printer, in the order it happens.
 pub trait Printer {
@@ -36,6 +36,10 @@ pub trait Printer {
     /// reading: in list mode (`listing`), or for a run that signals (`signalling`), whose
     /// reports name processes.
     fn wants_details(&self, listing: bool, signalling: bool) -> bool;
+    /// Whether this printer shows every owner's context (parent chain, unit, supervisor),
+    /// so that it is worth reading for all of them; a run that signals reads it for the
+    /// owners it signals anyway, when details are wanted.
+    fn wants_context(&self, listing: bool) -> bool;
     /// The owners of the requested ports.
     fn owners(&mut self, found: &Lookup, details: &Details);
     /// List mode: every listener and its owner.
@@ -46,12 +50,18 @@ pub trait Printer {
     fn free(&mut self, ports: &[PortSpec]);
     /// The ports that are free here but held in other network namespaces.
     fn elsewhere(&mut self, found: &[Elsewhere]);
-    /// An owner that will not be signalled (protected, already gone, declined).
+    /// An owner that will not be signalled (protected, rekt's caller, a client, already
+    /// gone, declined).
     fn skipped(&mut self, report: &Report, details: &Details);
+    /// An owner about to be signalled runs under a supervisor that may start it again.
+    fn supervised(&mut self, pid: u32, details: &Details);
+    /// A range would signal `count` processes and was not confirmed: declined on the
+    /// terminal (`asked`), or refused for want of one.
+    fn too_many(&mut self, count: usize, ports: &[PortSpec], asked: bool);
     /// Progress while signalling, as it happens.
     fn event(&mut self, event: Event<'_>, details: &Details);
     /// What became of every owner, once signalling is over.
-    fn outcomes(&mut self, reports: &[Report]);
+    fn outcomes(&mut self, reports: &[Report], details: &Details);
     /// The ports checked again after signalling.
     fn ports(&mut self, statuses: &[PortStatus], details: &Details);
     /// The lookup itself failed (exit 4).
@@ -79,6 +89,11 @@ impl Printer for QuietPrinter {
     fn wants_details(&self, _: bool, _: bool) -> bool {
         false
     }
+    fn wants_context(&self, _: bool) -> bool {
+        false
+    }
+    fn supervised(&mut self, _: u32, _: &Details) {}
+    fn too_many(&mut self, _: usize, _: &[PortSpec], _: bool) {}
     fn owners(&mut self, _: &Lookup, _: &Details) {}
     fn listeners(&mut self, _: &Lookup, _: &Details) {}
     fn hidden(&mut self, _: &Lookup, _: bool) {}
@@ -86,7 +101,7 @@ impl Printer for QuietPrinter {
     fn elsewhere(&mut self, _: &[Elsewhere]) {}
     fn skipped(&mut self, _: &Report, _: &Details) {}
     fn event(&mut self, _: Event<'_>, _: &Details) {}
-    fn outcomes(&mut self, _: &[Report]) {}
+    fn outcomes(&mut self, _: &[Report], _: &Details) {}
     fn ports(&mut self, _: &[PortStatus], _: &Details) {}
     fn lookup_failed(&mut self, _: &io::Error) {}
     fn recheck_failed(&mut self, _: &io::Error) {}
@@ -151,6 +166,28 @@ pub fn confirm(signal: Signal, pid: u32, details: &Details, to_tty: bool) -> boo
             .and_then(|mut tty| io::Write::write_all(&mut tty, question.as_bytes()));
         if asked.is_err() {
             // A question nobody can see gets no answer.
+            return false;
+        }
+    } else {
+        Stream::new(Which::Stderr).write(question.as_bytes());
+    }
+    let mut answer = String::new();
+    if io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// Asks once whether to signal the `count` processes that a range of ports would hit;
+/// anything but y or yes is no.
+pub fn confirm_many(count: usize, ports: &[PortSpec], to_tty: bool) -> bool {
+    let question = format!("{}? [y/N] ", words::many(count, ports));
+    if to_tty {
+        let asked = std::fs::OpenOptions::new()
+            .write(true)
+            .open(TERMINAL)
+            .and_then(|mut tty| io::Write::write_all(&mut tty, question.as_bytes()));
+        if asked.is_err() {
             return false;
         }
     } else {

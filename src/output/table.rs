@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::{Details, Style};
+use super::{Details, Style, words};
 use crate::lookup::Lookup;
 use crate::model::{Owner, Socket, SocketKey, Text};
 use crate::platform::{Backend, Os};
+use crate::roles::Role;
 use crate::text;
 
 /// A plain text table: columns padded to their widest cell, two spaces apart, no trailing
@@ -89,12 +90,25 @@ pub fn owner_rows(owners: &[Owner]) -> Vec<OwnerRow<'_>> {
     rows
 }
 
-/// The lookup table: PORT PID, plus NAME USER TYPE STATE ADDRESS when verbose, and NETNS
-/// when looking in every network namespace.
+/// The lookup table: PORT PID; NAME USER TYPE STATE ADDRESS when verbose; ROLE when
+/// verbose or when an owner is not a plain holder (a client, rekt's caller); PARENTS UNIT
+/// SUPERVISOR when verbose, and NETNS last when looking in every network namespace.
 pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
     let mut headers = vec!["PORT", "PID"];
     if verbose {
         headers.extend(["NAME", "USER", "TYPE", "STATE", "ADDRESS"]);
+    }
+    let roles = verbose
+        || found
+            .ownership
+            .owners
+            .iter()
+            .any(|o| details.role(o.pid).is_some_and(|r| *r != Role::Holder));
+    if roles {
+        headers.push("ROLE");
+    }
+    if verbose {
+        headers.extend(["PARENTS", "UNIT", "SUPERVISOR"]);
         if !found.netns.is_empty() {
             headers.push("NETNS");
         }
@@ -109,6 +123,28 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
             cells.push(joined(row.sockets.iter().map(|s| s.kind().to_owned())));
             cells.push(joined(row.sockets.iter().map(|s| s.state.to_string())));
             cells.push(joined(row.sockets.iter().map(|s| address(found, s))));
+        }
+        let pid = row.owner.pid;
+        if roles {
+            cells.push(details.role(pid).map_or("?", Role::as_str).to_owned());
+        }
+        if verbose {
+            let context = details.context(pid);
+            cells.push(match context {
+                Some(c) if !c.parents.is_empty() => words::chain(&c.parents, details),
+                Some(_) => "-".into(),
+                None => "?".into(),
+            });
+            cells.push(
+                context
+                    .and_then(|c| c.unit.as_ref())
+                    .map_or_else(|| "-".into(), |u| u.name.to_string()),
+            );
+            cells.push(
+                context
+                    .and_then(|c| c.supervisor.as_ref())
+                    .map_or_else(|| "-".into(), words::supervisor_cell),
+            );
             if !found.netns.is_empty() {
                 cells.push(joined(row.sockets.iter().map(|s| netns_label(found, s))));
             }
