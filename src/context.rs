@@ -535,12 +535,11 @@ pub fn unit_of(lines: &[Text]) -> Option<Unit> {
         let unified = controllers.is_empty();
         (systemd || unified).then(|| (systemd, path.to_vec()))
     };
-    let paths: Vec<(bool, Vec<u8>)> = lines.iter().filter_map(path_of).collect();
-    let path = paths
-        .iter()
-        .find(|(systemd, _)| *systemd)
-        .or_else(|| paths.first())?;
-    unit_in_path(&path.1)
+    let mut paths: Vec<(bool, Vec<u8>)> = lines.iter().filter_map(path_of).collect();
+    // name=systemd first; the unified line when that one names no unit (a process moved
+    // in the v2 hierarchy alone).
+    paths.sort_by_key(|(systemd, _)| !systemd);
+    paths.iter().find_map(|(_, path)| unit_in_path(path))
 }
 
 /// The unit in a cgroup path: its last component that names a service or a scope, and
@@ -647,6 +646,9 @@ mod tests {
                       4:memory:/process_api/3f94\n\
                       0::/";
         assert_eq!(unit_of(&lines(hybrid)), unit("web.service", Some(1000)));
+        // Moved in the unified hierarchy alone: that line names the unit.
+        let unified = "9:name=systemd:/\n0::/system.slice/app.service";
+        assert_eq!(unit_of(&lines(unified)), unit("app.service", None));
     }
 
     #[test]
