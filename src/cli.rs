@@ -95,7 +95,8 @@ pub struct Cli {
     )]
     pub settle: Option<Duration>,
 
-    /// Add NAME, USER, TYPE (tcp, tcp6, udp, udp6), STATE and local ADDRESS
+    /// Add NAME, USER, TYPE (tcp, tcp6, udp, udp6), STATE, local ADDRESS, ROLE, and who
+    /// started each owner: PARENTS, systemd UNIT, SUPERVISOR (with how to stop it)
     #[arg(short = 'v', long)]
     pub verbose: bool,
 

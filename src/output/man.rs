@@ -21,6 +21,7 @@ pub fn page() -> io::Result<Vec<u8>> {
     man.render_description_section(&mut out)?;
     man.render_options_section(&mut out)?;
     out.extend_from_slice(COMMANDS.as_bytes());
+    out.extend_from_slice(ROLES.as_bytes());
     out.extend_from_slice(examples().as_bytes());
     out.extend_from_slice(exit_status().as_bytes());
     man.render_version_section(&mut out)?;
@@ -44,6 +45,30 @@ Print a completion script for \fISHELL\fR: bash, zsh, fish, powershell or elvish
 .TP
 \fBrekt man\fR
 Print this page (roff).
+";
+
+const ROLES: &str = r".SH ROLES AND RESTARTS
+Each owner has a role, shown in the ROLE column and in JSON.
+A \fBholder\fR is signalled.
+A \fBclient\fR, whose only sockets on the asked ports are outgoing connections from
+ephemeral ports with no listener there, is shown and spared unless
+\fB\-\-include\-clients\fR.
+A \fBcaller\fR (an ancestor of rekt, up to PID 1: the shell, sudo, the program that ran
+rekt) and a \fBprotected\fR PID (0, 1; on Windows 4) are never signalled.
+rekt never lists itself.
+.PP
+A range of ports that would signal more than 8 processes asks once on a terminal; without
+one it signals nothing (exit 2) unless \fB\-\-yes\fR.
+.PP
+A stopped owner gets SIGCONT after SIGTERM, so that it can act on it.
+.PP
+After a signal, a port that is free is watched for the settle time
+(\fB\-\-settle\fR, default 1s, 2s for an owner under supervisord or s6; 0s turns it off).
+A process that takes the port in that window is named with its parent chain and
+supervisor (systemd unit, pm2, supervisord, runit, s6, daemontools, nodemon, or the shell
+loop or script that started it again), with the command that stops the supervisor for
+good, and rekt exits 3.
+With \fB\-v\fR, PARENTS, UNIT and SUPERVISOR show who started each owner.
 ";
 
 /// The examples from `--help`, kept as they are: no filling, no adjusting.

@@ -211,7 +211,7 @@ pub fn supervisor(s: &Supervisor, unit: Option<&Unit>, details: &Details) -> Str
             };
             format!("systemd {user}unit {}", name.unwrap_or_default())
         }
-        (SupervisorKind::Pm2, Some(app)) => format!("pm2 (app {app})"),
+        (SupervisorKind::Pm2, Some(app)) => format!("pm2 (as {app})"),
         (SupervisorKind::Supervisord, Some(program)) => {
             format!("supervisord (program {program})")
         }
