@@ -64,11 +64,12 @@ fn a_udp_owner_is_found_by_its_exact_pid() {
     let out = rekt(&["-v", &port]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let cells = row(&out, h.port);
-    // PORT PID NAME USER TYPE STATE ADDRESS
+    // PORT PID NAME USER TYPE STATE ADDRESS ROLE PARENTS UNIT SUPERVISOR
     assert_eq!(cells[1], h.pid().to_string());
     assert_eq!(cells[2], "sockhold.exe");
     assert!(cells[3].contains('\\'), "USER is DOMAIN\\user: {cells:?}");
-    assert_eq!(cells[4..], ["udp", "UNCONN", &format!("127.0.0.1:{port}")]);
+    assert_eq!(cells[4..7], ["udp", "UNCONN", &format!("127.0.0.1:{port}")]);
+    assert_eq!(cells[7], "holder");
 }
 
 #[test]
@@ -89,7 +90,7 @@ fn ipv4_and_ipv6_owners_of_one_port_are_both_listed() {
 
     let out = rekt(&["-v", "-6", &port]);
     assert_eq!(
-        row(&out, v6.port)[4..],
+        row(&out, v6.port)[4..7],
         ["udp6", "UNCONN", &format!("[::1]:{port}")]
     );
 }
@@ -134,7 +135,7 @@ fn terminate_of_an_owner_without_windows_says_to_use_kill() {
     let err = stderr(&out);
     assert_eq!(code(&out), 3, "{err}");
     assert!(
-        err.contains(&format!("could not signal {} (sockhold.exe)", h.pid())),
+        err.contains(&format!("could not ask {} (sockhold.exe) to exit", h.pid())),
         "{err}"
     );
     assert!(
@@ -174,7 +175,7 @@ fn a_tcp_client_blocked_in_read_is_found_by_its_local_port() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![client.pid()]);
     assert_eq!(
-        row(&out, client.port)[4..],
+        row(&out, client.port)[4..7],
         ["tcp", "ESTABLISHED", &format!("127.0.0.1:{}", client.port)]
     );
 
@@ -206,8 +207,16 @@ fn a_listener_shown_as_pid_0_is_reported_and_never_signalled() {
     let cells = row(&out, h.port);
     assert_eq!(cells[2..5], ["System", "Idle", "Process"], "{cells:?}");
     assert_eq!(
-        cells[cells.len() - 2..],
-        ["LISTEN", &format!("127.0.0.1:{port}")]
+        // ... STATE ADDRESS, then ROLE and no PARENTS, UNIT or SUPERVISOR.
+        cells[cells.len() - 6..],
+        [
+            "LISTEN",
+            &format!("127.0.0.1:{port}"),
+            "protected",
+            "-",
+            "-",
+            "-"
+        ]
     );
 
     let out = rekt(&["-k", &port]);
