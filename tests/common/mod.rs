@@ -417,13 +417,14 @@ pub fn private_netns() -> NetnsGuard {
     guard(Some(back))
 }
 
-/// Records that the calling thread stays in the machine's network namespace, under the
-/// rules for a shared machine, even as root: for the tests of those rules.
+/// Holds the calling thread to the rules for a shared machine (see [`check_signal_args`])
+/// even as root, for the tests of those rules. As root the thread still moves into a
+/// private namespace, so that a rule that fails cannot touch the machine.
 #[cfg(target_os = "linux")]
 pub fn shared_netns() -> NetnsGuard {
-    let before = isolation();
+    let guard = private_netns();
     ISOLATION.set(Isolation::Shared);
-    NetnsGuard { back: None, before }
+    guard
 }
 
 #[cfg(target_os = "linux")]
