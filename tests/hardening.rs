@@ -185,7 +185,7 @@ fn spawn_holding(mut cmd: Command, fd: OwnedFd) -> Holder {
             Ok(())
         });
     }
-    let child = cmd.stdin(Stdio::null()).spawn().expect("spawn");
+    let child = common::spawn(cmd.stdin(Stdio::null())).expect("spawn");
     drop(fd);
     Holder::adopt(child, &format!("{cmd:?}"))
 }

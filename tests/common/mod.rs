@@ -65,12 +65,12 @@ pub fn run(cmd: &mut Command) -> Output {
 /// Runs `cmd` to the end and returns its output; if it takes longer than `timeout`, kills
 /// it and fails the test. Stdin is empty.
 pub fn output_within(cmd: &mut Command, timeout: Duration) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let child = spawn(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     wait_output_within(child, timeout, &format!("{cmd:?}"))
 }
 
@@ -124,6 +124,20 @@ pub fn wait_within(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Held shared while a child is spawned, and exclusively while [`unused_ports`] probes. A
+/// child that another test thread forks holds a copy of every fd of the test process until
+/// it execs (close-on-exec only closes them then), so a probe socket closed meanwhile
+/// keeps its port bound for a moment, and the fixture that binds that port next fails
+/// with EADDRINUSE. `Command::spawn` returns once the child has exec'd.
+static FORKING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// `cmd.spawn()`, never while a port is being probed (see [`FORKING`]). Every child a test
+/// starts goes through here.
+pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
+    let _forking = FORKING.read().unwrap_or_else(|e| e.into_inner());
+    cmd.spawn()
 }
 
 pub fn stdout(out: &Output) -> String {
@@ -181,12 +195,12 @@ pub fn on_terminal(args: &[&str], input: &str, no_color: bool) -> Output {
     if no_color {
         cmd.env("NO_COLOR", "1");
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1) from util-linux");
+    let mut child = spawn(
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .expect("script(1) from util-linux");
     // script reads the answer from its stdin and types it on the terminal; the pipe stays
     // open until then, and closes when this end is dropped.
     let mut stdin = child.stdin.take().unwrap();
@@ -547,8 +561,9 @@ pub fn check_signal_args(_: &[&str]) {}
 /// tests that look a port up by number, because the kernel may hand a SO_REUSEADDR UDP
 /// socket, a SO_REUSEPORT socket or a socket on another address a port that is already
 /// in use, and clients take their local ports from that range. Each call in one test
-/// process returns a different port. In a private network namespace the ports are free
-/// there, whatever the machine holds outside.
+/// process returns a different port. In a private network namespace every port is free but
+/// the test's own, so the next one is taken without probing; in the shared one each is
+/// probed with a bind of each kind.
 pub fn unused_port() -> u16 {
     unused_ports::<1>()[0]
 }
@@ -561,21 +576,25 @@ pub fn unused_ports<const N: usize>() -> [u16; N] {
     const SPAN: u32 = 8_000;
     static NEXT: AtomicU32 = AtomicU32::new(0);
     #[cfg(target_os = "linux")]
-    assert_ne!(
-        isolation(),
-        Isolation::Unset,
-        "call common::private_netns() before picking ports"
-    );
+    let private = match isolation() {
+        Isolation::Unset => panic!("call common::private_netns() before picking ports"),
+        Isolation::Private => true,
+        Isolation::Shared => false,
+    };
+    #[cfg(not(target_os = "linux"))]
+    let private = false;
     // Start where the PID says, so that two test processes rarely probe the same ports.
     let start = std::process::id() % SPAN;
     let in_use =
         |r: std::io::Result<()>| r.is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse);
     let free = |port: u16| {
-        !(in_use(TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
-            || in_use(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
-            || in_use(TcpListener::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop))
-            || in_use(UdpSocket::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop)))
+        private
+            || !(in_use(TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
+                || in_use(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
+                || in_use(TcpListener::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop))
+                || in_use(UdpSocket::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop)))
     };
+    let _probing = (!private).then(|| FORKING.write().unwrap_or_else(|e| e.into_inner()));
     for _ in 0..SPAN {
         let first = (start + NEXT.fetch_add(N as u32, Ordering::Relaxed)) % SPAN;
         if first + N as u32 > SPAN {
@@ -725,12 +744,12 @@ impl Holder {
         }
         #[cfg(not(target_os = "linux"))]
         let _ = first_addr;
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {what}: {e}"));
+        let mut child = spawn(
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .unwrap_or_else(|e| panic!("cannot spawn {what}: {e}"));
         let (lines_tx, lines) = std::sync::mpsc::channel();
         let (done_tx, readers_done) = std::sync::mpsc::channel::<()>();
         let out = child.stdout.take().unwrap();
@@ -1055,13 +1074,14 @@ pub struct Paused {
 /// paused (within [`RUN_BOUND`]).
 pub fn paused_rekt(args: &[&str]) -> Paused {
     let dir = TempDir::new("pause");
-    let mut child = rekt_command(args)
-        .env("REKT_TEST_PAUSE_DIR", &dir.0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rekt");
+    let mut child = spawn(
+        rekt_command(args)
+            .env("REKT_TEST_PAUSE_DIR", &dir.0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .expect("spawn rekt");
     let deadline = Instant::now() + RUN_BOUND;
     while !dir.join("paused").exists() {
         if let Ok(Some(status)) = child.try_wait() {
