@@ -1140,33 +1140,77 @@ pub fn rekt_as(uid: u32, args: &[&str]) -> Output {
     }
 }
 
-/// A copy of the binary at `path` in a private world-readable directory, so that another
-/// user can run it (the build tree may not be reachable by that user). Copied once per
-/// binary name and test process, into a directory of this process's own.
+/// A copy of the binary at `path` in a world-readable directory of this user's, so that
+/// another user can run it (the build tree may not be reachable by that user). One copy per
+/// build of each binary (in a directory named by the binary's inode and modification
+/// time), shared by every test process; builds that got no new copy for a day are removed.
 #[cfg(target_os = "linux")]
 pub fn world_readable_copy(path: &std::path::Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    static DIR: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
-    let dir = &DIR.get_or_init(|| TempDir::new("bin")).0;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = dir.join(path.file_name().expect("a file name"));
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let dir = std::env::temp_dir().join(format!("rekt-test-bin-{euid}"));
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("{}: {e}", dir.display()),
+    }
+    // Not a symlink, and ours: another user could have made it first.
+    let meta = std::fs::symlink_metadata(&dir).unwrap();
+    assert!(
+        meta.is_dir() && meta.uid() == euid,
+        "{} is not a directory of uid {euid}",
+        dir.display()
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The file keeps its name (rekt names a process by its executable's); the build is in
+    // the directory's name.
+    let built = std::fs::metadata(path).unwrap();
+    let build = dir.join(format!(
+        "{}.{}.{}",
+        built.ino(),
+        built.mtime(),
+        built.mtime_nsec()
+    ));
+    let copy = build.join(path.file_name().expect("a file name"));
     if !copy.exists() {
-        // A hard link when it can (same file system): no file is ever open for writing, so
-        // no other test's fork can inherit a write fd and make exec fail with ETXTBSY.
-        // Otherwise copy under a temporary name and rename, so that a test running
-        // concurrently never executes a half-written file.
-        let tmp = dir.join(format!(
-            ".{}.{:?}",
-            copy.file_name().unwrap().to_string_lossy(),
-            std::thread::current().id()
-        ));
-        if std::fs::hard_link(path, &tmp).is_err() {
-            std::fs::copy(path, &tmp).unwrap();
+        prune(&dir);
+        match std::fs::create_dir(&build) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => panic!("{}: {e}", build.display()),
         }
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::rename(&tmp, &copy).unwrap();
+        std::fs::set_permissions(&build, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A hard link when it can (same file system). Otherwise a copy, written while no
+        // test thread forks (a child would inherit the write fd until it execs, and exec of
+        // the copy would fail with ETXTBSY meanwhile). Staged under a name of its own and
+        // renamed, so that a test running concurrently never executes a half-written file.
+        let tmp = TempDir::new("bin-tmp");
+        let staged = tmp.join("bin");
+        if std::fs::hard_link(path, &staged).is_err() {
+            let _no_forks = FORKING.write().unwrap_or_else(|e| e.into_inner());
+            std::fs::copy(path, &staged).unwrap();
+        }
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&staged, &copy).unwrap();
     }
     copy
+}
+
+/// Removes the copies of builds in `dir` that got no new copy for a day.
+#[cfg(target_os = "linux")]
+fn prune(dir: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        // A directory's ctime changes when a file is added to it.
+        if entry.metadata().is_ok_and(|m| now - m.ctime() > 86_400) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// `setpriv --reuid=UID --regid=UID --clear-groups`: add more setpriv options, then the
