@@ -525,7 +525,7 @@ pub fn check_signal_args(args: &[&str]) {
                 !all_netns,
                 "rekt {args:?}: --all-netns with a signal outside a sandbox"
             );
-            let mut values = args.iter().peekable();
+            let mut values = args.iter();
             while let Some(arg) = values.next() {
                 if *arg == "--timeout" {
                     values.next();
