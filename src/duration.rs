@@ -187,7 +187,7 @@ fn part_millis(whole: &str, fraction: &str, unit: Unit) -> Result<u64, String> {
         }
         let scale = 10u64.pow(fraction.len() as u32);
         let scaled = decimal(fraction).ok_or_else(finer)? * per_unit;
-        if scaled % scale != 0 {
+        if !scaled.is_multiple_of(scale) {
             return Err(finer());
         }
         millis = millis
