@@ -41,7 +41,8 @@ mod sys {
     use std::time::{Duration, Instant};
 
     fn listen(addr: &str) -> TcpListener {
-        TcpListener::bind(addr).unwrap_or_else(|e| super::fail(&format!("{addr}: {e}")))
+        TcpListener::bind(addr)
+            .unwrap_or_else(|e| super::fail(&format!("cannot bind tcp {addr}: {e}")))
     }
 
     fn say(tag: &str, pid: u32, listener: &TcpListener) {

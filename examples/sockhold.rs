@@ -68,7 +68,11 @@ fn main() {
         if addr.port() == 0 && first_port != 0 {
             addr.set_port(first_port);
         }
-        let sock = open(&pair[0], addr, &opts).unwrap_or_else(|e| fail(&format!("{addr}: {e}")));
+        let sock = open(&pair[0], addr, &opts).unwrap_or_else(|e| {
+            // The tests put this line in their failure messages: say what was asked for.
+            let what = if opts.connect { "connect to" } else { "bind" };
+            fail(&format!("cannot {what} {} {addr}: {e}", pair[0]))
+        });
         if first_port == 0 {
             first_port = sock.port();
         }
@@ -141,7 +145,9 @@ impl Held {
         match self {
             Held::Listener(listener) if opts.accept_one => {
                 let port = self_port(&listener);
-                let (mut conn, _) = listener.accept().unwrap_or_else(|e| fail(&e.to_string()));
+                let (mut conn, _) = listener
+                    .accept()
+                    .unwrap_or_else(|e| fail(&format!("accept: {e}")));
                 drop(listener);
                 ready("ACCEPTED", port);
                 while let Ok(n) = conn.read(&mut buf) {
@@ -230,11 +236,11 @@ mod sys {
             fd
         };
         if fd < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(context("socket"));
         }
         // SAFETY: fd is new and ours.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let set = |level, name| {
+        let set = |level, name, what: &str| {
             let one: libc::c_int = 1;
             // SAFETY: a valid fd and a c_int option value.
             let rc = unsafe {
@@ -246,22 +252,30 @@ mod sys {
                     std::mem::size_of::<libc::c_int>() as libc::socklen_t,
                 )
             };
-            if rc < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
+            if rc < 0 { Err(context(what)) } else { Ok(()) }
         };
         // Only for an explicit port: with port 0, SO_REUSEADDR lets the kernel hand a UDP
         // socket a port that another such socket (another test's holder) already has.
         if addr.port() != 0 {
-            set(libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
+            set(
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                "setsockopt SO_REUSEADDR",
+            )?;
         }
         if opts.reuseport {
-            set(libc::SOL_SOCKET, libc::SO_REUSEPORT)?;
+            set(
+                libc::SOL_SOCKET,
+                libc::SO_REUSEPORT,
+                "setsockopt SO_REUSEPORT",
+            )?;
         }
         if opts.v6only && addr.is_ipv6() {
-            set(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)?;
+            set(
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                "setsockopt IPV6_V6ONLY",
+            )?;
         }
         let (storage, len) = sockaddr(addr);
         // SAFETY: storage holds a valid sockaddr of `len` bytes.
@@ -273,9 +287,15 @@ mod sys {
             )
         };
         if rc < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(context("bind"));
         }
         Ok(fd)
+    }
+
+    /// The last OS error, prefixed with the call that failed.
+    fn context(call: &str) -> io::Error {
+        let e = io::Error::last_os_error();
+        io::Error::new(e.kind(), format!("{call}: {e}"))
     }
 
     fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
@@ -323,7 +343,7 @@ mod sys {
         let fd = socket(addr, libc::SOCK_STREAM, opts)?;
         // SAFETY: a bound stream socket.
         if unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&fd), 128) } < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(context("listen"));
         }
         Ok(TcpListener::from(fd))
     }

@@ -43,7 +43,9 @@ pub mod internals {
     };
     pub use crate::model::{Family, Protocol, Socket, SocketKey, State};
     #[cfg(target_os = "linux")]
-    pub use crate::platform::proc_net::{parse_line, read_table};
+    pub use crate::platform::proc_net::{parse_line, read_table, sockets as proc_net_sockets};
+    #[cfg(target_os = "linux")]
+    pub use crate::platform::sock_diag::sockets as sock_diag_sockets;
     #[cfg(target_os = "linux")]
     pub use crate::platform::sock_diag::{
         Progress, parse_reply, port_filter, request, request_tcp_both,

@@ -1,42 +1,27 @@
 //! Hardening: rekt as an unprivileged user next to root's processes, owners in odd states
 //! (thousands of fds, stopped, zombies), no netlink, and no fd leaks over many lookups.
 //! Every scene is real processes holding real sockets. Runs that must not hang are bounded
-//! by `output_within`. Tests that set the scene as another user need root; they skip with a
-//! reason otherwise (CI runs as root).
+//! by a timeout (tests/common). Tests that set the scene as another user need root; they
+//! skip with a reason otherwise (CI runs as root). Every test runs in a private network
+//! namespace as root, and signals by `PORT/PROTO` of its own holder otherwise.
 #![cfg(target_os = "linux")]
 
 mod common;
 use common::{
-    Holder, code, example, fd_count, gone_within, output_within, pids_in_table, rekt, rekt_as,
-    setpriv, stderr, stdout, unused_port, world_readable_copy,
+    Holder, Rerun, code, example, fd_count, output_within, paused_rekt, pids_in_table,
+    private_netns, rekt, rekt_as, setpriv, state, stderr, stdout, unused_port, v4,
+    world_readable_copy,
 };
 use serde_json::Value;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const NOBODY: u32 = 65534;
 
-/// Generous: every run here takes milliseconds; only a hang gets near this.
-const NO_HANG: Duration = Duration::from_secs(20);
-
-/// Runs rekt, failing the test if it does not finish within NO_HANG.
-fn rekt_bounded(args: &[&str]) -> Output {
-    output_within(
-        Command::new(env!("CARGO_BIN_EXE_rekt"))
-            .args(args)
-            .env("NO_COLOR", "1"),
-        NO_HANG,
-    )
-}
-
-/// `127.0.0.1:PORT` on a port nothing else uses (see `unused_port`): every holder here
-/// binds one, so that a lookup by port number sees this test's processes only.
-fn v4() -> String {
-    format!("127.0.0.1:{}", unused_port())
-}
+const FIVE_S: Duration = Duration::from_secs(5);
 
 fn json_of(out: &Output) -> Value {
     serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
@@ -46,44 +31,11 @@ fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
 }
 
-/// The state letter of a process (`R`, `S`, `T`, `Z`...) from /proc/PID/stat.
-fn state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
 /// The real uid of a process, from /proc/PID/status.
 fn uid_of(pid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("Uid:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// A child process that is killed and reaped when dropped.
-struct Reaped(Child);
-
-impl Reaped {
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-
-    fn exited_within(&mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
-    }
-}
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -93,7 +45,8 @@ impl Drop for Reaped {
 #[test]
 fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
     require_root!();
-    let h = Holder::spawn(&["tcp", &v4(), "udp", "127.0.0.1:0"], 1);
+    let _net = private_netns();
+    let mut h = Holder::spawn(&["tcp", &v4(), "udp", "127.0.0.1:0"], 1);
     let port = h.port.to_string();
     let hidden = [
         format!(
@@ -114,7 +67,7 @@ fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
             hidden,
             "{args:?}: only the explanation"
         );
-        assert!(common::alive(h.pid()), "{args:?}: root's process survives");
+        assert!(h.alive(), "{args:?}: root's process survives");
     }
 
     // --json as that user: no owners, both sockets hidden with their uid, nothing signalled.
@@ -153,6 +106,10 @@ fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
         .collect();
     // PORT PROTO ADDRESS PID NAME USER STATE
     assert_eq!(ours.len(), 2, "{}", stdout(&out));
+    if common::private() {
+        // Alone in its namespace: these two are the whole list.
+        assert_eq!(stdout(&out).lines().count(), 1 + 2, "{}", stdout(&out));
+    }
     for row in &ours {
         assert_eq!((row[3].as_str(), row[5].as_str()), ("-", "root"), "{row:?}");
     }
@@ -162,7 +119,7 @@ fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
             && note.contains(" shown with PID '-': their owner is another user's process, which you cannot see; try sudo"),
         "{note}"
     );
-    assert!(common::alive(h.pid()));
+    assert!(h.alive(), "{}", h.context());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -217,7 +174,7 @@ fn reuseport_listener(port: u16) -> OwnedFd {
 
 /// Starts `cmd` with `fd` inherited (close-on-exec cleared in the child only, so no other
 /// test's child can inherit it), then closes this process's copy.
-fn spawn_holding(mut cmd: Command, fd: OwnedFd) -> Reaped {
+fn spawn_holding(mut cmd: Command, fd: OwnedFd) -> Holder {
     let raw = fd.as_raw_fd();
     // SAFETY: fcntl is async-signal-safe; it changes the child's copy of the fd table only.
     unsafe {
@@ -228,9 +185,9 @@ fn spawn_holding(mut cmd: Command, fd: OwnedFd) -> Reaped {
             Ok(())
         });
     }
-    let child = cmd.stdin(Stdio::null()).spawn().expect("spawn");
+    let child = common::spawn(cmd.stdin(Stdio::null())).expect("spawn");
     drop(fd);
-    Reaped(child)
+    Holder::adopt(child, &format!("{cmd:?}"))
 }
 
 /// Waits until `pid` holds a socket fd (setpriv has exec'd the program) and runs as `uid`.
@@ -255,7 +212,8 @@ fn wait_until_holding(pid: u32, uid: u32) {
 #[test]
 fn a_users_worker_in_roots_reuseport_group_is_killed_and_root_is_left_alone() {
     require_root!();
-    let root = Holder::spawn(&["--reuseport", "tcp", &v4()], 1);
+    let _net = private_netns();
+    let mut root = Holder::spawn(&["--reuseport", "tcp", &v4()], 1);
     let port = root.port.to_string();
     // The worker: a second socket of root's group, inherited by a process of the user's.
     let mut worker = setpriv(NOBODY);
@@ -263,7 +221,7 @@ fn a_users_worker_in_roots_reuseport_group_is_killed_and_root_is_left_alone() {
     let mut worker = spawn_holding(worker, reuseport_listener(root.port));
     wait_until_holding(worker.pid(), NOBODY);
     // Someone else's process that holds another port, for "nothing else is touched".
-    let bystander = Holder::spawn_as(NOBODY, &["tcp", &v4()], 1);
+    let mut bystander = Holder::spawn_as(NOBODY, &["tcp", &v4()], 1);
 
     let out = rekt_as(NOBODY, &["-k", &port]);
     assert_eq!(pids_in_table(&out), vec![worker.pid()], "{}", stdout(&out));
@@ -279,12 +237,9 @@ fn a_users_worker_in_roots_reuseport_group_is_killed_and_root_is_left_alone() {
         ]
     );
     assert_eq!(code(&out), 3, "root's socket still holds the port");
-    assert!(worker.exited_within(Duration::from_secs(5)));
-    assert!(common::alive(root.pid()), "root's process was not touched");
-    assert!(
-        common::alive(bystander.pid()),
-        "the bystander was not touched"
-    );
+    worker.assert_exits_within(FIVE_S);
+    assert!(root.alive(), "root's process was not touched");
+    assert!(bystander.alive(), "the bystander was not touched");
     // Root sees what is left: its own process, alone.
     assert_eq!(pids_in_table(&rekt(&[&port])), vec![root.pid()]);
 }
@@ -292,6 +247,7 @@ fn a_users_worker_in_roots_reuseport_group_is_killed_and_root_is_left_alone() {
 #[test]
 fn a_socket_shared_by_roots_master_and_a_users_worker_is_still_held_after_the_kill() {
     require_root!();
+    let _net = private_netns();
     // One socket, held by a root process (the master) and a process of the user's (the
     // worker), as a pre-forking server that drops privileges in its workers has it. The
     // user cannot read the master's fds, and the socket has a visible owner, so the lookup
@@ -300,7 +256,7 @@ fn a_socket_shared_by_roots_master_and_a_users_worker_is_still_held_after_the_ki
     let socket = reuseport_listener(port);
     let mut master = Command::new("sleep");
     master.arg("1000");
-    let master = spawn_holding(master, socket.try_clone().unwrap());
+    let mut master = spawn_holding(master, socket.try_clone().unwrap());
     wait_until_holding(master.pid(), 0);
     let mut worker = setpriv(NOBODY);
     worker.args(["sleep", "1000"]);
@@ -328,11 +284,8 @@ fn a_socket_shared_by_roots_master_and_a_users_worker_is_still_held_after_the_ki
         ]
     );
     assert_eq!(code(&out), 3);
-    assert!(worker.exited_within(Duration::from_secs(5)));
-    assert!(
-        common::alive(master.pid()),
-        "root's process was not touched"
-    );
+    worker.assert_exits_within(FIVE_S);
+    assert!(master.alive(), "root's process was not touched");
     // Root sees the master.
     assert_eq!(pids_in_table(&rekt(&[&spec])), vec![master.pid()]);
 }
@@ -340,7 +293,8 @@ fn a_socket_shared_by_roots_master_and_a_users_worker_is_still_held_after_the_ki
 #[test]
 fn a_users_own_socket_next_to_roots_is_killed_and_json_says_what_is_hidden() {
     require_root!();
-    let root = Holder::udp(&v4());
+    let _net = private_netns();
+    let mut root = Holder::udp(&v4());
     let addr = format!("127.0.0.1:{}", root.port);
     let mut user = Holder::spawn_as(NOBODY, &["udp", &addr], 1);
     assert_eq!(uid_of(user.pid()), Some(NOBODY));
@@ -368,8 +322,8 @@ fn a_users_own_socket_next_to_roots_is_killed_and_json_says_what_is_hidden() {
         serde_json::json!([{"port": root.port, "protocol": "udp", "free": false,
             "held_by": [], "hidden": true}])
     );
-    assert!(user.exited_within(Duration::from_secs(5)));
-    assert!(common::alive(root.pid()), "root's process was not touched");
+    user.assert_exits_within(FIVE_S);
+    assert!(root.alive(), "root's process was not touched");
 }
 
 /// Whether this process may hand CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH down (a container
@@ -391,16 +345,18 @@ fn has_ptrace_caps() -> bool {
 #[test]
 fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
     require_root!();
+    let _net = private_netns();
     if !has_ptrace_caps() {
-        eprintln!("skipped: needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to hand down");
+        common::skip("needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to hand down");
         return;
     }
-    let root = Holder::udp(&v4());
+    let mut root = Holder::udp(&v4());
     let port = root.port.to_string();
     let mut user = Holder::spawn_as(NOBODY, &["udp", &format!("127.0.0.1:{port}")], 1);
     // A user who may read every process's fds (as a monitoring agent is often set up) but
     // has no right to signal root's processes: rekt sees root's owner and must say that the
     // system refused the signal.
+    common::check_signal_args(&["-k", &port]);
     let mut cmd = setpriv(NOBODY);
     cmd.args([
         "--inh-caps=+sys_ptrace,+dac_read_search",
@@ -408,7 +364,7 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
     ])
     .arg(world_readable_copy(Path::new(env!("CARGO_BIN_EXE_rekt"))))
     .args(["-k", &port]);
-    let out = output_within(&mut cmd, NO_HANG);
+    let out = output_within(&mut cmd, common::RUN_BOUND);
     let mut both = vec![root.pid(), user.pid()];
     both.sort_unstable();
     assert_eq!(pids_in_table(&out), both, "{}", stderr(&out));
@@ -432,8 +388,8 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
         "{err}"
     );
     assert_eq!(code(&out), 3, "{err}");
-    assert!(user.exited_within(Duration::from_secs(5)));
-    assert!(common::alive(root.pid()));
+    user.assert_exits_within(FIVE_S);
+    assert!(root.alive());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -441,46 +397,14 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
 // (tests/kill.rs checks the human message; here the JSON outcome, and a sibling that is
 // still there.)
 
-/// Starts rekt with the test pause hook; returns it once it has looked up and paused.
-fn paused_rekt(args: &[&str], dir: &Path) -> Child {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_rekt"))
-        .args(args)
-        .env("REKT_TEST_PAUSE_DIR", dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + NO_HANG;
-    while !dir.join("paused").exists() {
-        assert!(Instant::now() < deadline, "rekt never paused");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child
-}
-
-fn resume(rekt: Child, dir: &Path) -> Output {
-    std::fs::write(dir.join("resume"), b"").unwrap();
-    let out = rekt.wait_with_output().unwrap();
-    let _ = std::fs::remove_dir_all(dir);
-    out
-}
-
-fn pause_dir(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("rekt-hardening-{tag}-{}", std::process::id()))
-}
-
 #[test]
 fn an_owner_gone_before_the_signal_is_already_gone_in_json() {
+    let _net = private_netns();
     let mut h = Holder::tcp(&v4());
-    let dir = pause_dir("gone");
-    let rekt = paused_rekt(&["--json", "-k", &h.port.to_string()], &dir);
+    let rekt = paused_rekt(&["--json", "-k", &h.spec()]);
     h.child.kill().unwrap();
-    h.child.wait().unwrap();
-    let out = resume(rekt, &dir);
+    h.assert_exits_within(FIVE_S);
+    let out = rekt.resume();
     let doc = json_of(&out);
     assert_eq!(code(&out), 0, "a vanished owner is not an error: {doc}");
     assert_eq!(doc["exit_code"], 0);
@@ -498,15 +422,15 @@ fn an_owner_gone_before_the_signal_is_already_gone_in_json() {
 
 #[test]
 fn a_worker_gone_before_the_signal_does_not_spare_its_sibling() {
+    let _net = private_netns();
     // Two processes share one socket; the spawned one exits while rekt is paused.
     let mut h = Holder::spawn(&["--fork", "tcp", &v4()], 2);
     let first = h.pid();
     let sibling = *h.pids.iter().find(|&&p| p != first).unwrap();
-    let dir = pause_dir("sibling");
-    let rekt = paused_rekt(&["--json", "-k", &h.port.to_string()], &dir);
+    let rekt = paused_rekt(&["--json", "-k", &h.spec()]);
     h.child.kill().unwrap();
-    h.child.wait().unwrap();
-    let out = resume(rekt, &dir);
+    h.assert_exits_within(FIVE_S);
+    let out = rekt.resume();
     let doc = json_of(&out);
     assert_eq!(code(&out), 0, "{doc}");
     let outcome = |pid: u32| {
@@ -521,7 +445,7 @@ fn a_worker_gone_before_the_signal_does_not_spare_its_sibling() {
     assert_eq!(outcome(first), ("already_gone".into(), Value::Null));
     assert_eq!(outcome(sibling), ("exited".into(), "kill".into()));
     assert_eq!(doc["ports"][0]["free"], true, "{doc}");
-    assert!(gone_within(sibling, Duration::from_secs(5)));
+    assert!(h.gone_within(sibling, FIVE_S), "{}", h.context());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -529,6 +453,7 @@ fn a_worker_gone_before_the_signal_does_not_spare_its_sibling() {
 
 #[test]
 fn a_process_with_20k_fds_is_found_and_killed() {
+    let _net = private_netns();
     let hard = {
         let mut lim = libc::rlimit {
             rlim_cur: 0,
@@ -539,7 +464,9 @@ fn a_process_with_20k_fds_is_found_and_killed() {
         lim.rlim_max
     };
     if !common::is_root() && hard < 20_064 {
-        eprintln!("skipped: RLIMIT_NOFILE's hard limit is {hard}; raising it needs root");
+        common::skip(&format!(
+            "RLIMIT_NOFILE's hard limit is {hard}; raising it needs root"
+        ));
         return;
     }
     let mut h = Holder::spawn_example("oddproc", &["manyfds", "20000", &v4()], 1);
@@ -559,22 +486,23 @@ fn a_process_with_20k_fds_is_found_and_killed() {
     assert!(socket_fd > 19_900, "the listener sits above the others");
 
     let port = h.port.to_string();
-    let out = rekt_bounded(&["-v", &port]);
+    let out = rekt(&["-v", &port]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![pid]);
     assert!(stdout(&out).contains("oddproc"), "{}", stdout(&out));
-    let out = rekt_bounded(&["-k", &port]);
+    let out = rekt(&["-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("killed {pid} (oddproc)")),
         "{}",
         stderr(&out)
     );
-    assert!(h.exited_within(Duration::from_secs(5)));
+    h.assert_exits_within(FIVE_S);
 }
 
 #[test]
 fn a_stopped_process_is_found_without_hanging_and_killed() {
+    let _net = private_netns();
     let mut h = Holder::spawn(&["tcp", &v4(), "udp", "[::1]:0"], 1);
     let pid = h.pid();
     // SAFETY: kill(2) on our own child.
@@ -587,29 +515,30 @@ fn a_stopped_process_is_found_without_hanging_and_killed() {
     let port = h.port.to_string();
 
     // Every detail rekt reads (fds, exe, status, cmdline) comes from a stopped process.
-    let out = rekt_bounded(&["-v", &port]);
+    let out = rekt(&["-v", &port]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![pid]);
     assert!(stdout(&out).contains("sockhold"), "{}", stdout(&out));
-    let doc = json_of(&rekt_bounded(&["--json", &port]));
+    let doc = json_of(&rekt(&["--json", &port]));
     assert_eq!(doc["owners"][0]["pid"], pid);
     assert_eq!(doc["owners"][0]["cmdline"][1], "tcp", "{doc}");
     assert_eq!(doc["owners"][0]["sockets"].as_array().unwrap().len(), 2);
 
     // (-t continues a stopped owner after the SIGTERM: tests/takeover.rs.)
     // SIGKILL ends a stopped process.
-    let out = rekt_bounded(&["-k", &port]);
+    let out = rekt(&["-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("killed {pid} (sockhold)")),
         "{}",
         stderr(&out)
     );
-    assert!(h.exited_within(Duration::from_secs(5)));
+    h.assert_exits_within(FIVE_S);
 }
 
 #[test]
 fn a_zombie_child_is_not_listed_and_its_parent_is_killed() {
+    let _net = private_netns();
     // The parent bound the port, then forked a child (which inherited the socket) that
     // exited at once and is never reaped.
     let mut h = Holder::spawn_example("oddproc", &["zombie-child", &v4()], 1);
@@ -617,7 +546,7 @@ fn a_zombie_child_is_not_listed_and_its_parent_is_killed() {
     assert_eq!(state(zombie), Some('Z'), "setup: the child is a zombie");
     let port = h.port.to_string();
 
-    let out = rekt_bounded(&["-v", &port]);
+    let out = rekt(&["-v", &port]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(
         pids_in_table(&out),
@@ -625,11 +554,11 @@ fn a_zombie_child_is_not_listed_and_its_parent_is_killed() {
         "the parent, not the zombie"
     );
     assert_eq!(stderr(&out), "");
-    let doc = json_of(&rekt_bounded(&["--json", &port]));
+    let doc = json_of(&rekt(&["--json", &port]));
     assert_eq!(doc["owners"].as_array().unwrap().len(), 1, "{doc}");
     assert_eq!(doc["hidden"], serde_json::json!([]), "{doc}");
 
-    let out = rekt_bounded(&["-k", &port]);
+    let out = rekt(&["-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(
         lines(&stderr(&out)),
@@ -638,11 +567,12 @@ fn a_zombie_child_is_not_listed_and_its_parent_is_killed() {
             format!("port {port}/tcp is free"),
         ]
     );
-    assert!(h.exited_within(Duration::from_secs(5)));
+    h.assert_exits_within(FIVE_S);
 }
 
 #[test]
 fn a_process_whose_main_thread_has_exited_is_still_found_and_killed() {
+    let _net = private_netns();
     // The main thread ended alone (SYS_exit): /proc/PID shows a zombie, /proc/PID/fd is
     // empty, yet the process lives on in its other thread and holds the listener, which
     // /proc/PID/task/TID/fd shows.
@@ -656,12 +586,12 @@ fn a_process_whose_main_thread_has_exited_is_still_found_and_killed() {
     );
     let port = h.port.to_string();
 
-    let out = rekt_bounded(&["-v", &port]);
+    let out = rekt(&["-v", &port]);
     assert_eq!(pids_in_table(&out), vec![pid], "{}", stderr(&out));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let out = rekt_bounded(&["-k", &port]);
+    let out = rekt(&["-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(h.exited_within(Duration::from_secs(5)));
+    h.assert_exits_within(FIVE_S);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -714,6 +644,7 @@ fn queries(ports: &[String]) -> Vec<Vec<String>> {
 }
 
 fn rekt_via(wrapper: &[PathBuf], env: &[(&str, &str)], args: &[String]) -> Output {
+    common::check_signal_args(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let mut cmd = match wrapper.split_first() {
         Some((first, rest)) => {
             let mut cmd = Command::new(first);
@@ -725,7 +656,7 @@ fn rekt_via(wrapper: &[PathBuf], env: &[(&str, &str)], args: &[String]) -> Outpu
     cmd.args(args)
         .env("NO_COLOR", "1")
         .envs(env.iter().copied());
-    output_within(&mut cmd, NO_HANG)
+    output_within(&mut cmd, common::RUN_BOUND)
 }
 
 fn same_answer(what: &str, wrapper: &[PathBuf], env: &[(&str, &str)]) {
@@ -753,7 +684,12 @@ fn same_answer(what: &str, wrapper: &[PathBuf], env: &[(&str, &str)]) {
 
     // Killing works the same way, down to the port check (which looks again).
     let port = ports[0].clone();
-    let out = rekt_via(wrapper, env, &["-k".into(), port.clone()]);
+    let specs = [format!("{port}/tcp"), format!("{port}/udp")];
+    let out = rekt_via(
+        wrapper,
+        env,
+        &["-k".into(), specs[0].clone(), specs[1].clone()],
+    );
     assert_eq!(code(&out), 0, "{what}: {}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("port {port}/tcp is free")),
@@ -765,24 +701,26 @@ fn same_answer(what: &str, wrapper: &[PathBuf], env: &[(&str, &str)]) {
         "{}",
         stderr(&out)
     );
-    assert!(gone_within(holders[0].pid(), Duration::from_secs(5)));
+    assert!(
+        holders[0].gone_within(holders[0].pid(), FIVE_S),
+        "{}",
+        holders[0].context()
+    );
 }
 
 #[test]
 fn the_proc_net_fallback_gives_the_same_answer_as_netlink() {
+    let _net = private_netns();
     same_answer("REKT_SOCKETS=proc", &[], &[("REKT_SOCKETS", "proc")]);
 }
 
 #[test]
 fn when_netlink_is_refused_by_seccomp_the_answer_is_the_same() {
+    let _net = private_netns();
     for errno in ["eafnosupport", "eperm"] {
         let wrapper = [example("no_netlink"), "--errno".into(), errno.into()];
         // The filter does refuse netlink (and nothing else)...
-        let probe = Command::new(&wrapper[0])
-            .args(&wrapper[1..])
-            .arg("--probe")
-            .output()
-            .unwrap();
+        let probe = common::run(Command::new(&wrapper[0]).args(&wrapper[1..]).arg("--probe"));
         let text = stdout(&probe);
         assert!(probe.status.success(), "{errno}: {text}{}", stderr(&probe));
         assert!(text.contains("netlink: refused"), "{text}");
@@ -793,12 +731,142 @@ fn when_netlink_is_refused_by_seccomp_the_answer_is_the_same() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 7. Scale: no fd leaks. The library's own calls are checked by a unit test
-// (`lookup::tests::library_calls_leak_no_fds`), which can reach every backend call; here
-// the binary is checked.
+// 7. Scale: no fd leaks over many lookups.
+
+/// Rounds of the leak check. Each round scans every process on the machine three times
+/// (the fd scan does not stop at the namespace), which on a busy machine is what the check
+/// costs; the fd count is checked after every round, so one fd leaked in any round fails
+/// it at once (see `the_leak_check_catches_one_fd_per_round`).
+const LEAK_ROUNDS: usize = 20;
+
+/// Set in a rerun of `library_calls_leak_no_fds`: leak one fd per round, on purpose.
+const LEAK_ON_PURPOSE: &str = "REKT_TEST_LEAK_ON_PURPOSE";
+
+/// Fails the test if this process has more or fewer fds open than `before`.
+fn assert_fds(before: usize, when: &str) {
+    let now = fd_count("self");
+    assert_eq!(
+        now, before,
+        "fds leaked: {now} open {when}, {before} before"
+    );
+}
+
+/// Looks up, lists, reads details, and pins, signals and waits, in this process, round
+/// after round: the fd count must not move. Run alone in a process of its own (in a fresh
+/// network namespace as root, where the lookups see the test's sockets only), because the
+/// other tests' pipes come and go in this one.
+#[test]
+fn library_calls_leak_no_fds() {
+    if !common::rerun_alone(test_name!(), Rerun::Alone) {
+        return;
+    }
+    let _net = private_netns();
+    let on_purpose = std::env::var_os(LEAK_ON_PURPOSE).is_some();
+    use rekt::Query;
+    use rekt::internals::{Backend, Os, proc_net_sockets, sock_diag_sockets};
+    let h = Holder::spawn(&["--fork", "tcp", &v4(), "udp", "[::1]:0"], 2);
+    let query = Query::ports(vec![h.port.to_string().parse().unwrap()]);
+    let free_port = unused_port();
+    let free = Query::ports(vec![free_port.to_string().parse().unwrap()]);
+    let mut listen = Query::ports(vec![]);
+    listen.listen_only = true;
+    let round = || {
+        let found = rekt::lookup(&query).unwrap();
+        let pids: Vec<u32> = found.ownership.owners.iter().map(|o| o.pid).collect();
+        assert_eq!(pids, h.pids);
+        let again = Os::owners(&found.sockets).unwrap();
+        assert_eq!(again.owners.len(), 2);
+        for owner in &found.ownership.owners {
+            let info = Os::process_info(owner.pid);
+            assert_eq!(
+                info.name.as_ref().and_then(|n| n.as_str()),
+                Some("sockhold")
+            );
+            let _ = Os::user_name(info.uid.unwrap());
+        }
+        assert_eq!(
+            sock_diag_sockets(&query).unwrap().len(),
+            proc_net_sockets(&query).unwrap().len()
+        );
+        assert!(rekt::lookup(&free).unwrap().ownership.owners.is_empty());
+        let listed = rekt::lookup(&listen).unwrap();
+        assert!(!listed.sockets.is_empty());
+        if common::private() {
+            // Alone in its namespace: the list is the holder's TCP and UDP sockets.
+            assert_eq!(listed.sockets.len(), 2, "{:?}", listed.sockets);
+        }
+        if on_purpose {
+            std::mem::forget(std::fs::File::open("/dev/null").unwrap());
+        }
+    };
+    round();
+    let rss = || {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .unwrap();
+        kib.trim().trim_end_matches(" kB").parse::<u64>().unwrap()
+    };
+    let fds_before = fd_count("self");
+    let rss_before = rss();
+    for i in 1..=LEAK_ROUNDS {
+        round();
+        assert_fds(fds_before, &format!("after lookup round {i}"));
+    }
+    let grown = rss().saturating_sub(rss_before);
+    assert!(
+        grown < 4 * 1024,
+        "RSS grew by {grown} KiB over {LEAK_ROUNDS} rounds"
+    );
+    drop(h);
+
+    // The signal path: pin (a pidfd each), signal, wait.
+    let fds_before = fd_count("self");
+    for i in 1..=LEAK_ROUNDS / 2 {
+        let mut h = Holder::spawn(&["--fork", "tcp", &v4()], 2);
+        let query = Query::ports(vec![h.port.to_string().parse().unwrap()]);
+        let found = rekt::lookup(&query).unwrap();
+        let (pinned, early) = rekt::kill::pin(&found.ownership.owners);
+        assert!(early.is_empty());
+        let policy = rekt::kill::Policy {
+            signal: rekt::kill::Signal::Kill,
+            timeout: Duration::from_secs(2),
+            escalate: false,
+        };
+        let reports = rekt::kill::execute(&pinned, policy, |_| {});
+        assert!(
+            reports
+                .iter()
+                .all(|r| matches!(r.outcome, rekt::kill::Outcome::Exited)),
+            "{reports:?}"
+        );
+        drop(pinned);
+        h.assert_exits_within(FIVE_S);
+        drop(h);
+        assert_fds(fds_before, &format!("after kill round {i}"));
+    }
+}
+
+/// The leak check is not vacuous: with one fd leaked per round on purpose, it fails.
+#[test]
+fn the_leak_check_catches_one_fd_per_round() {
+    let out = common::rerun(
+        "library_calls_leak_no_fds",
+        Rerun::Alone,
+        &[(LEAK_ON_PURPOSE, "1")],
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "a leak went unnoticed:\n{text}");
+    assert!(
+        text.contains("fds leaked: ") && text.contains(" open after lookup round 1, "),
+        "{text}"
+    );
+}
 
 #[test]
 fn rekt_keeps_no_fd_from_the_lookup() {
+    let _net = private_netns();
     // Many owners: a SO_REUSEPORT group of four and a pair sharing one socket.
     let first = Holder::spawn(&["--reuseport", "tcp", &v4()], 1);
     let addr = format!("127.0.0.1:{}", first.port);
@@ -807,25 +875,21 @@ fn rekt_keeps_no_fd_from_the_lookup() {
         holders.push(Holder::spawn(&["--reuseport", "tcp", &addr], 1));
     }
     holders.push(Holder::spawn(&["--fork", "--reuseport", "tcp", &addr], 2));
-    let port = holders[0].port.to_string();
-    let dir = pause_dir("fds");
-    let rekt = paused_rekt(&["-k", &port], &dir);
+    let rekt = paused_rekt(&["-k", &holders[0].spec()]);
     // Between the lookup and the signals: whatever the lookup opened (a netlink socket,
     // /proc directories, fd directories) must be closed by now.
-    let opened: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", rekt.id()))
+    let opened: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", rekt.pid()))
         .unwrap()
         .flatten()
         .filter_map(|e| std::fs::read_link(e.path()).ok())
         .map(|l| l.to_string_lossy().into_owned())
         .filter(|l| l.starts_with("socket:") || l.starts_with("/proc") || l.contains("anon_inode"))
         .collect();
-    let out = resume(rekt, &dir);
+    let out = rekt.resume();
     assert_eq!(opened, Vec::<String>::new(), "fds left open by the lookup");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out).len(), 6, "{}", stdout(&out));
     for h in &holders {
-        for &pid in &h.pids {
-            assert!(gone_within(pid, Duration::from_secs(5)), "{pid} survived");
-        }
+        h.assert_all_gone_within(FIVE_S);
     }
 }

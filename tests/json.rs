@@ -1,8 +1,10 @@
-//! `--json`: one document on stdout, parsed here with serde_json.
+//! `--json`: one document on stdout, parsed here with serde_json. Every test runs in a
+//! private network namespace as root (see tests/common), and binds ports from
+//! `unused_port()` otherwise.
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{Holder, code, rekt, stderr, stdout};
+use common::{Holder, code, private_netns, rekt, stderr, stdout, unused_port, v4};
 use serde_json::Value;
 
 fn json(args: &[&str]) -> (Value, i32) {
@@ -19,7 +21,8 @@ fn json(args: &[&str]) -> (Value, i32) {
 
 #[test]
 fn lookup_has_the_owner_and_its_sockets() {
-    let h = Holder::spawn(&["tcp", "127.0.0.1:0", "udp", "[::1]:0"], 1);
+    let _net = private_netns();
+    let h = Holder::spawn(&["tcp", &v4(), "udp", "[::1]:0"], 1);
     let (doc, code) = json(&["--json", &h.spec(), &format!("{}/udp", h.port)]);
     assert_eq!(code, 0);
     assert_eq!(doc["mode"], "lookup");
@@ -46,11 +49,8 @@ fn lookup_has_the_owner_and_its_sockets() {
 
 #[test]
 fn a_free_port_is_an_empty_document_with_exit_1() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let _net = private_netns();
+    let port = unused_port();
     let (doc, code) = json(&["--json", &port.to_string()]);
     assert_eq!(code, 1);
     assert_eq!(doc["owners"], Value::Array(vec![]));
@@ -59,7 +59,8 @@ fn a_free_port_is_an_empty_document_with_exit_1() {
 
 #[test]
 fn kill_reports_outcomes_and_the_port_check() {
-    let mut h = Holder::tcp("127.0.0.1:0");
+    let _net = private_netns();
+    let mut h = Holder::tcp(&v4());
     let (doc, code) = json(&["--json", "-k", &h.spec()]);
     assert_eq!(code, 0, "{doc}");
     assert_eq!(doc["owners"][0]["pid"], h.pid());
@@ -69,12 +70,13 @@ fn kill_reports_outcomes_and_the_port_check() {
         doc["ports"],
         serde_json::json!([{"port": h.port, "protocol": "tcp", "free": true, "held_by": [], "hidden": false, "watched_ms": 1000}])
     );
-    assert!(h.exited_within(std::time::Duration::from_secs(2)));
+    h.assert_exits_within(std::time::Duration::from_secs(2));
 }
 
 #[test]
 fn a_survivor_is_still_running_and_exits_3() {
-    let h = Holder::spawn(&["--ignore-term", "tcp", "127.0.0.1:0"], 1);
+    let _net = private_netns();
+    let h = Holder::spawn(&["--ignore-term", "tcp", &v4()], 1);
     let (doc, code) = json(&["--json", "-t", "--timeout", "300ms", &h.spec()]);
     assert_eq!(code, 3, "{doc}");
     assert_eq!(doc["exit_code"], 3);
@@ -82,17 +84,23 @@ fn a_survivor_is_still_running_and_exits_3() {
     assert_eq!(doc["owners"][0]["signal"], "terminate");
     assert_eq!(doc["ports"][0]["free"], false);
     assert_eq!(doc["ports"][0]["held_by"], serde_json::json!([h.pid()]));
+    assert_eq!(doc["owners"][0]["pid"], h.pid());
+    assert_eq!(doc["owners"].as_array().unwrap().len(), 1, "{doc}");
 }
 
 #[test]
 fn list_mode_is_json_too() {
-    let h = Holder::udp("127.0.0.1:0");
+    let _net = private_netns();
+    let h = Holder::udp(&v4());
     let (doc, code) = json(&["--json"]);
     assert_eq!(code, 0);
     assert_eq!(doc["mode"], "list");
-    let owner = doc["owners"]
-        .as_array()
-        .unwrap()
+    let owners = doc["owners"].as_array().unwrap();
+    if common::private() {
+        // Alone in its namespace: the test's socket is the whole list.
+        assert_eq!(owners.len(), 1, "{doc}");
+    }
+    let owner = owners
         .iter()
         .find(|o| o["pid"] == h.pid())
         .expect("the test's socket is listed");
@@ -102,7 +110,8 @@ fn list_mode_is_json_too() {
 
 #[test]
 fn quiet_prints_nothing_and_keeps_the_exit_code() {
-    let h = Holder::tcp("127.0.0.1:0");
+    let _net = private_netns();
+    let h = Holder::tcp(&v4());
     let out = rekt(&["-q", &h.spec()]);
     assert_eq!(code(&out), 0);
     assert!(stdout(&out).is_empty() && stderr(&out).is_empty());

@@ -1,9 +1,11 @@
-//! List mode (`rekt` with no port): every listener and its owner.
+//! List mode (`rekt` with no port): every listener and its owner. Every test runs in a
+//! private network namespace as root (see tests/common), where the list holds the test's
+//! sockets and nothing else; as a normal user the tests find their rows among the
+//! machine's.
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{Holder, code, rekt, stderr, stdout};
-use std::process::Command;
+use common::{Holder, code, private_netns, rekt, stderr, stdout, v4, v6};
 
 /// The rows of the list table as (port, proto, address, pid, name, user).
 fn rows(out: &std::process::Output) -> Vec<Vec<String>> {
@@ -16,8 +18,9 @@ fn rows(out: &std::process::Output) -> Vec<Vec<String>> {
 
 #[test]
 fn lists_listeners_with_their_owners() {
-    let tcp = Holder::tcp("127.0.0.1:0");
-    let udp = Holder::udp("[::1]:0");
+    let _net = private_netns();
+    let tcp = Holder::tcp(&v4());
+    let udp = Holder::udp(&v6());
     let out = rekt(&[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let header: Vec<String> = stdout(&out)
@@ -51,12 +54,17 @@ fn lists_listeners_with_their_owners() {
     // Sorted by port.
     let ports: Vec<u32> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
     assert!(ports.is_sorted(), "{ports:?}");
+    if common::private() {
+        // Alone in its namespace: these two are the whole list.
+        assert_eq!(rows.len(), 2, "{}", stdout(&out));
+    }
 }
 
 #[test]
 fn filters_apply_to_the_list() {
-    let tcp = Holder::tcp("127.0.0.1:0");
-    let udp = Holder::udp("127.0.0.1:0");
+    let _net = private_netns();
+    let tcp = Holder::tcp(&v4());
+    let udp = Holder::udp(&v4());
     // Whether the list has a row for this holder's port and PID.
     let has = |out: &std::process::Output, h: &Holder| {
         rows(out)
@@ -69,11 +77,18 @@ fn filters_apply_to_the_list() {
     assert!(has(&only_tcp, &tcp) && !has(&only_tcp, &udp));
     let only_v6 = rekt(&["-6"]);
     assert!(!has(&only_v6, &tcp) && !has(&only_v6, &udp));
+    if common::private() {
+        // Alone in its namespace: nothing else is listed.
+        assert_eq!(rows(&only_udp).len(), 1, "{}", stdout(&only_udp));
+        assert_eq!(rows(&only_tcp).len(), 1, "{}", stdout(&only_tcp));
+        assert_eq!(stdout(&only_v6), "");
+    }
 }
 
 #[test]
 fn connections_are_not_listeners() {
-    let mut server = Holder::spawn(&["--accept-one", "tcp", "127.0.0.1:0"], 1);
+    let _net = private_netns();
+    let mut server = Holder::spawn(&["--accept-one", "tcp", &v4()], 1);
     let _client = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     server.expect_line("ACCEPTED");
     let out = rekt(&[]);
@@ -82,16 +97,20 @@ fn connections_are_not_listeners() {
         "{}",
         stdout(&out)
     );
+    // Not vacuous: the same lookup by port finds the connection.
+    assert_eq!(
+        common::pids_in_table(&rekt(&[&server.spec()])),
+        [server.pid()]
+    );
 }
 
 #[test]
 fn an_empty_list_still_exits_0() {
     require_root!();
+    let _net = private_netns();
     // A fresh network namespace has no sockets at all.
-    let out = Command::new("unshare")
-        .args(["-n", env!("CARGO_BIN_EXE_rekt")])
-        .output()
-        .unwrap();
+    assert!(common::private(), "needs a private network namespace");
+    let out = rekt(&[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }
@@ -99,17 +118,27 @@ fn an_empty_list_still_exits_0() {
 #[test]
 fn hidden_owners_show_a_dash_and_one_footnote() {
     require_root!();
-    let h = Holder::tcp("127.0.0.1:0");
+    let _net = private_netns();
+    let h = Holder::tcp(&v4());
     let out = common::rekt_as(65534, &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let row = rows(&out)
-        .into_iter()
-        .find(|r| r[0] == h.port.to_string())
-        .expect("root's listener is listed");
-    assert_eq!(row[3..], ["-", "-", "root"]);
-    let err = stderr(&out);
-    let notes: Vec<&str> = err.lines().collect();
-    assert_eq!(notes.len(), 1, "one footnote: {notes:?}");
-    assert!(notes[0].contains("shown with PID '-'"), "{}", notes[0]);
-    assert!(notes[0].contains("try sudo"), "{}", notes[0]);
+    // Alone in its namespace: root's listener is the whole list.
+    assert_eq!(
+        rows(&out),
+        [[
+            h.port.to_string(),
+            "tcp".into(),
+            format!("127.0.0.1:{}", h.port),
+            "-".into(),
+            "-".into(),
+            "root".into()
+        ]],
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        stderr(&out),
+        "rekt: 1 socket shown with PID '-': its owner is another user's process, which you \
+         cannot see; try sudo\n"
+    );
 }

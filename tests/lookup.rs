@@ -1,9 +1,14 @@
-//! Finding owners: real listeners in real processes, and the exact PIDs rekt reports.
+//! Finding owners: real listeners in real processes, and the exact PIDs rekt reports. Every
+//! test runs in a private network namespace as root (see tests/common), and binds ports
+//! from `unused_port()` otherwise.
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{Holder, code, pids_in_table, rekt, rekt_with_env, stderr, stdout};
-use std::net::{TcpListener, TcpStream};
+use common::{
+    Holder, code, pids_in_table, private_netns, rekt, rekt_with_env, stderr, stdout, unused_port,
+    unused_ports, v4, v6,
+};
+use std::net::TcpStream;
 
 /// `rekt EXTRA... SPEC`, where SPEC is a holder's `PORT/PROTO` or a bare port.
 fn lookup(spec: &str, extra: &[&str]) -> std::process::Output {
@@ -14,7 +19,8 @@ fn lookup(spec: &str, extra: &[&str]) -> std::process::Output {
 
 #[test]
 fn tcp_ipv4_listener() {
-    let h = Holder::tcp("127.0.0.1:0");
+    let _net = private_netns();
+    let h = Holder::tcp(&v4());
     let out = lookup(&h.spec(), &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![h.pid()]);
@@ -32,7 +38,8 @@ fn tcp_ipv4_listener() {
 
 #[test]
 fn tcp_ipv6_listener_on_loopback() {
-    let h = Holder::tcp("[::1]:0");
+    let _net = private_netns();
+    let h = Holder::tcp(&v6());
     let out = lookup(&h.spec(), &["-v"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![h.pid()]);
@@ -45,7 +52,8 @@ fn tcp_ipv6_listener_on_loopback() {
 
 #[test]
 fn udp_socket() {
-    let h = Holder::udp("127.0.0.1:0");
+    let _net = private_netns();
+    let h = Holder::udp(&v4());
     let out = lookup(&h.spec(), &["-v"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![h.pid()]);
@@ -62,7 +70,8 @@ fn udp_socket() {
 
 #[test]
 fn reuseport_group_is_found_whole() {
-    let a = Holder::spawn(&["--reuseport", "tcp", "127.0.0.1:0"], 1);
+    let _net = private_netns();
+    let a = Holder::spawn(&["--reuseport", "tcp", &v4()], 1);
     let b = Holder::spawn(&["--reuseport", "tcp", &format!("127.0.0.1:{}", a.port)], 1);
     let out = lookup(&a.spec(), &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -73,7 +82,8 @@ fn reuseport_group_is_found_whole() {
 
 #[test]
 fn forked_workers_sharing_one_socket_are_all_found() {
-    let h = Holder::spawn(&["--fork", "tcp", "127.0.0.1:0"], 2);
+    let _net = private_netns();
+    let h = Holder::spawn(&["--fork", "tcp", &v4()], 2);
     assert_eq!(h.pids.len(), 2);
     assert!(h.pids.contains(&h.pid()));
     let out = lookup(&h.spec(), &[]);
@@ -83,7 +93,8 @@ fn forked_workers_sharing_one_socket_are_all_found() {
 
 #[test]
 fn established_connection_server_side() {
-    let mut h = Holder::spawn(&["--accept-one", "tcp", "127.0.0.1:0"], 1);
+    let _net = private_netns();
+    let mut h = Holder::spawn(&["--accept-one", "tcp", &v4()], 1);
     let _client = TcpStream::connect(("127.0.0.1", h.port)).unwrap();
     h.expect_line("ACCEPTED");
     // The listener is closed: only the accepted connection holds the port now.
@@ -96,11 +107,11 @@ fn established_connection_server_side() {
 
 #[test]
 fn free_port_exits_1_with_one_line() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // As root, in a PID namespace of its own: rekt's search for a namespace that holds the
+    // port sees none of the machine's (which may hold any port), so the line is exact.
+    pid_sandbox!();
+    let _net = private_netns();
+    let port = unused_port();
     let out = lookup(&port.to_string(), &[]);
     assert_eq!(code(&out), 1);
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
@@ -109,12 +120,13 @@ fn free_port_exits_1_with_one_line() {
 
 #[test]
 fn verbose_shows_name_user_and_every_type() {
+    let _net = private_netns();
     // One process holding tcp, tcp6 and udp on the same port.
     let h = Holder::spawn(
         &[
             "--v6only",
             "tcp",
-            "127.0.0.1:0",
+            &v4(),
             "tcp",
             "[::1]:0",
             "udp",
@@ -160,9 +172,11 @@ fn verbose_shows_name_user_and_every_type() {
 
 #[test]
 fn several_ports_and_ranges_sort_by_port_then_pid() {
-    let a = Holder::tcp("127.0.0.1:0");
-    let b = Holder::udp("127.0.0.1:0");
-    let (lo, hi) = (a.port.min(b.port), a.port.max(b.port));
+    let _net = private_netns();
+    // Two ports side by side, so that the range holds these two and nothing else.
+    let [lo, hi] = unused_ports::<2>();
+    let a = Holder::tcp(&format!("127.0.0.1:{hi}"));
+    let b = Holder::udp(&format!("127.0.0.1:{lo}"));
     let out = rekt(&[&format!("{lo}-{hi}")]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let rows: Vec<(u16, u32)> = stdout(&out)
@@ -175,19 +189,17 @@ fn several_ports_and_ranges_sort_by_port_then_pid() {
                 w.next().unwrap().parse().unwrap(),
             )
         })
-        // Only our two: another process may use one of these numbers in the other protocol.
-        .filter(|&(_, pid)| pid == a.pid() || pid == b.pid())
         .collect();
-    let mut want = vec![(a.port, a.pid()), (b.port, b.pid())];
-    want.sort_unstable();
-    assert_eq!(rows, want);
+    assert_eq!(rows, [(lo, b.pid()), (hi, a.pid())], "{}", stdout(&out));
+    // Specs in any order: sorted by port too.
     let out = rekt(&[&a.spec(), &b.spec()]);
-    assert_eq!(pids_in_table(&out).len(), 2);
+    assert_eq!(pids_in_table(&out), [b.pid(), a.pid()]);
 }
 
 #[test]
 fn listen_mode_skips_connections_but_keeps_udp() {
-    let mut server = Holder::spawn(&["--accept-one", "tcp", "127.0.0.1:0"], 1);
+    let _net = private_netns();
+    let mut server = Holder::spawn(&["--accept-one", "tcp", &v4()], 1);
     let _client = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     server.expect_line("ACCEPTED");
     // Only an ESTABLISHED socket holds the port now: -l does not count it.
@@ -196,12 +208,12 @@ fn listen_mode_skips_connections_but_keeps_udp() {
         vec![server.pid()]
     );
     assert_eq!(code(&lookup(&server.spec(), &["-l"])), 1);
-    let udp = Holder::udp("127.0.0.1:0");
+    let udp = Holder::udp(&v4());
     assert_eq!(
         pids_in_table(&lookup(&udp.spec(), &["-l"])),
         vec![udp.pid()]
     );
-    let listener = Holder::tcp("127.0.0.1:0");
+    let listener = Holder::tcp(&v4());
     assert_eq!(
         pids_in_table(&lookup(&listener.spec(), &["--listen"])),
         vec![listener.pid()]
@@ -210,7 +222,8 @@ fn listen_mode_skips_connections_but_keeps_udp() {
 
 #[test]
 fn netlink_and_proc_net_give_the_same_answer() {
-    let a = Holder::spawn(&["--fork", "tcp", "127.0.0.1:0", "tcp", "[::1]:0"], 2);
+    let _net = private_netns();
+    let a = Holder::spawn(&["--fork", "tcp", &v4(), "tcp", "[::1]:0"], 2);
     let b = Holder::spawn(&["--reuseport", "udp", &format!("127.0.0.1:{}", a.port)], 1);
     for flags in [&[][..], &["-l"], &["-6"], &["--udp"]] {
         let mut args: Vec<&str> = vec!["-v"];

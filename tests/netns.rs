@@ -1,61 +1,43 @@
 //! Other network namespaces: a server in a container's namespace holds a port that this
 //! namespace's tables cannot see. `--all-netns` finds it; without the flag rekt hints at it.
 //! Creating namespaces needs root; the tests skip otherwise.
+//!
+//! `--all-netns` and the hint look at every process's namespace, and `-k --all-netns`
+//! would signal an owner in any of them: each test runs in a PID namespace of its own
+//! (`pid_sandbox!`), with its own /proc, where rekt sees the test's processes only.
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{Holder, code, example, pids_in_table, rekt, stderr, stdout};
-use std::io::{BufRead, BufReader};
+use common::{
+    Holder, code, example, netns_inode, pids_in_table, private_netns, rekt, run, stderr, stdout,
+    unused_port,
+};
 use std::os::unix::fs::MetadataExt;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// A sockhold in a fresh network namespace (`unshare -n` execs it, so the PID is the same).
-struct Contained {
-    child: Child,
-    port: u16,
+fn contained(args: &[&str]) -> Holder {
+    let mut cmd = Command::new("unshare");
+    cmd.arg("-n").arg(example("sockhold")).args(args);
+    let h = Holder::spawn_command(cmd, 1);
+    assert_eq!(h.pids, [h.pid()], "unshare execs sockhold: {}", h.context());
+    h
 }
 
-impl Contained {
-    fn spawn(args: &[&str]) -> Contained {
-        let mut child = Command::new("unshare")
-            .arg("-n")
-            .arg(example("sockhold"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("unshare -n");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words[0], "READY", "{line}");
-        assert_eq!(words[1], child.id().to_string(), "unshare execs sockhold");
-        Contained {
-            port: words[2].parse().unwrap(),
-            child,
-        }
-    }
-
-    fn netns_inode(&self) -> u64 {
-        std::fs::metadata(format!("/proc/{}/ns/net", self.child.id()))
-            .unwrap()
-            .ino()
-    }
-}
-
-impl Drop for Contained {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The inode of the network namespace of process `pid`.
+fn netns_of(pid: u32) -> u64 {
+    std::fs::metadata(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .ino()
 }
 
 #[test]
 fn a_listener_in_another_namespace_is_found_only_with_all_netns() {
     require_root!();
-    let c = Contained::spawn(&["tcp", "0.0.0.0:0"]);
+    pid_sandbox!();
+    let _net = private_netns();
+    let c = contained(&["tcp", &format!("0.0.0.0:{}", unused_port())]);
     let port = c.port.to_string();
     let spec = format!("{port}/tcp");
 
@@ -63,18 +45,18 @@ fn a_listener_in_another_namespace_is_found_only_with_all_netns() {
     assert_eq!(code(&here), 1, "invisible from this namespace");
     assert!(stdout(&here).is_empty());
     assert_eq!(
-        stderr(&here).trim(),
+        stderr(&here),
         format!(
             "rekt: port {port}/tcp is free here, but held in network namespace {} by PID {}; \
-             use --all-netns to see it",
-            c.netns_inode(),
-            c.child.id()
+             use --all-netns to see it\n",
+            netns_of(c.pid()),
+            c.pid()
         )
     );
 
     let all = rekt(&["--all-netns", "-v", &spec]);
     assert_eq!(code(&all), 0, "{}", stderr(&all));
-    assert_eq!(pids_in_table(&all), vec![c.child.id()]);
+    assert_eq!(pids_in_table(&all), vec![c.pid()]);
     let table = stdout(&all);
     assert!(table.lines().next().unwrap().ends_with("NETNS"), "{table}");
     assert!(
@@ -82,7 +64,7 @@ fn a_listener_in_another_namespace_is_found_only_with_all_netns() {
             .lines()
             .nth(1)
             .unwrap()
-            .ends_with(&c.netns_inode().to_string()),
+            .ends_with(&netns_of(c.pid()).to_string()),
         "{table}"
     );
 }
@@ -90,27 +72,27 @@ fn a_listener_in_another_namespace_is_found_only_with_all_netns() {
 #[test]
 fn kill_with_all_netns_ends_it_and_the_port_is_free() {
     require_root!();
-    let mut c = Contained::spawn(&["udp", "0.0.0.0:0"]);
+    pid_sandbox!();
+    let _net = private_netns();
+    let mut c = contained(&["udp", &format!("0.0.0.0:{}", unused_port())]);
     let port = c.port.to_string();
     let out = rekt(&["--all-netns", "-k", &format!("{port}/udp")]);
     let err = stderr(&out);
     assert_eq!(code(&out), 0, "{err}");
-    assert!(
-        err.contains(&format!("killed {} (sockhold)", c.child.id())),
-        "{err}"
+    assert_eq!(pids_in_table(&out), [c.pid()], "{}", stdout(&out));
+    assert_eq!(
+        err,
+        format!("killed {} (sockhold)\nport {port}/udp is free\n", c.pid())
     );
-    assert!(err.contains(&format!("port {port}/udp is free")), "{err}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while c.child.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "still running");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    c.assert_exits_within(Duration::from_secs(5));
 }
 
 #[test]
 fn sockets_here_and_elsewhere_are_listed_together_and_labelled() {
     require_root!();
-    let c = Contained::spawn(&["tcp", "0.0.0.0:0"]);
+    pid_sandbox!();
+    let _net = private_netns();
+    let c = contained(&["tcp", &format!("0.0.0.0:{}", unused_port())]);
     let h = Holder::tcp(&format!("127.0.0.1:{}", c.port));
     let out = rekt(&["--all-netns", "--json", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
@@ -118,7 +100,7 @@ fn sockets_here_and_elsewhere_are_listed_together_and_labelled() {
     let owners = doc["owners"].as_array().unwrap();
     let mut pids: Vec<u64> = owners.iter().map(|o| o["pid"].as_u64().unwrap()).collect();
     pids.sort_unstable();
-    let mut want = vec![u64::from(c.child.id()), u64::from(h.pid())];
+    let mut want = vec![u64::from(c.pid()), u64::from(h.pid())];
     want.sort_unstable();
     assert_eq!(pids, want);
     let ns_of = |pid: u32| {
@@ -126,62 +108,72 @@ fn sockets_here_and_elsewhere_are_listed_together_and_labelled() {
             .as_u64()
             .unwrap()
     };
-    assert_eq!(ns_of(c.child.id()), c.netns_inode());
-    let ours = std::fs::metadata("/proc/self/ns/net").unwrap().ino();
-    assert_eq!(ns_of(h.pid()), ours);
+    assert_eq!(ns_of(c.pid()), netns_of(c.pid()));
+    assert_eq!(ns_of(h.pid()), netns_inode());
+    assert_ne!(netns_of(c.pid()), netns_inode());
+}
+
+/// `ip netns add NAME`, deleted when dropped.
+struct Named(String);
+
+impl Named {
+    fn add() -> Named {
+        // Unique: in a PID sandbox every test process is PID 1, but namespaces differ.
+        let name = format!("rekt-test-{}", netns_inode());
+        let out = run(Command::new("ip").args(["netns", "add", &name]));
+        assert!(out.status.success(), "ip netns add: {}", stderr(&out));
+        Named(name)
+    }
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = run(Command::new("ip").args(["netns", "del", &self.0]));
+    }
 }
 
 #[test]
 fn a_named_namespace_is_named() {
     require_root!();
-    let name = format!("rekt-test-{}", std::process::id());
-    let ok = Command::new("ip").args(["netns", "add", &name]).status();
-    assert!(ok.is_ok_and(|s| s.success()), "ip netns add (iproute2)");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &name])
+    pid_sandbox!();
+    let _net = private_netns();
+    let named = Named::add();
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &named.0])
         .arg(example("sockhold"))
-        .args(["udp", "0.0.0.0:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.split_whitespace().nth(2).unwrap().to_owned();
-    let out = rekt(&["--all-netns", "--json", &format!("{port}/udp")]);
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        .args(["udp", &format!("0.0.0.0:{}", unused_port())]);
+    let h = Holder::spawn_command(cmd, 1);
+    let out = rekt(&["--all-netns", "--json", &h.spec()]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["owners"][0]["pid"], h.pid(), "{doc}");
     assert_eq!(
         doc["owners"][0]["sockets"][0]["netns"]["name"],
-        name.as_str()
+        named.0.as_str()
     );
 }
 
 #[test]
 fn a_name_without_a_namespace_behind_it_is_skipped() {
     require_root!();
+    pid_sandbox!();
+    let _net = private_netns();
     // What `ip netns add` leaves for a moment before its bind mount, and `ip netns del`
     // after its unmount: a plain file under /var/run/netns. Entering it would fail.
     std::fs::create_dir_all("/var/run/netns").unwrap();
-    let path = format!("/var/run/netns/rekt-test-plain-{}", std::process::id());
+    let h = Holder::tcp(&format!("127.0.0.1:{}", unused_port()));
+    let name = format!("rekt-test-plain-{}", netns_inode());
+    let path = format!("/var/run/netns/{name}");
     std::fs::write(&path, b"").unwrap();
-    let h = Holder::tcp("127.0.0.1:0");
     let all = rekt(&["--all-netns", &h.spec()]);
     let free = rekt(&["--all-netns", "1/udp"]);
     let hint = rekt(&["1/udp"]);
     std::fs::remove_file(&path).unwrap();
     assert_eq!(code(&all), 0, "{}", stderr(&all));
     assert_eq!(pids_in_table(&all), vec![h.pid()]);
-    assert!(
-        !stdout(&all).contains("rekt-test-plain"),
-        "{}",
-        stdout(&all)
-    );
+    assert!(!stdout(&all).contains(&name), "{}", stdout(&all));
     for out in [&free, &hint] {
         assert_eq!(code(out), 1, "{}", stderr(out));
-        assert!(!stderr(out).contains("rekt-test-plain"), "{}", stderr(out));
+        assert_eq!(stderr(out), "rekt: nothing holds port 1/udp\n");
     }
 }

@@ -1,18 +1,22 @@
 //! What rekt says when it cannot see or must not touch an owner. These tests need root to
 //! set the scene (another user, another PID namespace); they skip with a reason otherwise.
+//! Each runs in a private network namespace (see tests/common).
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{Holder, code, example, pids_in_table, rekt_as, stderr, stdout};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use common::{
+    Holder, code, example, pids_in_table, private_netns, rekt_as, run, stderr, stdout, v4,
+};
+use std::process::Command;
+use std::time::Duration;
 
 const NOBODY: u32 = 65534;
 
 #[test]
 fn a_root_owner_is_explained_to_an_unprivileged_user() {
     require_root!();
-    let h = Holder::tcp("127.0.0.1:0");
+    let _net = private_netns();
+    let mut h = Holder::tcp(&v4());
     let out = rekt_as(NOBODY, &[&h.spec()]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(pids_in_table(&out).is_empty(), "{}", stdout(&out));
@@ -27,10 +31,11 @@ fn a_root_owner_is_explained_to_an_unprivileged_user() {
     let out = rekt_as(NOBODY, &["-k", &h.spec()]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(!stderr(&out).contains("killed"), "{}", stderr(&out));
-    assert!(common::alive(h.pid()));
+    assert!(h.alive(), "{}", h.context());
 }
 
-/// Runs `cmd` inside the PID and mount namespaces of `host_pid`.
+/// Runs `cmd` inside the PID and mount namespaces of `host_pid` (and in this thread's
+/// network namespace, which nsenter leaves alone).
 fn in_namespace(host_pid: u32) -> Command {
     let mut cmd = Command::new("nsenter");
     cmd.args(["-t", &host_pid.to_string(), "-p", "-m", "--"]);
@@ -40,47 +45,36 @@ fn in_namespace(host_pid: u32) -> Command {
 #[test]
 fn pid_1_is_refused_and_the_others_are_still_signalled() {
     require_root!();
-    // A fresh PID namespace where a socket holder is PID 1.
-    let mut init = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+    let _net = private_netns();
+    // A fresh PID namespace where a socket holder is PID 1. Its READY lines give PIDs in
+    // there, so these holders are "foreign": dropping them kills unshare and nsenter, and
+    // unshare's --kill-child takes the whole namespace down.
+    let mut init = Command::new("unshare");
+    init.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
         .arg(example("sockhold"))
-        .args(["--reuseport", "tcp", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("unshare");
-    let mut line = String::new();
-    BufReader::new(init.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words[..2], ["READY", "1"], "{line}");
-    let port = words[2];
-    let host_pid: u32 = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", init.id()))
+        .args(["--reuseport", "tcp", &v4()]);
+    let init = Holder::spawn_foreign(init, 1);
+    assert_eq!(init.pids, [1], "{}", init.context());
+    let port = init.port.to_string();
+    let children = format!("/proc/{0}/task/{0}/children", init.pid());
+    let host_pid: u32 = std::fs::read_to_string(&children)
         .unwrap()
         .trim()
         .parse()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{children}: {e}"));
 
     // A second holder of the same port in that namespace.
-    let mut other = in_namespace(host_pid)
+    let mut other = in_namespace(host_pid);
+    other
         .arg(example("sockhold"))
-        .args(["--reuseport", "tcp", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(other.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let other_pid: u32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        .args(["--reuseport", "tcp", &format!("127.0.0.1:{port}")]);
+    let mut other = Holder::spawn_foreign(other, 1);
+    let other_pid = other.pids[0];
 
-    let out = in_namespace(host_pid)
+    let out = run(in_namespace(host_pid)
         .arg(env!("CARGO_BIN_EXE_rekt"))
-        .args(["-k", port])
-        .output()
-        .unwrap();
+        .args(["-k", &port]));
     let err = stderr(&out);
-    let _ = init.kill();
     assert_eq!(code(&out), 3, "{err}");
     assert_eq!(pids_in_table(&out), vec![1, other_pid], "{}", stdout(&out));
     assert!(
@@ -91,7 +85,11 @@ fn pid_1_is_refused_and_the_others_are_still_signalled() {
         err.contains(&format!("killed {other_pid} (sockhold)")),
         "{err}"
     );
-    let status = other.wait().unwrap();
-    assert!(!status.success(), "the other holder was killed");
-    let _ = init.wait();
+    // nsenter waited for the killed holder and ends the same way.
+    let status = other.wait_within(Duration::from_secs(5));
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "the other holder was killed: {status:?}; {}",
+        other.context()
+    );
 }

@@ -11,7 +11,7 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{Holder, code, example, is_root, kill_pid, output_within, stderr, stdout};
+use common::{Holder, code, example, is_root, output_within, stderr, stdout};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -23,20 +23,10 @@ use std::time::{Duration, Instant};
 const BOUND: Duration = Duration::from_secs(30);
 
 /// Moves this test's thread (and every process it starts) into a fresh network namespace
-/// with `lo` up, when root. Returns whether it did.
-fn private_netns() -> bool {
-    if !is_root() {
-        return false;
-    }
-    // SAFETY: unshare(CLONE_NEWNET) changes only the calling thread's namespace; each test
-    // runs on a thread of its own, which ends with the test.
-    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "unshare");
-    let up = Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status()
-        .expect("ip");
-    assert!(up.success(), "ip link set lo up");
-    true
+/// as root (`common::private_netns`); returns the guard and whether it did.
+fn private_netns() -> (common::NetnsGuard, bool) {
+    let guard = common::private_netns();
+    (guard, common::private())
 }
 
 /// A port for the test: any in a private namespace, else one nobody uses now.
@@ -215,7 +205,8 @@ fn a_restart_is_caught(mut supervisor: Supervised, port: u16, kind: &str, parent
 
 #[test]
 fn a_bash_restart_loop_is_caught_and_named() {
-    let port = port(private_netns());
+    let (_netns, private) = private_netns();
+    let port = port(private);
     let mut cmd = Command::new("bash");
     cmd.args([
         "-c",
@@ -226,7 +217,8 @@ fn a_bash_restart_loop_is_caught_and_named() {
 
 #[test]
 fn a_python_supervisor_that_reforks_is_caught_and_named() {
-    let port = port(private_netns());
+    let (_netns, private) = private_netns();
+    let port = port(private);
     let script = format!(
         "import subprocess, sys\n\
          while True:\n    subprocess.run([{:?}, 'tcp', '127.0.0.1:{port}'])\n",
@@ -239,7 +231,7 @@ fn a_python_supervisor_that_reforks_is_caught_and_named() {
 
 #[test]
 fn without_a_restart_the_port_is_free_after_the_settle_time() {
-    let private = private_netns();
+    let (_netns, private) = private_netns();
     let h = Holder::tcp(&format!("127.0.0.1:{}", port(private)));
     let started = Instant::now();
     let out = rekt(&["--json", "-t", "--settle", "300ms", &h.spec()]);
@@ -297,11 +289,11 @@ impl Drop for Unit {
 
 #[test]
 fn a_systemd_unit_is_shown_from_the_cgroup_and_named_as_the_supervisor() {
+    let (_netns, private) = private_netns();
     if !is_root() {
-        eprintln!("skipped: this test needs root (cgroups)");
+        common::skip("this test needs root (cgroups)");
         return;
     }
-    let private = private_netns();
     let me = std::process::id();
     let service = format!("rekt-test-{me}.service");
     // cgroup v1's name=systemd hierarchy (the hybrid layout) and cgroup v2.
@@ -365,8 +357,9 @@ fn a_systemd_unit_is_shown_from_the_cgroup_and_named_as_the_supervisor() {
 
 #[test]
 fn an_ephemeral_client_is_shown_not_signalled_and_the_listener_is() {
-    if !private_netns() {
-        eprintln!("skipped: this test needs root (a range must not reach others' processes)");
+    let (_netns, private) = private_netns();
+    if !private {
+        common::skip("this test needs root (a range must not reach others' processes)");
         return;
     }
     let mut server = Holder::tcp("127.0.0.1:12000");
@@ -424,8 +417,9 @@ fn an_ephemeral_client_is_shown_not_signalled_and_the_listener_is() {
 
 #[test]
 fn a_range_that_would_signal_many_asks_and_refuses_without_a_terminal() {
-    if !private_netns() {
-        eprintln!("skipped: this test needs root (a range must not reach others' processes)");
+    let (_netns, private) = private_netns();
+    if !private {
+        common::skip("this test needs root (a range must not reach others' processes)");
         return;
     }
     let mut holders: Vec<Holder> = (0..9)
@@ -454,7 +448,7 @@ fn a_range_that_would_signal_many_asks_and_refuses_without_a_terminal() {
 
 #[test]
 fn the_holder_that_runs_rekt_through_sh_is_its_caller_and_survives() {
-    let private = private_netns();
+    let (_netns, private) = private_netns();
     let port = port(private);
     // sockhold binds, then runs `sh -c "rekt -k PORT/tcp"`: the holder is rekt's
     // grandparent.
@@ -495,7 +489,7 @@ fn the_holder_that_runs_rekt_through_sh_is_its_caller_and_survives() {
 
 #[test]
 fn rekt_never_lists_itself_when_it_inherited_the_socket() {
-    let private = private_netns();
+    let (_netns, private) = private_netns();
     let port = port(private);
     // python holds the port with an inheritable fd and runs `sh -c 'echo $$; exec rekt'`:
     // rekt (PID $$) inherits the socket, and its parent holds it too.
@@ -534,7 +528,7 @@ fn rekt_never_lists_itself_when_it_inherited_the_socket() {
 
 #[test]
 fn a_stopped_owner_is_continued_and_exits_at_once() {
-    let private = private_netns();
+    let (_netns, private) = private_netns();
     let mut h = Holder::tcp(&format!("127.0.0.1:{}", port(private)));
     let pid = h.pid();
     // SAFETY: kill(2) on our own child.
@@ -557,5 +551,4 @@ fn a_stopped_owner_is_continued_and_exits_at_once() {
     );
     assert!(took < Duration::from_secs(1), "took {took:?}: {err}");
     assert!(h.exited_within(Duration::from_secs(1)));
-    kill_pid(pid);
 }

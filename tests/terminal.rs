@@ -1,52 +1,34 @@
-//! Terminal conventions: colour only on a terminal and only without NO_COLOR.
+//! Terminal conventions: colour only on a terminal and only without NO_COLOR. Each test
+//! runs in a private network namespace as root (see tests/common).
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{Holder, rekt, stdout};
-use std::process::Command;
-
-/// Runs rekt on a pseudo-terminal (util-linux `script`) with NO_COLOR set or not.
-fn on_terminal(args: &str, no_color: bool) -> String {
-    let mut cmd = Command::new("script");
-    cmd.args([
-        "-qec",
-        &format!("{} {args}", env!("CARGO_BIN_EXE_rekt")),
-        "/dev/null",
-    ])
-    .env_remove("NO_COLOR");
-    if no_color {
-        cmd.env("NO_COLOR", "1");
-    }
-    let out = cmd.output().expect("script(1) from util-linux");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{Holder, on_terminal, private_netns, rekt, rekt_command, run, stdout, v4};
 
 #[test]
 fn colour_on_a_terminal_only() {
-    let h = Holder::tcp("127.0.0.1:0");
+    let _net = private_netns();
+    let h = Holder::tcp(&v4());
     let port = h.spec();
-    let tty = on_terminal(&port, false);
+    let tty = stdout(&on_terminal(&[&port], "", false));
     assert!(
         tty.contains("\x1b[1mPORT"),
         "bold header on a terminal: {tty:?}"
     );
-    let plain = on_terminal(&port, true);
+    let plain = stdout(&on_terminal(&[&port], "", true));
     assert!(!plain.contains('\x1b'), "NO_COLOR: {plain:?}");
-    assert!(plain.contains(&h.pid().to_string()));
+    assert!(plain.contains(&h.pid().to_string()), "{plain:?}");
     // A pipe (the test harness) gets no escape codes even without NO_COLOR.
-    let piped = Command::new(env!("CARGO_BIN_EXE_rekt"))
-        .arg(&port)
-        .env_remove("NO_COLOR")
-        .output()
-        .unwrap();
+    let piped = run(rekt_command(&[&port]).env_remove("NO_COLOR"));
     assert!(!stdout(&piped).contains('\x1b'));
     assert_eq!(stdout(&piped), stdout(&rekt(&[&port])));
 }
 
 #[test]
 fn columns_line_up() {
-    let a = Holder::tcp("127.0.0.1:0");
-    let b = Holder::spawn(&["udp", "127.0.0.1:0", "udp", "[::1]:0"], 1);
+    let _net = private_netns();
+    let a = Holder::tcp(&v4());
+    let b = Holder::spawn(&["udp", &v4(), "udp", "[::1]:0"], 1);
     let out = stdout(&rekt(&["-v", &a.spec(), &b.spec()]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");

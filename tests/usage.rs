@@ -2,7 +2,7 @@
 //! platform.
 
 mod common;
-use common::{code, rekt, stderr, stdout};
+use common::{Holder, code, rekt, stderr, stdout, unused_port};
 
 fn assert_usage_error(args: &[&str], needle: &str) {
     let out = rekt(args);
@@ -88,11 +88,18 @@ fn completions_and_man_page() {
 
 #[test]
 fn signals_need_a_port_and_bad_durations_are_usage_errors() {
+    // These runs must stop at the arguments; were one taken, it would signal by the port
+    // given, so that is a port of the test's own, in its own namespace (see tests/common).
+    #[cfg(target_os = "linux")]
+    let _net = common::private_netns();
+    let mut h = Holder::udp(&format!("127.0.0.1:{}", unused_port()));
+    let spec = h.spec();
     assert_usage_error(&["-k"], "-t/-k need a port");
     assert_usage_error(
-        &["-t", "--timeout", "5", "80"],
+        &["-t", "--timeout", "5", &spec],
         "invalid duration '5': missing unit",
     );
-    assert_usage_error(&["-t", "--timeout", "1d", "80"], "unknown unit 'd'");
-    assert_usage_error(&["--escalate", "80"], "--terminate");
+    assert_usage_error(&["-t", "--timeout", "1d", &spec], "unknown unit 'd'");
+    assert_usage_error(&["--escalate", &spec], "--terminate");
+    assert!(h.alive(), "{}", h.context());
 }
