@@ -131,7 +131,9 @@ impl Socket {
     pub fn local_display(&self, interface: impl Fn(u32) -> Option<Text>) -> String {
         match self.local {
             SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
-            SocketAddr::V6(a) if a.scope_id() != 0 => {
+            // Only a link-local address needs its scope to mean anything; Windows reports a
+            // scope for every IPv6 socket (wine: 4096 for ::1), which is noise there.
+            SocketAddr::V6(a) if a.scope_id() != 0 && a.ip().is_unicast_link_local() => {
                 let scope = interface(a.scope_id())
                     .map_or_else(|| a.scope_id().to_string(), |name| name.to_string());
                 format!("[{}]%{scope}:{}", a.ip(), a.port())
@@ -335,6 +337,8 @@ mod tests {
         );
         let plain = socket("[::1]:53".parse().unwrap());
         assert_eq!(plain.local_display(|_| Some(Text::from("lo"))), "[::1]:53");
+        let loopback = socket(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 53, 0, 4096)));
+        assert_eq!(loopback.local_display(|_| None), "[::1]:53");
         let v4 = socket("127.0.0.1:53".parse().unwrap());
         assert_eq!(v4.local_display(|_| None), "127.0.0.1:53");
     }
