@@ -133,13 +133,26 @@ impl Query {
         }
     }
 
-    /// Whether sockets of this protocol can match at all.
-    pub fn wants_protocol(&self, protocol: Protocol) -> bool {
-        let enabled = match protocol {
+    /// Whether the protocol filter (`--tcp`, `--udp`) lets this protocol through.
+    pub fn protocol_enabled(&self, protocol: Protocol) -> bool {
+        match protocol {
             Protocol::Tcp => self.tcp,
             Protocol::Udp => self.udp,
-        };
-        enabled
+        }
+    }
+
+    /// The first port spec whose own protocol the protocol filter excludes, as in
+    /// `--udp 8000/tcp`. Such a spec can match nothing, so answering it would say "free"
+    /// about a port that may well be held: the command line contradicts itself.
+    pub fn excluded_spec(&self) -> Option<&PortSpec> {
+        self.ports
+            .iter()
+            .find(|s| s.protocol.is_some_and(|p| !self.protocol_enabled(p)))
+    }
+
+    /// Whether sockets of this protocol can match at all.
+    pub fn wants_protocol(&self, protocol: Protocol) -> bool {
+        self.protocol_enabled(protocol)
             && (self.ports.is_empty()
                 || self
                     .ports
@@ -288,6 +301,21 @@ mod tests {
         );
         assert!(q.matches_port(Protocol::Udp, 9000));
         assert!(!q.matches_port(Protocol::Tcp, 9000));
+    }
+
+    #[test]
+    fn a_spec_excluded_by_the_protocol_filter_is_found() {
+        let mut q = Query::ports(vec![spec("53/udp").unwrap(), spec("8000/tcp").unwrap()]);
+        assert_eq!(q.excluded_spec(), None);
+        q.tcp = false;
+        assert_eq!(q.excluded_spec(), Some(&spec("8000/tcp").unwrap()));
+        q.tcp = true;
+        q.udp = false;
+        assert_eq!(q.excluded_spec(), Some(&spec("53/udp").unwrap()));
+        // A spec without a protocol is narrowed by the filter, never contradicted.
+        let mut q = Query::ports(vec![spec("8000").unwrap()]);
+        q.udp = false;
+        assert_eq!(q.excluded_spec(), None);
     }
 
     #[test]

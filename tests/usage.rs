@@ -42,6 +42,17 @@ fn unknown_flags_and_conflicts() {
 }
 
 #[test]
+fn a_port_whose_protocol_a_flag_excludes_is_a_usage_error() {
+    // Not "nothing holds port 8000/tcp": the question contradicts itself.
+    assert_usage_error(&["--udp", "8000/tcp"], "port 8000/tcp contradicts --udp");
+    assert_usage_error(&["--tcp", "53/udp"], "port 53/udp contradicts --tcp");
+    assert_usage_error(
+        &["-k", "--tcp", "80", "53/udp"],
+        "port 53/udp contradicts --tcp",
+    );
+}
+
+#[test]
 fn help_and_version_succeed_on_stdout() {
     let out = rekt(&["--help"]);
     assert_eq!(code(&out), 0);
