@@ -34,16 +34,23 @@ fn tables(query: &Query) -> impl Iterator<Item = (&'static str, Protocol, Family
     .filter(|&(_, p, f)| query.wants_protocol(p) && query.wants_family(f))
 }
 
-/// Every matching socket in this network namespace's text tables. A missing table (IPv6
-/// disabled, UDP not built) contributes nothing.
+/// Every matching socket in this network namespace's text tables. A table that cannot be
+/// read fails the lookup, except the IPv6 ones on a kernel without IPv6.
 pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
     sockets_in(Path::new("/proc/net"), query)
 }
 
 /// Every matching socket in the tables `tcp`, `tcp6`, `udp` and `udp6` under `dir`:
 /// `/proc/net` for this network namespace, `/proc/PID/net` (or `/proc/thread-self/net`
-/// after a `setns`) for another one, or a directory of recorded tables in tests. A missing
-/// table (IPv6 disabled, UDP not built) contributes nothing; any other error names the file.
+/// after a `setns`) for another one, or a directory of recorded tables in tests.
+///
+/// A table that cannot be read fails the lookup, with an error that names the file: an
+/// unreadable table says nothing about the port, and answering "free" from it would be a
+/// lie. The one exception is a kernel without IPv6 (booted with `ipv6.disable=1`, or built
+/// without it), which has no `tcp6` and `udp6` at all: there are no IPv6 sockets to find.
+/// Such a kernel is told apart from a hidden or damaged /proc by `if_inet6` in the same
+/// directory, which the kernel creates with the IPv6 tables, in every network namespace,
+/// whether or not any address is configured.
 pub fn sockets_in(dir: &Path, query: &Query) -> io::Result<Vec<Socket>> {
     let mut out = Vec::new();
     for (name, protocol, family) in tables(query) {
@@ -52,11 +59,16 @@ pub fn sockets_in(dir: &Path, query: &Query) -> io::Result<Vec<Socket>> {
         match File::open(&path) {
             Ok(file) => read_table(BufReader::new(file), protocol, family, query, &mut out)
                 .map_err(named)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && no_ipv6(dir, family) => continue,
             Err(e) => return Err(named(e)),
         }
     }
     Ok(super::once_each(out))
+}
+
+/// Whether a missing table of `family` under `dir` means a kernel without IPv6.
+fn no_ipv6(dir: &Path, family: Family) -> bool {
+    family == Family::V6 && !dir.join("if_inet6").exists()
 }
 
 /// Reads one table, appending the sockets that match `query` to `out`. Lines that do not
@@ -451,16 +463,60 @@ mod tests {
             assert!(ports_and_kinds("proc_net_no_ipv6", &v6).is_empty());
         }
 
+        /// A directory holding copies of the recorded tables named in `tables`, plus
+        /// `if_inet6` when `ipv6` (the mark of a kernel with IPv6).
+        fn partial_copy(tag: &str, tables: &[&str], ipv6: bool) -> std::path::PathBuf {
+            let dir =
+                std::env::temp_dir().join(format!("rekt-proc-net-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for t in tables {
+                std::fs::copy(data_dir("proc_net").join(t), dir.join(t)).unwrap();
+            }
+            if ipv6 {
+                std::fs::write(dir.join("if_inet6"), "").unwrap();
+            }
+            dir
+        }
+
+        #[test]
+        fn a_missing_ipv4_table_fails_the_lookup() {
+            // /proc/net hidden (a proc mounted with subset=pid) or damaged: never "free".
+            let dir = partial_copy("no-v4", &["tcp6", "udp", "udp6"], true);
+            let err = sockets_in(&dir, &Query::ports(vec!["47001".parse().unwrap()]));
+            let err = err.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::NotFound);
+            assert!(err.to_string().contains("/tcp: "), "{err}");
+            // Not asked about TCP: the TCP table is not needed.
+            let udp = sockets_in(&dir, &Query::ports(vec!["47011/udp".parse().unwrap()]));
+            assert_eq!(udp.unwrap().len(), 1);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+
+        #[test]
+        fn a_missing_ipv6_table_fails_unless_the_kernel_has_no_ipv6() {
+            let query = Query::ports(vec!["47001".parse().unwrap()]);
+            let dir = partial_copy("no-v6-table", &["tcp", "udp", "udp6"], true);
+            let err = sockets_in(&dir, &query).unwrap_err();
+            assert!(err.to_string().contains("/tcp6: "), "{err}");
+            std::fs::remove_dir_all(&dir).unwrap();
+            // Without if_inet6, the kernel has no IPv6: nothing to find there.
+            let dir = partial_copy("no-v6-kernel", &["tcp", "udp"], false);
+            assert_eq!(sockets_in(&dir, &query).unwrap().len(), 1);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+
         #[test]
         fn sockets_in_reports_a_socket_seen_on_two_pages_once() {
             let q = |spec: &str| Query::ports(vec![spec.parse().unwrap()]);
             assert_eq!(
-                ports_and_kinds("proc_net_repeated", &q("47001")),
+                ports_and_kinds("proc_net_repeated", &q("47001/tcp")),
                 [(47001, "tcp", 618321)]
             );
-            // The same five owned sockets as the recording it was made from.
+            // The same five owned sockets as the recording it was made from (which has
+            // only a `tcp` table, so only TCP is asked about).
             assert_eq!(
-                ports_and_kinds("proc_net_repeated", &Query::ports(vec![])),
+                ports_and_kinds("proc_net_repeated", &q("1-65535/tcp")),
                 ports_and_kinds("proc_net_no_ipv6", &q("1-65535/tcp"))
             );
         }
