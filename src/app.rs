@@ -1,8 +1,7 @@
-//! One run of rekt, step by step as the data flows: look up, show, pin, ask, signal, check
-//! the ports again, and decide the exit code. What is said at each step, and how, is the
+//! One run of rekt, step by step as the data flows: look up, show, judge each port, pin,
+//! ask, signal, look up and judge again, and decide the exit code. What is said at each step, and how, is the
 //! printer's business (`output`); this module only decides what happened.
 
-use std::collections::BTreeSet;
 use std::io;
 
 use clap::Parser;
@@ -11,9 +10,10 @@ use crate::cli::{Cli, Command, Format, Options};
 use crate::exit_codes::ExitCode;
 use crate::kill::{self, Outcome, Pinned, Policy, Report};
 use crate::lookup::{Elsewhere, Lookup, Scope, Search, lookup_in, lookup_with_hints};
-use crate::model::{Owner, PortStatus, Protocol, Socket};
+use crate::model::Owner;
 use crate::output::{self, Details, Printer};
 use crate::platform::{Backend, Os};
+use crate::verdict::Verdict;
 use crate::{cli, debug};
 
 /// The `rekt` binary: parse the command line, run, and return the exit code.
@@ -72,12 +72,19 @@ impl Run<'_> {
                 return ExitCode::Error;
             }
         };
-        let code = self.show(&found, &elsewhere);
+        self.show(&found);
+        if self.opts.is_list() {
+            return ExitCode::Success;
+        }
+        let before = Verdict::judge(&self.opts.query, &found, &elsewhere, None);
         let Some(policy) = self.opts.action else {
-            return code;
+            self.printer.verdict(&before, &self.details);
+            return before.exit_code();
         };
         if found.ownership.owners.is_empty() {
-            return code;
+            // Nothing to signal: the lookup's verdict is the answer.
+            self.printer.verdict(&before, &self.details);
+            return before.exit_code();
         }
         pause_for_tests();
         let (pinned, mut reports) = self.pin(&found.ownership.owners);
@@ -86,20 +93,24 @@ impl Run<'_> {
         drop(pinned);
         reports.sort_by_key(|r| r.pid);
         self.printer.outcomes(&reports);
-        let statuses = match self.recheck(&found) {
-            Ok(statuses) => statuses,
+        let after = match self.look_up() {
+            Ok((now, elsewhere)) => {
+                Verdict::judge(&self.opts.query, &now, &elsewhere, Some(&before))
+            }
             Err(e) => {
                 self.printer.recheck_failed(&e);
                 return ExitCode::Error;
             }
         };
-        self.read_details(statuses.iter().flat_map(|s| s.holders.iter().copied()));
-        self.printer.ports(&statuses, &self.details);
-        if reports.iter().any(|r| r.outcome.is_failure()) || statuses.iter().any(|s| !s.is_free()) {
+        let holders: Vec<u32> = after.holders().collect();
+        self.read_details(holders.into_iter());
+        self.printer.verdict(&after, &self.details);
+        let signalling = if reports.iter().any(|r| r.outcome.is_failure()) {
             ExitCode::Partial
         } else {
             ExitCode::Success
-        }
+        };
+        after.exit_code().max(signalling)
     }
 
     /// Finds the owners; for a port that is free here, also where else it is held (a
@@ -118,8 +129,9 @@ impl Run<'_> {
         lookup_with_hints(&opts.query, search)
     }
 
-    /// Shows what was found and returns the exit code of a run that signals nothing.
-    fn show(&mut self, found: &Lookup, elsewhere: &[Elsewhere]) -> ExitCode {
+    /// Shows what was found: the owners (or, in list mode, the listeners) and the sockets
+    /// whose owner cannot be seen.
+    fn show(&mut self, found: &Lookup) {
         let opts = self.opts;
         if self
             .printer
@@ -130,23 +142,10 @@ impl Run<'_> {
         let privileged = Os::is_privileged();
         if self.opts.is_list() {
             self.printer.listeners(found, &self.details);
-            self.printer.hidden(found, privileged);
-            return ExitCode::Success;
-        }
-        self.printer.owners(found, &self.details);
-        self.printer.hidden(found, privileged);
-        let code = if !found.ownership.hidden.is_empty() {
-            ExitCode::Partial
-        } else if found.ownership.owners.is_empty() {
-            ExitCode::NothingFound
         } else {
-            ExitCode::Success
-        };
-        if code == ExitCode::NothingFound && elsewhere.is_empty() {
-            self.printer.free(&self.opts.query.ports);
+            self.printer.owners(found, &self.details);
         }
-        self.printer.elsewhere(elsewhere);
-        code
+        self.printer.hidden(found, privileged);
     }
 
     /// Pins every owner that may be signalled, before anything is asked or sent, so that a
@@ -186,38 +185,6 @@ impl Run<'_> {
     fn signal(&mut self, pinned: &[Pinned<'_>], policy: Policy) -> Vec<Report> {
         let (printer, details) = (&mut *self.printer, &self.details);
         kill::execute(pinned, policy, |event| printer.event(event, details))
-    }
-
-    /// Looks again at every (port, protocol) that was held, and says who holds it now: the
-    /// survivors, and any newcomer that took the port meanwhile.
-    fn recheck(&self, before: &Lookup) -> io::Result<Vec<PortStatus>> {
-        let held: BTreeSet<(u16, Protocol)> = before
-            .ownership
-            .owners
-            .iter()
-            .flat_map(|o| o.sockets.iter())
-            .chain(&before.ownership.hidden)
-            .map(|s| (s.port(), s.protocol))
-            .collect();
-        let now = lookup_in(&self.opts.query, self.opts.scope)?;
-        Ok(held
-            .into_iter()
-            .map(|(port, protocol)| {
-                let on_port = |s: &Socket| s.port() == port && s.protocol == protocol;
-                PortStatus {
-                    port,
-                    protocol,
-                    holders: now
-                        .ownership
-                        .owners
-                        .iter()
-                        .filter(|o| o.sockets.iter().any(on_port))
-                        .map(|o| o.pid)
-                        .collect(),
-                    hidden: now.ownership.hidden.iter().any(on_port),
-                }
-            })
-            .collect())
     }
 
     /// Reads details for the PIDs not already known.

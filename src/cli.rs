@@ -12,7 +12,7 @@ use crate::exit_codes;
 use crate::kill::{Policy, Signal};
 use crate::lookup::Scope;
 use crate::platform::{Backend, Os};
-use crate::query::{PortSpec, Query};
+use crate::query::{Blockers, PortSpec, Query};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -182,6 +182,13 @@ impl Cli {
         let mut query = Query::ports(self.ports);
         // List mode shows listeners: listening TCP and bound UDP.
         query.listen_only = self.listen || query.ports.is_empty();
+        query.blockers = if query.listen_only {
+            Blockers::Nowhere
+        } else if self.verbose || signal.is_some() {
+            Blockers::Everywhere
+        } else {
+            Blockers::WhereFree
+        };
         // Neither flag (or, impossibly, both) means both protocols and both families.
         if self.tcp != self.udp {
             query.tcp = self.tcp;

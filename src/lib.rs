@@ -17,10 +17,11 @@ pub mod model;
 mod output;
 mod platform;
 mod query;
+mod verdict;
 
 pub use error::UsageError;
 pub use lookup::{Elsewhere, Lookup, Scope, Search, lookup, lookup_in, lookup_with_hints};
-pub use query::{PortSpec, Query};
+pub use query::{Blockers, PortSpec, Query};
 
 /// The `rekt` binary: parses the command line, runs, and returns the exit code.
 #[doc(hidden)]

@@ -10,9 +10,9 @@ use super::stream::{Stream, Which};
 use super::{Details, Printer, words};
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Outcome, Report};
-use crate::lookup::{Elsewhere, Lookup};
-use crate::model::{Family, Owner, PortStatus, Signal, Socket};
-use crate::query::PortSpec;
+use crate::lookup::Lookup;
+use crate::model::{BoundVisibility, Family, Hidden, Owner, Signal, Socket};
+use crate::verdict::{PortVerdict, Status, Verdict};
 
 #[derive(Default)]
 pub struct JsonPrinter {
@@ -27,6 +27,7 @@ struct Document {
     hidden: Vec<JsonSocket>,
     /// Owners not visible because processes could not be inspected (not privileged).
     incomplete: bool,
+    /// The verdict on every port asked about (not in list mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     ports: Option<Vec<JsonPort>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -67,6 +68,13 @@ struct JsonSocket {
     /// With --all-netns: the network namespace the socket is in.
     #[serde(skip_serializing_if = "Option::is_none")]
     netns: Option<JsonNetns>,
+    /// A hidden socket: why its owner cannot be seen (`other_user`, `hidepid`,
+    /// `unreadable`, `other_pid_namespace`, `kernel`, `no_process`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// A hidden socket: the sentence the human output says about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,13 +83,127 @@ struct JsonNetns {
     name: Option<String>,
 }
 
+/// The verdict on one port and protocol (or a run of free ports of a range).
 #[derive(Debug, Serialize)]
 struct JsonPort {
     port: u16,
+    /// The last port of a run of free ports (a range's); absent for one port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_port: Option<u16>,
     protocol: &'static str,
+    /// held | hidden | blocked | elsewhere | free
+    status: &'static str,
+    /// A fresh bind() would succeed (status free or elsewhere).
     free: bool,
     held_by: Vec<u32>,
+    /// A socket on it has an owner that cannot be seen (its reason is in `hidden`).
     hidden: bool,
+    /// After -t/-k: the port was held before the signal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    was_held: Option<bool>,
+    /// Status blocked: the connections that no process holds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    blocked_by: Vec<JsonLingering>,
+    /// Status elsewhere: the other network namespaces that hold it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    netns: Vec<JsonPlace>,
+    /// Status free, when bound-but-not-listening TCP sockets could not be looked for:
+    /// `old_kernel` (Linux before 6.8) or `text_tables` (the /proc/net fallback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unseen: Option<&'static str>,
+    /// What the human output says about it, when there is more to say than the status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonLingering {
+    state: &'static str,
+    address: String,
+    /// Milliseconds until the kernel drops it, when known.
+    ends_in_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonPlace {
+    inode: u64,
+    name: Option<String>,
+    pids: Vec<u32>,
+}
+
+fn port(p: &PortVerdict, after: bool) -> JsonPort {
+    let mut json = JsonPort {
+        port: p.first,
+        last_port: (p.last != p.first).then_some(p.last),
+        protocol: p.protocol.as_str(),
+        status: "free",
+        free: false,
+        held_by: Vec::new(),
+        hidden: p.status.has_hidden(),
+        was_held: after.then_some(p.was_held),
+        blocked_by: Vec::new(),
+        netns: Vec::new(),
+        unseen: None,
+        message: None,
+    };
+    match &p.status {
+        Status::Held { pids, .. } => {
+            json.status = "held";
+            json.held_by = pids.clone();
+        }
+        Status::Hidden { .. } => json.status = "hidden",
+        Status::Blocked { lingering } => {
+            json.status = "blocked";
+            json.blocked_by = lingering
+                .iter()
+                .map(|l| JsonLingering {
+                    state: l.socket.state.as_str(),
+                    address: l.socket.local.ip().to_string(),
+                    ends_in_ms: l.ends_in.map(|d| d.as_millis() as u64),
+                })
+                .collect();
+            json.message = Some(words::blocked(
+                p.first,
+                p.protocol,
+                lingering,
+                after && p.was_held,
+            ));
+        }
+        Status::Elsewhere { places } => {
+            json.status = "elsewhere";
+            json.free = true;
+            json.netns = places
+                .iter()
+                .map(|place| JsonPlace {
+                    inode: place.netns.inode,
+                    name: place.netns.name.clone(),
+                    pids: place.pids.clone(),
+                })
+                .collect();
+        }
+        Status::Free { unseen } => {
+            json.free = true;
+            json.unseen = unseen.and_then(|u| match u {
+                BoundVisibility::OldKernel => Some("old_kernel"),
+                BoundVisibility::TextTables => Some("text_tables"),
+                BoundVisibility::Shown | BoundVisibility::Unknown => None,
+            });
+            json.message = unseen.map(|u| words::unseen(u).to_owned());
+        }
+    }
+    json
+}
+
+/// The name of a hidden socket's reason in JSON.
+fn reason_name(reason: &Hidden) -> &'static str {
+    match reason {
+        Hidden::OtherUser => "other_user",
+        Hidden::HiddenPid => "hidepid",
+        Hidden::Unreadable { .. } => "unreadable",
+        Hidden::OtherPidNamespace => "other_pid_namespace",
+        Hidden::Kernel { .. } => "kernel",
+        Hidden::NoProcess => "no_process",
+    }
 }
 
 fn socket(s: &Socket, found: &Lookup) -> JsonSocket {
@@ -108,6 +230,8 @@ impl From<&Socket> for JsonSocket {
             state: s.state.as_str(),
             uid: s.uid,
             netns: None,
+            reason: None,
+            message: None,
         }
     }
 }
@@ -141,7 +265,14 @@ impl JsonPrinter {
             .ownership
             .hidden
             .iter()
-            .map(|s| socket(s, found))
+            .map(|s| {
+                let reason = found.ownership.reasons.get(&s.key);
+                JsonSocket {
+                    reason: reason.map(reason_name),
+                    message: Some(words::hidden(s, reason, details)),
+                    ..socket(s, found)
+                }
+            })
             .collect();
         self.doc.incomplete = found.ownership.incomplete;
     }
@@ -176,11 +307,19 @@ impl Printer for JsonPrinter {
 
     fn hidden(&mut self, _: &Lookup, _: bool) {}
 
-    /// The empty owner list and exit code 1 say it.
-    fn free(&mut self, _: &[PortSpec]) {}
-
-    fn elsewhere(&mut self, found: &[Elsewhere]) {
-        self.doc.hints.extend(found.iter().map(words::elsewhere));
+    fn verdict(&mut self, verdict: &Verdict, _: &Details) {
+        let after = verdict.after_signal;
+        self.doc.ports = Some(verdict.entries().map(|p| port(p, after)).collect());
+        for p in verdict.entries() {
+            if let Status::Elsewhere { places } = &p.status {
+                for place in places {
+                    let hint = words::elsewhere(p.first, p.protocol, place);
+                    if !self.doc.hints.contains(&hint) {
+                        self.doc.hints.push(hint);
+                    }
+                }
+            }
+        }
     }
 
     fn skipped(&mut self, _: &Report, _: &Details) {}
@@ -199,21 +338,6 @@ impl Printer for JsonPrinter {
                 owner.message = words::outcome_detail(&report.outcome);
             }
         }
-    }
-
-    fn ports(&mut self, statuses: &[PortStatus], _: &Details) {
-        self.doc.ports = Some(
-            statuses
-                .iter()
-                .map(|s| JsonPort {
-                    port: s.port,
-                    protocol: s.protocol.as_str(),
-                    free: s.is_free(),
-                    held_by: s.holders.clone(),
-                    hidden: s.hidden,
-                })
-                .collect(),
-        );
     }
 
     fn lookup_failed(&mut self, error: &io::Error) {

@@ -10,7 +10,8 @@ use std::io::{self, BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
-use crate::model::{Family, Protocol, Socket, SocketKey};
+use super::state::BLOCKER_STATES;
+use crate::model::{Blockers, BoundVisibility, Family, Lingering, Protocol, Socket, SocketKey};
 use crate::query::Query;
 
 /// Why a table line was not a socket.
@@ -54,16 +55,95 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
 pub fn sockets_in(dir: &Path, query: &Query) -> io::Result<Vec<Socket>> {
     let mut out = Vec::new();
     for (name, protocol, family) in tables(query) {
-        let path = dir.join(name);
-        let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-        match File::open(&path) {
-            Ok(file) => read_table(BufReader::new(file), protocol, family, query, &mut out)
-                .map_err(named)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound && no_ipv6(dir, family) => continue,
-            Err(e) => return Err(named(e)),
-        }
+        let v6only = v6only_guess(query, family);
+        each_line(dir, name, family, |line| {
+            if let Ok((socket, _)) = parse_fields(line, protocol, family)
+                && socket.key != SocketKey::Inode(0)
+                && query.matches_with(&socket, v6only)
+            {
+                out.push(socket);
+            }
+        })?;
     }
     Ok(super::once_each(out))
+}
+
+/// The TCP sockets under `dir` that block a bind() on the query's ports besides those
+/// [`sockets_in`] returns: connections after a close or shutdown, held (with an inode) or
+/// lingering (inode 0; the timer column says when TIME_WAIT ends). Bound-only sockets
+/// are in no text table, so they cannot be found this way.
+pub fn blockers_in(dir: &Path, query: &Query) -> io::Result<Blockers> {
+    let mut found = Blockers {
+        bound: BoundVisibility::TextTables,
+        ..Blockers::default()
+    };
+    if !query.wants_protocol(Protocol::Tcp) || query.port_ranges(Protocol::Tcp).is_empty() {
+        return Ok(found);
+    }
+    let tick = clock_tick();
+    for (name, protocol, family) in tables(query).filter(|t| t.1 == Protocol::Tcp) {
+        let v6only = v6only_guess(query, family);
+        each_line(dir, name, family, |line| {
+            let Ok((socket, timer)) = parse_fields(line, protocol, family) else {
+                return;
+            };
+            if !(BLOCKER_STATES.contains(&socket.state)
+                && query.matches_family(socket.family, socket.local.ip(), v6only)
+                && query.matches_port(protocol, socket.port()))
+            {
+                return;
+            }
+            match socket.key {
+                SocketKey::Inode(0) => found.lingering.push(Lingering {
+                    socket,
+                    ends_in: (timer.kind == TIMER_TIME_WAIT)
+                        .then(|| tick.saturating_mul(timer.ticks.min(u64::from(u32::MAX)) as u32)),
+                }),
+                _ => found.sockets.push(socket),
+            }
+        })?;
+    }
+    found.sockets = super::once_each(found.sockets);
+    Ok(found)
+}
+
+/// The timer column of the TIME_WAIT timer (`tr` 3): `tm->when` is then the time left.
+const TIMER_TIME_WAIT: u8 = 3;
+
+/// The length of one clock tick (USER_HZ), the unit of the timer column.
+fn clock_tick() -> std::time::Duration {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as u64 } else { 100 };
+    std::time::Duration::from_nanos(1_000_000_000 / hz)
+}
+
+/// The IPV6_V6ONLY option to assume for the sockets of a `family` table: the tables never
+/// say, and only `-4` needs it, for IPv6 sockets bound to `::`. The namespace's default
+/// for new sockets is the best guess (most programs never change it).
+fn v6only_guess(query: &Query, family: Family) -> Option<bool> {
+    (family == Family::V6 && !query.ipv6).then(super::bindv6only)
+}
+
+/// Calls `f` with every line of the table `name` under `dir`. A table that cannot be read
+/// fails with an error naming it; see [`sockets_in`] for the one exception.
+fn each_line(dir: &Path, name: &str, family: Family, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+    let path = dir.join(name);
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && no_ipv6(dir, family) => return Ok(()),
+        Err(e) => return Err(named(e)),
+    };
+    let mut input = BufReader::new(file);
+    let mut line = Vec::with_capacity(256);
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line).map_err(named)? == 0 {
+            return Ok(());
+        }
+        f(&line);
+    }
 }
 
 /// Whether a missing table of `family` under `dir` means a kernel without IPv6.
@@ -100,6 +180,23 @@ pub fn read_table(
 /// (slot, local address, remote address, state, queues, timer, retransmits, uid, timeout,
 /// inode). Inode 0 sockets are returned too; they have no owner and callers drop them.
 pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Socket, LineError> {
+    parse_fields(line, protocol, family).map(|(socket, _)| socket)
+}
+
+/// The timer columns of a table line: `tr` (which timer) and `tm->when` (clock ticks
+/// left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Timer {
+    kind: u8,
+    ticks: u64,
+}
+
+/// [`parse_line`], with the timer columns.
+fn parse_fields(
+    line: &[u8],
+    protocol: Protocol,
+    family: Family,
+) -> Result<(Socket, Timer), LineError> {
     let mut fields = line
         .split(|b| b.is_ascii_whitespace())
         .filter(|f| !f.is_empty());
@@ -118,21 +215,32 @@ pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Soc
         .and_then(|code| super::state::from_code(protocol, code))
         .ok_or(LineError::Malformed("state"))?;
     next("queues")?;
-    next("timer")?;
+    let timer = next("timer")?;
     next("retransmits")?;
     let uid = decimal_u64(next("uid")?)
         .and_then(|v| u32::try_from(v).ok())
         .ok_or(LineError::Malformed("uid"))?;
     next("timeout")?;
     let inode = decimal_u64(next("inode")?).ok_or(LineError::Malformed("inode"))?;
-    Ok(Socket {
+    // `03:0000175B`; anything else is no timer we use.
+    let timer = timer
+        .split_at_checked(2)
+        .and_then(|(kind, rest)| {
+            Some(Timer {
+                kind: u8::try_from(hex_u32(kind)?).ok()?,
+                ticks: u64::from(hex_u32(rest.strip_prefix(b":")?)?),
+            })
+        })
+        .unwrap_or(Timer { kind: 0, ticks: 0 });
+    let socket = Socket {
         protocol,
         family,
         local,
         state,
         uid: Some(uid),
         key: SocketKey::Inode(inode),
-    })
+    };
+    Ok((socket, timer))
 }
 
 /// `0100007F:1F40` or the 32-digit IPv6 form. The kernel prints each 32-bit word of the
