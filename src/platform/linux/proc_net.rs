@@ -54,24 +54,84 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
 /// whether or not any address is configured.
 pub fn sockets_in(dir: &Path, query: &Query) -> io::Result<Vec<Socket>> {
     let mut out = Vec::new();
+    let mut closing = Vec::new();
+    let tick = clock_tick();
     for (name, protocol, family) in tables(query) {
         let v6only = v6only_guess(query, family);
         each_line(dir, name, family, |line| {
-            if let Ok((socket, _)) = parse_fields(line, protocol, family)
-                && socket.key != SocketKey::Inode(0)
-                && query.matches_with(&socket, v6only)
-            {
+            let Ok((socket, timer)) = parse_fields(line, protocol, family) else {
+                return;
+            };
+            if socket.key != SocketKey::Inode(0) && query.matches_with(&socket, v6only) {
                 out.push(socket);
+            } else if let Some(blocker) = blocker(socket, timer, query, v6only, tick) {
+                closing.push(blocker);
             }
         })?;
     }
+    // Kept for a `blockers_in` of the same tables that may follow: reading them is most
+    // of the cost, and it would be paid twice.
+    LAST_READ.set(Some(LastRead {
+        dir: dir.to_owned(),
+        query: query.clone(),
+        closing,
+    }));
     Ok(super::once_each(out))
+}
+
+/// The closing connections that the last [`sockets_in`] on this thread saw: a lookup asks
+/// for them right after the sockets, and only about ports that read covered.
+struct LastRead {
+    dir: std::path::PathBuf,
+    query: Query,
+    closing: Vec<Lingering>,
+}
+
+thread_local! {
+    static LAST_READ: std::cell::Cell<Option<LastRead>> = const { std::cell::Cell::new(None) };
+}
+
+impl LastRead {
+    /// Whether this read covered everything `query` asks about in `dir`.
+    fn covers(&self, dir: &Path, query: &Query) -> bool {
+        let ranges = self.query.port_ranges(Protocol::Tcp);
+        self.dir == dir
+            && self.query.wants_protocol(Protocol::Tcp)
+            && (self.query.ipv4, self.query.ipv6) == (query.ipv4, query.ipv6)
+            && query.port_ranges(Protocol::Tcp).iter().all(|&(lo, hi)| {
+                ranges
+                    .iter()
+                    .any(|&(first, last)| first <= lo && hi <= last)
+            })
+    }
+}
+
+/// `socket` as a blocker of `query`'s TCP ports, if it is one: a connection in a closing
+/// state (its timer says when TIME_WAIT ends; `ends_in` stays unknown otherwise).
+fn blocker(
+    socket: Socket,
+    timer: Timer,
+    query: &Query,
+    v6only: Option<bool>,
+    tick: std::time::Duration,
+) -> Option<Lingering> {
+    (socket.protocol == Protocol::Tcp
+        && BLOCKER_STATES.contains(&socket.state)
+        && query.matches_family(socket.family, socket.local.ip(), v6only)
+        && query.matches_port(Protocol::Tcp, socket.port()))
+    .then(|| Lingering {
+        socket,
+        ends_in: (timer.kind == TIMER_TIME_WAIT)
+            .then(|| tick.saturating_mul(timer.ticks.min(u64::from(u32::MAX)) as u32)),
+    })
 }
 
 /// The TCP sockets under `dir` that block a bind() on the query's ports besides those
 /// [`sockets_in`] returns: connections after a close or shutdown, held (with an inode) or
 /// lingering (inode 0; the timer column says when TIME_WAIT ends). Bound-only sockets
-/// are in no text table, so they cannot be found this way.
+/// are in no text table, so they cannot be found this way. Right after a [`sockets_in`]
+/// of the same tables and ports on this thread, what it saw is used instead of reading
+/// them again.
 pub fn blockers_in(dir: &Path, query: &Query) -> io::Result<Blockers> {
     let mut found = Blockers {
         bound: BoundVisibility::TextTables,
@@ -80,28 +140,33 @@ pub fn blockers_in(dir: &Path, query: &Query) -> io::Result<Blockers> {
     if !query.wants_protocol(Protocol::Tcp) || query.port_ranges(Protocol::Tcp).is_empty() {
         return Ok(found);
     }
-    let tick = clock_tick();
-    for (name, protocol, family) in tables(query).filter(|t| t.1 == Protocol::Tcp) {
-        let v6only = v6only_guess(query, family);
-        each_line(dir, name, family, |line| {
-            let Ok((socket, timer)) = parse_fields(line, protocol, family) else {
-                return;
-            };
-            if !(BLOCKER_STATES.contains(&socket.state)
-                && query.matches_family(socket.family, socket.local.ip(), v6only)
-                && query.matches_port(protocol, socket.port()))
-            {
-                return;
+    let closing = match LAST_READ.take() {
+        Some(last) if last.covers(dir, query) => last
+            .closing
+            .into_iter()
+            .filter(|l| query.matches_port(Protocol::Tcp, l.socket.port()))
+            .collect(),
+        _ => {
+            let tick = clock_tick();
+            let mut closing = Vec::new();
+            for (name, protocol, family) in tables(query).filter(|t| t.1 == Protocol::Tcp) {
+                let v6only = v6only_guess(query, family);
+                each_line(dir, name, family, |line| {
+                    if let Ok((socket, timer)) = parse_fields(line, protocol, family)
+                        && let Some(blocker) = blocker(socket, timer, query, v6only, tick)
+                    {
+                        closing.push(blocker);
+                    }
+                })?;
             }
-            match socket.key {
-                SocketKey::Inode(0) => found.lingering.push(Lingering {
-                    socket,
-                    ends_in: (timer.kind == TIMER_TIME_WAIT)
-                        .then(|| tick.saturating_mul(timer.ticks.min(u64::from(u32::MAX)) as u32)),
-                }),
-                _ => found.sockets.push(socket),
-            }
-        })?;
+            closing
+        }
+    };
+    for l in closing {
+        match l.socket.key {
+            SocketKey::Inode(0) => found.lingering.push(l),
+            _ => found.sockets.push(l.socket),
+        }
     }
     found.sockets = super::once_each(found.sockets);
     Ok(found)
@@ -331,6 +396,22 @@ mod tests {
         );
         assert_eq!(s.state, State::Unconnected);
         assert_eq!(s.kind(), "udp6");
+    }
+
+    #[test]
+    fn reads_the_timer_columns() {
+        let line = "   1: 0100007F:9C4B 0100007F:9C4A 06 00000000:00000000 03:0000175B 00000000     0        0 0 3 0000000067e93c5b";
+        let (socket, timer) = parse_fields(line.as_bytes(), Protocol::Tcp, Family::V4).unwrap();
+        assert_eq!(socket.state, State::TimeWait);
+        assert_eq!(
+            timer,
+            Timer {
+                kind: 3,
+                ticks: 0x175B
+            }
+        );
+        let (_, timer) = parse_fields(TCP4.as_bytes(), Protocol::Tcp, Family::V4).unwrap();
+        assert_eq!(timer, Timer { kind: 0, ticks: 0 });
     }
 
     #[test]
@@ -585,6 +666,64 @@ mod tests {
                 std::fs::write(dir.join("if_inet6"), "").unwrap();
             }
             dir
+        }
+
+        #[test]
+        fn blockers_are_the_closing_connections_with_their_timer() {
+            let q = |spec: &str| Query::ports(vec![spec.parse().unwrap()]);
+            let found = blockers_in(&data_dir("proc_net"), &q("47021")).unwrap();
+            assert_eq!(found.bound, BoundVisibility::TextTables);
+            assert!(found.sockets.is_empty());
+            assert_eq!(found.lingering.len(), 1);
+            let tw = &found.lingering[0];
+            assert_eq!(tw.socket.state, State::TimeWait);
+            assert_eq!(tw.socket.local, "127.0.0.1:47021".parse().unwrap());
+            let left = tw.ends_in.expect("the TIME_WAIT timer column");
+            assert!(left > std::time::Duration::ZERO && left <= std::time::Duration::from_secs(60));
+            // A listener's port has no blockers; nor does a UDP-only question.
+            assert!(
+                blockers_in(&data_dir("proc_net"), &q("47001"))
+                    .unwrap()
+                    .lingering
+                    .is_empty()
+            );
+            assert!(
+                blockers_in(&data_dir("proc_net"), &q("47021/udp"))
+                    .unwrap()
+                    .lingering
+                    .is_empty()
+            );
+        }
+
+        #[test]
+        fn blockers_right_after_a_read_of_the_same_tables_reuse_it() {
+            let q = |spec: &str| Query::ports(vec![spec.parse().unwrap()]);
+            let dir = data_dir("proc_net");
+            let fresh = blockers_in(&dir, &q("47021/tcp")).unwrap();
+            sockets_in(&dir, &q("47000-47030")).unwrap();
+            // Served from the read above (a narrower port set of it), then gone.
+            assert!(LAST_READ.with(|l| {
+                let last = l.take();
+                let covers = last
+                    .as_ref()
+                    .is_some_and(|r| r.covers(&dir, &q("47021/tcp")));
+                l.set(last);
+                covers
+            }));
+            assert_eq!(blockers_in(&dir, &q("47021/tcp")).unwrap(), fresh);
+            assert!(LAST_READ.with(|l| {
+                let last = l.take();
+                last.is_none()
+            }));
+            // Another directory, port or family filter is read afresh.
+            sockets_in(&dir, &q("47000-47010")).unwrap();
+            assert!(LAST_READ.with(|l| {
+                let last = l.take();
+                let covers = last
+                    .as_ref()
+                    .is_some_and(|r| r.covers(&dir, &q("47021/tcp")));
+                !covers
+            }));
         }
 
         #[test]
