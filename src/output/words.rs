@@ -144,9 +144,9 @@ pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Details) -> St
         Some(Hidden::Unreadable { pids }) => {
             let which = match pids.as_slice() {
                 [] => String::new(),
-                [pid] => format!("; {} could not be read", who(*pid, details)),
+                [pid] => format!("; PID {} could not be read", who(*pid, details)),
                 pids => format!(
-                    "; {} could not be read",
+                    "; PIDs {} could not be read",
                     list(pids.iter().map(|&pid| who(pid, details)))
                 ),
             };

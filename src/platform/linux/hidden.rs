@@ -9,7 +9,7 @@
 //!   be read) belongs to a process we may not inspect; when /proc is mounted with
 //!   `hidepid`, such processes are not even listed (`Hidden::HiddenPid`);
 //! - with privileges, a process whose fds could not be read (another user namespace, an
-//!   LSM) is the likely holder, first one of the socket's uid;
+//!   LSM) is the likely holder when it runs as the socket's uid;
 //! - in a PID namespace of our own (a container sharing the host's network), the holder
 //!   may be a process we cannot see at all;
 //! - a UDP socket on the port of a vxlan, geneve or bareudp device (from the kernel's
@@ -77,6 +77,16 @@ struct Facts<'a> {
 
 impl Facts<'_> {
     fn explain(&self, s: &Socket) -> Hidden {
+        // A tunnel device on the port is proof: the kernel holds its socket, and no
+        // process can share the port with it.
+        if s.protocol == Protocol::Udp
+            && let Some(t) = self.tunnels.iter().find(|t| t.port == s.port())
+        {
+            return Hidden::Kernel {
+                kind: t.kind.clone(),
+                device: t.device.clone(),
+            };
+        }
         if !self.privileged {
             let theirs = s.uid != Some(self.me);
             if self.hidepid && theirs {
@@ -100,19 +110,9 @@ impl Facts<'_> {
         if self.nested {
             return Hidden::OtherPidNamespace;
         }
-        if s.protocol == Protocol::Udp
-            && let Some(t) = self.tunnels.iter().find(|t| t.port == s.port())
-        {
-            return Hidden::Kernel {
-                kind: t.kind.clone(),
-                device: t.device.clone(),
-            };
-        }
-        if !self.denied.is_empty() {
-            return Hidden::Unreadable {
-                pids: self.denied.iter().map(|&(pid, _)| pid).collect(),
-            };
-        }
+        // Unreadable processes of other uids remain, but a socket rarely changes hands
+        // across users (its uid is its creator's), and calling it theirs would hide the
+        // likelier answer.
         Hidden::NoProcess
     }
 }
@@ -394,6 +394,11 @@ mod tests {
                 kind: "vxlan".into(),
                 device: "vx0".into()
             }
+        );
+        // An unreadable process of another uid is not taken for the holder.
+        assert_eq!(
+            root.explain(&socket(Protocol::Tcp, 81, 0)),
+            Hidden::NoProcess
         );
         let complete = Facts {
             denied: &[],
