@@ -1034,6 +1034,58 @@ mod tests {
             );
         }
 
+        /// Every buffer of one dump through `parse_diags`.
+        fn diags(buffers: &[&[u8]], protocol: Protocol, seq: u32) -> Vec<Diag> {
+            let mut out = Vec::new();
+            for buf in buffers {
+                parse_diags(buf, protocol, seq, &mut out).unwrap();
+            }
+            out
+        }
+
+        #[test]
+        fn the_kernel_says_v6only_unasked_for_ipv6_listeners_only() {
+            let v6only: Vec<(SocketAddr, Option<bool>)> = diags(&TCP_BOTH, Protocol::Tcp, 1)
+                .iter()
+                .map(|d| (d.socket.local, d.v6only))
+                .collect();
+            let at = |addr: &str| {
+                let addr: SocketAddr = addr.parse().unwrap();
+                v6only
+                    .iter()
+                    .filter(|(a, _)| *a == addr)
+                    .map(|&(_, v)| v)
+                    .collect::<Vec<_>>()
+            };
+            // The V6ONLY listener, the dual-stack one, one on ::1 without the option.
+            assert_eq!(at("[::]:47002"), [Some(true)]);
+            assert_eq!(at("[::]:47007"), [Some(false)]);
+            assert_eq!(at("[2001:db8::1:2:3:4]:47009"), [Some(true)]);
+            // Connections (and IPv4 sockets) carry no such attribute.
+            assert_eq!(at("[::1]:47006"), [None]);
+            assert_eq!(at("0.0.0.0:47001"), [None]);
+            // UDP sockets are in TCP_CLOSE, so they have it too.
+            let udp6 = diags(&UDP6, Protocol::Udp, 5);
+            assert!(udp6.iter().all(|d| d.v6only == Some(true)), "{udp6:?}");
+        }
+
+        #[test]
+        fn time_wait_comes_with_the_time_left() {
+            let all = diags(&TCP4_ALL_STATES, Protocol::Tcp, 2);
+            let tw: Vec<&Diag> = all
+                .iter()
+                .filter(|d| d.socket.state == State::TimeWait)
+                .collect();
+            assert_eq!(tw.len(), 1);
+            let left = tw[0].expires.expect("the TIME_WAIT timer");
+            assert!(left <= Duration::from_secs(60), "{left:?}");
+            assert!(
+                all.iter()
+                    .filter(|d| d.socket.state != State::TimeWait)
+                    .all(|d| d.expires.is_none())
+            );
+        }
+
         #[test]
         fn the_kernel_ran_our_port_filter() {
             use State::*;
