@@ -85,22 +85,25 @@ fn lookup_then(query: &Query, scope: Scope, all_held: impl FnOnce(bool)) -> io::
     Ok(found)
 }
 
-/// Whether every (port, protocol) that `query` names has at least one of `sockets`. List
-/// mode names none, so it never is.
+/// Whether every port that `query` names has at least one of `sockets`, in one of the
+/// protocols its spec asks about: then no port needs the other namespaces' hint (a spec
+/// without a protocol whose TCP port is held here is answered, whatever UDP does). List
+/// mode names no port, so it never is.
 fn every_port_held(query: &Query, sockets: &[Socket]) -> bool {
     if query.ports.is_empty() {
         return false;
     }
-    let held: BTreeSet<(u16, Protocol)> = sockets.iter().map(|s| (s.port(), s.protocol)).collect();
-    [Protocol::Tcp, Protocol::Udp]
-        .into_iter()
-        .filter(|&p| query.wants_protocol(p))
-        .all(|p| {
-            query
-                .port_ranges(p)
-                .iter()
-                .all(|&(first, last)| (first..=last).all(|port| held.contains(&(port, p))))
+    let held: BTreeSet<(u16, Protocol)> =
+        sockets.iter().map(|s| (s.port(), s.protocol)).collect();
+    query.ports.iter().all(|spec| {
+        (spec.first..=spec.last).all(|port| {
+            [Protocol::Tcp, Protocol::Udp].into_iter().any(|p| {
+                spec.protocol.is_none_or(|want| want == p)
+                    && query.wants_protocol(p)
+                    && held.contains(&(port, p))
+            })
         })
+    })
 }
 
 /// What [`find_blockers`] found.

@@ -291,7 +291,7 @@ pub fn blockers(query: &Query) -> io::Result<Blockers> {
         &nl,
         &both,
         Protocol::Tcp,
-        super::state::blocker_mask(),
+        super::state::blocker_mask() & !old_kernel_for_tests(),
         &with_probe,
         &mut buf,
         &mut 0,
@@ -333,6 +333,23 @@ pub fn blockers(query: &Query) -> io::Result<Blockers> {
     }
     found.sockets = super::once_each(found.sockets);
     Ok(found)
+}
+
+/// A test hook, compiled only into debug builds (what `cargo test` runs), never into a
+/// release: with `REKT_TEST_OLD_KERNEL` set, the bound-only bit is left out of the request,
+/// which is what a kernel before 6.8 does with it (it ignores it), so that the tests can
+/// check what rekt says on such a kernel. Returns the bits to clear.
+#[cfg(debug_assertions)]
+fn old_kernel_for_tests() -> u32 {
+    match std::env::var_os("REKT_TEST_OLD_KERNEL") {
+        Some(_) => 1 << super::state::BOUND_INACTIVE,
+        None => 0,
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn old_kernel_for_tests() -> u32 {
+    0
 }
 
 /// A TCP socket of ours, bound to a port the kernel picks and never listening: a
