@@ -1,6 +1,7 @@
 //! One run of rekt, step by step as the data flows: look up, show, judge each port, pin,
-//! ask, signal, look up and judge again, and decide the exit code. What is said at each step, and how, is the
-//! printer's business (`output`); this module only decides what happened.
+//! ask, signal, look up and judge again, and decide the exit code. What is said at each
+//! step, and how, is the printer's business (`output`); this module only decides what
+//! happened.
 
 use std::io;
 

@@ -93,8 +93,7 @@ fn every_port_held(query: &Query, sockets: &[Socket]) -> bool {
     if query.ports.is_empty() {
         return false;
     }
-    let held: BTreeSet<(u16, Protocol)> =
-        sockets.iter().map(|s| (s.port(), s.protocol)).collect();
+    let held: BTreeSet<(u16, Protocol)> = sockets.iter().map(|s| (s.port(), s.protocol)).collect();
     query.ports.iter().all(|spec| {
         (spec.first..=spec.last).all(|port| {
             [Protocol::Tcp, Protocol::Udp].into_iter().any(|p| {

@@ -498,9 +498,8 @@ mod tests {
         );
         let kinds: Vec<&str> = statuses(&v).iter().map(|s| s.3).collect();
         assert_eq!(kinds, ["held", "hidden", "blocked", "elsewhere", "free"]);
-        assert!(
-            matches!(&v.specs[0].ports[0].status, Status::Held { pids, hidden } if pids == &[10] && hidden.len() == 1)
-        );
+        assert!(matches!(&v.specs[0].ports[0].status,
+                Status::Held { pids, hidden } if pids == &[10] && hidden.len() == 1));
         assert_eq!(
             v.specs[2].ports[0].status,
             Status::Blocked {

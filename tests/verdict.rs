@@ -581,7 +581,10 @@ fn time_wait_is_a_reason_with_an_end_never_an_owner() {
         line.starts_with(&format!(
             "rekt: port {spec}: no process holds it, but 1 connection in TIME_WAIT blocks a \
              plain bind() for "
-        )) && line.ends_with("s more (one with SO_REUSEADDR succeeds when the closed socket had it set too, as servers usually do); nothing to signal"),
+        )) && line.ends_with(
+            "s more (one with SO_REUSEADDR succeeds when the closed socket had it set too, \
+             as servers usually do); nothing to signal"
+        ),
         "{err}"
     );
     let (doc, code) = json(&["-k", &spec]);
