@@ -207,16 +207,12 @@ pub fn blocked(port: u16, protocol: Protocol, lingering: &[Lingering], freed: bo
     let mut states: Vec<&str> = lingering.iter().map(|l| l.socket.state.as_str()).collect();
     states.sort_unstable();
     states.dedup();
-    let connections = format!(
-        "{n} connection{} {} {}",
-        if n == 1 { "" } else { "s" },
-        if states == ["TIME_WAIT"] {
-            "in"
-        } else {
-            "closing, in"
-        },
-        states.join(", ")
-    );
+    let s = if n == 1 { "" } else { "s" };
+    let connections = if states == ["TIME_WAIT"] {
+        format!("{n} connection{s} in TIME_WAIT")
+    } else {
+        format!("{n} closing connection{s} ({})", states.join(", "))
+    };
     let until = match lingering.iter().filter_map(|l| l.ends_in).max() {
         // Rounded up: "0s more" would read as already over.
         Some(left) => format!(
@@ -329,8 +325,8 @@ mod tests {
         let line = blocked(8350, Protocol::Tcp, &two, true);
         assert!(
             line.starts_with(
-                "port 8350/tcp: its owners are gone, but 2 connections closing, in FIN_WAIT2, \
-                 TIME_WAIT block a plain bind() for up to 59s more"
+                "port 8350/tcp: its owners are gone, but 2 closing connections (FIN_WAIT2, \
+                 TIME_WAIT) block a plain bind() for up to 59s more"
             ),
             "{line}"
         );
