@@ -47,8 +47,8 @@ pub fn lookup_in(query: &Query, scope: Scope) -> io::Result<Lookup> {
     lookup_then(query, scope, |_| {})
 }
 
-/// `lookup_in`, telling `all_held` whether every (port, protocol) asked about has a socket,
-/// before the process scan starts.
+/// `lookup_in`, telling `all_held` whether every port asked about has a socket (see
+/// [`every_port_held`]), before the process scan starts.
 fn lookup_then(query: &Query, scope: Scope, all_held: impl FnOnce(bool)) -> io::Result<Lookup> {
     let (mut sockets, mut netns) = find_sockets(query, scope)?;
     let blockers = find_blockers(query, scope, &sockets)?;
