@@ -9,6 +9,9 @@
 //!   --v6only         set IPV6_V6ONLY before bind (Unix)
 //!   --fork           after binding, fork a child that shares the socket (Unix)
 //!   --ignore-term    ignore SIGTERM (Unix); with --window, ignore WM_CLOSE (Windows)
+//!   --bind-only      tcp: bind but never listen (a socket that still holds its port)
+//!   --own-fd-table   open the sockets in a thread with an fd table of its own
+//!                    (unshare(CLONE_FILES)), so /proc/PID/fd does not show them (Linux)
 //!   --accept-one     tcp: accept one connection, close the listener, hold the connection
 //!   --connect        tcp: connect to ADDR instead of binding, and block reading
 //!   --then-run CMD.. after binding, run CMD (every `{port}` replaced by the first port)
@@ -32,6 +35,8 @@ struct Opts {
     accept_one: bool,
     connect: bool,
     window: bool,
+    bind_only: bool,
+    own_fd_table: bool,
 }
 
 fn main() {
@@ -51,6 +56,8 @@ fn main() {
             "--accept-one" => opts.accept_one = true,
             "--connect" => opts.connect = true,
             "--window" => opts.window = true,
+            "--bind-only" => opts.bind_only = true,
+            "--own-fd-table" => opts.own_fd_table = true,
             _ => positional.push(arg),
         }
     }
@@ -59,6 +66,26 @@ fn main() {
     }
     if opts.ignore_term {
         sys::ignore_sigterm();
+    }
+    if opts.own_fd_table {
+        // The sockets live and die in a thread whose fd table is its own: the main thread
+        // (whose table /proc/PID/fd shows) never has them.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            sys::unshare_fd_table();
+            let held: Vec<Held> = positional
+                .chunks(2)
+                .map(|pair| {
+                    let addr: SocketAddr = pair[1].parse().unwrap_or_else(|_| fail("bad address"));
+                    open(&pair[0], addr, &opts).unwrap_or_else(|e| fail(&format!("{addr}: {e}")))
+                })
+                .collect();
+            let _ = tx.send(held.first().map_or(0, Held::port));
+            park_holding(held)
+        });
+        let port = rx.recv().unwrap_or_else(|_| fail("the socket thread died"));
+        ready("READY", port);
+        park()
     }
     // Bind everything first, so that a fork shares every socket.
     let mut held = Vec::new();
@@ -113,8 +140,16 @@ fn main() {
     first.block(&opts)
 }
 
+/// Keeps `held` open forever.
+fn park_holding(held: Vec<Held>) -> ! {
+    let _keep = held;
+    park()
+}
+
 /// One socket this process holds.
 enum Held {
+    /// A TCP socket that is bound and nothing else (`--bind-only`).
+    Bound(TcpListener),
     Listener(TcpListener),
     Stream(TcpStream),
     Udp(UdpSocket),
@@ -123,6 +158,7 @@ enum Held {
 fn open(kind: &str, addr: SocketAddr, opts: &Opts) -> std::io::Result<Held> {
     Ok(match kind {
         "tcp" if opts.connect => Held::Stream(TcpStream::connect(addr)?),
+        "tcp" if opts.bind_only => Held::Bound(sys::tcp_bound(addr, opts)?),
         "tcp" => Held::Listener(sys::tcp_listener(addr, opts)?),
         "udp" => Held::Udp(sys::udp_socket(addr, opts)?),
         _ => fail("KIND must be tcp or udp"),
@@ -132,7 +168,7 @@ fn open(kind: &str, addr: SocketAddr, opts: &Opts) -> std::io::Result<Held> {
 impl Held {
     fn port(&self) -> u16 {
         let addr = match self {
-            Held::Listener(l) => l.local_addr(),
+            Held::Listener(l) | Held::Bound(l) => l.local_addr(),
             Held::Stream(s) => s.local_addr(),
             Held::Udp(u) => u.local_addr(),
         };
@@ -160,6 +196,8 @@ impl Held {
             Held::Listener(listener) => loop {
                 let _ = listener.accept();
             },
+            // accept() on a socket that does not listen fails at once: just hold it.
+            Held::Bound(socket) => park_holding(vec![Held::Bound(socket)]),
             Held::Stream(mut stream) => loop {
                 match stream.read(&mut buf) {
                     Ok(0) | Err(_) => park(),
@@ -339,6 +377,23 @@ mod sys {
         (storage, len as libc::socklen_t)
     }
 
+    /// A TCP socket bound to `addr` that never listens (a `TcpListener` only to hold it).
+    pub fn tcp_bound(addr: SocketAddr, opts: &Opts) -> io::Result<TcpListener> {
+        Ok(TcpListener::from(socket(addr, libc::SOCK_STREAM, opts)?))
+    }
+
+    /// Gives the calling thread an fd table of its own (a copy of the process's).
+    pub fn unshare_fd_table() {
+        #[cfg(target_os = "linux")]
+        // SAFETY: only this thread's fd table changes; the fds it copies stay open in the
+        // process's table too, and this thread closes none of them.
+        if unsafe { libc::unshare(libc::CLONE_FILES) } < 0 {
+            super::fail("unshare(CLONE_FILES) failed");
+        }
+        #[cfg(not(target_os = "linux"))]
+        super::fail("--own-fd-table needs Linux");
+    }
+
     pub fn tcp_listener(addr: SocketAddr, opts: &Opts) -> io::Result<TcpListener> {
         let fd = socket(addr, libc::SOCK_STREAM, opts)?;
         // SAFETY: a bound stream socket.
@@ -390,6 +445,14 @@ mod sys {
 
     pub fn tcp_listener(addr: SocketAddr, _: &Opts) -> io::Result<TcpListener> {
         TcpListener::bind(addr)
+    }
+
+    pub fn tcp_bound(_: SocketAddr, _: &Opts) -> io::Result<TcpListener> {
+        super::fail("--bind-only needs Unix")
+    }
+
+    pub fn unshare_fd_table() {
+        super::fail("--own-fd-table needs Linux")
     }
 
     pub fn udp_socket(addr: SocketAddr, _: &Opts) -> io::Result<UdpSocket> {

@@ -1,6 +1,7 @@
-//! One run of rekt, step by step as the data flows: look up, decide roles, show, plan, pin,
-//! ask, signal, check the ports again and watch them settle, and decide the exit code. What is said at each step, and how, is the
-//! printer's business (`output`); this module only decides what happened.
+//! One run of rekt, step by step as the data flows: look up, decide roles, show, judge
+//! each port, plan, pin, ask, signal, look up and judge again, watch the freed ports
+//! settle, and decide the exit code. What is said at each step, and how, is the printer's
+//! business (`output`); this module only decides what happened.
 
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal};
@@ -13,10 +14,11 @@ use crate::context::{self, Details};
 use crate::exit_codes::ExitCode;
 use crate::kill::{self, Outcome, Pinned, Policy, Report};
 use crate::lookup::{Elsewhere, Lookup, Scope, Search, lookup_in, lookup_with_hints};
-use crate::model::{Owner, PortStatus, Protocol, Socket};
+use crate::model::{Owner, Protocol, Socket};
 use crate::output::{self, Printer};
 use crate::platform::{Backend, Os};
 use crate::roles::{self, Decision, Facts, Role};
+use crate::verdict::{Status, Verdict};
 use crate::{cli, debug, watch};
 
 /// The `rekt` binary: parse the command line, run, and return the exit code.
@@ -84,12 +86,19 @@ impl Run<'_> {
         };
         without_rekt(&mut found);
         self.assign_roles(&found);
-        let code = self.show(&found, &elsewhere);
+        self.show(&found);
+        if self.opts.is_list() {
+            return ExitCode::Success;
+        }
+        let before = Verdict::judge(&self.opts.query, &found, &elsewhere, None);
         let Some(policy) = self.opts.action else {
-            return code;
+            self.printer.verdict(&before, &self.details);
+            return before.exit_code();
         };
         if found.ownership.owners.is_empty() {
-            return code;
+            // Nothing to signal: the lookup's verdict is the answer.
+            self.printer.verdict(&before, &self.details);
+            return before.exit_code();
         }
         pause_for_tests();
         let (targets, mut reports) = self.plan(&found.ownership.owners);
@@ -119,19 +128,20 @@ impl Run<'_> {
         reports.sort_by_key(|r| r.pid);
         self.printer.outcomes(&reports, &self.details);
         let signalled = reports.iter().any(|r| r.signal.is_some());
-        let statuses = match self.recheck(&found, &targets, &parents, signalled) {
-            Ok(statuses) => statuses,
+        let after = match self.recheck(&found, &before, &targets, &parents, signalled) {
+            Ok(after) => after,
             Err(e) => {
                 self.printer.recheck_failed(&e);
                 return ExitCode::Error;
             }
         };
-        self.printer.ports(&statuses, &self.details);
-        if reports.iter().any(|r| r.outcome.is_failure()) || statuses.iter().any(|s| !s.is_free()) {
+        self.printer.verdict(&after, &self.details);
+        let signalling = if reports.iter().any(|r| r.outcome.is_failure()) {
             ExitCode::Partial
         } else {
             ExitCode::Success
-        }
+        };
+        after.exit_code().max(signalling)
     }
 
     /// Finds the owners; for a port that is free here, also where else it is held (a
@@ -168,8 +178,9 @@ impl Run<'_> {
         }
     }
 
-    /// Shows what was found and returns the exit code of a run that signals nothing.
-    fn show(&mut self, found: &Lookup, elsewhere: &[Elsewhere]) -> ExitCode {
+    /// Shows what was found: the owners (or, in list mode, the listeners) and the sockets
+    /// whose owner cannot be seen.
+    fn show(&mut self, found: &Lookup) {
         let opts = self.opts;
         let (listing, signalling) = (opts.is_list(), opts.action.is_some());
         if self.printer.wants_details(listing, signalling) {
@@ -183,23 +194,10 @@ impl Run<'_> {
         let privileged = Os::is_privileged();
         if listing {
             self.printer.listeners(found, &self.details);
-            self.printer.hidden(found, privileged);
-            return ExitCode::Success;
-        }
-        self.printer.owners(found, &self.details);
-        self.printer.hidden(found, privileged);
-        let code = if !found.ownership.hidden.is_empty() {
-            ExitCode::Partial
-        } else if found.ownership.owners.is_empty() {
-            ExitCode::NothingFound
         } else {
-            ExitCode::Success
-        };
-        if code == ExitCode::NothingFound && elsewhere.is_empty() {
-            self.printer.free(&self.opts.query.ports);
+            self.printer.owners(found, &self.details);
         }
-        self.printer.elsewhere(elsewhere);
-        code
+        self.printer.hidden(found, privileged);
     }
 
     /// The plan: the owners to signal, and a report for each one that is not (refused:
@@ -304,18 +302,23 @@ impl Run<'_> {
         kill::execute(pinned, policy, |event| printer.event(event, details))
     }
 
-    /// Looks again at every (port, protocol) that was held by an owner rekt meant to end
-    /// (not by a spared client), and says who holds it now: the survivors, and any newcomer
-    /// that took the port meanwhile. A port that is free is then watched for the settle
-    /// time (after a signal was sent), so that a supervisor's restart is caught.
+    /// Looks the ports up again and judges them against `before`: survivors, newcomers
+    /// that took a port meanwhile, and ports now free. A port that was held and is free now
+    /// is then watched for the settle time (after a signal was sent), so that a
+    /// supervisor's restart is caught. Owners rekt left alone on purpose (clients, unless
+    /// asked for) are named as still holding their ports, but do not fail the run.
     fn recheck(
         &mut self,
-        before: &Lookup,
+        found: &Lookup,
+        before: &Verdict,
         targets: &[&Owner],
         parents: &BTreeSet<u32>,
         signalled: bool,
-    ) -> io::Result<Vec<PortStatus>> {
-        let spared: BTreeSet<u32> = before
+    ) -> io::Result<Verdict> {
+        let (mut now, elsewhere) = self.look_up()?;
+        without_rekt(&mut now);
+        let mut after = Verdict::judge(&self.opts.query, &now, &elsewhere, Some(before));
+        after.spared = found
             .ownership
             .owners
             .iter()
@@ -329,26 +332,12 @@ impl Run<'_> {
             })
             .map(|o| o.pid)
             .collect();
-        let held: BTreeSet<(u16, Protocol)> = before
-            .ownership
-            .owners
-            .iter()
-            .filter(|o| !spared.contains(&o.pid))
-            .flat_map(|o| o.sockets.iter())
-            .chain(&before.ownership.hidden)
-            .map(|s| (s.port(), s.protocol))
-            .collect();
-        let old: BTreeSet<u32> = before.ownership.owners.iter().map(|o| o.pid).collect();
-        let mut now = lookup_in(&self.opts.query, self.opts.scope)?;
-        without_rekt(&mut now);
-        let mut statuses: Vec<PortStatus> = held
-            .into_iter()
-            .map(|(port, protocol)| status(port, protocol, &now, &old))
-            .collect();
-        let free: Vec<(u16, Protocol)> = statuses
-            .iter()
-            .filter(|s| s.is_free())
-            .map(|s| (s.port, s.protocol))
+        let old: BTreeSet<u32> = found.ownership.owners.iter().map(|o| o.pid).collect();
+        after.mark_newcomers(&old);
+        let free: Vec<(u16, Protocol)> = after
+            .entries()
+            .filter(|p| p.was_held && matches!(p.status, Status::Free { .. }))
+            .map(|p| (p.first, p.protocol))
             .collect();
         let window = self.settle_time(targets);
         if signalled && !free.is_empty() && !window.is_zero() {
@@ -360,35 +349,12 @@ impl Run<'_> {
                 ..Lookup::default()
             };
             without_rekt(&mut taken);
-            for s in &mut statuses {
-                if !s.is_free() {
-                    continue;
-                }
-                s.watched = window;
-                if let Some(sighting) = seen
-                    .iter()
-                    .find(|x| (x.port, x.protocol) == (s.port, s.protocol))
-                {
-                    *s = PortStatus {
-                        retaken_after: Some(sighting.after),
-                        watched: sighting.after,
-                        ..status(s.port, s.protocol, &taken, &old)
-                    };
-                    if s.holders.is_empty() && !s.hidden {
-                        // Its socket closed before its owner was found: a flapping
-                        // restart. The port was not free all along all the same.
-                        s.hidden = true;
-                    }
-                }
-            }
+            after.settled(&free, window, &seen, &taken, &old);
         }
-        self.describe_newcomers(&statuses, parents);
-        let survivors = statuses.iter().flat_map(|s| s.holders.iter().copied());
-        let pids: Vec<u32> = survivors.collect();
-        if self.printer.wants_details(false, true) {
-            self.read_details(pids.into_iter());
-        }
-        Ok(statuses)
+        self.describe_newcomers(&after, parents);
+        let holders: Vec<u32> = after.holders().collect();
+        self.read_details(holders.into_iter());
+        Ok(after)
     }
 
     /// How long to watch a freed port: `--settle`, else [`watch::DEFAULT`], or
@@ -415,11 +381,12 @@ impl Run<'_> {
     /// Describes each newcomer (chain, unit, supervisor); one whose parent also started an
     /// owner that rekt ended, and that shows no other supervisor, was started again by that
     /// parent (a shell loop, a script that re-forks).
-    fn describe_newcomers(&mut self, statuses: &[PortStatus], parents: &BTreeSet<u32>) {
+    fn describe_newcomers(&mut self, after: &Verdict, parents: &BTreeSet<u32>) {
         if !self.printer.wants_details(false, true) {
             return;
         }
-        for &pid in statuses.iter().flat_map(|s| &s.newcomers) {
+        let newcomers: Vec<u32> = after.entries().flat_map(|p| p.newcomers.clone()).collect();
+        for pid in newcomers {
             self.details.read(pid);
             let mut context = self.details.describe(pid).clone();
             if context.supervisor.is_none()
@@ -446,31 +413,6 @@ impl Run<'_> {
 fn without_rekt(found: &mut Lookup) {
     let me = std::process::id();
     found.ownership.owners.retain(|o| o.pid != me);
-}
-
-/// Who holds (port, protocol) in `now`; the holders that were not in `old` are newcomers.
-fn status(port: u16, protocol: Protocol, now: &Lookup, old: &BTreeSet<u32>) -> PortStatus {
-    let on_port = |s: &Socket| s.port() == port && s.protocol == protocol;
-    let holders: Vec<u32> = now
-        .ownership
-        .owners
-        .iter()
-        .filter(|o| o.sockets.iter().any(on_port))
-        .map(|o| o.pid)
-        .collect();
-    PortStatus {
-        port,
-        protocol,
-        newcomers: holders
-            .iter()
-            .copied()
-            .filter(|p| !old.contains(p))
-            .collect(),
-        holders,
-        hidden: now.ownership.hidden.iter().any(on_port),
-        retaken_after: None,
-        watched: Duration::ZERO,
-    }
 }
 
 /// A test hook, compiled only into debug builds (what `cargo test` runs), never into a

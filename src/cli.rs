@@ -12,7 +12,7 @@ use crate::exit_codes;
 use crate::kill::{Policy, Signal};
 use crate::lookup::Scope;
 use crate::platform::{Backend, Os};
-use crate::query::{PortSpec, Query};
+use crate::query::{Blockers, PortSpec, Query};
 use crate::roles::Include;
 
 pub const EXAMPLES: &str = "\
@@ -224,10 +224,28 @@ impl Cli {
         let mut query = Query::ports(self.ports);
         // List mode shows listeners: listening TCP and bound UDP.
         query.listen_only = self.listen || query.ports.is_empty();
+        query.blockers = if query.listen_only {
+            Blockers::Nowhere
+        } else if self.verbose || signal.is_some() {
+            Blockers::Everywhere
+        } else {
+            Blockers::WhereFree
+        };
         // Neither flag (or, impossibly, both) means both protocols and both families.
         if self.tcp != self.udp {
             query.tcp = self.tcp;
             query.udp = self.udp;
+        }
+        if let Some(spec) = query.excluded_spec() {
+            let (flag, only) = if query.tcp {
+                ("--tcp", "TCP")
+            } else {
+                ("--udp", "UDP")
+            };
+            return Err(UsageError::new(format!(
+                "port {spec} contradicts {flag}, which looks at {only} sockets only; drop one \
+                 of them"
+            )));
         }
         if self.ipv4 != self.ipv6 {
             query.ipv4 = self.ipv4;
@@ -375,6 +393,20 @@ mod tests {
     }
 
     #[test]
+    fn a_spec_the_protocol_filter_excludes_is_a_usage_error() {
+        let err = parse(&["--udp", "8000/tcp"]).unwrap_err();
+        assert_eq!(
+            err,
+            "port 8000/tcp contradicts --udp, which looks at UDP sockets only; drop one of them"
+        );
+        let err = parse(&["--tcp", "80", "53/udp"]).unwrap_err();
+        assert!(err.starts_with("port 53/udp contradicts --tcp"), "{err}");
+        // Agreeing or narrowing filters are fine.
+        assert!(parse(&["--tcp", "8000/tcp"]).is_ok());
+        assert!(parse(&["--udp", "8000"]).is_ok());
+    }
+
+    #[test]
     fn no_port_means_list_mode_of_listeners() {
         let opts = parse(&[]).unwrap();
         assert!(opts.is_list() && opts.query.listen_only && opts.action.is_none());
@@ -449,6 +481,7 @@ mod tests {
             &["--bogus", "80"],
             &["--tcp", "--udp", "80"],
             &["-t", "--timeout", "soon", "80"],
+            &["--udp", "8000/tcp"],
         ] {
             let err = parse(args).expect_err(&format!("{args:?}"));
             assert!(!err.contains('\n'), "{args:?}: {err}");

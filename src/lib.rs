@@ -22,11 +22,12 @@ mod roles;
 #[cfg(test)]
 mod testing;
 pub mod text;
+mod verdict;
 mod watch;
 
 pub use error::UsageError;
 pub use lookup::{Elsewhere, Lookup, Scope, Search, lookup, lookup_in, lookup_with_hints};
-pub use query::{PortSpec, Query};
+pub use query::{Blockers, PortSpec, Query};
 
 /// The `rekt` binary: parses the command line, runs, and returns the exit code.
 #[doc(hidden)]

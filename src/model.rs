@@ -1,6 +1,7 @@
 //! The platform-neutral vocabulary: sockets, the processes that own them, and what we know
 //! about those processes. Platform backends produce these; `output` and `kill` consume them.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -52,6 +53,10 @@ pub enum State {
     Closing,
     /// A UDP socket that is bound but not connected (Linux reports it as TCP_CLOSE).
     Unconnected,
+    /// A TCP socket that called bind() but neither listen() nor connect(). It accepts
+    /// nothing, yet it holds its port: a fresh bind() there fails. Linux shows these only
+    /// from 6.8 on, in a separate walk of the bind table (`ss -B`); `BOUND` in output.
+    Bound,
 }
 
 impl State {
@@ -69,6 +74,7 @@ impl State {
             State::Listen => "LISTEN",
             State::Closing => "CLOSING",
             State::Unconnected => "UNCONN",
+            State::Bound => "BOUND",
         }
     }
 }
@@ -141,6 +147,49 @@ impl Socket {
             SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
         }
     }
+}
+
+/// A socket that no process holds any more, but that still blocks a plain bind() on its
+/// port until the kernel drops it: a TCP connection in TIME_WAIT (or another closing
+/// state) after its owner let go. Nothing can be signalled; time ends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lingering {
+    /// The socket (`SocketKey::Inode(0)` on Linux: it has no file).
+    pub socket: Socket,
+    /// How long until the kernel drops it, when the platform says (Linux does for
+    /// TIME_WAIT and for the FIN_WAIT2 of a closed socket).
+    pub ends_in: Option<std::time::Duration>,
+}
+
+/// The sockets that block a fresh bind() on TCP ports besides those a lookup asks for
+/// (listeners and live connections). Looked for only when they can matter: for a port that
+/// nothing else holds, or when asked to be thorough (`-v`, `-t`, `-k`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blockers {
+    /// Sockets with owners to find: bound but neither listening nor connected
+    /// ([`State::Bound`]), or closing while a process still holds them (after shutdown()).
+    pub sockets: Vec<Socket>,
+    /// Sockets no process holds any more: TIME_WAIT and other closing connections.
+    pub lingering: Vec<Lingering>,
+    /// Whether bound-only sockets could be looked for at all.
+    pub bound: BoundVisibility,
+}
+
+/// Whether the platform shows TCP sockets that are bound but neither listening nor
+/// connected. They block a bind() like a listener, but the usual socket tables leave them
+/// out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BoundVisibility {
+    /// Shown: a socket bound to the port would have been found.
+    Shown,
+    /// The kernel does not show them (Linux before 6.8).
+    OldKernel,
+    /// The text tables (/proc/net, rekt's fallback when netlink is refused) never list
+    /// them.
+    TextTables,
+    /// Not looked for, or the platform cannot tell.
+    #[default]
+    Unknown,
 }
 
 /// A process that holds at least one matching socket.
@@ -267,35 +316,6 @@ pub struct ProcessStat {
     pub stopped: bool,
 }
 
-/// Whether a port is free after rekt signalled its owners.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortStatus {
-    pub port: u16,
-    pub protocol: Protocol,
-    /// PIDs that hold it now (old owners that survived, or newcomers).
-    pub holders: Vec<u32>,
-    /// A socket on it has no visible owner.
-    pub hidden: bool,
-    /// The holders that were not owners before the signal: something took the port again
-    /// (a supervisor restarted the program, or another program was quicker).
-    pub newcomers: Vec<u32>,
-    /// When the settle watch saw it taken: how long after it was found free.
-    pub retaken_after: Option<std::time::Duration>,
-    /// How long it was watched after it was found free (zero: not watched).
-    pub watched: std::time::Duration,
-}
-
-impl PortStatus {
-    pub fn is_free(&self) -> bool {
-        self.holders.is_empty() && !self.hidden
-    }
-
-    /// Whether a newcomer holds it.
-    pub fn is_retaken(&self) -> bool {
-        !self.newcomers.is_empty()
-    }
-}
-
 /// The answer to "who owns these sockets?".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ownership {
@@ -303,9 +323,38 @@ pub struct Ownership {
     pub owners: Vec<Owner>,
     /// Matching sockets whose owner could not be found.
     pub hidden: Vec<Socket>,
+    /// Why each hidden socket has no visible owner, by socket key, as far as the platform
+    /// can tell; a hidden socket missing here is unexplained.
+    pub reasons: BTreeMap<SocketKey, Hidden>,
     /// True when some processes could not be inspected (permission denied), so `hidden`
     /// sockets most likely belong to one of them.
     pub incomplete: bool,
+}
+
+/// Why a socket has no visible owner. Each hidden socket gets its own: one run can see
+/// another user's listener and a kernel tunnel at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hidden {
+    /// Another user's process, which rekt may not inspect without privileges (sudo,
+    /// Administrator).
+    OtherUser,
+    /// Another user's process that /proc does not even list: it is mounted with
+    /// `hidepid` (`hidepid=2` or `invisible` hides the processes, `1` or `noaccess`
+    /// their details). Privileges (or the mount's `gid=` group) would show it.
+    HiddenPid,
+    /// A process whose fds cannot be read even with privileges: one in another user
+    /// namespace (a rootless container's), or one an LSM protects. Its PIDs, if known.
+    Unreadable { pids: Vec<u32> },
+    /// A process outside rekt's PID namespace (rekt runs in a container that shares the
+    /// host's network): it cannot be seen from here.
+    OtherPidNamespace,
+    /// The kernel's own socket, with no process behind it: a tunnel's (`kind`: vxlan,
+    /// geneve, bareudp) on the device `device`.
+    Kernel { kind: String, device: String },
+    /// No process has it open, and every process was inspected: the kernel's own socket
+    /// (a tunnel such as WireGuard, NFS, ...) or a socket in flight between processes
+    /// over a unix socket (SCM_RIGHTS). The two cannot be told apart from user space.
+    NoProcess,
 }
 
 #[cfg(test)]
@@ -337,7 +386,12 @@ mod tests {
         );
         let plain = socket("[::1]:53".parse().unwrap());
         assert_eq!(plain.local_display(|_| Some(Text::from("lo"))), "[::1]:53");
-        let loopback = socket(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 53, 0, 4096)));
+        let loopback = socket(SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::LOCALHOST,
+            53,
+            0,
+            4096,
+        )));
         assert_eq!(loopback.local_display(|_| None), "[::1]:53");
         let v4 = socket("127.0.0.1:53".parse().unwrap());
         assert_eq!(v4.local_display(|_| None), "127.0.0.1:53");

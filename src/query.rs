@@ -3,6 +3,7 @@
 //! one-line message that names the offending text.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use crate::error::UsageError;
@@ -111,6 +112,21 @@ pub const DEFAULT_TCP_STATES: &[State] = &[
     State::CloseWait,
 ];
 
+/// The TCP states of a connection after a close or shutdown. Such a socket still holds
+/// its port (a plain bind() fails), with or without a process: a process that called
+/// shutdown() still holds it, while after close() it lingers ownerless (TIME_WAIT) until
+/// the kernel drops it. A lookup does not ask for them; they are looked for only when
+/// nothing else holds a port (see `Backend::blockers`; macOS finds sockets only through
+/// processes, so it has none of these to report).
+#[cfg_attr(target_os = "macos", allow(dead_code))]
+pub const CLOSING_STATES: [State; 5] = [
+    State::TimeWait,
+    State::FinWait1,
+    State::FinWait2,
+    State::Closing,
+    State::LastAck,
+];
+
 /// The socket query: which ports, protocols, families and states match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
@@ -123,6 +139,22 @@ pub struct Query {
     /// Only listeners: listening TCP and unconnected UDP sockets. Skips the kernel's walk of
     /// the established-connection hash, which is most of the socket query's cost.
     pub listen_only: bool,
+    /// Where to look for the other sockets that make a bind() fail (bound-only ones,
+    /// closing connections), which cost another walk of the kernel's tables.
+    pub blockers: Blockers,
+}
+
+/// Where a lookup looks for the sockets that block a bind() besides listeners and live
+/// connections (`Backend::blockers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blockers {
+    /// On the TCP ports that nothing else holds: where they decide between "free" and not.
+    WhereFree,
+    /// On every TCP port asked about (`-v`; and `-t`/`-k`, so that one run ends every
+    /// holder).
+    Everywhere,
+    /// Nowhere: list mode and `-l`, which ask about listeners only.
+    Nowhere,
 }
 
 impl Query {
@@ -135,16 +167,30 @@ impl Query {
             ipv4: true,
             ipv6: true,
             listen_only: false,
+            blockers: Blockers::WhereFree,
         }
+    }
+
+    /// Whether the protocol filter (`--tcp`, `--udp`) lets this protocol through.
+    pub fn protocol_enabled(&self, protocol: Protocol) -> bool {
+        match protocol {
+            Protocol::Tcp => self.tcp,
+            Protocol::Udp => self.udp,
+        }
+    }
+
+    /// The first port spec whose own protocol the protocol filter excludes, as in
+    /// `--udp 8000/tcp`. Such a spec can match nothing, so answering it would say "free"
+    /// about a port that may well be held: the command line contradicts itself.
+    pub fn excluded_spec(&self) -> Option<&PortSpec> {
+        self.ports
+            .iter()
+            .find(|s| s.protocol.is_some_and(|p| !self.protocol_enabled(p)))
     }
 
     /// Whether sockets of this protocol can match at all.
     pub fn wants_protocol(&self, protocol: Protocol) -> bool {
-        let enabled = match protocol {
-            Protocol::Tcp => self.tcp,
-            Protocol::Udp => self.udp,
-        };
-        enabled
+        self.protocol_enabled(protocol)
             && (self.ports.is_empty()
                 || self
                     .ports
@@ -152,10 +198,36 @@ impl Query {
                     .any(|s| s.protocol.is_none_or(|p| p == protocol)))
     }
 
+    /// Whether sockets of this family can answer the family filter, so that a backend
+    /// must read them. Under `-4`, IPv6 sockets can: a dual-stack or IPv4-mapped one
+    /// takes IPv4 traffic and makes an IPv4 bind() fail ([`Query::matches_family`]).
     pub fn wants_family(&self, family: Family) -> bool {
         match family {
             Family::V4 => self.ipv4,
-            Family::V6 => self.ipv6,
+            Family::V6 => self.ipv6 || self.ipv4,
+        }
+    }
+
+    /// Whether a socket of `family` bound to `ip` answers the family filter. `v6only` is
+    /// its IPV6_V6ONLY option, when the platform reports it.
+    ///
+    /// The filter asks which sockets make a fresh bind() of that family fail, as the
+    /// kernel decides it (the oracle tests check this):
+    /// - `-4`, a bind on 0.0.0.0: every IPv4 socket, and the IPv6 sockets that take IPv4
+    ///   traffic: bound to an IPv4-mapped address (`::ffff:127.0.0.1`), or to `::`
+    ///   without IPV6_V6ONLY (a dual-stack socket; unknown counts as V6ONLY, which is
+    ///   Windows' default).
+    /// - `-6`, a bind on `[::]` with IPV6_V6ONLY: every IPv6 socket but the IPv4-mapped
+    ///   ones. An IPv4 socket does make a dual-stack bind on `[::]` fail, but it takes no
+    ///   IPv6 traffic; without `-6`, every socket counts.
+    pub fn matches_family(&self, family: Family, ip: IpAddr, v6only: Option<bool>) -> bool {
+        let mapped = matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+        match (self.ipv4, self.ipv6) {
+            (true, false) => {
+                family == Family::V4 || mapped || (ip.is_unspecified() && v6only == Some(false))
+            }
+            (false, true) => family == Family::V6 && !mapped,
+            _ => true,
         }
     }
 
@@ -187,8 +259,13 @@ impl Query {
     /// The whole filter. Backends that filter in the kernel still pass their results
     /// through this, so every path answers the same.
     pub fn matches(&self, socket: &Socket) -> bool {
+        self.matches_with(socket, None)
+    }
+
+    /// [`Query::matches`] for a socket whose IPV6_V6ONLY option is known (or guessed).
+    pub fn matches_with(&self, socket: &Socket, v6only: Option<bool>) -> bool {
         self.wants_protocol(socket.protocol)
-            && self.wants_family(socket.family)
+            && self.matches_family(socket.family, socket.local.ip(), v6only)
             && self.matches_state(socket.protocol, socket.state)
             && self.matches_port(socket.protocol, socket.port())
     }
@@ -296,6 +373,60 @@ mod tests {
         );
         assert!(q.matches_port(Protocol::Udp, 9000));
         assert!(!q.matches_port(Protocol::Tcp, 9000));
+    }
+
+    #[test]
+    fn a_spec_excluded_by_the_protocol_filter_is_found() {
+        let mut q = Query::ports(vec![spec("53/udp").unwrap(), spec("8000/tcp").unwrap()]);
+        assert_eq!(q.excluded_spec(), None);
+        q.tcp = false;
+        assert_eq!(q.excluded_spec(), Some(&spec("8000/tcp").unwrap()));
+        q.tcp = true;
+        q.udp = false;
+        assert_eq!(q.excluded_spec(), Some(&spec("53/udp").unwrap()));
+        // A spec without a protocol is narrowed by the filter, never contradicted.
+        let mut q = Query::ports(vec![spec("8000").unwrap()]);
+        q.udp = false;
+        assert_eq!(q.excluded_spec(), None);
+    }
+
+    #[test]
+    fn family_filters_ask_which_sockets_block_that_familys_bind() {
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        let mut v4 = Query::ports(vec![]);
+        v4.ipv6 = false;
+        let mut v6 = Query::ports(vec![]);
+        v6.ipv4 = false;
+        let both = Query::ports(vec![]);
+        use Family::{V4, V6};
+        // (family, address, V6ONLY): under -4, under -6.
+        for (family, addr, v6only, in_v4, in_v6) in [
+            (V4, "0.0.0.0", None, true, false),
+            (V4, "127.0.0.1", None, true, false),
+            (V6, "::", Some(false), true, true),
+            (V6, "::", Some(true), false, true),
+            (V6, "::", None, false, true),
+            (V6, "::1", Some(false), false, true),
+            (V6, "::ffff:127.0.0.1", Some(false), true, false),
+            (V6, "::ffff:127.0.0.1", None, true, false),
+            (V6, "2001:db8::1", None, false, true),
+        ] {
+            let what = format!("{family:?} {addr} {v6only:?}");
+            assert_eq!(
+                v4.matches_family(family, ip(addr), v6only),
+                in_v4,
+                "-4 {what}"
+            );
+            assert_eq!(
+                v6.matches_family(family, ip(addr), v6only),
+                in_v6,
+                "-6 {what}"
+            );
+            assert!(both.matches_family(family, ip(addr), v6only), "{what}");
+        }
+        // -4 reads the IPv6 tables too, for the dual-stack sockets; -6 does not read IPv4.
+        assert!(v4.wants_family(V4) && v4.wants_family(V6));
+        assert!(!v6.wants_family(V4) && v6.wants_family(V6));
     }
 
     #[test]

@@ -93,7 +93,34 @@ fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
             .collect();
         let p = u64::from(h.port);
         assert_eq!(kinds, [("tcp", p, 0), ("udp", p, 0)], "{doc}");
-        assert!(doc.get("ports").is_none(), "nothing was signalled: {doc}");
+        // Each port says it is held by a process that cannot be seen; nothing was
+        // signalled, so none was "held before".
+        let ports: Vec<(&str, &str, bool, Option<&Value>)> = doc["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["protocol"].as_str().unwrap(),
+                    p["status"].as_str().unwrap(),
+                    p["hidden"].as_bool().unwrap(),
+                    p.get("was_held"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ports,
+            [("tcp", "hidden", true, None), ("udp", "hidden", true, None)],
+            "{doc}"
+        );
+        assert!(
+            hidden.iter().all(|s| s["reason"] == "other_user"
+                && s["message"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("that you cannot see; try sudo")),
+            "{doc}"
+        );
     }
 
     // List mode (every listener on the machine) shows them with PID '-' and says why.
@@ -315,12 +342,19 @@ fn a_users_own_socket_next_to_roots_is_killed_and_json_says_what_is_hidden() {
     assert_eq!(
         doc["hidden"],
         serde_json::json!([{"protocol": "udp", "family": "ipv4", "type": "udp",
-            "address": "127.0.0.1", "port": root.port, "state": "UNCONN", "uid": 0}])
+            "address": "127.0.0.1", "port": root.port, "state": "UNCONN", "uid": 0,
+            "reason": "other_user",
+            "message": format!("port {}/udp is held by a process of uid 0 (root) that you \
+                cannot see; try sudo", root.port)}])
     );
     assert_eq!(
         doc["ports"],
-        serde_json::json!([{"port": root.port, "protocol": "udp", "free": false,
-            "held_by": [], "hidden": true}])
+        serde_json::json!([
+            {"port": root.port, "protocol": "tcp", "status": "free", "free": true,
+                "held_by": [], "hidden": false, "was_held": false},
+            {"port": root.port, "protocol": "udp", "status": "hidden", "free": false,
+                "held_by": [], "hidden": true, "was_held": true}
+        ])
     );
     user.assert_exits_within(FIVE_S);
     assert!(root.alive(), "root's process was not touched");
@@ -415,8 +449,11 @@ fn an_owner_gone_before_the_signal_is_already_gone_in_json() {
     assert!(owner.get("message").is_none(), "{doc}");
     assert_eq!(
         doc["ports"],
-        serde_json::json!([{"port": h.port, "protocol": "tcp", "free": true, "held_by": [],
-            "hidden": false}])
+        // The spec names the protocol: one entry.
+        serde_json::json!([
+            {"port": h.port, "protocol": "tcp", "status": "free", "free": true,
+                "held_by": [], "hidden": false, "was_held": true}
+        ])
     );
 }
 

@@ -42,6 +42,25 @@ fn unknown_flags_and_conflicts() {
 }
 
 #[test]
+fn a_port_whose_protocol_a_flag_excludes_is_a_usage_error() {
+    // `-k` below: only ever run where a mistake could not reach another process.
+    #[cfg(target_os = "linux")]
+    let _net = common::private_netns();
+    // Not "nothing holds port 8000/tcp": the question contradicts itself.
+    assert_usage_error(&["--udp", "8000/tcp"], "port 8000/tcp contradicts --udp");
+    assert_usage_error(&["--tcp", "53/udp"], "port 53/udp contradicts --tcp");
+    // With a signal too; the ports are the test's own, as a signalling run's must be.
+    let port = unused_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _h = Holder::spawn(&["tcp", &addr, "udp", &addr], 1);
+    let (tcp, udp) = (format!("{port}/tcp"), format!("{port}/udp"));
+    assert_usage_error(
+        &["-k", "--tcp", &tcp, &udp],
+        &format!("port {udp} contradicts --tcp"),
+    );
+}
+
+#[test]
 fn help_and_version_succeed_on_stdout() {
     let out = rekt(&["--help"]);
     assert_eq!(code(&out), 0);

@@ -1,15 +1,17 @@
 //! Human output: tables on stdout, one-line notes and reports on stderr.
 
+use std::collections::BTreeSet;
 use std::io;
 
 use super::stream::{Stream, Which};
 use super::{Details, Printer, Style, table, words};
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Report};
-use crate::lookup::{Elsewhere, Lookup};
-use crate::model::{PortStatus, Signal, Socket};
+use crate::lookup::Lookup;
+use crate::model::{Signal, Socket};
 use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
+use crate::verdict::{PortVerdict, Status, Verdict};
 
 pub struct HumanPrinter {
     verbose: bool,
@@ -50,6 +52,79 @@ impl HumanPrinter {
     fn warn(&mut self, text: &str) {
         let line = self.err_style.yellow(&format!("rekt: {text}"));
         self.note(&line);
+    }
+
+    /// The line for one port, if it needs one of its own. Before a signal, a held port is
+    /// in the table and a hidden one has its notes already; a free one is summed up with
+    /// the others. After a signal, every port the signal was for gets a line.
+    fn port_line(
+        &mut self,
+        p: &PortVerdict,
+        after: bool,
+        spared: &BTreeSet<u32>,
+        details: &Details,
+    ) {
+        let port = format!("port {}/{}", p.first, p.protocol);
+        let still = if p.was_held { "still " } else { "" };
+        match &p.status {
+            Status::Free { .. } if after && p.was_held => {
+                let line = self.err_style.green(&format!("{port} is free"));
+                self.note(&line);
+            }
+            Status::Held { pids, hidden } if after => {
+                if p.is_retaken() {
+                    let line = self.err_style.red(&words::retaken(p, details));
+                    self.note(&line);
+                }
+                // The holders besides the newcomers: survivors of the signal.
+                let survivors: Vec<u32> = pids
+                    .iter()
+                    .copied()
+                    .filter(|pid| !p.newcomers.contains(pid))
+                    .collect();
+                if survivors.is_empty() && hidden.is_empty() {
+                    return;
+                }
+                let by = words::holders(&survivors, !hidden.is_empty(), details);
+                let line = format!("{port} is {still}held by {by}");
+                // Left alone on purpose (a client, unless asked for): said, but no failure.
+                let line = if survivors.iter().all(|pid| spared.contains(pid)) && hidden.is_empty()
+                {
+                    self.err_style.yellow(&line)
+                } else {
+                    self.err_style.red(&line)
+                };
+                self.note(&line);
+            }
+            Status::Hidden { .. } if after => {
+                let by = words::holders(&[], true, details);
+                let line = self
+                    .err_style
+                    .red(&format!("{port} is {still}held by {by}"));
+                self.note(&line);
+            }
+            Status::Blocked { lingering } => {
+                let line = words::blocked(p.first, p.protocol, lingering, after && p.was_held);
+                if after {
+                    let line = self.err_style.yellow(&line);
+                    self.note(&line);
+                } else {
+                    self.warn(&line);
+                }
+            }
+            Status::Elsewhere { places } => {
+                for place in places {
+                    let line = words::elsewhere(p.first, p.protocol, place);
+                    if after {
+                        let line = self.err_style.yellow(&line);
+                        self.note(&line);
+                    } else {
+                        self.warn(&line);
+                    }
+                }
+            }
+            Status::Free { .. } | Status::Held { .. } | Status::Hidden { .. } => {}
+        }
     }
 }
 
@@ -102,34 +177,71 @@ impl Printer for HumanPrinter {
                 self.warn(&line);
             }
         }
-        if hidden.is_empty() {
-            return;
-        }
-        let why = Hidden::explain(found.ownership.incomplete, privileged);
+        let reason = |s: &Socket| found.ownership.reasons.get(&s.key);
         if self.listing {
-            let n = hidden.len();
-            let (s, its) = if n == 1 { ("", "its") } else { ("s", "their") };
-            self.note(&format!(
-                "rekt: {n} socket{s} shown with PID '-': {its} owner is {}",
-                why.reason()
-            ));
+            // One footnote per kind of owner, in order of first appearance.
+            let mut kinds: Vec<(String, usize)> = Vec::new();
+            for s in hidden {
+                let owner = words::hidden_owner(reason(s));
+                match kinds.iter_mut().find(|(k, _)| *k == owner) {
+                    Some((_, n)) => *n += 1,
+                    None => kinds.push((owner, 1)),
+                }
+            }
+            for (owner, n) in kinds {
+                let (s, its) = if n == 1 { ("", "its") } else { ("s", "their") };
+                self.note(&format!(
+                    "rekt: {n} socket{s} shown with PID '-': {its} owner is {owner}"
+                ));
+            }
             return;
         }
-        for line in hidden_notes(hidden, why) {
-            self.warn(&line);
+        let mut said: Vec<String> = Vec::new();
+        for s in hidden {
+            let line = words::hidden(s, reason(s), &Details::new());
+            if !said.contains(&line) {
+                self.warn(&line);
+                said.push(line);
+            }
         }
     }
 
-    fn free(&mut self, ports: &[PortSpec]) {
-        self.note(&format!("rekt: nothing holds {}", words::ports(ports)));
-    }
-
-    fn elsewhere(&mut self, found: &[Elsewhere]) {
-        for e in found {
-            self.warn(&words::elsewhere(e));
+    fn verdict(&mut self, verdict: &Verdict, details: &Details) {
+        let after = verdict.after_signal;
+        let mut free: Vec<PortSpec> = Vec::new();
+        let mut unseen = None;
+        for spec in &verdict.specs {
+            unseen = unseen.or(spec.unseen());
+            if spec.all_free() {
+                if after {
+                    let line = self.err_style.green(&words::spec_free(&spec.spec));
+                    self.note(&line);
+                } else {
+                    free.push(spec.spec);
+                }
+                continue;
+            }
+            for p in &spec.ports {
+                self.port_line(p, after, &verdict.spared, details);
+            }
+            let quiet = spec.quiet_ports();
+            if quiet > 0 && spec.spec.first != spec.spec.last {
+                let others = words::others(&spec.spec, quiet);
+                if after {
+                    let line = self.err_style.green(&format!("{others} are free"));
+                    self.note(&line);
+                } else {
+                    self.note(&format!("rekt: nothing holds {others}"));
+                }
+            }
+        }
+        if !free.is_empty() {
+            self.note(&format!("rekt: nothing holds {}", words::ports(&free)));
+        }
+        if let Some(why) = unseen {
+            self.warn(words::unseen(why));
         }
     }
-
     fn skipped(&mut self, report: &Report, details: &Details) {
         self.note(&words::not_signalled(report.pid, &report.outcome, details));
     }
@@ -163,44 +275,6 @@ impl Printer for HumanPrinter {
 
     fn outcomes(&mut self, _: &[Report], _: &Details) {}
 
-    fn ports(&mut self, statuses: &[PortStatus], details: &Details) {
-        for status in statuses {
-            let port = format!("port {}/{}", status.port, status.protocol);
-            if status.is_free() {
-                let line = self.err_style.green(&format!("{port} is free"));
-                self.note(&line);
-                continue;
-            }
-            if status.is_retaken() {
-                let line = self.err_style.red(&words::retaken(status, details));
-                self.note(&line);
-            }
-            let survivors: Vec<u32> = status
-                .holders
-                .iter()
-                .copied()
-                .filter(|p| !status.newcomers.contains(p))
-                .collect();
-            if survivors.is_empty() && (status.is_retaken() && !status.hidden) {
-                continue;
-            }
-            let mut holders: Vec<String> = survivors
-                .iter()
-                .map(|&pid| words::who(pid, details))
-                .collect();
-            if status.hidden {
-                holders.push("a process you cannot see".into());
-            }
-            let by = match survivors.len() {
-                0 => holders.join(", "),
-                1 => format!("PID {}", holders.join(", ")),
-                _ => format!("PIDs {}", holders.join(", ")),
-            };
-            let line = self.err_style.red(&format!("{port} is still held by {by}"));
-            self.note(&line);
-        }
-    }
-
     fn lookup_failed(&mut self, error: &io::Error) {
         self.note(&format!("rekt: cannot look up sockets: {error}"));
     }
@@ -219,48 +293,6 @@ impl Printer for HumanPrinter {
             return ExitCode::Error;
         }
         code
-    }
-}
-
-/// Why a matching socket has no visible owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hidden {
-    /// Some processes could not be inspected, and more privileges would help.
-    NeedsPrivilege,
-    /// Some processes could not be inspected even with privileges (another user
-    /// namespace, or a locked-down process).
-    Unreadable,
-    /// Every process was inspected: the socket is held from another PID namespace or by
-    /// the kernel.
-    Unheld,
-}
-
-impl Hidden {
-    fn explain(incomplete: bool, privileged: bool) -> Hidden {
-        match (incomplete, privileged) {
-            (true, false) => Hidden::NeedsPrivilege,
-            (true, true) => Hidden::Unreadable,
-            (false, _) => Hidden::Unheld,
-        }
-    }
-
-    fn reason(self) -> String {
-        match self {
-            Hidden::NeedsPrivilege => format!(
-                "another user's process, which you cannot see; {}",
-                Os::PRIVILEGE_HINT
-            ),
-            Hidden::Unreadable => {
-                "a process whose fds cannot be read even with privileges (another user \
-                 namespace, or a locked-down process)"
-                    .into()
-            }
-            Hidden::Unheld => {
-                "not a visible process: no process here has the socket open (another PID \
-                 namespace, or the kernel)"
-                    .into()
-            }
-        }
     }
 }
 
@@ -296,39 +328,6 @@ fn shared_notes(found: &Lookup) -> Vec<String> {
                 Os::user_name(uid),
                 Os::PRIVILEGE_HINT
             )
-        })
-        .collect()
-}
-
-/// One line per (port, protocol, uid) whose socket has no visible owner, saying what is
-/// known and what to do about it.
-fn hidden_notes(hidden: &[Socket], why: Hidden) -> Vec<String> {
-    let mut keys: Vec<(u16, &'static str, Option<u32>)> = hidden
-        .iter()
-        .map(|s| (s.port(), s.protocol.as_str(), s.uid))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys.into_iter()
-        .map(|(port, proto, uid)| {
-            let whose = match uid {
-                Some(uid) => format!(" of uid {uid} ({})", Os::user_name(uid)),
-                None => String::new(),
-            };
-            match why {
-                Hidden::NeedsPrivilege => format!(
-                    "port {port}/{proto} is held by a process{whose} that you cannot see; {}",
-                    Os::PRIVILEGE_HINT
-                ),
-                Hidden::Unreadable => format!(
-                    "port {port}/{proto} is held by a process{whose} whose fds cannot be read, \
-                     even with privileges (another user namespace, or a locked-down process)"
-                ),
-                Hidden::Unheld => format!(
-                    "port {port}/{proto} is held by a socket{whose} that no visible process has \
-                     open (another PID namespace, or the kernel)"
-                ),
-            }
         })
         .collect()
 }

@@ -12,10 +12,11 @@ use super::{Details, Printer, words};
 use crate::context::Context;
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Outcome, Report};
-use crate::lookup::{Elsewhere, Lookup};
-use crate::model::{Family, Owner, PortStatus, Signal, Socket, Text};
+use crate::lookup::Lookup;
+use crate::model::{BoundVisibility, Family, Hidden, Owner, Signal, Socket, Text};
 use crate::query::PortSpec;
 use crate::text;
+use crate::verdict::{PortVerdict, Status, Verdict};
 
 #[derive(Default)]
 pub struct JsonPrinter {
@@ -30,6 +31,7 @@ struct Document {
     hidden: Vec<JsonSocket>,
     /// Owners not visible because processes could not be inspected (not privileged).
     incomplete: bool,
+    /// The verdict on every port asked about (not in list mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     ports: Option<Vec<JsonPort>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -83,6 +85,13 @@ struct JsonSocket {
     /// With --all-netns: the network namespace the socket is in.
     #[serde(skip_serializing_if = "Option::is_none")]
     netns: Option<JsonNetns>,
+    /// A hidden socket: why its owner cannot be seen (`other_user`, `hidepid`,
+    /// `unreadable`, `other_pid_namespace`, `kernel`, `no_process`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// A hidden socket: the sentence the human output says about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,13 +124,37 @@ struct JsonSupervisor {
     stop_command: Option<String>,
 }
 
+/// The verdict on one port and protocol (or a run of free ports of a range).
 #[derive(Debug, Serialize)]
 struct JsonPort {
     port: u16,
+    /// The last port of a run of free ports (a range's); absent for one port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_port: Option<u16>,
     protocol: &'static str,
+    /// held | hidden | blocked | elsewhere | free
+    status: &'static str,
+    /// A fresh bind() would succeed (status free or elsewhere).
     free: bool,
     held_by: Vec<u32>,
+    /// A socket on it has an owner that cannot be seen (its reason is in `hidden`).
     hidden: bool,
+    /// After -t/-k: the port was held before the signal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    was_held: Option<bool>,
+    /// Status blocked: the connections that no process holds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    blocked_by: Vec<JsonLingering>,
+    /// Status elsewhere: the other network namespaces that hold it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    netns: Vec<JsonPlace>,
+    /// Status free, when bound-but-not-listening TCP sockets could not be looked for:
+    /// `old_kernel` (Linux before 6.8) or `text_tables` (the /proc/net fallback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unseen: Option<&'static str>,
+    /// What the human output says about it, when there is more to say than the status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
     /// How long the port was watched for a newcomer after it was found free; only when it
     /// was watched.
     #[serde(skip_serializing_if = "is_zero")]
@@ -175,6 +208,112 @@ fn supervisor(context: &Context) -> Option<JsonSupervisor> {
     })
 }
 
+#[derive(Debug, Serialize)]
+struct JsonLingering {
+    state: &'static str,
+    address: String,
+    /// Milliseconds until the kernel drops it, when known.
+    ends_in_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonPlace {
+    inode: u64,
+    name: Option<Text>,
+    pids: Vec<u32>,
+}
+
+fn port(p: &PortVerdict, after: bool, details: &Details) -> JsonPort {
+    let mut json = JsonPort {
+        port: p.first,
+        last_port: (p.last != p.first).then_some(p.last),
+        protocol: p.protocol.as_str(),
+        status: "free",
+        free: false,
+        held_by: Vec::new(),
+        hidden: p.status.has_hidden(),
+        was_held: after.then_some(p.was_held),
+        blocked_by: Vec::new(),
+        netns: Vec::new(),
+        unseen: None,
+        message: None,
+        watched_ms: p.watched.as_millis() as u64,
+        retaken_by: p
+            .newcomers
+            .iter()
+            .map(|&pid| {
+                let context = details.context(pid).cloned().unwrap_or_default();
+                JsonNewcomer {
+                    pid,
+                    name: details.get(&pid).and_then(|i| i.name.clone()),
+                    parents: parents(&context, details),
+                    unit: unit(&context),
+                    supervisor: supervisor(&context),
+                }
+            })
+            .collect(),
+        retaken_after_ms: p.retaken_after.map(|d| d.as_millis() as u64),
+    };
+    match &p.status {
+        Status::Held { pids, .. } => {
+            json.status = "held";
+            json.held_by = pids.clone();
+        }
+        Status::Hidden { .. } => json.status = "hidden",
+        Status::Blocked { lingering } => {
+            json.status = "blocked";
+            json.blocked_by = lingering
+                .iter()
+                .map(|l| JsonLingering {
+                    state: l.socket.state.as_str(),
+                    address: l.socket.local.ip().to_string(),
+                    ends_in_ms: l.ends_in.map(|d| d.as_millis() as u64),
+                })
+                .collect();
+            json.message = Some(words::blocked(
+                p.first,
+                p.protocol,
+                lingering,
+                after && p.was_held,
+            ));
+        }
+        Status::Elsewhere { places } => {
+            json.status = "elsewhere";
+            json.free = true;
+            json.netns = places
+                .iter()
+                .map(|place| JsonPlace {
+                    inode: place.netns.inode,
+                    name: place.netns.name.clone(),
+                    pids: place.pids.clone(),
+                })
+                .collect();
+        }
+        Status::Free { unseen } => {
+            json.free = true;
+            json.unseen = unseen.and_then(|u| match u {
+                BoundVisibility::OldKernel => Some("old_kernel"),
+                BoundVisibility::TextTables => Some("text_tables"),
+                BoundVisibility::Shown | BoundVisibility::Unknown => None,
+            });
+            json.message = unseen.map(|u| words::unseen(u).to_owned());
+        }
+    }
+    json
+}
+
+/// The name of a hidden socket's reason in JSON.
+fn reason_name(reason: &Hidden) -> &'static str {
+    match reason {
+        Hidden::OtherUser => "other_user",
+        Hidden::HiddenPid => "hidepid",
+        Hidden::Unreadable { .. } => "unreadable",
+        Hidden::OtherPidNamespace => "other_pid_namespace",
+        Hidden::Kernel { .. } => "kernel",
+        Hidden::NoProcess => "no_process",
+    }
+}
+
 fn socket(s: &Socket, found: &Lookup) -> JsonSocket {
     JsonSocket {
         netns: found.netns.get(&s.key).map(|ns| JsonNetns {
@@ -199,6 +338,8 @@ impl From<&Socket> for JsonSocket {
             state: s.state.as_str(),
             uid: s.uid,
             netns: None,
+            reason: None,
+            message: None,
         }
     }
 }
@@ -244,7 +385,14 @@ impl JsonPrinter {
             .ownership
             .hidden
             .iter()
-            .map(|s| socket(s, found))
+            .map(|s| {
+                let reason = found.ownership.reasons.get(&s.key);
+                JsonSocket {
+                    reason: reason.map(reason_name),
+                    message: Some(words::hidden(s, reason, details)),
+                    ..socket(s, found)
+                }
+            })
             .collect();
         self.doc.incomplete = found.ownership.incomplete;
     }
@@ -292,11 +440,19 @@ impl Printer for JsonPrinter {
 
     fn hidden(&mut self, _: &Lookup, _: bool) {}
 
-    /// The empty owner list and exit code 1 say it.
-    fn free(&mut self, _: &[PortSpec]) {}
-
-    fn elsewhere(&mut self, found: &[Elsewhere]) {
-        self.doc.hints.extend(found.iter().map(words::elsewhere));
+    fn verdict(&mut self, verdict: &Verdict, details: &Details) {
+        let after = verdict.after_signal;
+        self.doc.ports = Some(verdict.entries().map(|p| port(p, after, details)).collect());
+        for p in verdict.entries() {
+            if let Status::Elsewhere { places } = &p.status {
+                for place in places {
+                    let hint = words::elsewhere(p.first, p.protocol, place);
+                    if !self.doc.hints.contains(&hint) {
+                        self.doc.hints.push(hint);
+                    }
+                }
+            }
+        }
     }
 
     fn skipped(&mut self, _: &Report, _: &Details) {}
@@ -316,37 +472,6 @@ impl Printer for JsonPrinter {
                 owner.message = words::outcome_detail(report.pid, &report.outcome, details);
             }
         }
-    }
-
-    fn ports(&mut self, statuses: &[PortStatus], details: &Details) {
-        self.doc.ports = Some(
-            statuses
-                .iter()
-                .map(|s| JsonPort {
-                    port: s.port,
-                    protocol: s.protocol.as_str(),
-                    free: s.is_free(),
-                    held_by: s.holders.clone(),
-                    hidden: s.hidden,
-                    watched_ms: s.watched.as_millis() as u64,
-                    retaken_by: s
-                        .newcomers
-                        .iter()
-                        .map(|&pid| {
-                            let context = details.context(pid).cloned().unwrap_or_default();
-                            JsonNewcomer {
-                                pid,
-                                name: details.get(&pid).and_then(|i| i.name.clone()),
-                                parents: parents(&context, details),
-                                unit: unit(&context),
-                                supervisor: supervisor(&context),
-                            }
-                        })
-                        .collect(),
-                    retaken_after_ms: s.retaken_after.map(|d| d.as_millis() as u64),
-                })
-                .collect(),
-        );
     }
 
     fn lookup_failed(&mut self, error: &io::Error) {

@@ -18,9 +18,10 @@ use crate::cli::{Cli, Format};
 use crate::error::UsageError;
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Report};
-use crate::lookup::{Elsewhere, Lookup};
-use crate::model::{PortStatus, Signal};
+use crate::lookup::Lookup;
+use crate::model::Signal;
 use crate::query::PortSpec;
+use crate::verdict::Verdict;
 
 pub use human::HumanPrinter;
 pub use json::JsonPrinter;
@@ -44,12 +45,11 @@ pub trait Printer {
     fn owners(&mut self, found: &Lookup, details: &Details);
     /// List mode: every listener and its owner.
     fn listeners(&mut self, found: &Lookup, details: &Details);
-    /// Matching sockets whose owner could not be found.
+    /// Matching sockets whose owner could not be found, each with its reason.
     fn hidden(&mut self, found: &Lookup, privileged: bool);
-    /// Nothing holds the ports asked about.
-    fn free(&mut self, ports: &[PortSpec]);
-    /// The ports that are free here but held in other network namespaces.
-    fn elsewhere(&mut self, found: &[Elsewhere]);
+    /// The status of every port asked about: once per run, after the lookup, or after
+    /// the signals and the second lookup (`verdict.after_signal`).
+    fn verdict(&mut self, verdict: &Verdict, details: &Details);
     /// An owner that will not be signalled (protected, rekt's caller, a client, already
     /// gone, declined).
     fn skipped(&mut self, report: &Report, details: &Details);
@@ -62,8 +62,6 @@ pub trait Printer {
     fn event(&mut self, event: Event<'_>, details: &Details);
     /// What became of every owner, once signalling is over.
     fn outcomes(&mut self, reports: &[Report], details: &Details);
-    /// The ports checked again after signalling.
-    fn ports(&mut self, statuses: &[PortStatus], details: &Details);
     /// The lookup itself failed (exit 4).
     fn lookup_failed(&mut self, error: &io::Error);
     /// The check after signalling failed (exit 4).
@@ -97,12 +95,10 @@ impl Printer for QuietPrinter {
     fn owners(&mut self, _: &Lookup, _: &Details) {}
     fn listeners(&mut self, _: &Lookup, _: &Details) {}
     fn hidden(&mut self, _: &Lookup, _: bool) {}
-    fn free(&mut self, _: &[PortSpec]) {}
-    fn elsewhere(&mut self, _: &[Elsewhere]) {}
+    fn verdict(&mut self, _: &Verdict, _: &Details) {}
     fn skipped(&mut self, _: &Report, _: &Details) {}
     fn event(&mut self, _: Event<'_>, _: &Details) {}
     fn outcomes(&mut self, _: &[Report], _: &Details) {}
-    fn ports(&mut self, _: &[PortStatus], _: &Details) {}
     fn lookup_failed(&mut self, _: &io::Error) {}
     fn recheck_failed(&mut self, _: &io::Error) {}
     fn finish(&mut self, code: ExitCode) -> ExitCode {

@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
-use crate::model::{SendError, Signal, Socket, Text};
+use crate::model::{Blockers, SendError, Signal, Socket, Text};
 use crate::query::Query;
 
 #[cfg(target_os = "linux")]
@@ -64,6 +64,22 @@ pub trait Backend {
 
     /// Every socket in this network namespace that matches `query`.
     fn sockets(query: &Query) -> io::Result<Vec<Socket>>;
+
+    /// The sockets that block a fresh bind() on the query's TCP ports without being in
+    /// [`Backend::sockets`]' answer: bound but neither listening nor connected, or closing
+    /// (TIME_WAIT and the like, which no process holds). Only asked for when they can
+    /// matter, since looking costs another walk of the kernel's tables. By default none,
+    /// and whether bound-only sockets exist is unknown.
+    fn blockers(query: &Query) -> io::Result<Blockers> {
+        let _ = query;
+        Ok(Blockers::default())
+    }
+
+    /// [`Backend::blockers`] in another network namespace.
+    fn blockers_in_netns(ns: &NetNs, query: &Query) -> io::Result<Blockers> {
+        let _ = (ns, query);
+        Ok(Blockers::default())
+    }
 
     /// The processes holding `sockets`: one owner per PID, sorted by PID, each socket once
     /// per owner in the order of `sockets`; and the sockets no visible process holds.

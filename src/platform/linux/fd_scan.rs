@@ -28,8 +28,9 @@ pub struct Hit {
 pub struct Scan {
     /// Sorted by pid, then fd.
     pub hits: Vec<Hit>,
-    /// Processes whose fd directory we may not read (another user's, without privileges).
-    pub denied: usize,
+    /// Processes whose fd directory we may not read (another user's, without privileges),
+    /// sorted.
+    pub denied: Vec<u32>,
 }
 
 /// The getdents64 buffer. 32 KiB holds about 1,300 fd entries per call.
@@ -56,32 +57,88 @@ pub fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     let mut result = Scan::default();
     for part in parts {
         result.hits.extend(part.result.hits);
-        result.denied += part.result.denied;
+        result.denied.extend(part.result.denied);
     }
     result.hits.sort_unstable();
+    result.denied.sort_unstable();
     Ok(result)
 }
 
-/// Re-reads one fd of one process: the inode of the socket it refers to now, if any. Used
-/// just before a signal to prove the PID still holds what we found.
-pub fn socket_inode_of(pid: u32, fd: u32) -> io::Result<Option<u64>> {
+/// Finds the fds that refer to `inodes` in the fd tables of threads that have one of their
+/// own: a thread that called `unshare(CLONE_FILES)` (or was cloned without CLONE_FILES)
+/// keeps its fds in `/proc/PID/task/TID/fd`, which the scan of `/proc/PID/fd` (the main
+/// thread's table) never sees. Hits are recorded under the process's PID, which is what
+/// is signalled. Costs a directory listing per process and a `kcmp` per thread, so it runs
+/// only when a socket is left without an owner.
+pub fn scan_threads(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
+    debug_assert!(inodes.is_sorted());
+    let pids = list_pids(proc_dir)?;
+    let parts = for_each_pid(
+        &pids,
+        || Worker::new(proc_dir.as_fd(), inodes),
+        |worker, pid| {
+            let dirs = other_threads_fd_dirs(worker.proc_dir, pid, &mut worker.buf);
+            for (tid, dir) in dirs {
+                if !shares_fd_table(pid, tid) {
+                    worker.scan_fd_dir(pid, &dir);
+                }
+            }
+        },
+    );
+    let mut result = Scan::default();
+    for part in parts {
+        result.hits.extend(part.result.hits);
+    }
+    result.hits.sort_unstable();
+    result.hits.dedup();
+    Ok(result)
+}
+
+/// Whether thread `tid` uses the fd table of its process `pid`: `kcmp(KCMP_FILES)`, which
+/// needs the right to ptrace both (our own processes, or root). When it cannot say (no
+/// kcmp in this kernel, or not allowed), the answer is no, so the thread's table is read.
+fn shares_fd_table(pid: u32, tid: u32) -> bool {
+    const KCMP_FILES: libc::c_long = 2;
+    // SAFETY: kcmp only compares kernel objects of the two tasks; it reads no memory of
+    // ours.
+    let same = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            libc::c_long::from(pid as i32),
+            libc::c_long::from(tid as i32),
+            KCMP_FILES,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    same == 0
+}
+
+/// Whether process `pid` holds one of `inodes` through its fd `fd` now: in the main
+/// thread's fd table, or in the table of a thread that has one of its own (see
+/// [`scan_threads`]), or (when the main thread has exited) in the one its other threads
+/// share. Used just before a signal to prove the PID still holds what we found.
+pub fn holds(pid: u32, fd: u32, inodes: &[u64]) -> io::Result<bool> {
     let proc_dir = open_proc()?;
     let link = |dir: &str| {
         let path = CString::new(format!("{dir}/{fd}")).map_err(io::Error::other)?;
         link_id(&proc_dir, &path, SOCKET_PREFIX)
     };
-    match link(&format!("{pid}/fd")) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let mut buf = DirBuf::new();
-            for dir in other_threads_fd_dirs(proc_dir.as_fd(), pid, &mut buf) {
-                if let Ok(inode) = link(&dir.to_string_lossy()) {
-                    return Ok(inode);
-                }
-            }
-            Err(e)
-        }
-        other => other,
+    let main = link(&format!("{pid}/fd"));
+    if let Ok(Some(inode)) = main
+        && inodes.contains(&inode)
+    {
+        return Ok(true);
     }
+    let mut buf = DirBuf::new();
+    for (_, dir) in other_threads_fd_dirs(proc_dir.as_fd(), pid, &mut buf) {
+        if let Ok(Some(inode)) = link(&dir.to_string_lossy())
+            && inodes.contains(&inode)
+        {
+            return Ok(true);
+        }
+    }
+    main.map(|_| false)
 }
 
 /// Reads the link at `path` (relative to `at`) and returns the number in `PREFIX…]`:
@@ -124,11 +181,15 @@ pub fn list_pids(proc_dir: &OwnedFd) -> io::Result<Vec<u32>> {
     Ok(pids)
 }
 
-/// `PID/task/TID/fd` for every thread of `pid` but the main one, relative to /proc. When
-/// the main thread has exited (a zombie leader), its `PID/fd` is empty while the other
-/// threads live on with the fd table, which they share: the first of these that can be
-/// read speaks for all.
-fn other_threads_fd_dirs(proc_dir: BorrowedFd<'_>, pid: u32, buf: &mut DirBuf) -> Vec<CString> {
+/// `(TID, PID/task/TID/fd)` for every thread of `pid` but the main one, relative to
+/// /proc. When the main thread has exited (a zombie leader), its `PID/fd` is empty while
+/// the other threads live on with the fd table, which they share: the first of these that
+/// can be read speaks for all.
+fn other_threads_fd_dirs(
+    proc_dir: BorrowedFd<'_>,
+    pid: u32,
+    buf: &mut DirBuf,
+) -> Vec<(u32, CString)> {
     let Ok(path) = CString::new(format!("{pid}/task")) else {
         return Vec::new();
     };
@@ -137,11 +198,11 @@ fn other_threads_fd_dirs(proc_dir: BorrowedFd<'_>, pid: u32, buf: &mut DirBuf) -
     };
     let mut dirs = Vec::new();
     let _ = for_each_name(tasks.as_fd(), buf, |name| {
-        if let Some(tid) = decimal(name.to_bytes())
-            && tid != u64::from(pid)
+        if let Some(tid) = decimal(name.to_bytes()).and_then(|t| u32::try_from(t).ok())
+            && tid != pid
             && let Ok(dir) = CString::new(format!("{pid}/task/{tid}/fd"))
         {
-            dirs.push(dir);
+            dirs.push((tid, dir));
         }
     });
     dirs
@@ -170,7 +231,7 @@ impl<'a> Worker<'a> {
         let path = pid_fd_path(pid, &mut path);
         if self.scan_fd_dir(pid, path) == Some(0) {
             // No fds at all: a kernel thread, or a process whose main thread has exited.
-            for dir in other_threads_fd_dirs(self.proc_dir, pid, &mut self.buf) {
+            for (_, dir) in other_threads_fd_dirs(self.proc_dir, pid, &mut self.buf) {
                 if self.scan_fd_dir(pid, &dir).is_some() {
                     return;
                 }
@@ -186,7 +247,7 @@ impl<'a> Worker<'a> {
             Err(e) => {
                 // ENOENT: the process exited mid-scan, which is normal.
                 if e.kind() == io::ErrorKind::PermissionDenied {
-                    self.result.denied += 1;
+                    self.result.denied.push(pid);
                 }
                 return None;
             }
@@ -223,7 +284,7 @@ impl<'a> Worker<'a> {
             }
         });
         if denied {
-            self.result.denied += 1;
+            self.result.denied.push(pid);
             return None;
         }
         listed.ok().map(|()| entries)
@@ -329,9 +390,8 @@ mod tests {
                 inode
             }]
         );
-        assert_eq!(
-            socket_inode_of(std::process::id(), listener.as_raw_fd() as u32).unwrap(),
-            Some(inode)
-        );
+        let fd = listener.as_raw_fd() as u32;
+        assert!(holds(std::process::id(), fd, &[inode]).unwrap());
+        assert!(!holds(std::process::id(), fd, &[inode + 1]).unwrap());
     }
 }

@@ -2,6 +2,7 @@
 //! through pidfds.
 
 mod fd_scan;
+mod hidden;
 mod netns;
 pub mod proc_net;
 mod process;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use super::Backend;
 use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
-use crate::model::{Socket, SocketKey, Text};
+use crate::model::{Blockers, Socket, SocketKey, Text};
 use crate::query::Query;
 
 pub use signal::Target;
@@ -33,6 +34,25 @@ impl Backend for Linux {
     /// them (for tests and debugging).
     fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
         sockets(query)
+    }
+
+    /// Through the same source as [`Linux::sockets`]: bound-only sockets are only shown by
+    /// netlink (Linux 6.8+), never by the text tables.
+    fn blockers(query: &Query) -> io::Result<Blockers> {
+        if use_text_tables() {
+            return proc_net::blockers_in(std::path::Path::new("/proc/net"), query);
+        }
+        match sock_diag::blockers(query) {
+            Ok(found) => Ok(found),
+            Err(e) if sock_diag::refused(&e) => {
+                proc_net::blockers_in(std::path::Path::new("/proc/net"), query)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn blockers_in_netns(ns: &NetNs, query: &Query) -> io::Result<Blockers> {
+        netns::blockers_in(ns, query)
     }
 
     /// Found by scanning every process's fds.
@@ -122,8 +142,13 @@ impl Backend for Linux {
     }
 }
 
+/// `REKT_SOCKETS=proc`: read the text tables even when netlink works.
+fn use_text_tables() -> bool {
+    std::env::var_os("REKT_SOCKETS").is_some_and(|v| v == "proc")
+}
+
 fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
-    if std::env::var_os("REKT_SOCKETS").is_some_and(|v| v == "proc") {
+    if use_text_tables() {
         crate::debug!("sockets: /proc/net text tables (REKT_SOCKETS=proc)");
         return proc_net::sockets(query);
     }
@@ -137,6 +162,14 @@ fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// The IPV6_V6ONLY option that new IPv6 sockets of this thread's network namespace get
+/// unless they set it (`net.ipv6.bindv6only`, 0 by default): the best guess for a socket
+/// whose option the kernel does not report (the /proc/net tables never do).
+pub fn bindv6only() -> bool {
+    // Network sysctls are those of the namespace of the thread that opens them.
+    std::fs::read("/proc/sys/net/ipv6/bindv6only").is_ok_and(|v| v.first() == Some(&b'1'))
 }
 
 /// Keeps the first sighting of each socket. Neither source is a snapshot: /proc/net is
@@ -171,8 +204,22 @@ fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
     }
     let proc_dir =
         fd_scan::open_proc().map_err(|e| io::Error::new(e.kind(), format!("/proc: {e}")))?;
-    let scan = fd_scan::scan(&proc_dir, &inodes)?;
-    Ok(join(sockets, &scan.hits, scan.denied > 0))
+    let mut scan = fd_scan::scan(&proc_dir, &inodes)?;
+    let mut ownership = join(sockets, &scan.hits, !scan.denied.is_empty());
+    if ownership.hidden.is_empty() {
+        return Ok(ownership);
+    }
+    // Only now, with a socket left over, is the slower search worth it: the fd tables of
+    // threads that have their own.
+    let threads = fd_scan::scan_threads(&proc_dir, &self::inodes(&ownership.hidden))?;
+    if !threads.hits.is_empty() {
+        scan.hits.extend(threads.hits);
+        scan.hits.sort_unstable();
+        scan.hits.dedup();
+        ownership = join(sockets, &scan.hits, !scan.denied.is_empty());
+    }
+    ownership.reasons = hidden::explain(&ownership.hidden, &scan.denied);
+    Ok(ownership)
 }
 
 /// Joins fd hits to the sockets they refer to: one owner per PID, sorted by PID, each
@@ -215,6 +262,7 @@ fn join(sockets: &[Socket], hits: &[fd_scan::Hit], incomplete: bool) -> Ownershi
     Ownership {
         owners,
         hidden,
+        reasons: Default::default(),
         incomplete,
     }
 }

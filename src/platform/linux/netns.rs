@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::{fd_scan, proc_net, sock_diag};
-use crate::model::{NetNs, Socket, Text};
+use crate::model::{Blockers, NetNs, Socket, Text};
 use crate::query::Query;
 
 const NAMED: &str = "/var/run/netns";
@@ -93,10 +93,33 @@ fn current_file() -> io::Result<std::fs::Metadata> {
 
 /// The sockets matching `query` inside `ns`.
 pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
+    read_in(ns, query, sock_diag::sockets, proc_net::sockets_in)
+}
+
+/// The sockets blocking a bind() on the query's TCP ports inside `ns` (see
+/// `Backend::blockers`).
+pub fn blockers_in(ns: &NetNs, query: &Query) -> io::Result<Blockers> {
+    read_in(ns, query, sock_diag::blockers, proc_net::blockers_in)
+}
+
+/// Asks `ns` through `netlink` on a thread that entered it, or through `text` from the
+/// text tables under a directory when netlink fails there or the namespace may not be
+/// entered.
+fn read_in<T: Send>(
+    ns: &NetNs,
+    query: &Query,
+    netlink: fn(&Query) -> io::Result<T>,
+    text: fn(&Path, &Query) -> io::Result<T>,
+) -> io::Result<T> {
     let entry = match (&ns.name, ns.member) {
         (Some(name), _) => PathBuf::from(NAMED).join(OsStr::from_bytes(name.as_bytes())),
         (None, Some(pid)) => PathBuf::from(format!("/proc/{pid}/ns/net")),
-        (None, None) => return Ok(Vec::new()),
+        (None, None) => {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("network namespace {}: no way in", ns.inode),
+            ));
+        }
     };
     let handle = File::open(&entry).map_err(|e| {
         // A process that exits takes its namespace links with it (ENOENT, or ESRCH).
@@ -119,17 +142,16 @@ pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
         ));
     }
     let entered = std::thread::scope(|s| {
-        s.spawn(|| -> io::Result<Vec<Socket>> {
+        s.spawn(|| -> io::Result<T> {
             enter(handle.as_fd())?;
             // This thread's view: /proc/net would show the main thread's namespace.
-            sock_diag::sockets(query)
-                .or_else(|_| proc_net::sockets_in(Path::new("/proc/thread-self/net"), query))
+            netlink(query).or_else(|_| text(Path::new("/proc/thread-self/net"), query))
         })
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     });
     match (entered, ns.member) {
-        (Ok(sockets), _) => Ok(sockets),
+        (Ok(found), _) => Ok(found),
         // The namespace's only known process exited meanwhile: whatever failed, there is
         // nothing left to find there.
         (Err(e), Some(pid))
@@ -139,7 +161,7 @@ pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
         }
         // Not allowed to enter: a member's text tables show the namespace without setns.
         (Err(e), Some(pid)) if e.kind() == io::ErrorKind::PermissionDenied => {
-            proc_net::sockets_in(Path::new(&format!("/proc/{pid}/net")), query)
+            text(Path::new(&format!("/proc/{pid}/net")), query)
         }
         (Err(e), _) => Err(e),
     }

@@ -11,7 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use super::fd_scan::decimal;
-use crate::model::{Family, Protocol, Socket, SocketKey};
+use super::state::BLOCKER_STATES;
+use crate::model::{Blockers, BoundVisibility, Family, Lingering, Protocol, Socket, SocketKey};
 use crate::query::Query;
 
 /// Why a table line was not a socket.
@@ -36,7 +37,7 @@ fn tables(query: &Query) -> impl Iterator<Item = (&'static str, Protocol, Family
 }
 
 /// Every matching socket in the text tables of the calling thread's network namespace. A
-/// missing table (IPv6 disabled, UDP not built) contributes nothing.
+/// table that cannot be read fails the lookup, except the IPv6 ones on a kernel without IPv6.
 pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
     // /proc/net is the main thread's namespace; a thread can be in another (setns, or a
     // test that unshared). /proc/thread-self exists since Linux 3.17.
@@ -50,21 +51,177 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
 
 /// Every matching socket in the tables `tcp`, `tcp6`, `udp` and `udp6` under `dir`:
 /// `/proc/net` for this network namespace, `/proc/PID/net` (or `/proc/thread-self/net`
-/// after a `setns`) for another one, or a directory of recorded tables in tests. A missing
-/// table (IPv6 disabled, UDP not built) contributes nothing; any other error names the file.
+/// after a `setns`) for another one, or a directory of recorded tables in tests.
+///
+/// A table that cannot be read fails the lookup, with an error that names the file: an
+/// unreadable table says nothing about the port, and answering "free" from it would be a
+/// lie. The one exception is a kernel without IPv6 (booted with `ipv6.disable=1`, or built
+/// without it), which has no `tcp6` and `udp6` at all: there are no IPv6 sockets to find.
+/// Such a kernel is told apart from a hidden or damaged /proc by `if_inet6` in the same
+/// directory, which the kernel creates with the IPv6 tables, in every network namespace,
+/// whether or not any address is configured.
 pub fn sockets_in(dir: &Path, query: &Query) -> io::Result<Vec<Socket>> {
     let mut out = Vec::new();
+    let mut closing = Vec::new();
+    let tick = clock_tick();
     for (name, protocol, family) in tables(query) {
-        let path = dir.join(name);
-        let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-        match File::open(&path) {
-            Ok(file) => read_table(BufReader::new(file), protocol, family, query, &mut out)
-                .map_err(named)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(named(e)),
+        let v6only = v6only_guess(query, family);
+        each_line(dir, name, family, |line| {
+            let Ok((socket, timer)) = parse_fields(line, protocol, family) else {
+                return;
+            };
+            if socket.key != SocketKey::Inode(0) && query.matches_with(&socket, v6only) {
+                out.push(socket);
+            } else if let Some(blocker) = blocker(socket, timer, query, v6only, tick) {
+                closing.push(blocker);
+            }
+        })?;
+    }
+    // Kept for a `blockers_in` of the same tables that may follow: reading them is most
+    // of the cost, and it would be paid twice.
+    LAST_READ.set(Some(LastRead {
+        dir: dir.to_owned(),
+        query: query.clone(),
+        closing,
+    }));
+    Ok(super::once_each(out))
+}
+
+/// The closing connections that the last [`sockets_in`] on this thread saw: a lookup asks
+/// for them right after the sockets, and only about ports that read covered.
+struct LastRead {
+    dir: std::path::PathBuf,
+    query: Query,
+    closing: Vec<Lingering>,
+}
+
+thread_local! {
+    static LAST_READ: std::cell::Cell<Option<LastRead>> = const { std::cell::Cell::new(None) };
+}
+
+impl LastRead {
+    /// Whether this read covered everything `query` asks about in `dir`.
+    fn covers(&self, dir: &Path, query: &Query) -> bool {
+        let ranges = self.query.port_ranges(Protocol::Tcp);
+        self.dir == dir
+            && self.query.wants_protocol(Protocol::Tcp)
+            && (self.query.ipv4, self.query.ipv6) == (query.ipv4, query.ipv6)
+            && query.port_ranges(Protocol::Tcp).iter().all(|&(lo, hi)| {
+                ranges
+                    .iter()
+                    .any(|&(first, last)| first <= lo && hi <= last)
+            })
+    }
+}
+
+/// `socket` as a blocker of `query`'s TCP ports, if it is one: a connection in a closing
+/// state (its timer says when TIME_WAIT ends; `ends_in` stays unknown otherwise).
+fn blocker(
+    socket: Socket,
+    timer: Timer,
+    query: &Query,
+    v6only: Option<bool>,
+    tick: std::time::Duration,
+) -> Option<Lingering> {
+    (socket.protocol == Protocol::Tcp
+        && BLOCKER_STATES.contains(&socket.state)
+        && query.matches_family(socket.family, socket.local.ip(), v6only)
+        && query.matches_port(Protocol::Tcp, socket.port()))
+    .then(|| Lingering {
+        socket,
+        ends_in: (timer.kind == TIMER_TIME_WAIT)
+            .then(|| tick.saturating_mul(timer.ticks.min(u64::from(u32::MAX)) as u32)),
+    })
+}
+
+/// The TCP sockets under `dir` that block a bind() on the query's ports besides those
+/// [`sockets_in`] returns: connections after a close or shutdown, held (with an inode) or
+/// lingering (inode 0; the timer column says when TIME_WAIT ends). Bound-only sockets
+/// are in no text table, so they cannot be found this way. Right after a [`sockets_in`]
+/// of the same tables and ports on this thread, what it saw is used instead of reading
+/// them again.
+pub fn blockers_in(dir: &Path, query: &Query) -> io::Result<Blockers> {
+    let mut found = Blockers {
+        bound: BoundVisibility::TextTables,
+        ..Blockers::default()
+    };
+    if !query.wants_protocol(Protocol::Tcp) || query.port_ranges(Protocol::Tcp).is_empty() {
+        return Ok(found);
+    }
+    let closing = match LAST_READ.take() {
+        Some(last) if last.covers(dir, query) => last
+            .closing
+            .into_iter()
+            .filter(|l| query.matches_port(Protocol::Tcp, l.socket.port()))
+            .collect(),
+        _ => {
+            let tick = clock_tick();
+            let mut closing = Vec::new();
+            for (name, protocol, family) in tables(query).filter(|t| t.1 == Protocol::Tcp) {
+                let v6only = v6only_guess(query, family);
+                each_line(dir, name, family, |line| {
+                    if let Ok((socket, timer)) = parse_fields(line, protocol, family)
+                        && let Some(blocker) = blocker(socket, timer, query, v6only, tick)
+                    {
+                        closing.push(blocker);
+                    }
+                })?;
+            }
+            closing
+        }
+    };
+    for l in closing {
+        match l.socket.key {
+            SocketKey::Inode(0) => found.lingering.push(l),
+            _ => found.sockets.push(l.socket),
         }
     }
-    Ok(super::once_each(out))
+    found.sockets = super::once_each(found.sockets);
+    Ok(found)
+}
+
+/// The timer column of the TIME_WAIT timer (`tr` 3): `tm->when` is then the time left.
+const TIMER_TIME_WAIT: u8 = 3;
+
+/// The length of one clock tick (USER_HZ), the unit of the timer column.
+fn clock_tick() -> std::time::Duration {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as u64 } else { 100 };
+    std::time::Duration::from_nanos(1_000_000_000 / hz)
+}
+
+/// The IPV6_V6ONLY option to assume for the sockets of a `family` table: the tables never
+/// say, and only `-4` needs it, for IPv6 sockets bound to `::`. The namespace's default
+/// for new sockets is the best guess (most programs never change it).
+fn v6only_guess(query: &Query, family: Family) -> Option<bool> {
+    (family == Family::V6 && !query.ipv6).then(super::bindv6only)
+}
+
+/// Calls `f` with every line of the table `name` under `dir`. A table that cannot be read
+/// fails with an error naming it; see [`sockets_in`] for the one exception.
+fn each_line(dir: &Path, name: &str, family: Family, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+    let path = dir.join(name);
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && no_ipv6(dir, family) => return Ok(()),
+        Err(e) => return Err(named(e)),
+    };
+    let mut input = BufReader::new(file);
+    let mut line = Vec::with_capacity(256);
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line).map_err(named)? == 0 {
+            return Ok(());
+        }
+        f(&line);
+    }
+}
+
+/// Whether a missing table of `family` under `dir` means a kernel without IPv6.
+fn no_ipv6(dir: &Path, family: Family) -> bool {
+    family == Family::V6 && !dir.join("if_inet6").exists()
 }
 
 /// Reads one table, appending the sockets that match `query` to `out`. Lines that do not
@@ -96,6 +253,23 @@ pub fn read_table(
 /// (slot, local address, remote address, state, queues, timer, retransmits, uid, timeout,
 /// inode). Inode 0 sockets are returned too; they have no owner and callers drop them.
 pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Socket, LineError> {
+    parse_fields(line, protocol, family).map(|(socket, _)| socket)
+}
+
+/// The timer columns of a table line: `tr` (which timer) and `tm->when` (clock ticks
+/// left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Timer {
+    kind: u8,
+    ticks: u64,
+}
+
+/// [`parse_line`], with the timer columns.
+fn parse_fields(
+    line: &[u8],
+    protocol: Protocol,
+    family: Family,
+) -> Result<(Socket, Timer), LineError> {
     let mut fields = line
         .split(|b| b.is_ascii_whitespace())
         .filter(|f| !f.is_empty());
@@ -114,21 +288,32 @@ pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Soc
         .and_then(|code| super::state::from_code(protocol, code))
         .ok_or(LineError::Malformed("state"))?;
     next("queues")?;
-    next("timer")?;
+    let timer = next("timer")?;
     next("retransmits")?;
     let uid = decimal(next("uid")?)
         .and_then(|v| u32::try_from(v).ok())
         .ok_or(LineError::Malformed("uid"))?;
     next("timeout")?;
     let inode = decimal(next("inode")?).ok_or(LineError::Malformed("inode"))?;
-    Ok(Socket {
+    // `03:0000175B`; anything else is no timer we use.
+    let timer = timer
+        .split_at_checked(2)
+        .and_then(|(kind, rest)| {
+            Some(Timer {
+                kind: u8::try_from(hex_u32(kind)?).ok()?,
+                ticks: u64::from(hex_u32(rest.strip_prefix(b":")?)?),
+            })
+        })
+        .unwrap_or(Timer { kind: 0, ticks: 0 });
+    let socket = Socket {
         protocol,
         family,
         local,
         state,
         uid: Some(uid),
         key: SocketKey::Inode(inode),
-    })
+    };
+    Ok((socket, timer))
 }
 
 /// `0100007F:1F40` or the 32-digit IPv6 form. The kernel prints each 32-bit word of the
@@ -208,6 +393,22 @@ mod tests {
         );
         assert_eq!(s.state, State::Unconnected);
         assert_eq!(s.kind(), "udp6");
+    }
+
+    #[test]
+    fn reads_the_timer_columns() {
+        let line = "   1: 0100007F:9C4B 0100007F:9C4A 06 00000000:00000000 03:0000175B 00000000     0        0 0 3 0000000067e93c5b";
+        let (socket, timer) = parse_fields(line.as_bytes(), Protocol::Tcp, Family::V4).unwrap();
+        assert_eq!(socket.state, State::TimeWait);
+        assert_eq!(
+            timer,
+            Timer {
+                kind: 3,
+                ticks: 0x175B
+            }
+        );
+        let (_, timer) = parse_fields(TCP4.as_bytes(), Protocol::Tcp, Family::V4).unwrap();
+        assert_eq!(timer, Timer { kind: 0, ticks: 0 });
     }
 
     #[test]
@@ -448,16 +649,118 @@ mod tests {
             assert!(ports_and_kinds("proc_net_no_ipv6", &v6).is_empty());
         }
 
+        /// A directory holding copies of the recorded tables named in `tables`, plus
+        /// `if_inet6` when `ipv6` (the mark of a kernel with IPv6).
+        fn partial_copy(tag: &str, tables: &[&str], ipv6: bool) -> std::path::PathBuf {
+            let dir =
+                std::env::temp_dir().join(format!("rekt-proc-net-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for t in tables {
+                std::fs::copy(data_dir("proc_net").join(t), dir.join(t)).unwrap();
+            }
+            if ipv6 {
+                std::fs::write(dir.join("if_inet6"), "").unwrap();
+            }
+            dir
+        }
+
+        #[test]
+        fn blockers_are_the_closing_connections_with_their_timer() {
+            let q = |spec: &str| Query::ports(vec![spec.parse().unwrap()]);
+            let found = blockers_in(&data_dir("proc_net"), &q("47021")).unwrap();
+            assert_eq!(found.bound, BoundVisibility::TextTables);
+            assert!(found.sockets.is_empty());
+            assert_eq!(found.lingering.len(), 1);
+            let tw = &found.lingering[0];
+            assert_eq!(tw.socket.state, State::TimeWait);
+            assert_eq!(tw.socket.local, "127.0.0.1:47021".parse().unwrap());
+            let left = tw.ends_in.expect("the TIME_WAIT timer column");
+            assert!(left > std::time::Duration::ZERO && left <= std::time::Duration::from_secs(60));
+            // A listener's port has no blockers; nor does a UDP-only question.
+            assert!(
+                blockers_in(&data_dir("proc_net"), &q("47001"))
+                    .unwrap()
+                    .lingering
+                    .is_empty()
+            );
+            assert!(
+                blockers_in(&data_dir("proc_net"), &q("47021/udp"))
+                    .unwrap()
+                    .lingering
+                    .is_empty()
+            );
+        }
+
+        #[test]
+        fn blockers_right_after_a_read_of_the_same_tables_reuse_it() {
+            let q = |spec: &str| Query::ports(vec![spec.parse().unwrap()]);
+            let dir = data_dir("proc_net");
+            let fresh = blockers_in(&dir, &q("47021/tcp")).unwrap();
+            sockets_in(&dir, &q("47000-47030")).unwrap();
+            // Served from the read above (a narrower port set of it), then gone.
+            assert!(LAST_READ.with(|l| {
+                let last = l.take();
+                let covers = last
+                    .as_ref()
+                    .is_some_and(|r| r.covers(&dir, &q("47021/tcp")));
+                l.set(last);
+                covers
+            }));
+            assert_eq!(blockers_in(&dir, &q("47021/tcp")).unwrap(), fresh);
+            assert!(LAST_READ.with(|l| {
+                let last = l.take();
+                last.is_none()
+            }));
+            // Another directory, port or family filter is read afresh.
+            sockets_in(&dir, &q("47000-47010")).unwrap();
+            assert!(LAST_READ.with(|l| {
+                let last = l.take();
+                let covers = last
+                    .as_ref()
+                    .is_some_and(|r| r.covers(&dir, &q("47021/tcp")));
+                !covers
+            }));
+        }
+
+        #[test]
+        fn a_missing_ipv4_table_fails_the_lookup() {
+            // /proc/net hidden (a proc mounted with subset=pid) or damaged: never "free".
+            let dir = partial_copy("no-v4", &["tcp6", "udp", "udp6"], true);
+            let err = sockets_in(&dir, &Query::ports(vec!["47001".parse().unwrap()]));
+            let err = err.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::NotFound);
+            assert!(err.to_string().contains("/tcp: "), "{err}");
+            // Not asked about TCP: the TCP table is not needed.
+            let udp = sockets_in(&dir, &Query::ports(vec!["47011/udp".parse().unwrap()]));
+            assert_eq!(udp.unwrap().len(), 1);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+
+        #[test]
+        fn a_missing_ipv6_table_fails_unless_the_kernel_has_no_ipv6() {
+            let query = Query::ports(vec!["47001".parse().unwrap()]);
+            let dir = partial_copy("no-v6-table", &["tcp", "udp", "udp6"], true);
+            let err = sockets_in(&dir, &query).unwrap_err();
+            assert!(err.to_string().contains("/tcp6: "), "{err}");
+            std::fs::remove_dir_all(&dir).unwrap();
+            // Without if_inet6, the kernel has no IPv6: nothing to find there.
+            let dir = partial_copy("no-v6-kernel", &["tcp", "udp"], false);
+            assert_eq!(sockets_in(&dir, &query).unwrap().len(), 1);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+
         #[test]
         fn sockets_in_reports_a_socket_seen_on_two_pages_once() {
             let q = |spec: &str| Query::ports(vec![spec.parse().unwrap()]);
             assert_eq!(
-                ports_and_kinds("proc_net_repeated", &q("47001")),
+                ports_and_kinds("proc_net_repeated", &q("47001/tcp")),
                 [(47001, "tcp", 618321)]
             );
-            // The same five owned sockets as the recording it was made from.
+            // The same five owned sockets as the recording it was made from (which has
+            // only a `tcp` table, so only TCP is asked about).
             assert_eq!(
-                ports_and_kinds("proc_net_repeated", &Query::ports(vec![])),
+                ports_and_kinds("proc_net_repeated", &q("1-65535/tcp")),
                 ports_and_kinds("proc_net_no_ipv6", &q("1-65535/tcp"))
             );
         }

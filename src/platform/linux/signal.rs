@@ -14,7 +14,7 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, kill_process, pidfd_open, pidfd_send_signal};
 
-use super::fd_scan::socket_inode_of;
+use super::fd_scan::holds;
 use crate::model::{AcquireError, Owner, SendError, Signal, SocketKey};
 use crate::platform::Pinned;
 
@@ -37,17 +37,18 @@ impl Target {
             Err(Errno::NOSYS) => None,
             Err(e) => return Err(AcquireError::Io(e.into())),
         };
-        let still_holds = owner.fds.iter().any(|&fd| {
-            socket_inode_of(owner.pid, fd)
-                .ok()
-                .flatten()
-                .is_some_and(|inode| {
-                    owner
-                        .sockets
-                        .iter()
-                        .any(|s| s.key == SocketKey::Inode(inode))
-                })
-        });
+        let inodes: Vec<u64> = owner
+            .sockets
+            .iter()
+            .filter_map(|s| match s.key {
+                SocketKey::Inode(inode) => Some(inode),
+                SocketKey::Pid(_) | SocketKey::Held { .. } => None,
+            })
+            .collect();
+        let still_holds = owner
+            .fds
+            .iter()
+            .any(|&fd| holds(owner.pid, fd, &inodes).unwrap_or(false));
         let target = Target { pid, pidfd };
         if !still_holds {
             // Either it exited (and the PID may already be someone else's) or it closed the

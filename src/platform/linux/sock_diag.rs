@@ -13,16 +13,20 @@
 
 use std::io;
 use std::mem::{offset_of, size_of};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::OwnedFd;
+use std::time::Duration;
 
+use rustix::fs::fstat;
 use rustix::io::Errno;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{
-    AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, recv, sendto, socket_with,
+    AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, bind, getsockname, recv, sendto,
+    socket_with,
 };
 
-use crate::model::{Family, Protocol, Socket, SocketKey};
+use crate::model::State;
+use crate::model::{Blockers, BoundVisibility, Family, Lingering, Protocol, Socket, SocketKey};
 use crate::query::Query;
 
 // Constants from linux/netlink.h, linux/sock_diag.h and linux/inet_diag.h.
@@ -38,6 +42,15 @@ const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// connected-state query on a busy machine.
 const TCPDIAG_GETSOCK: u16 = 18;
 const INET_DIAG_REQ_BYTECODE: u16 = 1;
+/// The reply attribute with an IPv6 socket's IPV6_V6ONLY option (a u8). The kernel adds it
+/// unasked to every AF_INET6 socket in LISTEN or CLOSE (a bound or unconnected one), the
+/// states where the option decides which binds it blocks (inet_diag_msg_attrs_fill).
+const INET_DIAG_SKV6ONLY: u16 = 11;
+/// `idiag_timer` of a socket whose `idiag_expires` is the TIME_WAIT timer (also that of the
+/// FIN_WAIT2 a closed socket waits in): the time left before the kernel drops it.
+const TIMER_TIME_WAIT: u8 = 3;
+/// The flag bits of an attribute's type (NLA_F_NESTED, NLA_F_NET_BYTEORDER).
+const NLA_TYPE_MASK: u16 = 0x3fff;
 const INET_DIAG_BC_JMP: u8 = 1;
 const INET_DIAG_BC_S_GE: u8 = 2;
 const INET_DIAG_BC_S_LE: u8 = 3;
@@ -152,47 +165,225 @@ pub enum Progress {
     Done,
 }
 
+/// One socket of a dump reply, with what the kernel says about it beyond the [`Socket`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diag {
+    pub socket: Socket,
+    /// Its IPV6_V6ONLY option, when the reply has it (`INET_DIAG_SKV6ONLY`).
+    pub v6only: Option<bool>,
+    /// The time left before the kernel drops it, for a socket on the TIME_WAIT timer.
+    pub expires: Option<Duration>,
+}
+
 /// Every matching socket, by one dump per wanted protocol and family.
 pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
     let nl = open()?;
     let mut buf = vec![0u8; 64 * 1024];
-    let mut out = Vec::new();
+    let mut diags = Vec::new();
     let mut seq = 0;
     for protocol in [Protocol::Tcp, Protocol::Udp] {
         if !query.wants_protocol(protocol) {
             continue;
         }
-        if protocol == Protocol::Tcp && query.ipv4 && query.ipv6 {
-            seq += 1;
-            let before = out.len();
-            match dump(
-                &nl,
-                &request_tcp_both(query, seq),
-                &mut buf,
-                protocol,
-                seq,
-                &mut out,
-            ) {
-                Ok(()) => continue,
-                // A kernel without the old request type: ask per family below.
-                Err(_) => out.truncate(before),
-            }
-        }
-        for family in [Family::V4, Family::V6] {
-            if !query.wants_family(family) {
-                continue;
-            }
-            seq += 1;
-            let request = request(protocol, family, query, seq);
-            match dump(&nl, &request, &mut buf, protocol, seq, &mut out) {
-                Ok(()) => {}
-                Err(e) if family_missing(family, &e) => {}
-                Err(e) => return Err(e),
-            }
+        let states = super::state::mask(query, protocol);
+        let ranges = query.port_ranges(protocol);
+        dump_families(
+            &nl, query, protocol, states, &ranges, &mut buf, &mut seq, &mut diags,
+        )?;
+    }
+    let mut dual_stack_default = None;
+    let out = diags
+        .into_iter()
+        .filter(|d| {
+            d.socket.key != SocketKey::Inode(0)
+                && query.matches_with(&d.socket, v6only(d, query, &mut dual_stack_default))
+        })
+        .map(|d| d.socket)
+        .collect();
+    Ok(super::once_each(out))
+}
+
+/// Dumps `protocol` sockets in `states` with a local port in `ranges` (all when empty),
+/// for the families `query` wants, appending them to `out`. TCP of both families is one
+/// TCPDIAG_GETSOCK walk; anything else is one SOCK_DIAG_BY_FAMILY dump per family.
+#[allow(clippy::too_many_arguments)]
+fn dump_families(
+    nl: &OwnedFd,
+    query: &Query,
+    protocol: Protocol,
+    states: u32,
+    ranges: &[(u16, u16)],
+    buf: &mut [u8],
+    seq: &mut u32,
+    out: &mut Vec<Diag>,
+) -> io::Result<()> {
+    let bytecode = port_filter(ranges);
+    if protocol == Protocol::Tcp && query.wants_family(Family::V4) && query.wants_family(Family::V6)
+    {
+        *seq += 1;
+        let before = out.len();
+        match dump(
+            nl,
+            &tcp_both(states, &bytecode, *seq),
+            buf,
+            protocol,
+            *seq,
+            out,
+        ) {
+            Ok(()) => return Ok(()),
+            // A kernel without the old request type: ask per family below.
+            Err(_) => out.truncate(before),
         }
     }
-    out.retain(|s| s.key != SocketKey::Inode(0) && query.matches(s));
-    Ok(super::once_each(out))
+    for family in [Family::V4, Family::V6] {
+        if !query.wants_family(family) {
+            continue;
+        }
+        *seq += 1;
+        let request = by_family(protocol, family, states, &bytecode, *seq);
+        match dump(nl, &request, buf, protocol, *seq, out) {
+            Ok(()) => {}
+            Err(e) if family_missing(family, &e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The IPV6_V6ONLY option to judge `d` by. Only `-4` asks, and only of a socket bound to
+/// `::`: the reply says for listeners and bound sockets; for any other state (a UDP socket
+/// connected without a local address, which is rare), the namespace's default for new
+/// sockets (`net.ipv6.bindv6only`), read once into `default`.
+fn v6only(d: &Diag, query: &Query, default: &mut Option<bool>) -> Option<bool> {
+    if d.v6only.is_some() || query.ipv6 || !d.socket.local.ip().is_unspecified() {
+        return d.v6only;
+    }
+    Some(*default.get_or_insert_with(super::bindv6only))
+}
+
+/// The sockets that block a fresh bind() on the query's TCP ports but that [`sockets`]
+/// does not return, as one TCPDIAG_GETSOCK dump (one walk of the bind table for the
+/// bound-only sockets, one of the established hash for the closing ones):
+/// - TCP sockets bound but neither listening nor connected (`TCP_BOUND_INACTIVE`, 6.8+),
+///   reported as [`State::Bound`]. Older kernels ignore the state bit and return none, so
+///   the dump carries a probe: a socket of ours bound to port 0 (the kernel picks a free
+///   port) and never listening, with its port added to the filter. It comes back exactly
+///   when the kernel shows bound-only sockets.
+/// - Closing connections: TIME_WAIT and the other states after a close or shutdown
+///   (FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK). With an inode, a process still holds the
+///   socket (it called shutdown()); without (inode 0), none does any more: the socket
+///   lingers until the kernel drops it, and `expires` says when for the TIME_WAIT timer.
+pub fn blockers(query: &Query) -> io::Result<Blockers> {
+    let ranges = query.port_ranges(Protocol::Tcp);
+    if !query.wants_protocol(Protocol::Tcp) || ranges.is_empty() {
+        return Ok(Blockers::default());
+    }
+    let nl = open()?;
+    let probe = Probe::bind();
+    let mut with_probe = ranges.clone();
+    if let Some(p) = &probe {
+        with_probe.push((p.port, p.port));
+    }
+    let mut both = query.clone();
+    (both.ipv4, both.ipv6) = (true, true);
+    let mut diags = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    dump_families(
+        &nl,
+        &both,
+        Protocol::Tcp,
+        super::state::blocker_mask() & !old_kernel_for_tests(),
+        &with_probe,
+        &mut buf,
+        &mut 0,
+        &mut diags,
+    )?;
+    let mut found = Blockers {
+        bound: match &probe {
+            Some(_) => BoundVisibility::OldKernel,
+            None => BoundVisibility::Unknown,
+        },
+        ..Blockers::default()
+    };
+    let mut dual_stack_default = None;
+    for mut d in diags {
+        if d.socket.state == State::Close {
+            // Only the bind-table walk returns TCP_CLOSE sockets.
+            d.socket.state = State::Bound;
+        }
+        if let Some(p) = &probe
+            && d.socket.key == SocketKey::Inode(p.inode)
+        {
+            found.bound = BoundVisibility::Shown;
+            continue;
+        }
+        let v6only = v6only(&d, query, &mut dual_stack_default);
+        let s = &d.socket;
+        if !(query.matches_family(s.family, s.local.ip(), v6only)
+            && query.matches_port(Protocol::Tcp, s.port()))
+        {
+            continue;
+        }
+        match d.socket.key {
+            SocketKey::Inode(0) => found.lingering.push(Lingering {
+                socket: d.socket,
+                ends_in: d.expires,
+            }),
+            _ => found.sockets.push(d.socket),
+        }
+    }
+    found.sockets = super::once_each(found.sockets);
+    Ok(found)
+}
+
+/// A test hook, compiled only into debug builds (what `cargo test` runs), never into a
+/// release: with `REKT_TEST_OLD_KERNEL` set, the bound-only bit is left out of the request,
+/// which is what a kernel before 6.8 does with it (it ignores it), so that the tests can
+/// check what rekt says on such a kernel. Returns the bits to clear.
+#[cfg(debug_assertions)]
+fn old_kernel_for_tests() -> u32 {
+    match std::env::var_os("REKT_TEST_OLD_KERNEL") {
+        Some(_) => 1 << super::state::BOUND_INACTIVE,
+        None => 0,
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn old_kernel_for_tests() -> u32 {
+    0
+}
+
+/// A TCP socket of ours, bound to a port the kernel picks and never listening: a
+/// bound-only socket whose port and inode we know.
+struct Probe {
+    _fd: OwnedFd,
+    port: u16,
+    inode: u64,
+}
+
+impl Probe {
+    /// `None` when no socket can be made (then it is unknown whether bound-only sockets
+    /// would show).
+    fn bind() -> Option<Probe> {
+        let fd = socket_with(
+            AddressFamily::INET,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .ok()?;
+        bind(&fd, &SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+        let port = match getsockname(&fd).ok()?.try_into() {
+            Ok(SocketAddr::V4(addr)) => addr.port(),
+            _ => return None,
+        };
+        let inode = fstat(&fd).ok()?.st_ino;
+        Some(Probe {
+            _fd: fd,
+            port,
+            inode,
+        })
+    }
 }
 
 /// Whether a dump of `family` failed because the kernel (or the container) has no such
@@ -242,7 +433,7 @@ fn dump(
     buf: &mut [u8],
     protocol: Protocol,
     seq: u32,
-    out: &mut Vec<Socket>,
+    out: &mut Vec<Diag>,
 ) -> io::Result<()> {
     // Port 0 is the kernel.
     sendto(
@@ -263,7 +454,7 @@ fn dump(
                 "sock_diag: the kernel closed the dump without NLMSG_DONE",
             ));
         }
-        if parse_reply(&buf[..n.min(buf.len())], protocol, seq, out)? == Progress::Done {
+        if parse_diags(&buf[..n.min(buf.len())], protocol, seq, out)? == Progress::Done {
             return Ok(());
         }
     }
@@ -273,10 +464,22 @@ fn dump(
 /// keeps only the wanted local ports (none in list mode, which wants every port).
 pub fn request(protocol: Protocol, family: Family, query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(protocol));
+    let states = super::state::mask(query, protocol);
+    by_family(protocol, family, states, &bytecode, seq)
+}
+
+/// A SOCK_DIAG_BY_FAMILY dump request for `states` (a mask of `1 << sk_state`).
+fn by_family(
+    protocol: Protocol,
+    family: Family,
+    states: u32,
+    bytecode: &[u8],
+    seq: u32,
+) -> Vec<u8> {
     let mut msg = header(
         SOCK_DIAG_BY_FAMILY,
         size_of::<InetDiagReqV2>(),
-        &bytecode,
+        bytecode,
         seq,
     );
     let body = NLMSG_HDR_LEN;
@@ -289,23 +492,25 @@ pub fn request(protocol: Protocol, family: Family, query: &Query, seq: u32) -> V
         Protocol::Udp => libc::IPPROTO_UDP as u8,
     };
     // No extensions, and an all-zero socket id: dumps do not use it.
-    let states = super::state::mask(query, protocol);
     put_u32(&mut msg, body + offset_of!(InetDiagReqV2, states), states);
-    finish(msg, &bytecode)
+    finish(msg, bytecode)
 }
 
 /// A TCPDIAG_GETSOCK dump request (`struct inet_diag_req`) for TCP in both families: the
 /// kernel ignores its family field and dumps both.
 pub fn request_tcp_both(query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(Protocol::Tcp));
-    let mut msg = header(TCPDIAG_GETSOCK, size_of::<InetDiagReq>(), &bytecode, seq);
-    let states = super::state::mask(query, Protocol::Tcp);
+    tcp_both(super::state::mask(query, Protocol::Tcp), &bytecode, seq)
+}
+
+fn tcp_both(states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
+    let mut msg = header(TCPDIAG_GETSOCK, size_of::<InetDiagReq>(), bytecode, seq);
     put_u32(
         &mut msg,
         NLMSG_HDR_LEN + offset_of!(InetDiagReq, states),
         states,
     );
-    finish(msg, &bytecode)
+    finish(msg, bytecode)
 }
 
 /// A zeroed request of `body_len` bytes plus the bytecode attribute, with its netlink
@@ -385,6 +590,19 @@ pub fn parse_reply(
     seq: u32,
     out: &mut Vec<Socket>,
 ) -> Result<Progress, DiagError> {
+    let mut diags = Vec::new();
+    let progress = parse_diags(buf, protocol, seq, &mut diags);
+    out.extend(diags.into_iter().map(|d| d.socket));
+    progress
+}
+
+/// [`parse_reply`], keeping what the kernel says beyond each socket.
+pub fn parse_diags(
+    buf: &[u8],
+    protocol: Protocol,
+    seq: u32,
+    out: &mut Vec<Diag>,
+) -> Result<Progress, DiagError> {
     let mut at = 0;
     while at < buf.len() {
         let header = buf
@@ -437,8 +655,9 @@ pub fn parse_reply(
     Ok(Progress::More)
 }
 
-/// One `inet_diag_msg`. `Ok(None)` for a socket of a family or state we do not model.
-fn parse_diag_msg(body: &[u8], protocol: Protocol) -> Result<Option<Socket>, DiagError> {
+/// One `inet_diag_msg` and its attributes. `Ok(None)` for a socket of a family or state we
+/// do not model.
+fn parse_diag_msg(body: &[u8], protocol: Protocol) -> Result<Option<Diag>, DiagError> {
     let Some(msg) = body.get(..DIAG_MSG_LEN) else {
         return Err(DiagError::BadLength {
             at: 0,
@@ -465,23 +684,52 @@ fn parse_diag_msg(body: &[u8], protocol: Protocol) -> Result<Option<Socket>, Dia
     let Some(state) = super::state::from_code(protocol, msg[offset_of!(InetDiagMsg, state)]) else {
         return Ok(None);
     };
-    Ok(Some(Socket {
-        protocol,
-        family,
-        local: match ip {
-            IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope)),
-            IpAddr::V4(_) => SocketAddr::new(ip, port),
+    let expires = (msg[offset_of!(InetDiagMsg, timer)] == TIMER_TIME_WAIT)
+        .then(|| Duration::from_millis(u64::from(u32_at(offset_of!(InetDiagMsg, expires)))));
+    Ok(Some(Diag {
+        socket: Socket {
+            protocol,
+            family,
+            local: match ip {
+                IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope)),
+                IpAddr::V4(_) => SocketAddr::new(ip, port),
+            },
+            state,
+            uid: Some(u32_at(offset_of!(InetDiagMsg, uid))),
+            key: SocketKey::Inode(u64::from(u32_at(offset_of!(InetDiagMsg, inode)))),
         },
-        state,
-        uid: Some(u32_at(offset_of!(InetDiagMsg, uid))),
-        key: SocketKey::Inode(u64::from(u32_at(offset_of!(InetDiagMsg, inode)))),
+        v6only: v6only_attribute(&body[DIAG_MSG_LEN..])?,
+        expires,
     }))
+}
+
+/// The INET_DIAG_SKV6ONLY value among the attributes that follow an `inet_diag_msg`
+/// (`struct nlattr`: u16 length including its 4-byte header, u16 type, the value, padding
+/// to 4 bytes).
+fn v6only_attribute(mut attrs: &[u8]) -> Result<Option<bool>, DiagError> {
+    let mut found = None;
+    while !attrs.is_empty() {
+        let bad = DiagError::BadLength {
+            at: 0,
+            len: attrs.len(),
+        };
+        let header = attrs.get(..4).ok_or(bad.clone())?;
+        let len = usize::from(u16::from_ne_bytes([header[0], header[1]]));
+        let kind = u16::from_ne_bytes([header[2], header[3]]) & NLA_TYPE_MASK;
+        let value = attrs.get(4..len.max(4)).filter(|_| len >= 4).ok_or(bad)?;
+        if kind == INET_DIAG_SKV6ONLY
+            && let Some(&v) = value.first()
+        {
+            found = Some(v != 0);
+        }
+        attrs = attrs.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::State;
 
     /// Interprets a bytecode program the way the kernel's inet_diag_bc_run does.
     fn run(program: &[u8], port: u16) -> bool {
@@ -810,6 +1058,58 @@ mod tests {
                     // The client end of a closed connection: no owner, inode 0, uid 0.
                     row("127.0.0.1:47021", TimeWait, 0, 0),
                 ]
+            );
+        }
+
+        /// Every buffer of one dump through `parse_diags`.
+        fn diags(buffers: &[&[u8]], protocol: Protocol, seq: u32) -> Vec<Diag> {
+            let mut out = Vec::new();
+            for buf in buffers {
+                parse_diags(buf, protocol, seq, &mut out).unwrap();
+            }
+            out
+        }
+
+        #[test]
+        fn the_kernel_says_v6only_unasked_for_ipv6_listeners_only() {
+            let v6only: Vec<(SocketAddr, Option<bool>)> = diags(&TCP_BOTH, Protocol::Tcp, 1)
+                .iter()
+                .map(|d| (d.socket.local, d.v6only))
+                .collect();
+            let at = |addr: &str| {
+                let addr: SocketAddr = addr.parse().unwrap();
+                v6only
+                    .iter()
+                    .filter(|(a, _)| *a == addr)
+                    .map(|&(_, v)| v)
+                    .collect::<Vec<_>>()
+            };
+            // The V6ONLY listener, the dual-stack one, one on ::1 without the option.
+            assert_eq!(at("[::]:47002"), [Some(true)]);
+            assert_eq!(at("[::]:47007"), [Some(false)]);
+            assert_eq!(at("[2001:db8::1:2:3:4]:47009"), [Some(true)]);
+            // Connections (and IPv4 sockets) carry no such attribute.
+            assert_eq!(at("[::1]:47006"), [None]);
+            assert_eq!(at("0.0.0.0:47001"), [None]);
+            // UDP sockets are in TCP_CLOSE, so they have it too.
+            let udp6 = diags(&UDP6, Protocol::Udp, 5);
+            assert!(udp6.iter().all(|d| d.v6only == Some(true)), "{udp6:?}");
+        }
+
+        #[test]
+        fn time_wait_comes_with_the_time_left() {
+            let all = diags(&TCP4_ALL_STATES, Protocol::Tcp, 2);
+            let tw: Vec<&Diag> = all
+                .iter()
+                .filter(|d| d.socket.state == State::TimeWait)
+                .collect();
+            assert_eq!(tw.len(), 1);
+            let left = tw[0].expires.expect("the TIME_WAIT timer");
+            assert!(left <= Duration::from_secs(60), "{left:?}");
+            assert!(
+                all.iter()
+                    .filter(|d| d.socket.state != State::TimeWait)
+                    .all(|d| d.expires.is_none())
             );
         }
 

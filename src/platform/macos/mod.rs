@@ -155,10 +155,17 @@ fn owners(sockets: &[Socket], denied: bool) -> Ownership {
         .filter(|s| pid(s).is_none())
         .cloned()
         .collect();
+    // A hidden socket here is one the bind probe found busy with no visible process on it:
+    // another user's, which only privileges would show.
+    let reasons = hidden
+        .iter()
+        .map(|s| (s.key, crate::model::Hidden::OtherUser))
+        .collect();
     Ownership {
         incomplete: denied || !hidden.is_empty(),
         owners,
         hidden,
+        reasons,
     }
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::Backend;
 use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
-use crate::model::{Socket, SocketKey, Text};
-use crate::query::Query;
+use crate::model::{Blockers, Lingering, Protocol, Socket, SocketKey, Text};
+use crate::query::{CLOSING_STATES, Query};
 use iphlpapi::{Snapshot, Table};
 
 pub use terminate::Target;
@@ -34,6 +34,37 @@ impl Backend for Windows {
             }
             let snapshot = Snapshot::take(table)?;
             found.extend(snapshot.sockets().filter(|s| query.matches(s)));
+        }
+        Ok(found)
+    }
+
+    /// The TCP rows in a closing state (TIME_WAIT and the like): the tables name PID 0
+    /// for those no process holds any more. Windows' tables do not list sockets that are
+    /// bound but neither listening nor connected, so whether any exist stays unknown.
+    fn blockers(query: &Query) -> io::Result<Blockers> {
+        let mut found = Blockers::default();
+        if !query.wants_protocol(Protocol::Tcp) {
+            return Ok(found);
+        }
+        for table in [Table::Tcp4, Table::Tcp6] {
+            if !query.wants_family(table.family()) {
+                continue;
+            }
+            for s in Snapshot::take(table)?.sockets() {
+                if !(CLOSING_STATES.contains(&s.state)
+                    && query.matches_family(s.family, s.local.ip(), None)
+                    && query.matches_port(Protocol::Tcp, s.port()))
+                {
+                    continue;
+                }
+                match s.key {
+                    SocketKey::Pid(0) => found.lingering.push(Lingering {
+                        socket: s,
+                        ends_in: None,
+                    }),
+                    _ => found.sockets.push(s),
+                }
+            }
         }
         Ok(found)
     }
@@ -137,8 +168,7 @@ fn owners(sockets: &[Socket]) -> Ownership {
     }
     Ownership {
         owners,
-        hidden: Vec::new(),
-        incomplete: false,
+        ..Ownership::default()
     }
 }
 
@@ -161,7 +191,7 @@ fn with_call(call: &str, err: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, Protocol, State};
+    use crate::model::{Family, State};
 
     fn socket(protocol: Protocol, local: &str, pid: u32) -> Socket {
         let local: std::net::SocketAddr = local.parse().unwrap();
