@@ -3,21 +3,24 @@
 //! settle, and decide the exit code. What is said at each step, and how, is the printer's
 //! business (`output`); this module only decides what happened.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal};
 use std::time::Duration;
 
 use clap::Parser;
 
 use crate::cli::{Cli, Command, Format, Options};
+use crate::container;
+use crate::containers::{self, Container, Ended, Resolver, Target as ContainerTarget};
 use crate::context::{self, Details};
 use crate::exit_codes::ExitCode;
+use crate::forwarder;
 use crate::kill::{self, Outcome, Pinned, Policy, Report};
 use crate::lookup::{Elsewhere, Lookup, Scope, Search, lookup_in, lookup_with_hints};
 use crate::model::{Owner, Protocol, Socket};
 use crate::output::{self, Printer};
 use crate::platform::{Backend, Os};
-use crate::roles::{self, Decision, Facts, Role};
+use crate::roles::{self, Decision, Facts, Forwarding, Role};
 use crate::verdict::{Status, Verdict};
 use crate::{cli, debug, watch};
 
@@ -59,6 +62,7 @@ pub fn run(opts: &Options) -> ExitCode {
         opts,
         printer: printer.as_mut(),
         details: Details::new(),
+        containers: Resolver::new(),
     }
     .run();
     printer.finish(code);
@@ -73,6 +77,9 @@ struct Run<'a> {
     /// Process details, roles and contexts, read once per PID and only when they will be
     /// shown.
     details: Details,
+    /// The container engines, asked only when an owner is a forwarder or runs in a
+    /// container, or a port is free and an engine socket exists.
+    containers: Resolver,
 }
 
 impl Run<'_> {
@@ -85,23 +92,25 @@ impl Run<'_> {
             }
         };
         without_rekt(&mut found);
-        self.assign_roles(&found);
+        let forwarders = self.resolve_containers(&found);
+        self.assign_roles(&found, forwarders);
         self.show(&found);
         if self.opts.is_list() {
             return ExitCode::Success;
         }
-        let before = Verdict::judge(&self.opts.query, &found, &elsewhere, None);
+        let mut before = Verdict::judge(&self.opts.query, &found, &elsewhere, None);
+        self.find_published(&mut before);
         let Some(policy) = self.opts.action else {
             self.printer.verdict(&before, &self.details);
             return before.exit_code();
         };
-        if found.ownership.owners.is_empty() {
+        if found.ownership.owners.is_empty() && before.published().is_empty() {
             // Nothing to signal: the lookup's verdict is the answer.
             self.printer.verdict(&before, &self.details);
             return before.exit_code();
         }
         pause_for_tests();
-        let (targets, mut reports) = self.plan(&found.ownership.owners);
+        let (targets, containers, mut reports) = self.plan(&found.ownership.owners, &before);
         // Who started each owner, known before it is signalled: the newcomer that takes the
         // port later is recognised by it.
         let parents: BTreeSet<u32> = targets
@@ -115,7 +124,8 @@ impl Run<'_> {
         }
         reports.extend(early);
         let pinned = self.ask(pinned, policy, &mut reports);
-        let pinned = match self.confirm_many(pinned, &mut reports) {
+        let mut containers = self.ask_containers(containers, policy);
+        let pinned = match self.confirm_many(pinned, containers.len(), &mut reports) {
             Ok(pinned) => pinned,
             Err(code) => {
                 reports.sort_by_key(|r| r.pid);
@@ -123,6 +133,7 @@ impl Run<'_> {
                 return code;
             }
         };
+        let ended = self.end_containers(&mut containers, &found, policy);
         reports.extend(self.signal(&pinned, policy));
         drop(pinned);
         reports.sort_by_key(|r| r.pid);
@@ -136,7 +147,9 @@ impl Run<'_> {
             }
         };
         self.printer.verdict(&after, &self.details);
-        let signalling = if reports.iter().any(|r| r.outcome.is_failure()) {
+        let failed = reports.iter().any(|r| r.outcome.is_failure())
+            || ended.iter().any(|r| r.ended.is_failure());
+        let signalling = if failed {
             ExitCode::Partial
         } else {
             ExitCode::Success
@@ -160,8 +173,42 @@ impl Run<'_> {
         lookup_with_hints(&opts.query, search)
     }
 
-    /// Decides each owner's role (`roles`): rekt's callers, clients, holders.
-    fn assign_roles(&mut self, found: &Lookup) {
+    /// Which owners carry a port for something else (forwarders), and which run in a
+    /// container, and which container: the cgroup names the second without any engine;
+    /// the engines (or their state files) are asked only when one of these turns up.
+    fn resolve_containers(&mut self, found: &Lookup) -> BTreeMap<u32, Forwarding> {
+        let mut forwarders = BTreeMap::new();
+        for owner in &found.ownership.owners {
+            let info = self.details.read(owner.pid).clone();
+            if let Some(kind) = forwarder::classify(&info) {
+                let container = self.containers.forwarded(&kind, &owner.sockets);
+                forwarders.insert(owner.pid, Forwarding { kind, container });
+                continue;
+            }
+            if let Some(id) = container::from_lines(&Os::cgroup_lines(owner.pid)) {
+                let c = self.containers.inside(&id);
+                self.details.set_container(owner.pid, c);
+            }
+        }
+        forwarders
+    }
+
+    /// A port that no socket holds here may still be published by a running container
+    /// (NAT rules alone: CNI portmap, a Kubernetes hostPort, a killed forwarder). Asked only
+    /// when some port is free and an engine socket exists.
+    fn find_published(&mut self, verdict: &mut Verdict) {
+        let free = verdict
+            .entries()
+            .any(|p| matches!(p.status, Status::Free { .. }));
+        if !free || !self.containers.any_engine() {
+            return;
+        }
+        let resolver = &mut self.containers;
+        verdict.publish(|port, protocol| resolver.publishing(port, protocol));
+    }
+
+    /// Decides each owner's role (`roles`): rekt's callers, forwarders, clients, holders.
+    fn assign_roles(&mut self, found: &Lookup, forwarders: BTreeMap<u32, Forwarding>) {
         if found.ownership.owners.is_empty() {
             return;
         }
@@ -170,7 +217,7 @@ impl Run<'_> {
             callers: context::callers(),
             ephemeral: Os::ephemeral_ports(),
             listening: Facts::listeners(&found.sockets),
-            forwarders: Default::default(),
+            forwarders,
         };
         for owner in &found.ownership.owners {
             let role = roles::classify(owner, &facts, Os::protection);
@@ -200,11 +247,28 @@ impl Run<'_> {
         self.printer.hidden(found, privileged);
     }
 
-    /// The plan: the owners to signal, and a report for each one that is not (refused:
-    /// rekt's callers and protected PIDs; skipped: clients, unless asked for). Says each
-    /// one, and, for the owners to signal, the supervisor that may start them again.
-    fn plan<'f>(&mut self, owners: &'f [Owner]) -> (Vec<&'f Owner>, Vec<Report>) {
+    /// The plan: the owners to signal, the containers to end through their engines, and
+    /// a report for each owner that is not signalled (refused: rekt's callers and protected
+    /// PIDs; skipped: clients and forwarders, unless asked for; a container's process: its
+    /// container is ended instead). Says each one, and, for the owners to signal, the
+    /// supervisor that may start them again.
+    fn plan<'f>(
+        &mut self,
+        owners: &'f [Owner],
+        before: &Verdict,
+    ) -> (Vec<&'f Owner>, Vec<ContainerTarget>, Vec<Report>) {
         let mut targets = Vec::new();
+        let mut containers: Vec<ContainerTarget> = Vec::new();
+        let mut add = |container: &Container, pid: Option<u32>| match containers
+            .iter_mut()
+            .find(|t| t.container.id == container.id)
+        {
+            Some(t) => t.owners.extend(pid),
+            None => containers.push(ContainerTarget {
+                container: container.clone(),
+                owners: pid.into_iter().collect(),
+            }),
+        };
         let mut reports = Vec::new();
         for owner in owners {
             let role = self
@@ -212,7 +276,26 @@ impl Run<'_> {
                 .role(owner.pid)
                 .cloned()
                 .unwrap_or(Role::Holder);
-            let report = match role.decision(self.opts.include) {
+            // What really holds the port: the container a forwarder forwards to, or the
+            // one the owner runs in. It is ended through its engine, which also keeps a
+            // restart policy from bringing it back.
+            let container = match &role {
+                Role::Forwarder(f) => f.container.clone(),
+                Role::Holder | Role::Client => self.details.container(owner.pid).cloned(),
+                Role::Caller(_) | Role::Protected(_) => None,
+            };
+            let decision = role.decision(self.opts.include);
+            if let Some(c) = &container
+                && !matches!(decision, Decision::Refuse)
+            {
+                add(c, Some(owner.pid));
+                if matches!(role, Role::Holder | Role::Client) {
+                    let report = Report::new(owner.pid, Outcome::ViaContainer);
+                    reports.push(report);
+                    continue;
+                }
+            }
+            let report = match decision {
                 Decision::Signal => {
                     targets.push(owner);
                     continue;
@@ -223,6 +306,9 @@ impl Run<'_> {
             self.printer.skipped(&report, &self.details);
             reports.push(report);
         }
+        for c in before.published() {
+            add(c, None);
+        }
         if self.printer.wants_details(false, true) {
             for owner in &targets {
                 if self.details.describe(owner.pid).supervisor.is_some() {
@@ -230,7 +316,60 @@ impl Run<'_> {
                 }
             }
         }
-        (targets, reports)
+        (targets, containers, reports)
+    }
+
+    /// With `-i`, asks before each container is ended and keeps the ones the user said yes
+    /// to; the others are reported declined.
+    fn ask_containers(
+        &mut self,
+        containers: Vec<ContainerTarget>,
+        policy: Policy,
+    ) -> Vec<ContainerTarget> {
+        if !self.opts.interactive {
+            return containers;
+        }
+        let to_tty = self.opts.format == Format::Json;
+        let mut kept = Vec::new();
+        for target in containers {
+            if output::confirm_container(policy.signal, &target.container, to_tty) {
+                kept.push(target);
+            } else {
+                let report = containers::Report {
+                    target,
+                    signal: policy.signal,
+                    ended: Ended::Declined,
+                };
+                self.printer.container(&report, &self.details);
+            }
+        }
+        kept
+    }
+
+    /// Ends each container through its engine, and waits (bounded) for the forwarders
+    /// that carried its ports to go with it, so that the ports are looked at afterwards.
+    fn end_containers(
+        &mut self,
+        containers: &mut Vec<ContainerTarget>,
+        found: &Lookup,
+        policy: Policy,
+    ) -> Vec<containers::Report> {
+        let mut reports = Vec::new();
+        for target in containers.drain(..) {
+            let report = containers::end(target, policy);
+            self.printer.container(&report, &self.details);
+            if !report.ended.is_failure() {
+                let carriers: Vec<&Owner> = found
+                    .ownership
+                    .owners
+                    .iter()
+                    .filter(|o| report.target.owners.contains(&o.pid))
+                    .collect();
+                kill::wait_gone(&carriers, CONTAINER_TEARDOWN);
+            }
+            reports.push(report);
+        }
+        reports
     }
 
     /// With `-i`, asks before each signal and keeps the owners the user said yes to.
@@ -266,10 +405,11 @@ impl Run<'_> {
     fn confirm_many<'f>(
         &mut self,
         pinned: Vec<Pinned<'f>>,
+        containers: usize,
         reports: &mut Vec<Report>,
     ) -> Result<Vec<Pinned<'f>>, ExitCode> {
         let ranged = self.opts.query.ports.iter().any(|s| s.first != s.last);
-        let count = pinned.len();
+        let count = pinned.len() + containers;
         if !ranged || count <= roles::MANY || self.opts.yes || self.opts.interactive {
             return Ok(pinned);
         }
@@ -318,17 +458,19 @@ impl Run<'_> {
         let (mut now, elsewhere) = self.look_up()?;
         without_rekt(&mut now);
         let mut after = Verdict::judge(&self.opts.query, &now, &elsewhere, Some(before));
+        // The engines are asked again: a container rekt stopped publishes nothing now.
+        self.containers.forget_listing();
+        self.find_published(&mut after);
+        // Clients left alone on purpose; a forwarder left alone still holds the port for a
+        // container rekt could not end, which is a failure.
         after.spared = found
             .ownership
             .owners
             .iter()
             .filter(|o| {
-                matches!(
-                    self.details
-                        .role(o.pid)
-                        .map(|r| r.decision(self.opts.include)),
-                    Some(Decision::Skip)
-                )
+                self.details.role(o.pid) == Some(&Role::Client)
+                    && self.details.container(o.pid).is_none()
+                    && !self.opts.include.clients
             })
             .map(|o| o.pid)
             .collect();
@@ -336,7 +478,10 @@ impl Run<'_> {
         after.mark_newcomers(&old);
         let free: Vec<(u16, Protocol)> = after
             .entries()
-            .filter(|p| p.was_held && matches!(p.status, Status::Free { .. }))
+            // Free here: a port held only in another namespace is free here too.
+            .filter(|p| {
+                p.was_held && matches!(p.status, Status::Free { .. } | Status::Elsewhere { .. })
+            })
             .map(|p| (p.first, p.protocol))
             .collect();
         let window = self.settle_time(targets);
@@ -407,6 +552,9 @@ impl Run<'_> {
         }
     }
 }
+
+/// How long the forwarders of a container that was ended may take to exit with it.
+const CONTAINER_TEARDOWN: Duration = Duration::from_secs(5);
 
 /// rekt never lists itself: it holds a port's socket only when it inherited it from its
 /// caller, which is then listed (and refused) in its own right.

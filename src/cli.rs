@@ -79,6 +79,13 @@ pub struct Cli {
     #[arg(long)]
     pub include_clients: bool,
 
+    /// Also signal forwarders: processes that only carry a published port for a container
+    /// or a VM (docker-proxy, dockerd, rootlesskit, slirp4netns, pasta, wslrelay, Docker
+    /// Desktop). Risky: it breaks the container's published port, and signalling dockerd
+    /// stops every container; without it rekt ends the container through its engine
+    #[arg(long)]
+    pub include_forwarders: bool,
+
     /// Do not ask before a range of ports signals more than 8 processes (needed without a
     /// terminal)
     #[arg(short = 'y', long)]
@@ -179,7 +186,7 @@ pub struct Options {
     pub action: Option<Policy>,
     /// Ask before each signal.
     pub interactive: bool,
-    /// The roles signalled only on request (`--include-clients`).
+    /// The roles signalled only on request (`--include-clients`, `--include-forwarders`).
     pub include: Include,
     /// Signal a range's many owners without asking (`--yes`).
     pub yes: bool,
@@ -271,6 +278,7 @@ impl Cli {
             interactive: self.interactive,
             include: Include {
                 clients: self.include_clients,
+                forwarders: self.include_forwarders,
             },
             yes: self.yes,
             settle: self.settle,

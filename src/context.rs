@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use crate::containers::Container;
 use crate::model::{ProcessInfo, ProcessStat, Text};
 use crate::platform::{Backend, Os};
 use crate::roles::Role;
@@ -26,6 +27,8 @@ pub struct Details {
     info: HashMap<u32, ProcessInfo>,
     roles: HashMap<u32, Role>,
     contexts: HashMap<u32, Context>,
+    /// The container each owner runs in, when it runs in one (`containers`).
+    containers: HashMap<u32, Container>,
 }
 
 impl Details {
@@ -54,15 +57,35 @@ impl Details {
         self.roles.insert(pid, role);
     }
 
+    /// The container `pid` runs in, if it runs in one.
+    pub fn container(&self, pid: u32) -> Option<&Container> {
+        self.containers.get(&pid)
+    }
+
+    pub fn set_container(&mut self, pid: u32, container: Container) {
+        self.containers.insert(pid, container);
+    }
+
     /// `pid`'s context, if it was described.
     pub fn context(&self, pid: u32) -> Option<&Context> {
         self.contexts.get(&pid)
     }
 
-    /// Describes `pid` (parent chain, unit, supervisor) unless it was described before.
+    /// Describes `pid` (parent chain, unit, supervisor) unless it was described before. A
+    /// process in a container with a restart policy has the engine as its supervisor.
     pub fn describe(&mut self, pid: u32) -> &Context {
         if !self.contexts.contains_key(&pid) {
-            let context = describe(pid, self);
+            let mut context = describe(pid, self);
+            if let Some(c) = self.containers.get(&pid)
+                && c.restart.is_some()
+            {
+                context.supervisor = Some(Supervisor {
+                    kind: SupervisorKind::Engine,
+                    pid: None,
+                    name: Some(c.handle()),
+                    stop: Some(c.command(false)),
+                });
+            }
             self.contexts.insert(pid, context);
         }
         &self.contexts[&pid]
@@ -130,8 +153,9 @@ pub enum SupervisorKind {
     Shell,
     /// Another process that started the program again: known only once it has done so.
     Process,
-    // A container engine's restart policy is the containers work's to add (it knows the
-    // engine and the container); it goes here, with its stop command.
+    /// A container engine, by the container's restart policy (`always`, `unless-stopped`,
+    /// `on-failure`): stopping the container through the engine ends it for good.
+    Engine,
 }
 
 impl SupervisorKind {
@@ -147,6 +171,7 @@ impl SupervisorKind {
             SupervisorKind::Daemontools => "daemontools",
             SupervisorKind::Shell => "shell",
             SupervisorKind::Process => "process",
+            SupervisorKind::Engine => "engine",
         }
     }
 
@@ -430,7 +455,10 @@ fn supervisor_in_chain(pid: u32, ancestor: u32, info: &ProcessInfo) -> Option<Su
             supervisor.name = dir;
         }
         SupervisorKind::Nodemon => supervisor.stop = Some(format!("kill {ancestor}")),
-        SupervisorKind::Systemd | SupervisorKind::Shell | SupervisorKind::Process => {}
+        SupervisorKind::Systemd
+        | SupervisorKind::Shell
+        | SupervisorKind::Process
+        | SupervisorKind::Engine => {}
     }
     Some(supervisor)
 }

@@ -36,6 +36,9 @@ pub enum Outcome {
     NoWindows,
     /// Signalling failed for another reason.
     Failed(io::Error),
+    /// Not signalled itself: it runs in a container, which rekt ended through its engine
+    /// instead (the container's own report says how that went).
+    ViaContainer,
 }
 
 impl Outcome {
@@ -128,6 +131,15 @@ pub fn pin<'a>(owners: impl IntoIterator<Item = &'a Owner>) -> (Vec<Pinned<'a>>,
         }
     }
     (pinned, reports)
+}
+
+/// Waits, at most `timeout`, until each of `owners` has exited or let go of its sockets;
+/// nothing is sent. For the forwarders of a container that was ended through its engine:
+/// they go with it, a moment later.
+pub fn wait_gone(owners: &[&Owner], timeout: Duration) {
+    let targets: Vec<Target> = owners.iter().filter_map(|o| Os::pin(o).ok()).collect();
+    let refs: Vec<&Target> = targets.iter().collect();
+    Os::wait_for_exit(&refs, timeout);
 }
 
 /// Signals the pinned owners under `policy`, waits, escalates if asked, and reports each.

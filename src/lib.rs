@@ -7,11 +7,15 @@
 
 mod app;
 mod cli;
+mod container;
+mod containers;
 mod context;
 pub mod debug;
 mod duration;
+mod engine;
 mod error;
 mod exit_codes;
+mod forwarder;
 pub mod kill;
 mod lookup;
 pub mod model;

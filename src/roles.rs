@@ -6,9 +6,12 @@
 //! - **Caller**: rekt itself or one of its ancestors, up to PID 1 (the shell, sudo, a
 //!   program that runs `sh -c "rekt -k PORT"`). Never signalled: the run would kill its
 //!   own caller.
-//! - **Forwarder**: a process that only forwards the port for a container (docker-proxy).
-//!   Not signalled by default; the containers work fills [`Facts::forwarders`] and adds the
-//!   opt-in.
+//! - **Forwarder**: a process that only carries the port for something else: a container
+//!   engine's forwarder (docker-proxy; dockerd or containerd reserving a published port;
+//!   rootlesskit, rootlessport, slirp4netns, pasta), WSL's and the desktop VMs' helpers,
+//!   the AirPlay receiver. Ending it never frees the port for good and can break every
+//!   container on the machine: not signalled unless `--include-forwarders`. Its container,
+//!   when known, is what rekt ends instead (through its engine).
 //! - **Client**: every socket it has on the asked ports is an outgoing connection from an
 //!   ephemeral port (a browser, ssh, apt), with no listener on that port. Shown, and
 //!   signalled only with `--include-clients`.
@@ -17,7 +20,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
-use crate::model::{Owner, Protection, Protocol, Socket, State, Text};
+use crate::containers::Container;
+use crate::forwarder::Forwarder;
+use crate::model::{Owner, Protection, Protocol, Socket, State};
 
 /// What an owner is to the port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +35,9 @@ pub enum Role {
     Caller(Relation),
     /// A PID the system needs (0, 1, 4).
     Protected(Protection),
-    /// It forwards the port for a container (named here), which holds it in truth.
-    Forwarder(Text),
+    /// It carries the port for something else (a container, when known), which holds it in
+    /// truth.
+    Forwarder(Forwarding),
 }
 
 /// How a caller is related to rekt.
@@ -62,6 +68,7 @@ impl Role {
         match self {
             Role::Holder => Decision::Signal,
             Role::Client if include.clients => Decision::Signal,
+            Role::Forwarder(_) if include.forwarders => Decision::Signal,
             Role::Client | Role::Forwarder(_) => Decision::Skip,
             Role::Caller(_) | Role::Protected(_) => Decision::Refuse,
         }
@@ -73,6 +80,17 @@ impl Role {
 pub struct Include {
     /// `--include-clients`.
     pub clients: bool,
+    /// `--include-forwarders`.
+    pub forwarders: bool,
+}
+
+/// What a forwarder is and what it forwards for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarding {
+    pub kind: Forwarder,
+    /// The container it forwards the port to, when an engine (or the state files) could
+    /// say which.
+    pub container: Option<Container>,
 }
 
 /// What is done with an owner.
@@ -97,9 +115,9 @@ pub struct Facts {
     pub ephemeral: Option<RangeInclusive<u16>>,
     /// Ports with a listener (listening TCP, unconnected UDP) among the lookup's sockets.
     pub listening: BTreeSet<(Protocol, u16)>,
-    /// Processes that forward a port for a container, by PID, with the container's name.
-    /// Empty until container engines are asked (the containers work).
-    pub forwarders: BTreeMap<u32, Text>,
+    /// Processes that carry a port for something else, by PID (`forwarder::classify` and
+    /// the engines say which).
+    pub forwarders: BTreeMap<u32, Forwarding>,
 }
 
 impl Facts {
@@ -134,8 +152,8 @@ pub fn classify(
             Relation::Caller
         });
     }
-    if let Some(container) = facts.forwarders.get(&pid) {
-        return Role::Forwarder(container.clone());
+    if let Some(forwarding) = facts.forwarders.get(&pid) {
+        return Role::Forwarder(forwarding.clone());
     }
     if !owner.sockets.is_empty() && owner.sockets.iter().all(|s| is_client_socket(s, facts)) {
         return Role::Client;
@@ -241,7 +259,10 @@ mod tests {
         let o = owner(42, vec![socket(Protocol::Tcp, 45000, State::Established)]);
         assert_eq!(role_of(&o, &f).decision(Include::default()), Decision::Skip);
         assert_eq!(
-            role_of(&o, &f).decision(Include { clients: true }),
+            role_of(&o, &f).decision(Include {
+                clients: true,
+                forwarders: false
+            }),
             Decision::Signal
         );
     }
@@ -301,7 +322,13 @@ mod tests {
             Role::Caller(Relation::Caller)
         );
         let caller = role_of(&owner(300, listener()), &f);
-        assert_eq!(caller.decision(Include { clients: true }), Decision::Refuse);
+        assert_eq!(
+            caller.decision(Include {
+                clients: true,
+                forwarders: false
+            }),
+            Decision::Refuse
+        );
         // A caller that is only a client is still a caller.
         let ssh = owner(400, vec![socket(Protocol::Tcp, 45000, State::Established)]);
         assert_eq!(role_of(&ssh, &f), Role::Caller(Relation::Parent));
@@ -325,12 +352,25 @@ mod tests {
     }
 
     #[test]
-    fn forwarders_are_skipped() {
+    fn forwarders_are_skipped_unless_asked_for() {
         let mut f = facts();
-        f.forwarders.insert(77, Text::from("web"));
+        let forwarding = Forwarding {
+            kind: Forwarder::Dockerd,
+            container: None,
+        };
+        f.forwarders.insert(77, forwarding.clone());
         let proxy = owner(77, vec![socket(Protocol::Tcp, 8080, State::Listen)]);
         let role = role_of(&proxy, &f);
-        assert_eq!(role, Role::Forwarder(Text::from("web")));
-        assert_eq!(role.decision(Include { clients: true }), Decision::Skip);
+        assert_eq!(role, Role::Forwarder(forwarding));
+        let clients = Include {
+            clients: true,
+            forwarders: false,
+        };
+        assert_eq!(role.decision(clients), Decision::Skip);
+        let forwarders = Include {
+            clients: false,
+            forwarders: true,
+        };
+        assert_eq!(role.decision(forwarders), Decision::Signal);
     }
 }

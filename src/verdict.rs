@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::containers::Container;
 use crate::exit_codes::ExitCode;
 use crate::lookup::{Elsewhere, Lookup};
 use crate::model::{BoundVisibility, Hidden, Lingering, NetNs, Protocol, Socket};
@@ -93,9 +94,10 @@ pub enum Status {
     /// sockets could not be looked for (a kernel before 6.8, or the /proc/net fallback),
     /// so that one of them might still block it.
     Free { unseen: Option<BoundVisibility> },
-    // Room for the status planned next, decided here like the others:
-    // - "published": free here, but a container engine publishes it with no socket here
-    //   (forwarded by nftables), so a bind() succeeds and traffic still goes elsewhere.
+    /// No socket here, but running containers publish it with NAT rules alone (CNI
+    /// portmap, a Kubernetes hostPort, a forwarder that was killed): a bind() succeeds, and
+    /// traffic to the port still goes to the container. The containers hold it in truth.
+    Published { containers: Vec<Container> },
     // "Retaken" is Held with newcomers (`PortVerdict::newcomers`).
 }
 
@@ -118,9 +120,13 @@ impl Status {
         matches!(self, Status::Free { .. })
     }
 
-    /// Held, or held by a hidden owner: what a signal is for.
+    /// Held, by a hidden owner too, or by a container that publishes it: what a signal is
+    /// for.
     pub fn is_held(&self) -> bool {
-        matches!(self, Status::Held { .. } | Status::Hidden { .. })
+        matches!(
+            self,
+            Status::Held { .. } | Status::Hidden { .. } | Status::Published { .. }
+        )
     }
 
     /// Some socket on it has an owner that cannot be seen.
@@ -156,6 +162,63 @@ impl Verdict {
             after_signal: before.is_some(),
             spared: BTreeSet::new(),
         }
+    }
+
+    /// Marks the free ports that `published` says a running container publishes (with no
+    /// socket here). A run of free ports is split around them.
+    pub fn publish(&mut self, mut published: impl FnMut(u16, Protocol) -> Vec<Container>) {
+        for spec in &mut self.specs {
+            let mut ports = Vec::with_capacity(spec.ports.len());
+            for p in spec.ports.drain(..) {
+                if !matches!(p.status, Status::Free { .. }) {
+                    ports.push(p);
+                    continue;
+                }
+                let mut next = u32::from(p.first);
+                for port in p.first..=p.last {
+                    let containers = published(port, p.protocol);
+                    if containers.is_empty() {
+                        continue;
+                    }
+                    if u32::from(port) > next {
+                        ports.push(PortVerdict {
+                            first: next as u16,
+                            last: port - 1,
+                            ..p.clone()
+                        });
+                    }
+                    ports.push(PortVerdict {
+                        first: port,
+                        last: port,
+                        status: Status::Published { containers },
+                        ..p.clone()
+                    });
+                    next = u32::from(port) + 1;
+                }
+                if next <= u32::from(p.last) {
+                    ports.push(PortVerdict {
+                        first: next as u16,
+                        ..p
+                    });
+                }
+            }
+            spec.ports = ports;
+        }
+    }
+
+    /// Every container that publishes a port of the verdict with no socket here.
+    pub fn published(&self) -> Vec<&Container> {
+        let mut all: Vec<&Container> = Vec::new();
+        for p in self.entries() {
+            if let Status::Published { containers } = &p.status {
+                for c in containers {
+                    if !all.iter().any(|a| a.id == c.id) {
+                        all.push(c);
+                    }
+                }
+            }
+        }
+        all
     }
 
     /// After a signal: marks the holders of each port that were not `old` owners.
@@ -521,6 +584,7 @@ mod tests {
                     Status::Hidden { .. } => "hidden",
                     Status::Blocked { .. } => "blocked",
                     Status::Elsewhere { .. } => "elsewhere",
+                    Status::Published { .. } => "published",
                     Status::Free { .. } => "free",
                 };
                 (p.first, p.last, p.protocol, kind, p.was_held)
@@ -705,5 +769,39 @@ mod tests {
             [Success, NothingFound, NothingFound, Partial, Success]
         );
         assert_eq!(after.exit_code(), Partial);
+    }
+
+    #[test]
+    fn a_published_port_splits_its_run_of_free_ports() {
+        let q = query(&["8000-8010/tcp"]);
+        let mut v = Verdict::judge(&q, &lookup(vec![], vec![], vec![]), &[], None);
+        assert_eq!(statuses(&v), [(8000, 8010, Tcp, "free", false)]);
+        let web = Container {
+            runtime: crate::container::Runtime::Docker,
+            id: "6e29ed62a3f7".into(),
+            name: Some(crate::model::Text::from("web")),
+            image: None,
+            restart: None,
+            pod: None,
+            engine: None,
+        };
+        v.publish(|port, _| {
+            if port == 8004 {
+                vec![web.clone()]
+            } else {
+                vec![]
+            }
+        });
+        assert_eq!(
+            statuses(&v),
+            [
+                (8000, 8003, Tcp, "free", false),
+                (8004, 8004, Tcp, "published", false),
+                (8005, 8010, Tcp, "free", false),
+            ]
+        );
+        assert_eq!(v.published(), [&web]);
+        // Published is held: something (the container) holds the port.
+        assert_eq!(v.exit_code(), ExitCode::Success);
     }
 }

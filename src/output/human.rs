@@ -5,6 +5,7 @@ use std::io;
 
 use super::stream::{Stream, Which};
 use super::{Details, Printer, Style, table, words};
+use crate::containers;
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Report};
 use crate::lookup::Lookup;
@@ -121,6 +122,15 @@ impl HumanPrinter {
                     } else {
                         self.warn(&line);
                     }
+                }
+            }
+            Status::Published { containers } => {
+                let line = words::published(p.first, p.protocol, containers, after);
+                if after {
+                    let line = self.err_style.red(&line);
+                    self.note(&line);
+                } else {
+                    self.warn(&line);
                 }
             }
             Status::Free { .. } | Status::Held { .. } | Status::Hidden { .. } => {}
@@ -274,6 +284,16 @@ impl Printer for HumanPrinter {
     }
 
     fn outcomes(&mut self, _: &[Report], _: &Details) {}
+
+    fn container(&mut self, report: &containers::Report, details: &Details) {
+        let line = words::container_ended(report, details);
+        let line = if report.ended.is_failure() {
+            self.err_style.red(&line)
+        } else {
+            line
+        };
+        self.note(&line);
+    }
 
     fn lookup_failed(&mut self, error: &io::Error) {
         self.note(&format!("rekt: cannot look up sockets: {error}"));

@@ -9,12 +9,14 @@ use serde_json::ser::{Formatter, PrettyFormatter};
 
 use super::stream::{Stream, Which};
 use super::{Details, Printer, words};
+use crate::containers::{self, Container, Ended};
 use crate::context::Context;
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Outcome, Report};
 use crate::lookup::Lookup;
 use crate::model::{BoundVisibility, Family, Hidden, Owner, Signal, Socket, Text};
 use crate::query::PortSpec;
+use crate::roles::Role;
 use crate::text;
 use crate::verdict::{PortVerdict, Status, Verdict};
 
@@ -36,6 +38,9 @@ struct Document {
     ports: Option<Vec<JsonPort>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     hints: Vec<String>,
+    /// After -t/-k: the containers rekt ended (or could not end) through their engines.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    containers: Vec<JsonEnded>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     exit_code: u8,
@@ -53,6 +58,12 @@ struct JsonOwner {
     /// holder | client | caller | protected | forwarder.
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<&'static str>,
+    /// The container it runs in, or (a forwarder) carries the port for, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<JsonContainer>,
+    /// A forwarder's kind: docker-proxy, dockerd, rootlesskit, wslrelay, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forwarder: Option<&'static str>,
     /// Who started it, nearest first (only where the context was read).
     #[serde(skip_serializing_if = "Option::is_none")]
     parents: Option<Vec<JsonProcess>>,
@@ -148,6 +159,9 @@ struct JsonPort {
     /// Status elsewhere: the other network namespaces that hold it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     netns: Vec<JsonPlace>,
+    /// Status published: the containers that publish it with no socket here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    published_by: Vec<JsonContainer>,
     /// Status free, when bound-but-not-listening TCP sockets could not be looked for:
     /// `old_kernel` (Linux before 6.8) or `text_tables` (the /proc/net fallback).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,6 +222,55 @@ fn supervisor(context: &Context) -> Option<JsonSupervisor> {
     })
 }
 
+/// A container rekt set out to end, and how that went.
+#[derive(Debug, Serialize)]
+struct JsonEnded {
+    #[serde(flatten)]
+    container: JsonContainer,
+    /// The owners it holds the port through (its processes, its forwarders).
+    owners: Vec<u32>,
+    /// "stop" (-t) or "kill" (-k).
+    action: &'static str,
+    /// stopped | killed | not_running | declined | refused | failed
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// A container: an owner's, a forwarder's, a port's publisher, or one rekt ended.
+#[derive(Debug, Serialize)]
+struct JsonContainer {
+    runtime: &'static str,
+    id: String,
+    name: Option<Text>,
+    image: Option<Text>,
+    /// A restart policy that can bring it back, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restart: Option<Text>,
+    /// The Kubernetes pod's UID, when it runs in one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pod: Option<String>,
+    /// Whether an engine's API answers for it (if not, rekt cannot end it).
+    engine: bool,
+    /// The command that ends it by hand (`docker stop web`).
+    command: String,
+}
+
+impl From<&Container> for JsonContainer {
+    fn from(c: &Container) -> JsonContainer {
+        JsonContainer {
+            runtime: c.runtime.as_str(),
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image: c.image.clone(),
+            restart: c.restart.clone(),
+            pod: c.pod.clone(),
+            engine: c.engine.is_some(),
+            command: c.command(false),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct JsonLingering {
     state: &'static str,
@@ -235,6 +298,7 @@ fn port(p: &PortVerdict, after: bool, details: &Details) -> JsonPort {
         was_held: after.then_some(p.was_held),
         blocked_by: Vec::new(),
         netns: Vec::new(),
+        published_by: Vec::new(),
         unseen: None,
         message: None,
         watched_ms: p.watched.as_millis() as u64,
@@ -288,6 +352,12 @@ fn port(p: &PortVerdict, after: bool, details: &Details) -> JsonPort {
                     pids: place.pids.clone(),
                 })
                 .collect();
+        }
+        Status::Published { containers } => {
+            json.status = "published";
+            json.free = true;
+            json.published_by = containers.iter().map(JsonContainer::from).collect();
+            json.message = Some(words::published(p.first, p.protocol, containers, after));
         }
         Status::Free { unseen } => {
             json.free = true;
@@ -347,8 +417,18 @@ impl From<&Socket> for JsonSocket {
 fn owner(o: &Owner, found: &Lookup, details: &Details) -> JsonOwner {
     let info = details.get(&o.pid).cloned().unwrap_or_default();
     let context = details.context(o.pid);
+    let role = details.role(o.pid);
+    let forwarding = match role {
+        Some(Role::Forwarder(f)) => Some(f),
+        _ => None,
+    };
     JsonOwner {
-        role: details.role(o.pid).map(|r| r.as_str()),
+        container: forwarding
+            .and_then(|f| f.container.as_ref())
+            .or_else(|| details.container(o.pid))
+            .map(JsonContainer::from),
+        forwarder: forwarding.map(|f| f.kind.name()),
+        role: role.map(|r| r.as_str()),
         parents: context.map(|c| parents(c, details)),
         unit: context.map(unit),
         supervisor: context.map(supervisor),
@@ -404,6 +484,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::Exited => "exited",
         Outcome::StillRunning => "still_running",
         Outcome::NotWaited => "not_waited",
+        Outcome::ViaContainer => "container",
         Outcome::Refused(_) => "refused",
         Outcome::Skipped(_) => "skipped",
         Outcome::Denied(_) => "denied",
@@ -456,6 +537,27 @@ impl Printer for JsonPrinter {
     }
 
     fn skipped(&mut self, _: &Report, _: &Details) {}
+
+    fn container(&mut self, report: &containers::Report, details: &Details) {
+        self.doc.containers.push(JsonEnded {
+            container: JsonContainer::from(&report.target.container),
+            owners: report.target.owners.clone(),
+            action: match report.signal {
+                Signal::Terminate => "stop",
+                Signal::Kill => "kill",
+            },
+            outcome: match &report.ended {
+                Ended::Stopped => "stopped",
+                Ended::Killed => "killed",
+                Ended::NotRunning => "not_running",
+                Ended::Declined => "declined",
+                Ended::Unreachable(_) => "refused",
+                Ended::Failed(_) => "failed",
+            },
+            message: matches!(report.ended, Ended::Unreachable(_) | Ended::Failed(_))
+                .then(|| words::container_ended(report, details)),
+        });
+    }
 
     fn event(&mut self, _: Event<'_>, _: &Details) {}
 

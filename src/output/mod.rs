@@ -15,6 +15,7 @@ use std::io::{self, BufRead, IsTerminal};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Format};
+use crate::containers::{self, Container};
 use crate::error::UsageError;
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Report};
@@ -60,6 +61,9 @@ pub trait Printer {
     fn too_many(&mut self, count: usize, ports: &[PortSpec], asked: bool);
     /// Progress while signalling, as it happens.
     fn event(&mut self, event: Event<'_>, details: &Details);
+    /// What became of a container that rekt set out to end through its engine, as it
+    /// happens.
+    fn container(&mut self, report: &containers::Report, details: &Details);
     /// What became of every owner, once signalling is over.
     fn outcomes(&mut self, reports: &[Report], details: &Details);
     /// The lookup itself failed (exit 4).
@@ -99,6 +103,7 @@ impl Printer for QuietPrinter {
     fn skipped(&mut self, _: &Report, _: &Details) {}
     fn event(&mut self, _: Event<'_>, _: &Details) {}
     fn outcomes(&mut self, _: &[Report], _: &Details) {}
+    fn container(&mut self, _: &containers::Report, _: &Details) {}
     fn lookup_failed(&mut self, _: &io::Error) {}
     fn recheck_failed(&mut self, _: &io::Error) {}
     fn finish(&mut self, code: ExitCode) -> ExitCode {
@@ -155,6 +160,12 @@ pub fn confirm(signal: Signal, pid: u32, details: &Details, to_tty: bool) -> boo
         words::verb(signal),
         words::who(pid, details)
     );
+    ask(&question, to_tty)
+}
+
+/// Asks `question` on stderr, or on the terminal itself (`to_tty`); reads the answer from
+/// stdin, which is a terminal (`-i` needs one).
+fn ask(question: &str, to_tty: bool) -> bool {
     if to_tty {
         let asked = std::fs::OpenOptions::new()
             .write(true)
@@ -172,6 +183,18 @@ pub fn confirm(signal: Signal, pid: u32, details: &Details, to_tty: bool) -> boo
         return false;
     }
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// Asks whether to end `container` through its engine; anything but y or yes is no.
+pub fn confirm_container(signal: Signal, container: &Container, to_tty: bool) -> bool {
+    let verb = match signal {
+        Signal::Terminate => "stop",
+        Signal::Kill => "kill",
+    };
+    ask(
+        &format!("{verb} {}? [y/N] ", words::container(container)),
+        to_tty,
+    )
 }
 
 /// Asks once whether to signal the `count` processes that a range of ports would hit;

@@ -107,8 +107,22 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
     if roles {
         headers.push("ROLE");
     }
+    // The container an owner runs in or forwards for: a column only when there is one.
+    let container_of = |pid: u32| match details.role(pid) {
+        Some(Role::Forwarder(f)) => f.container.as_ref(),
+        _ => details.container(pid),
+    };
+    let containers = verbose
+        && found
+            .ownership
+            .owners
+            .iter()
+            .any(|o| container_of(o.pid).is_some());
     if verbose {
         headers.extend(["PARENTS", "UNIT", "SUPERVISOR"]);
+        if containers {
+            headers.push("CONTAINER");
+        }
         if !found.netns.is_empty() {
             headers.push("NETNS");
         }
@@ -145,6 +159,9 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
                     .and_then(|c| c.supervisor.as_ref())
                     .map_or_else(|| "-".into(), words::supervisor_cell),
             );
+            if containers {
+                cells.push(container_of(pid).map_or_else(|| "-".into(), words::container_cell));
+            }
             if !found.netns.is_empty() {
                 cells.push(joined(row.sockets.iter().map(|s| netns_label(found, s))));
             }

@@ -3,13 +3,15 @@
 //! disagree.
 
 use super::Details;
+use crate::containers::{self, Container, Ended};
 use crate::context::{Supervisor, SupervisorKind, Unit};
 use crate::duration;
+use crate::forwarder::Forwarder;
 use crate::kill::{Outcome, Report};
 use crate::model::{BoundVisibility, Hidden, Lingering, Protection, Protocol, Signal, Socket};
 use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
-use crate::roles::{Relation, Role};
+use crate::roles::{Forwarding, Relation, Role};
 use crate::verdict::{Place, PortVerdict};
 
 /// `1234 (node)`, or just `1234` when the name is unknown.
@@ -82,9 +84,7 @@ pub fn role_reason(role: &Role, pid: u32, details: &Details) -> String {
         Role::Client => "it is a client: its only sockets on these ports are outgoing \
                          connections from ephemeral ports; --include-clients signals it too"
             .into(),
-        Role::Forwarder(container) => {
-            format!("it forwards the port for container {container}, which holds it")
-        }
+        Role::Forwarder(f) => forwarding(f),
         Role::Holder => "it holds the port".into(),
     }
 }
@@ -94,6 +94,9 @@ pub fn role_reason(role: &Role, pid: u32, details: &Details) -> String {
 pub fn outcome_detail(pid: u32, outcome: &Outcome, details: &Details) -> Option<String> {
     match outcome {
         Outcome::Refused(role) | Outcome::Skipped(role) => Some(role_reason(role, pid, details)),
+        Outcome::ViaContainer => Some(details.container(pid).map_or_else(String::new, |c| {
+            format!("it runs in {}, which rekt ended instead", container(c))
+        })),
         Outcome::Denied(e) => Some(format!("{e}; {}", Os::PRIVILEGE_HINT)),
         Outcome::Failed(e) => Some(e.to_string()),
         Outcome::NoWindows => Some(no_windows().into()),
@@ -134,6 +137,10 @@ pub fn not_signalled(pid: u32, outcome: &Outcome, details: &Details) -> String {
         Outcome::Exited => format!("{who} exited"),
         Outcome::StillRunning => format!("{who} is still running"),
         Outcome::NotWaited => format!("{who} was signalled; not waited for (--timeout 0s)"),
+        Outcome::ViaContainer => match details.container(pid) {
+            Some(c) => format!("not signalling {who}: it runs in {}", container(c)),
+            None => format!("not signalling {who}: it runs in a container"),
+        },
     }
 }
 
@@ -210,6 +217,10 @@ pub fn supervisor(s: &Supervisor, unit: Option<&Unit>, details: &Details) -> Str
             format!("{} (service {dir})", tool(s.kind))
         }
         (SupervisorKind::Shell, _) => format!("the shell {pid}"),
+        (SupervisorKind::Engine, name) => format!(
+            "its container engine (container {}, restart policy)",
+            name.unwrap_or_default()
+        ),
         (kind, _) => {
             let tool = tool(kind);
             if tool.is_empty() {
@@ -232,6 +243,7 @@ fn tool(kind: SupervisorKind) -> &'static str {
         SupervisorKind::S6 => "s6-supervise",
         SupervisorKind::Daemontools => "supervise",
         SupervisorKind::Shell | SupervisorKind::Process => "",
+        SupervisorKind::Engine => "engine",
     }
 }
 
@@ -477,6 +489,147 @@ pub fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
 /// `300ms`, `5s`: a wait as the user would write it.
 pub fn waited(d: std::time::Duration) -> String {
     duration::format(d)
+}
+
+/// What a forwarder carries the port for, and what frees it instead of signalling it:
+/// `it is docker-proxy, which forwards the port to container web (docker); rekt ends the
+/// container instead`.
+pub fn forwarding(f: &Forwarding) -> String {
+    let opt_in = "--include-forwarders signals it too, which breaks what it forwards";
+    if let Some(c) = &f.container {
+        let through = if c.engine.is_some() {
+            "rekt ends the container through its engine instead".to_owned()
+        } else {
+            format!(
+                "no engine answers, so end the container with: {}",
+                c.command(false)
+            )
+        };
+        return format!(
+            "it is {}, which forwards the port to {}; {through}",
+            forwarder_name(&f.kind),
+            container(c)
+        );
+    }
+    let what = match &f.kind {
+        Forwarder::DockerProxy { .. }
+        | Forwarder::Dockerd
+        | Forwarder::Containerd
+        | Forwarder::RootlessKit
+        | Forwarder::RootlessPort
+        | Forwarder::Slirp4netns
+        | Forwarder::Pasta
+        | Forwarder::Gvproxy => format!(
+            "it is {}, which carries a published port for a container that no engine could \
+             name (none answers, or none is running); `docker ps` or `podman ps` shows which, \
+             and `docker stop NAME` frees the port",
+            forwarder_name(&f.kind)
+        ),
+        Forwarder::WslRelay => "it is wslrelay, which forwards the port from a WSL 2 \
+                                distribution (localhost forwarding): the server runs inside \
+                                WSL; stop it there (`wsl rekt -k PORT`), or `wsl --shutdown`"
+            .into(),
+        Forwarder::DockerDesktop | Forwarder::Vpnkit => format!(
+            "it is {}, which carries a port that a Docker Desktop container publishes: \
+             `docker ps` shows which, and `docker stop NAME` frees the port",
+            forwarder_name(&f.kind)
+        ),
+        Forwarder::OrbStack => "it is OrbStack's helper, which carries a port for an OrbStack \
+                                container or machine: `docker ps` (or `orb list`) shows which, \
+                                and `docker stop NAME` (or `orb stop NAME`) frees it"
+            .into(),
+        Forwarder::Lima => "it is Lima's host agent (Colima), which forwards the port from a \
+                            VM: stop the server inside it (`colima ssh`, `limactl shell`), or \
+                            `colima stop`"
+            .into(),
+        Forwarder::AirPlay => "it is ControlCenter, which holds the port for the AirPlay \
+                               Receiver, and launchd starts it again: turn it off in System \
+                               Settings > General > AirDrop & Handoff > AirPlay Receiver"
+            .into(),
+    };
+    format!("{what}; {opt_in}")
+}
+
+/// A forwarder's program, as the user knows it.
+fn forwarder_name(f: &Forwarder) -> &'static str {
+    match f {
+        Forwarder::DockerProxy { .. } => "docker-proxy",
+        Forwarder::Dockerd => "dockerd (reserving the published port)",
+        Forwarder::Containerd => "containerd (reserving a container's port)",
+        Forwarder::RootlessKit => "rootlesskit (rootless networking)",
+        Forwarder::RootlessPort => "rootlessport (rootless Podman networking)",
+        Forwarder::Slirp4netns => "slirp4netns (rootless networking)",
+        Forwarder::Pasta => "pasta (rootless networking)",
+        Forwarder::Gvproxy => "gvproxy (a container VM's networking)",
+        Forwarder::WslRelay => "wslrelay",
+        Forwarder::DockerDesktop => "Docker Desktop's backend",
+        Forwarder::Vpnkit => "vpnkit (Docker Desktop's networking)",
+        Forwarder::OrbStack => "OrbStack's helper",
+        Forwarder::Lima => "Lima's host agent",
+        Forwarder::AirPlay => "ControlCenter (AirPlay Receiver)",
+    }
+}
+
+/// `container web (docker)`, `container 6e29ed62a3f7 (docker)`, with the image when known:
+/// `container web (docker, image nginx)`.
+pub fn container(c: &Container) -> String {
+    match &c.image {
+        Some(image) => format!("container {} ({}, image {image})", c.handle(), c.runtime),
+        None => format!("container {} ({})", c.handle(), c.runtime),
+    }
+}
+
+/// A container in a table cell: `docker:web`.
+pub fn container_cell(c: &Container) -> String {
+    format!("{}:{}", c.runtime, c.handle())
+}
+
+/// A port that running containers publish with no socket here: `port 18700/tcp has no
+/// socket here, but container web (docker) publishes it (NAT rules alone): a bind() here
+/// succeeds, and traffic to the port still goes to the container; rekt -k 18700 ends it, or:
+/// docker stop web`. After a signal: `port 18700/tcp is still published by ...`.
+pub fn published(port: u16, protocol: Protocol, containers: &[Container], after: bool) -> String {
+    let by = list(containers.iter().map(container));
+    let commands = list(containers.iter().map(|c| c.command(false)));
+    if after {
+        format!("port {port}/{protocol} is still published by {by}; end it with: {commands}")
+    } else {
+        format!(
+            "port {port}/{protocol} has no socket here, but {by} publishes it (NAT rules \
+             alone): a bind() here succeeds, and traffic to the port still goes to the \
+             container; rekt -k {port}/{protocol} ends it, or: {commands}"
+        )
+    }
+}
+
+/// The line for a container rekt set out to end through its engine: `stopped container web
+/// (docker, image nginx) through its engine (for 4123, 4130)`, or why not, with the command
+/// that would do it.
+pub fn container_ended(report: &containers::Report, details: &Details) -> String {
+    let c = container(&report.target.container);
+    let via = if report.target.owners.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (it holds the port through {})",
+            list(report.target.owners.iter().map(|&p| who(p, details)))
+        )
+    };
+    let command = report
+        .target
+        .container
+        .command(report.signal == Signal::Kill);
+    match &report.ended {
+        Ended::Stopped => format!("stopped {c} through its engine{via}"),
+        Ended::Killed => format!("killed {c} through its engine{via}"),
+        Ended::NotRunning => format!("{c} was not running any more{via}"),
+        Ended::Declined => format!("skipped {c}"),
+        Ended::Unreachable(why) => format!(
+            "refusing to end {c}{via} by signalling its processes: {why}, and only its engine \
+             can end it for good (a restart policy would bring it back); run: {command}"
+        ),
+        Ended::Failed(why) => format!("could not end {c}: {why}; run: {command}"),
+    }
 }
 
 #[cfg(test)]

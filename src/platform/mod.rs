@@ -133,6 +133,12 @@ pub trait Backend {
         Vec::new()
     }
 
+    /// The PIDs of the processes whose command name is `name` (a daemon whose settings
+    /// rekt needs: dockerd's data root). A walk over every process: only for fallbacks.
+    fn processes_named(_name: &str) -> Vec<u32> {
+        Vec::new()
+    }
+
     /// The local ports the system gives outgoing connections that bind no port (the
     /// ephemeral range), if known.
     fn ephemeral_ports() -> Option<RangeInclusive<u16>> {

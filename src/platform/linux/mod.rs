@@ -95,6 +95,16 @@ impl Backend for Linux {
         process::stat(pid)
     }
 
+    fn processes_named(name: &str) -> Vec<u32> {
+        let Ok(proc_dir) = fd_scan::open_proc() else {
+            return Vec::new();
+        };
+        let pids = fd_scan::list_pids(&proc_dir).unwrap_or_default();
+        pids.into_iter()
+            .filter(|&pid| process::command_name(pid).is_some_and(|n| n == name))
+            .collect()
+    }
+
     fn cgroup_lines(pid: u32) -> Vec<Text> {
         process::cgroup_lines(pid)
     }

@@ -1,0 +1,344 @@
+//! Containers, with a Docker daemon of each test's own (`scripts/private-dockerd.sh`): its
+//! own data root, exec root, pidfile, socket and bridge, in a network namespace of its own
+//! where rekt runs too, so that nothing of the machine's (its daemon, if it has one, or its
+//! ports) is ever touched. Each test stops its daemon, and with it its containers.
+//!
+//! Covered, with the userland proxy on (docker-proxy carries the published port) and off
+//! (dockerd reserves it itself): the lookup names the container; `-t` stops it through the
+//! engine and leaves dockerd and the other containers alone, and the port can be published
+//! again; `-k` kills it; a restart policy does not bring it back; the refusal when the API
+//! cannot be reached; a port published with no socket here.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{TempDir, code, output_within, stderr, stdout};
+use serde_json::Value;
+
+/// Every run of docker or rekt here is bounded by this.
+const BOUND: Duration = Duration::from_secs(120);
+
+/// A Docker daemon of the test's own, stopped (with its containers) when dropped.
+struct Daemon {
+    dir: TempDir,
+    /// A process in the daemon's network namespace: `nsenter -t PID -n` enters it.
+    netns_pid: u32,
+    host: String,
+}
+
+impl Daemon {
+    /// Starts one, or says why it cannot (the test then skips, or fails under
+    /// `REKT_REQUIRE_ROOT_TESTS=1`).
+    fn start(userland_proxy: bool) -> Option<Daemon> {
+        if !common::is_root() {
+            common::skip("this test needs root (it runs a Docker daemon of its own)");
+            return None;
+        }
+        if !Path::new("/usr/sbin/dockerd").exists() && which("dockerd").is_none() {
+            common::skip("this test needs docker.io (dockerd) and busybox-static");
+            return None;
+        }
+        let dir = TempDir::new("docker");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/private-dockerd.sh");
+        let out = output_within(
+            Command::new("bash")
+                .arg(&script)
+                .arg(&dir.0)
+                .env("USERLAND_PROXY", userland_proxy.to_string()),
+            BOUND,
+        );
+        assert!(
+            out.status.success(),
+            "private-dockerd.sh failed: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let netns_pid = std::fs::read_to_string(dir.join("holder.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let host = format!("unix://{}", dir.join("docker.sock").display());
+        Some(Daemon {
+            dir,
+            netns_pid,
+            host,
+        })
+    }
+
+    /// `docker ARGS` against this daemon.
+    fn docker(&self, args: &[&str]) -> Output {
+        output_within(
+            Command::new(which("docker").expect("the docker client"))
+                .args(args)
+                .env("DOCKER_HOST", &self.host),
+            BOUND,
+        )
+    }
+
+    /// `docker ARGS`, which must succeed; its stdout, trimmed.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out).trim().to_owned()
+    }
+
+    /// Starts a busybox httpd container publishing `port` (TCP, to its port 80).
+    fn web(&self, name: &str, port: u16, extra: &[&str]) -> String {
+        let publish = format!("{port}:80");
+        let mut args = vec!["run", "-d", "--name", name, "-p", &publish];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["rekt-test/busybox", "/bin/httpd", "-f", "-p", "80"]);
+        self.ok(&args)
+    }
+
+    /// Whether the container is running.
+    fn running(&self, name: &str) -> bool {
+        self.ok(&["inspect", "-f", "{{.State.Running}}", name]) == "true"
+    }
+
+    /// The daemon's PID.
+    fn dockerd_pid(&self) -> u32 {
+        std::fs::read_to_string(self.dir.join("dockerd.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// rekt `args`, in the daemon's network namespace, with `DOCKER_HOST` naming it (or
+    /// `host` instead).
+    fn rekt_with_host(&self, args: &[&str], host: &str) -> Output {
+        output_within(
+            Command::new("nsenter")
+                .arg("-t")
+                .arg(self.netns_pid.to_string())
+                .arg("-n")
+                .arg("--")
+                .arg(env!("CARGO_BIN_EXE_rekt"))
+                .args(args)
+                .env("NO_COLOR", "1")
+                .env("DOCKER_HOST", host),
+            BOUND,
+        )
+    }
+
+    fn rekt(&self, args: &[&str]) -> Output {
+        self.rekt_with_host(args, &self.host)
+    }
+
+    /// Whether a fresh bind() on `port` (0.0.0.0, TCP) succeeds in the daemon's namespace.
+    fn binds(&self, port: u16) -> bool {
+        let script =
+            format!("import socket; s=socket.socket(); s.bind(('0.0.0.0',{port})); s.listen()");
+        let out = output_within(
+            Command::new("nsenter")
+                .arg("-t")
+                .arg(self.netns_pid.to_string())
+                .args(["-n", "--", "python3", "-c", &script]),
+            BOUND,
+        );
+        out.status.success()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/private-dockerd.sh");
+        let _ = output_within(
+            Command::new("bash")
+                .arg(&script)
+                .arg(&self.dir.0)
+                .arg("stop"),
+            BOUND,
+        );
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.exists())
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(out), stderr(out)))
+}
+
+/// The PIDs in rekt's table.
+fn pids(out: &Output) -> Vec<u32> {
+    stdout(out)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect()
+}
+
+/// The whole story with one daemon: lookup, `-t`, publish again, `-k`, a restart policy.
+fn published_port_ends_the_container(userland_proxy: bool) {
+    let Some(d) = Daemon::start(userland_proxy) else {
+        return;
+    };
+    let port = 18700;
+    let id = d.web("web", port, &[]);
+    // A bystander container, which must survive everything below.
+    d.web("other", 18701, &[]);
+    let dockerd = d.dockerd_pid();
+
+    // The lookup names the container, in the table and in JSON.
+    let out = d.rekt(&["-v", &format!("{port}/tcp")]);
+    let table = stdout(&out);
+    assert_eq!(code(&out), 0, "{table}{}", stderr(&out));
+    assert!(table.contains("CONTAINER"), "{table}");
+    assert!(table.contains("docker:web"), "{table}");
+    assert!(table.contains("forwarder"), "{table}");
+    let doc = json(&d.rekt(&["--json", &format!("{port}/tcp")]));
+    let owners = doc["owners"].as_array().unwrap();
+    assert!(!owners.is_empty(), "{doc}");
+    for o in owners {
+        assert_eq!(o["role"], "forwarder", "{doc}");
+        assert_eq!(o["container"]["name"], "web", "{doc}");
+        assert_eq!(o["container"]["id"], id.as_str(), "{doc}");
+        assert_eq!(o["container"]["image"], "rekt-test/busybox", "{doc}");
+        let kind = if userland_proxy {
+            "docker-proxy"
+        } else {
+            "dockerd"
+        };
+        assert_eq!(o["forwarder"], kind, "{doc}");
+    }
+    if !userland_proxy {
+        // dockerd itself holds the port: it is listed, and never signalled.
+        assert_eq!(pids(&out), vec![dockerd], "{table}");
+    }
+
+    // -t stops the container through the engine; dockerd and the other container live on,
+    // and the port can be published again.
+    let out = d.rekt(&["-t", "--timeout", "1s", &format!("{port}/tcp")]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(err.contains("stopped container web (docker"), "{err}");
+    assert!(
+        !err.contains("terminated"),
+        "no process is signalled: {err}"
+    );
+    assert!(err.contains(&format!("port {port}/tcp is free")), "{err}");
+    assert!(!d.running("web"));
+    assert!(d.running("other"));
+    assert!(alive(dockerd), "dockerd survived");
+    assert!(d.binds(port), "a fresh bind() on {port} succeeds");
+    d.ok(&["rm", "web"]);
+    d.web("web2", port, &[]);
+
+    // -k kills it, with the same care.
+    let doc = json(&d.rekt(&["--json", "-k", &format!("{port}/tcp")]));
+    assert_eq!(doc["exit_code"], 0, "{doc}");
+    assert_eq!(doc["containers"][0]["name"], "web2", "{doc}");
+    assert_eq!(doc["containers"][0]["action"], "kill", "{doc}");
+    assert_eq!(doc["containers"][0]["outcome"], "killed", "{doc}");
+    assert!(!d.running("web2"));
+    assert!(d.running("other"));
+    assert!(alive(dockerd));
+    d.ok(&["rm", "web2"]);
+
+    // A restart policy: ended through the engine, it stays stopped.
+    for (name, flag) in [("always", "-t"), ("always-k", "-k")] {
+        d.web(name, port, &["--restart", "always"]);
+        let out = d.rekt(&[flag, "--timeout", "1s", &format!("{port}/tcp")]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(!d.running(name), "{name} was brought back");
+        assert!(d.binds(port));
+        d.ok(&["rm", name]);
+    }
+    assert!(d.running("other"));
+}
+
+#[test]
+fn with_the_userland_proxy_the_container_is_ended_not_docker_proxy() {
+    published_port_ends_the_container(true);
+}
+
+#[test]
+fn without_the_userland_proxy_the_container_is_ended_not_dockerd() {
+    published_port_ends_the_container(false);
+}
+
+#[test]
+fn when_the_engine_cannot_be_reached_rekt_refuses_and_says_the_command() {
+    let Some(d) = Daemon::start(true) else {
+        return;
+    };
+    let port = 18710;
+    d.web("web", port, &[]);
+    let nowhere = format!("unix://{}", d.dir.join("no-such.sock").display());
+    let out = d.rekt_with_host(&["-k", &format!("{port}/tcp")], &nowhere);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    // The name still comes from the engine's state files (rekt runs as root).
+    assert!(err.contains("docker kill web"), "{err}");
+    assert!(err.contains("refusing to end container web"), "{err}");
+    assert!(!err.contains("killed"), "{err}");
+    assert!(d.running("web"), "nothing was ended");
+}
+
+#[test]
+fn a_port_published_with_no_socket_is_named_and_ended() {
+    let Some(d) = Daemon::start(true) else {
+        return;
+    };
+    let port = 18720;
+    d.web("web", port, &[]);
+    // Kill the container's docker-proxy processes (the test's own daemon's): the port has
+    // no socket here any more, but the container still publishes it (NAT rules), and a new
+    // `docker run -p` on it fails.
+    let out = d.rekt(&["--json", &format!("{port}/tcp")]);
+    let doc = json(&out);
+    for o in doc["owners"].as_array().unwrap() {
+        kill_pid(o["pid"].as_u64().unwrap() as u32);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let out = d.rekt(&[&format!("{port}/tcp")]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "something holds it: {err}");
+    assert!(stdout(&out).is_empty(), "no process holds it");
+    assert!(
+        err.contains(&format!(
+            "port {port}/tcp has no socket here, but container web (docker"
+        )),
+        "{err}"
+    );
+    let out = d.rekt(&["-k", &format!("{port}/tcp")]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(err.contains("killed container web (docker"), "{err}");
+    assert!(!d.running("web"));
+    d.web("again", port, &[]);
+}
+
+/// Whether `pid` is a live process (not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X')
+    })
+}
+
+/// SIGKILL to a process of this test's own daemon.
+fn kill_pid(pid: u32) {
+    // SAFETY: kill(2) on a PID the test's own daemon started, in its own namespace.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+}
