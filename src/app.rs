@@ -61,8 +61,7 @@ pub fn run(opts: &Options) -> ExitCode {
         details: Details::new(),
     }
     .run();
-    printer.finish(code);
-    code
+    printer.finish(code)
 }
 
 /// The state of one run: what was asked, where it is said, and what is known of the
