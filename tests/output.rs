@@ -386,6 +386,30 @@ fn hostile_names_are_shown_escaped_in_aligned_columns_and_exact_in_json() {
         assert_eq!(o["user"], user.as_str(), "{o}");
     }
 
+    // List mode: the same names, the same alignment.
+    let out = rekt(&[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_terminal_safe("rekt (list), stdout", &out.stdout, false);
+    assert_terminal_safe("rekt (list), stderr", &out.stderr, false);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let header = cells(lines[0]);
+    let columns: Vec<usize> = header.iter().map(|&(col, _)| col).collect();
+    let at = |name: &str| header.iter().position(|&(_, h)| h == name).unwrap();
+    let (pid_at, name_at) = (at("PID"), at("NAME"));
+    let mut seen = 0;
+    for line in &lines[1..] {
+        let row = cells(line);
+        let starts: Vec<usize> = row.iter().map(|&(col, _)| col).collect();
+        assert_eq!(starts, columns, "columns out of line in {line:?}:\n{text}");
+        let pid = row[pid_at].1.parse::<u32>().ok();
+        if let Some((_, name)) = holders.iter().find(|(h, _)| Some(h.pid()) == pid) {
+            assert_eq!(row[name_at].1, name.shown, "{line:?}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, holders.len(), "{text}");
+
     // The reports after a signal.
     let out = rekt(&with(&["-t", "--settle", "0s"], &specs));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -488,6 +512,44 @@ fn the_prompt_goes_to_the_terminal_under_json_and_stderr_stays_empty() {
         assert_eq!(o["outcome"], "exited", "{o}");
     }
     assert_eq!(doc["exit_code"], 0, "{doc}");
+}
+
+#[test]
+fn a_hostile_parent_is_shown_escaped_among_the_parents() {
+    let _net = private_netns();
+    let dir = TempDir::new("parents");
+    for name in [&NAMES[0], &NAMES[7]] {
+        // The hostile program holds a port of its own and starts a plain sockhold, which
+        // holds another: the holder's parent chain names the hostile one.
+        let exe = common::example_named("sockhold", &dir, OsStr::from_bytes(name.file));
+        let sockhold = common::example("sockhold");
+        let mut cmd = Command::new(exe);
+        cmd.args(["tcp", &v4(), "--then-run"])
+            .arg(&sockhold)
+            .args(["tcp", &v4()]);
+        let h = Holder::spawn_command(cmd, 2);
+        let parent = h.pid();
+        let child = *h.pids.iter().find(|&&p| p != parent).unwrap();
+        let out = rekt(&["-v", &h.spec()]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_terminal_safe("rekt -v, stdout", &out.stdout, false);
+        let text = stdout(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        let header = cells(lines[0]);
+        let row = cells(lines[1]);
+        let at = |name: &str| header.iter().position(|&(_, h)| h == name).unwrap();
+        assert_eq!(row[at("PID")].1, child.to_string(), "{text}");
+        assert_eq!(row[at("NAME")].1, "sockhold", "{text}");
+        assert_eq!(
+            row[at("PARENTS")].1,
+            format!("{parent} ({})", name.shown),
+            "{text}"
+        );
+        let doc = json_of(&rekt(&["--json", &h.spec()]));
+        let parents = &owner(&doc, child)["parents"];
+        assert_eq!(parents[0]["pid"], parent, "{doc}");
+        assert_eq!(parents[0]["name"], name.json, "{doc}");
+    }
 }
 
 #[test]
@@ -758,6 +820,21 @@ fn completions_and_man_into_head_never_panic() {
             "{args:?}: {}",
             stderr(&out)
         );
+    }
+}
+
+#[test]
+fn help_and_version_into_a_closed_pipe_never_panic() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["--version"],
+        &["help"],
+        &["help", "man"],
+    ] {
+        let out = rekt_to(args, closed_pipe(), Stdio::piped());
+        assert_exit(&out, 0, &format!("rekt {args:?}, stdout closed"));
+        assert!(out.stderr.is_empty(), "{args:?}: {}", stderr(&out));
     }
 }
 
