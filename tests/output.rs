@@ -912,14 +912,9 @@ fn usage_errors_under_json_are_a_json_document() {
         &["-k", "-i", &spec],
         &[hostile],
     ] {
-        let args = with(
-            &["--json"],
-            &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        )
-        .iter()
-        .map(|a| a.to_string())
-        .collect::<Vec<_>>();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let args: Vec<&str> = std::iter::once("--json")
+            .chain(args.iter().copied())
+            .collect();
         let out = rekt(&args);
         assert_exit(&out, 2, &format!("{args:?}"));
         assert!(out.stderr.is_empty(), "{args:?}: {}", stderr(&out));
