@@ -13,7 +13,14 @@
 //!   --own-fd-table   open the sockets in a thread with an fd table of its own
 //!                    (unshare(CLONE_FILES)), so /proc/PID/fd does not show them (Linux)
 //!   --accept-one     tcp: accept one connection, close the listener, hold the connection
-//!   --connect        tcp: connect to ADDR instead of binding, and block reading
+//!   --connect        tcp: connect to ADDR instead of binding, and block reading;
+//!                    udp: bind an ephemeral port and connect it to ADDR
+//!   --comm HEX       set the process's name (/proc/PID/comm, prctl(PR_SET_NAME)) to the
+//!                    hex-encoded bytes, e.g. 776562ff736572766572 for `web\xffserver`:
+//!                    any bytes but NUL, at most 15 (Linux)
+//!   --exit-main-thread  hold the sockets in a second thread and end the main thread
+//!                    alone: /proc/PID/exe can no longer be read, so a name comes from
+//!                    comm; READY once /proc shows the main thread as a zombie (Linux)
 //!   --then-run CMD.. after binding, run CMD (every `{port}` replaced by the first port)
 //!                    as a child, and exit with its exit code
 //!   --window         open a hidden top-level window and exit when it is closed (Windows)
@@ -37,17 +44,29 @@ struct Opts {
     window: bool,
     bind_only: bool,
     own_fd_table: bool,
+    /// The bytes to name the process with (`--comm`).
+    comm: Option<Vec<u8>>,
+    exit_main_thread: bool,
 }
 
 fn main() {
     let mut opts = Opts::default();
     let mut positional = Vec::new();
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // args_os: the program may run under a file name that is not UTF-8 (the tests give it
+    // hostile names); its arguments are.
+    let mut args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| {
+            a.into_string()
+                .unwrap_or_else(|_| fail("arguments must be UTF-8"))
+        })
+        .collect();
     let then_run = args
         .iter()
         .position(|a| a == "--then-run")
         .map(|i| args.split_off(i)[1..].to_vec());
-    for arg in args {
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--reuseport" => opts.reuseport = true,
             "--v6only" => opts.v6only = true,
@@ -58,12 +77,40 @@ fn main() {
             "--window" => opts.window = true,
             "--bind-only" => opts.bind_only = true,
             "--own-fd-table" => opts.own_fd_table = true,
+            "--comm" => {
+                let hex = args.next().unwrap_or_else(|| fail("--comm needs HEX"));
+                opts.comm = Some(unhex(&hex).unwrap_or_else(|| fail("--comm: bad HEX")));
+            }
+            "--exit-main-thread" => opts.exit_main_thread = true,
             _ => positional.push(arg),
         }
     }
     if positional.is_empty() || positional.len() % 2 != 0 {
         fail("usage: sockhold [OPTIONS] tcp|udp ADDR [tcp|udp ADDR]...");
     }
+    if let Some(comm) = &opts.comm {
+        // Before any thread starts: a new thread takes its name from the one that made it.
+        sys::set_comm(comm);
+    }
+    if opts.exit_main_thread {
+        sys::exit_main_thread(move || run(opts, positional, then_run))
+    }
+    run(opts, positional, then_run)
+}
+
+/// The bytes that `hex` spells (two lowercase or uppercase hex digits each).
+fn unhex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Opens the sockets, says READY and holds them (or runs --then-run's command).
+fn run(opts: Opts, positional: Vec<String>, then_run: Option<Vec<String>>) -> ! {
     if opts.ignore_term {
         sys::ignore_sigterm();
     }
@@ -160,6 +207,16 @@ fn open(kind: &str, addr: SocketAddr, opts: &Opts) -> std::io::Result<Held> {
         "tcp" if opts.connect => Held::Stream(TcpStream::connect(addr)?),
         "tcp" if opts.bind_only => Held::Bound(sys::tcp_bound(addr, opts)?),
         "tcp" => Held::Listener(sys::tcp_listener(addr, opts)?),
+        "udp" if opts.connect => {
+            let any: SocketAddr = if addr.is_ipv4() {
+                (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+            } else {
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+            };
+            let socket = UdpSocket::bind(any)?;
+            socket.connect(addr)?;
+            Held::Udp(socket)
+        }
         "udp" => Held::Udp(sys::udp_socket(addr, opts)?),
         _ => fail("KIND must be tcp or udp"),
     })
@@ -407,6 +464,67 @@ mod sys {
         Ok(UdpSocket::from(socket(addr, libc::SOCK_DGRAM, opts)?))
     }
 
+    /// Names the calling thread, and so the process as /proc/PID/comm shows it, with
+    /// `comm`'s raw bytes.
+    pub fn set_comm(comm: &[u8]) {
+        #[cfg(target_os = "linux")]
+        {
+            if comm.len() > 15 || comm.contains(&0) {
+                super::fail("--comm: at most 15 bytes, none of them NUL");
+            }
+            let mut name = [0u8; 16];
+            name[..comm.len()].copy_from_slice(comm);
+            // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+            if unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } != 0 {
+                super::fail(&format!("prctl: {}", io::Error::last_os_error()));
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = comm;
+            super::fail("--comm needs Linux");
+        }
+    }
+
+    /// Runs `rest` on a second thread once the main thread has ended alone (SYS_exit; the
+    /// process lives on in that thread, and /proc shows its main thread as a zombie).
+    pub fn exit_main_thread(rest: impl FnOnce() + Send + 'static) -> ! {
+        #[cfg(target_os = "linux")]
+        {
+            let pid = std::process::id();
+            std::thread::spawn(move || {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while state(pid) != Some('Z') {
+                    if std::time::Instant::now() > deadline {
+                        super::fail("the main thread did not end");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                rest()
+            });
+            // SAFETY: SYS_exit ends only the calling thread (exit_group would end them
+            // all); nothing on this thread needs cleaning up.
+            unsafe { libc::syscall(libc::SYS_exit, 0) };
+            unreachable!("SYS_exit returned")
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = rest;
+            super::fail("--exit-main-thread needs Linux")
+        }
+    }
+
+    /// The state letter in /proc/PID/stat (after the parenthesised name).
+    #[cfg(target_os = "linux")]
+    fn state(pid: u32) -> Option<char> {
+        let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+        let end = stat.iter().rposition(|&b| b == b')')?;
+        stat[end + 1..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .map(|&b| char::from(b))
+    }
+
     pub struct Window;
 
     pub fn open_window() -> Window {
@@ -453,6 +571,14 @@ mod sys {
 
     pub fn unshare_fd_table() {
         super::fail("--own-fd-table needs Linux")
+    }
+
+    pub fn set_comm(_: &[u8]) {
+        super::fail("--comm needs Linux")
+    }
+
+    pub fn exit_main_thread(_: impl FnOnce() + Send + 'static) -> ! {
+        super::fail("--exit-main-thread needs Linux")
     }
 
     pub fn udp_socket(addr: SocketAddr, _: &Opts) -> io::Result<UdpSocket> {

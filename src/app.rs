@@ -65,8 +65,7 @@ pub fn run(opts: &Options) -> ExitCode {
         containers: Resolver::new(),
     }
     .run();
-    printer.finish(code);
-    code
+    printer.finish(code)
 }
 
 /// The state of one run: what was asked, where it is said, and what is known of the

@@ -538,6 +538,43 @@ mod tests {
     }
 
     #[test]
+    fn durations_complete_to_no_file_names() {
+        use clap::CommandFactory;
+        use clap_complete::Shell;
+        let script = |shell| {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "rekt", &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let bash = script(Shell::Bash);
+        let zsh = script(Shell::Zsh);
+        let fish = script(Shell::Fish);
+        for option in ["--timeout", "--settle"] {
+            // bash: the option's case offers what was typed, never `compgen -f` (files).
+            let case = bash
+                .split(&format!("{option})"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("{option}: {bash}"));
+            let case = &case[..case.find(";;").unwrap()];
+            assert!(case.contains(r#"COMPREPLY=("${cur}")"#), "{case}");
+            assert!(!case.contains("compgen"), "{option}: {case}");
+            // zsh: a value with no action (`_files` would offer files).
+            let line = zsh
+                .lines()
+                .find(|l| l.starts_with(&format!("'{option}=")))
+                .unwrap_or_else(|| panic!("{option}: {zsh}"));
+            assert!(line.ends_with(":DURATION:' \\"), "{line}");
+            // fish: a value (-r) that is no file (-f).
+            let line = fish
+                .lines()
+                .find(|l| l.contains(&format!(" -l {} ", &option[2..])))
+                .unwrap_or_else(|| panic!("{option}: {fish}"));
+            assert!(line.ends_with(" -r -f"), "{line}");
+        }
+        assert!(!zsh.contains("_files"), "{zsh}");
+    }
+
+    #[test]
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();

@@ -17,7 +17,8 @@ pub enum ExitCode {
     /// Partly done: an owner is hidden from us, a signal was refused or failed, an owner
     /// is still running after the wait, or a port is still held or was taken again.
     Partial = 3,
-    /// The lookup itself failed (for example, /proc is not mounted).
+    /// The lookup itself failed (for example, /proc is not mounted), or the output could
+    /// not be written (ENOSPC, EIO; not EPIPE), which is told after the work.
     Error = 4,
 }
 
@@ -34,7 +35,9 @@ Exit codes:
   3  partial: a matching socket's owner is hidden from you, a signal was refused or
      could not be delivered, a signalled process is still running after the wait, a
      port is still held, or it was taken again within the settle time (a restart)
-  4  the lookup itself failed (for example, /proc or a socket table is not readable)";
+  4  the lookup itself failed (for example, /proc or a socket table is not readable),
+     or the output could not be written (a full disk; a closed pipe is no error): the
+     work is still done in full";
 
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> Self {

@@ -19,7 +19,9 @@ pub fn page() -> io::Result<Vec<u8>> {
     man.render_name_section(&mut out)?;
     out.extend_from_slice(SYNOPSIS.as_bytes());
     man.render_description_section(&mut out)?;
-    man.render_options_section(&mut out)?;
+    let mut options = Vec::new();
+    man.render_options_section(&mut options)?;
+    out.extend_from_slice(repeated_ports(&options)?.as_bytes());
     out.extend_from_slice(COMMANDS.as_bytes());
     out.extend_from_slice(ROLES.as_bytes());
     out.extend_from_slice(examples().as_bytes());
@@ -70,6 +72,13 @@ loop or script that started it again), with the command that stops the superviso
 good, and rekt exits 3.
 With \fB\-v\fR, PARENTS, UNIT and SUPERVISOR show who started each owner.
 ";
+
+/// The options section with the positional PORT written `[PORT]...`, as in the synopsis:
+/// clap_mangen writes `[PORT]`, which reads as one port at most.
+fn repeated_ports(options: &[u8]) -> io::Result<String> {
+    let options = std::str::from_utf8(options).map_err(io::Error::other)?;
+    Ok(options.replace("\n[\\fIPORT\\fR]\n", "\n[\\fIPORT\\fR]...\n"))
+}
 
 /// The examples from `--help`, kept as they are: no filling, no adjusting.
 fn examples() -> String {
@@ -131,6 +140,10 @@ mod tests {
         let page = page_text();
         assert!(page.contains("[\\fIPORT\\fR]..."), "{page}");
         assert!(page.contains("\\-\\-timeout"), "{page}");
+        // The options section names PORT the same way.
+        let options = page.split(".SH OPTIONS\n").nth(1).unwrap();
+        assert!(options.contains("\n[\\fIPORT\\fR]...\n"), "{options}");
+        assert!(!page.contains("[\\fIPORT\\fR]\n"), "{page}");
     }
 
     #[test]

@@ -119,8 +119,13 @@ pub fn usage_error(error: &UsageError, json: bool) -> ExitCode {
         printer.usage_error(error);
         return printer.finish(ExitCode::Usage);
     }
-    Stream::new(Which::Stderr).line(&format!("rekt: {error}"));
-    ExitCode::Usage
+    let mut err = Stream::new(Which::Stderr);
+    err.line(&format!("rekt: {error}"));
+    // As for every other run: a failed write (not a closed pipe) is exit 4.
+    match err.failure() {
+        Some(_) => ExitCode::Error,
+        None => ExitCode::Usage,
+    }
 }
 
 /// Writes the completion script for `shell` to stdout. A closed pipe is not a failure.

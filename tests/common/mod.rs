@@ -527,7 +527,7 @@ pub fn check_signal_args(args: &[&str]) {
             );
             let mut values = args.iter();
             while let Some(arg) = values.next() {
-                if *arg == "--timeout" {
+                if matches!(*arg, "--timeout" | "--settle") {
                     values.next();
                     continue;
                 }
@@ -1111,6 +1111,26 @@ impl Paused {
         std::fs::write(self.dir.join("resume"), b"").unwrap();
         wait_output_within(self.child, RUN_BOUND, "rekt after the pause")
     }
+}
+
+/// The example `name` under another file name, `dir/file_name`, which may be any bytes a
+/// file name can hold (escape sequences, newlines, invalid UTF-8): rekt names a process by
+/// its executable's file name. A hard link when it can be; otherwise a copy, written while
+/// no test thread forks and staged under a name of its own (see [`world_readable_copy`]).
+#[cfg(target_os = "linux")]
+pub fn example_named(name: &str, dir: &TempDir, file_name: &std::ffi::OsStr) -> PathBuf {
+    let path = dir.0.join(file_name);
+    let original = example(name);
+    if std::fs::hard_link(&original, &path).is_ok() {
+        return path;
+    }
+    let staged = dir.join(".staged");
+    {
+        let _no_forks = FORKING.write().unwrap_or_else(|e| e.into_inner());
+        std::fs::copy(&original, &staged).unwrap();
+    }
+    std::fs::rename(&staged, &path).unwrap();
+    path
 }
 
 // ---------------------------------------------------------------------------------------
