@@ -24,7 +24,9 @@ const NOBODY: u32 = 65534;
 const FIVE_S: Duration = Duration::from_secs(5);
 
 fn json_of(out: &Output) -> Value {
-    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+    common::json_here(
+        serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out))),
+    )
 }
 
 fn lines(text: &str) -> Vec<&str> {

@@ -16,7 +16,7 @@ fn json(args: &[&str]) -> (Value, i32) {
     );
     let doc: Value =
         serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
-    (doc, code(&out))
+    (common::json_here(doc), code(&out))
 }
 
 #[test]
