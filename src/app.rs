@@ -34,11 +34,8 @@ pub fn main() -> std::process::ExitCode {
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) if !err.use_stderr() => {
-            // --help and --version: clap prints them to stdout.
-            let _ = err.print();
-            return ExitCode::Success.into();
-        }
+        // --help and --version go to stdout, through the stream that never panics.
+        Err(err) if !err.use_stderr() => return output::help(&err).into(),
         Err(err) => return output::usage_error(&cli::one_line_error(&err), json).into(),
     };
     if cli.debug {

@@ -156,6 +156,8 @@ pub fn execute(
     let sent = send_all(pinned, &mut reports, policy.signal, &mut progress);
     let wait = match policy.signal {
         Signal::Terminate => policy.timeout,
+        // A SIGKILLed process needs a moment to be reaped; `--timeout 0s` asks for none.
+        Signal::Kill if policy.timeout.is_zero() => Duration::ZERO,
         Signal::Kill => policy.timeout.max(KILL_WAIT),
     };
     let mut alive = wait_for(pinned, &sent, &mut reports, wait);

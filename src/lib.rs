@@ -10,7 +10,7 @@ mod cli;
 mod container;
 mod containers;
 mod context;
-pub mod debug;
+mod debug;
 mod duration;
 mod engine;
 mod error;
@@ -30,7 +30,7 @@ mod verdict;
 mod watch;
 
 pub use error::UsageError;
-pub use lookup::{Elsewhere, Lookup, Scope, Search, lookup, lookup_in, lookup_with_hints};
+pub use lookup::{Lookup, Scope, lookup, lookup_in};
 pub use query::{Blockers, PortSpec, Query};
 
 /// The `rekt` binary: parses the command line, runs, and returns the exit code.

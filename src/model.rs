@@ -350,7 +350,7 @@ pub enum Hidden {
     OtherPidNamespace,
     /// The kernel's own socket, with no process behind it: a tunnel's (`kind`: vxlan,
     /// geneve, bareudp) on the device `device`.
-    Kernel { kind: String, device: String },
+    Kernel { kind: String, device: Text },
     /// No process has it open, and every process was inspected: the kernel's own socket
     /// (a tunnel such as WireGuard, NFS, ...) or a socket in flight between processes
     /// over a unix socket (SCM_RIGHTS). The two cannot be told apart from user space.

@@ -15,10 +15,12 @@ use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Outcome, Report};
 use crate::lookup::Lookup;
 use crate::model::{BoundVisibility, Family, Hidden, Owner, Signal, Socket, Text};
+use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
 use crate::roles::Role;
 use crate::text;
 use crate::verdict::{PortVerdict, Status, Verdict};
+use std::net::SocketAddr;
 
 #[derive(Default)]
 pub struct JsonPrinter {
@@ -93,6 +95,10 @@ struct JsonSocket {
     port: u16,
     state: &'static str,
     uid: Option<u32>,
+    /// A link-local IPv6 address's interface (its scope): the name, or the index when the
+    /// name is not known here (another network namespace's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interface: Option<Text>,
     /// With --all-netns: the network namespace the socket is in.
     #[serde(skip_serializing_if = "Option::is_none")]
     netns: Option<JsonNetns>,
@@ -385,11 +391,24 @@ fn reason_name(reason: &Hidden) -> &'static str {
 }
 
 fn socket(s: &Socket, found: &Lookup) -> JsonSocket {
+    // An interface index names an interface of the socket's own namespace.
+    let interface = match s.local {
+        SocketAddr::V6(a) if a.scope_id() != 0 && a.ip().is_unicast_link_local() => Some(
+            found
+                .netns
+                .is_empty()
+                .then(|| Os::interface_name(a.scope_id()))
+                .flatten()
+                .unwrap_or_else(|| Text::from(a.scope_id().to_string())),
+        ),
+        _ => None,
+    };
     JsonSocket {
         netns: found.netns.get(&s.key).map(|ns| JsonNetns {
             inode: ns.inode,
             name: ns.name.clone(),
         }),
+        interface,
         ..JsonSocket::from(s)
     }
 }
@@ -407,6 +426,7 @@ impl From<&Socket> for JsonSocket {
             port: s.port(),
             state: s.state.as_str(),
             uid: s.uid,
+            interface: None,
             netns: None,
             reason: None,
             message: None,

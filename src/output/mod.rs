@@ -128,6 +128,12 @@ pub fn usage_error(error: &UsageError, json: bool) -> ExitCode {
     }
 }
 
+/// Writes `--help` or `--version` (clap's answer) to stdout. A closed pipe is not a
+/// failure; a full disk is (exit 4).
+pub fn help(answer: &clap::Error) -> ExitCode {
+    write_all_of(answer.render().to_string().as_bytes(), "the help")
+}
+
 /// Writes the completion script for `shell` to stdout. A closed pipe is not a failure.
 pub fn completions(shell: clap_complete::Shell) -> ExitCode {
     let mut script = Vec::new();

@@ -371,10 +371,13 @@ pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Details) -> St
             "{port} is held by a process{whose} outside rekt's PID namespace (rekt runs in a \
              container that shares this network), which rekt cannot see"
         ),
-        Some(Hidden::Kernel { kind, device }) => format!(
-            "{port} is held by the kernel for the {kind} device {device}, not by a process: \
-             there is nothing to signal; deleting the device (ip link del {device}) frees it"
-        ),
+        Some(Hidden::Kernel { kind, device }) => {
+            let delete = crate::context::shell_word(device);
+            format!(
+                "{port} is held by the kernel for the {kind} device {device}, not by a process: \
+                 there is nothing to signal; deleting the device (ip link del {delete}) frees it"
+            )
+        }
         Some(Hidden::NoProcess) => format!(
             "{port} is held by a socket{whose} that no process has open: the kernel's own (a \
              tunnel such as WireGuard, or NFS) or one in flight between processes over a unix \

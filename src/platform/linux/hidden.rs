@@ -28,7 +28,7 @@ use rustix::net::{
     AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, recv, sendto, socket_with,
 };
 
-use crate::model::{Hidden, Protocol, Socket, SocketKey};
+use crate::model::{Hidden, Protocol, Socket, SocketKey, Text};
 
 /// The explanation of each of `hidden`, given the processes whose fds could not be read
 /// (`denied`, sorted).
@@ -168,7 +168,8 @@ fn real_uid(pid: u32) -> Option<u32> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tunnel {
     pub kind: String,
-    pub device: String,
+    /// Its name: chosen by whoever made it (root in some namespace), so printed escaped.
+    pub device: Text,
     pub port: u16,
 }
 
@@ -252,7 +253,7 @@ pub fn parse_links(buf: &[u8], out: &mut Vec<Tunnel>) -> bool {
 /// The tunnel a link's attributes describe, if it is one of [`TUNNEL_PORTS`]' kinds.
 fn tunnel(attrs: &[u8]) -> Option<Tunnel> {
     let device = attr(attrs, IFLA_IFNAME)?;
-    let device = String::from_utf8_lossy(device.split(|&b| b == 0).next()?).into_owned();
+    let device = Text::from_bytes(device.split(|&b| b == 0).next()?);
     let info = attr(attrs, IFLA_LINKINFO)?;
     let kind = attr(info, IFLA_INFO_KIND)?;
     let kind = String::from_utf8_lossy(kind.split(|&b| b == 0).next()?).into_owned();
@@ -350,7 +351,7 @@ mod tests {
         assert!(!parse_links(&buf, &mut out));
         let t = |kind: &str, device: &str, port| Tunnel {
             kind: kind.into(),
-            device: device.into(),
+            device: Text::from(device),
             port,
         };
         assert_eq!(out, [t("vxlan", "vx0", 4789), t("geneve", "gnv0", 6081)]);
@@ -372,7 +373,7 @@ mod tests {
         };
         let tunnels = [Tunnel {
             kind: "vxlan".into(),
-            device: "vx0".into(),
+            device: Text::from("vx0"),
             port: 4789,
         }];
         let root = Facts {
@@ -392,7 +393,7 @@ mod tests {
             root.explain(&socket(Protocol::Udp, 4789, 0)),
             Hidden::Kernel {
                 kind: "vxlan".into(),
-                device: "vx0".into()
+                device: Text::from("vx0")
             }
         );
         // An unreadable process of another uid is not taken for the holder.
