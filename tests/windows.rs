@@ -359,3 +359,41 @@ fn json_names_the_owner_and_the_outcome() {
     assert_eq!(doc["ports"][0]["free"], true);
     assert!(h.exited_within(Duration::from_secs(5)));
 }
+
+/// Processes that only carry a port for something else (WSL's relay, Docker Desktop's
+/// helpers) are named with what frees the port, and never signalled unless asked for: a
+/// copy of sockhold under each of their names stands in for them.
+#[test]
+fn forwarders_are_explained_and_signalled_only_when_asked_for() {
+    let dir = common::TempDir::new("forwarders");
+    for (file, says) in [
+        ("wslrelay.exe", "WSL 2"),
+        ("com.docker.backend.exe", "Docker Desktop"),
+        ("vpnkit.exe", "Docker Desktop"),
+    ] {
+        let exe = common::example_named("sockhold", &dir, std::ffi::OsStr::new(file));
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["udp", "127.0.0.1:0"]);
+        let mut h = Holder::spawn_command(cmd, 1);
+        let spec = h.spec();
+        let out = rekt(&["-v", &spec]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let cells = row(&out, h.port);
+        assert!(cells.contains(&"forwarder".to_owned()), "{file}: {cells:?}");
+
+        let out = rekt(&["-k", &spec]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 3, "{file}: the port stays held: {err}");
+        assert!(
+            err.contains(&format!("not signalling {} ({file}): it is", h.pid())),
+            "{err}"
+        );
+        assert!(err.contains(says), "{file}: {err}");
+        assert!(err.contains("--include-forwarders"), "{err}");
+        assert!(!h.exited_within(Duration::from_millis(200)), "{file} lives");
+
+        let out = rekt(&["-k", "--include-forwarders", &spec]);
+        assert_eq!(code(&out), 0, "{file}: {}", stderr(&out));
+        assert!(h.exited_within(Duration::from_secs(5)), "{file} was ended");
+    }
+}

@@ -62,9 +62,12 @@ pub fn protection(p: &Protection) -> String {
                                 bootout system/LABEL`, or `gui/$(id -u)/LABEL` for your own \
                                 agents)"
             .into(),
-        Protection::System => {
-            "PID 4 is the System process (the kernel and its drivers, such as http.sys)".into()
-        }
+        Protection::System => "PID 4 is the System process: the kernel's HTTP server \
+                               (http.sys) holds the port for a service or a URL reservation \
+                               (IIS, WinRM, SSRS, WebDAV, ...); `netsh http show servicestate` \
+                               names the process that registered it, and stopping that service \
+                               (or `netsh http delete urlacl URL=...`) frees the port"
+            .into(),
     }
 }
 

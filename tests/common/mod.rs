@@ -1226,11 +1226,12 @@ impl Paused {
 /// file name can hold (escape sequences, newlines, invalid UTF-8): rekt names a process by
 /// its executable's file name. A hard link when it can be; otherwise a copy, written while
 /// no test thread forks and staged under a name of its own (see [`world_readable_copy`]).
-#[cfg(target_os = "linux")]
 pub fn example_named(name: &str, dir: &TempDir, file_name: &std::ffi::OsStr) -> PathBuf {
     let path = dir.0.join(file_name);
     let original = example(name);
-    if std::fs::hard_link(&original, &path).is_ok() {
+    // Not under wine: it knows a file by its inode, so every process of a hard-linked
+    // executable would get the last name it saw.
+    if cfg!(not(windows)) && std::fs::hard_link(&original, &path).is_ok() {
         return path;
     }
     let staged = dir.join(".staged");
