@@ -5,7 +5,8 @@
 #   - its bridge has a name of its own (rekt-br0, made here, not docker0);
 #   - data root, exec root, pidfile and socket all live under DIR;
 #   - an image `rekt-test/busybox` is imported offline from busybox-static.
-# USERLAND_PROXY=false starts it with --userland-proxy=false.
+# USERLAND_PROXY=false starts it with --userland-proxy=false; API_PORT=N also serves its API
+# on tcp://127.0.0.1:N (inside the namespace).
 # Writes DIR/env.sh, which exports DOCKER_HOST and NETNS_PID; run commands in the daemon's
 # network namespace with:  nsenter -t "$NETNS_PID" -n -- CMD
 # `private-dockerd.sh DIR stop` stops the daemon (and its containers) and the namespace.
@@ -36,9 +37,11 @@ unshare -n sh -c 'ip link set lo up; ip link add rekt-br0 type bridge; ip addr a
 for _ in $(seq 100); do [ -s "$DIR/holder.pid" ] && break; sleep 0.05; done
 NETNS_PID=$(cat "$DIR/holder.pid")
 SOCK=unix://$DIR/docker.sock
+EXTRA=()
+[ -n "${API_PORT:-}" ] && EXTRA=(-H "tcp://127.0.0.1:$API_PORT")
 nsenter -t "$NETNS_PID" -n -- dockerd --data-root "$DIR/data" --exec-root "$DIR/exec" \
   --pidfile "$DIR/dockerd.pid" -H "$SOCK" --bridge rekt-br0 --userland-proxy="$PROXY" \
-  </dev/null >"$DIR/dockerd.log" 2>&1 &
+  "${EXTRA[@]}" </dev/null >"$DIR/dockerd.log" 2>&1 &
 for _ in $(seq 300); do DOCKER_HOST=$SOCK docker info >/dev/null 2>&1 && break; sleep 0.1; done
 DOCKER_HOST=$SOCK docker info >/dev/null 2>&1 || { echo "private-dockerd: dockerd did not start: $(tail -3 "$DIR/dockerd.log")" >&2; exit 1; }
 if ! DOCKER_HOST=$SOCK docker image inspect rekt-test/busybox >/dev/null 2>&1; then

@@ -7,7 +7,8 @@
 //! (dockerd reserves it itself): the lookup names the container; `-t` stops it through the
 //! engine and leaves dockerd and the other containers alone, and the port can be published
 //! again; `-k` kills it; a restart policy does not bring it back; the refusal when the API
-//! cannot be reached; a port published with no socket here.
+//! cannot be reached; a port published with no socket here; the daemon's own API port,
+//! which is named and never signalled.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -34,6 +35,11 @@ impl Daemon {
     /// Starts one, or says why it cannot (the test then skips, or fails under
     /// `REKT_REQUIRE_ROOT_TESTS=1`).
     fn start(userland_proxy: bool) -> Option<Daemon> {
+        Daemon::start_with(userland_proxy, None)
+    }
+
+    /// As `start`, also serving the API on `tcp://127.0.0.1:PORT` when `api_port` is given.
+    fn start_with(userland_proxy: bool, api_port: Option<u16>) -> Option<Daemon> {
         if !common::is_root() {
             common::skip("this test needs root (it runs a Docker daemon of its own)");
             return None;
@@ -44,13 +50,15 @@ impl Daemon {
         }
         let dir = TempDir::new("docker");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/private-dockerd.sh");
-        let out = output_within(
-            Command::new("bash")
-                .arg(&script)
-                .arg(&dir.0)
-                .env("USERLAND_PROXY", userland_proxy.to_string()),
-            BOUND,
-        );
+        let mut command = Command::new("bash");
+        command
+            .arg(&script)
+            .arg(&dir.0)
+            .env("USERLAND_PROXY", userland_proxy.to_string());
+        if let Some(port) = api_port {
+            command.env("API_PORT", port.to_string());
+        }
+        let out = output_within(&mut command, BOUND);
         assert!(
             out.status.success(),
             "private-dockerd.sh failed: {}{}",
@@ -326,6 +334,33 @@ fn a_port_published_with_no_socket_is_named_and_ended() {
     assert!(err.contains("killed container web (docker"), "{err}");
     assert!(!d.running("web"));
     d.web("again", port, &[]);
+}
+
+#[test]
+fn the_daemons_own_api_port_is_named_and_dockerd_is_never_signalled() {
+    let port = 18730;
+    let Some(d) = Daemon::start_with(true, Some(port)) else {
+        return;
+    };
+    d.web("web", 18731, &[]);
+    let out = d.rekt(&["--json", &format!("{port}/tcp")]);
+    let doc = json(&out);
+    assert_eq!(doc["owners"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["owners"][0]["pid"], d.dockerd_pid(), "{doc}");
+    assert_eq!(doc["owners"][0]["forwarder"], "dockerd", "{doc}");
+    assert!(doc["owners"][0].get("container").is_none(), "{doc}");
+    for flag in ["-t", "-k"] {
+        let out = d.rekt(&[flag, &format!("{port}/tcp")]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 3, "{err}");
+        assert!(
+            err.contains("it is dockerd, and no running container")
+                && err.contains("stop every container on the machine"),
+            "{err}"
+        );
+        assert!(alive(d.dockerd_pid()), "dockerd was signalled: {err}");
+        assert!(d.running("web"), "the bystander container was ended: {err}");
+    }
 }
 
 /// Whether `pid` is a live process (not a zombie).

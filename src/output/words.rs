@@ -518,9 +518,19 @@ pub fn forwarding(f: &Forwarding) -> String {
         );
     }
     let what = match &f.kind {
+        // dockerd also holds its own API port (tcp://...:2375) and containerd its
+        // endpoints: signalling either stops every container on the machine.
+        Forwarder::Dockerd | Forwarder::Containerd => format!(
+            "it is {}, and no running container that an engine or its state files know of \
+             publishes this port (it may be the daemon's own, such as its API port): \
+             signalling it would stop every container on the machine",
+            if f.kind == Forwarder::Dockerd {
+                "dockerd"
+            } else {
+                "containerd"
+            }
+        ),
         Forwarder::DockerProxy { .. }
-        | Forwarder::Dockerd
-        | Forwarder::Containerd
         | Forwarder::RootlessKit
         | Forwarder::RootlessPort
         | Forwarder::Slirp4netns
