@@ -45,6 +45,8 @@ mod macos_probe;
 
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 mod parallel;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+mod users;
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 compile_error!("rekt supports Linux, macOS and Windows only");

@@ -65,7 +65,7 @@ impl Backend for Linux {
     }
 
     fn user_name(uid: u32) -> Text {
-        process::user_name(uid)
+        super::users::user_name(uid)
     }
 
     fn interface_name(index: u32) -> Option<Text> {

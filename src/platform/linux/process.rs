@@ -3,14 +3,13 @@
 //! bytes: a process chooses its own name and arguments, and a name that is not UTF-8 must
 //! neither hide the rest (the uid) nor be mangled.
 
-use std::ffi::CStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::Mutex;
 
 use super::fd_scan::decimal;
 use crate::model::{ProcessInfo, ProcessStat, Text};
+use crate::platform::users::user_name;
 
 pub fn process_info(pid: u32) -> ProcessInfo {
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {
@@ -148,51 +147,6 @@ fn parse_real_uid(status: &[u8]) -> Option<u32> {
     decimal(first).and_then(|uid| u32::try_from(uid).ok())
 }
 
-/// The user's name from the system's user database, or the uid as a number. Cached: list
-/// mode asks for the same few users once per owner, and each lookup may go through NSS.
-pub fn user_name(uid: u32) -> Text {
-    static CACHE: Mutex<Vec<(u32, Text)>> = Mutex::new(Vec::new());
-    let mut cache = CACHE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, name)) = cache.iter().find(|(u, _)| *u == uid) {
-        return name.clone();
-    }
-    let name = lookup_user(uid).unwrap_or_else(|| Text::from(uid.to_string()));
-    cache.push((uid, name.clone()));
-    name
-}
-
-/// getpwuid_r, growing the buffer as asked. The name comes from /etc/passwd, LDAP or
-/// whatever NSS is configured with: bytes, not necessarily UTF-8.
-fn lookup_user(uid: u32) -> Option<Text> {
-    let mut buf = vec![0u8; 1024];
-    loop {
-        // SAFETY: passwd is plain data; getpwuid_r writes into `pwd` and `buf` only.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwuid_r(
-                uid,
-                &mut pwd,
-                buf.as_mut_ptr().cast::<libc::c_char>(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-            return None;
-        }
-        // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`.
-        let name = unsafe { CStr::from_ptr(pwd.pw_name) };
-        return Some(Text::from_bytes(name.to_bytes()));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,11 +231,5 @@ mod tests {
         );
         assert_eq!(info.uid, Some(rustix::process::getuid().as_raw()));
         assert!(!info.cmdline.is_empty());
-    }
-
-    #[test]
-    fn names_root_and_falls_back_to_the_number() {
-        assert_eq!(user_name(0), "root");
-        assert_eq!(user_name(3_999_999_999), "3999999999");
     }
 }

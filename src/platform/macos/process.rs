@@ -2,13 +2,12 @@
 //! process exited or is not ours; each field is then simply unknown. Everything is kept as
 //! bytes: a process chooses its own name and arguments.
 
-use std::ffi::CStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::Mutex;
 
 use super::libproc;
 use crate::model::{ProcessInfo, Text};
+use crate::platform::users::user_name;
 
 /// NAME is the executable's file name (`proc_pidpath`, which any user may read, and which
 /// is right even when a program renames itself); else the name the kernel keeps
@@ -44,49 +43,5 @@ pub fn process_info(pid: u32) -> ProcessInfo {
             .collect(),
         uid,
         user: uid.map(user_name),
-    }
-}
-
-/// The user's name from the directory services (getpwuid_r), or the uid as a number.
-/// Cached: list mode asks for the same few users once per owner.
-pub fn user_name(uid: u32) -> Text {
-    static CACHE: Mutex<Vec<(u32, Text)>> = Mutex::new(Vec::new());
-    let mut cache = CACHE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, name)) = cache.iter().find(|(u, _)| *u == uid) {
-        return name.clone();
-    }
-    let name = lookup_user(uid).unwrap_or_else(|| Text::from(uid.to_string()));
-    cache.push((uid, name.clone()));
-    name
-}
-
-/// getpwuid_r, growing the buffer as asked.
-fn lookup_user(uid: u32) -> Option<Text> {
-    let mut buf = vec![0u8; 1024];
-    loop {
-        // SAFETY: passwd is plain data; getpwuid_r writes into `pwd` and `buf` only.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwuid_r(
-                uid,
-                &mut pwd,
-                buf.as_mut_ptr().cast::<libc::c_char>(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-            return None;
-        }
-        // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`.
-        let name = unsafe { CStr::from_ptr(pwd.pw_name) };
-        return Some(Text::from_bytes(name.to_bytes()));
     }
 }
