@@ -211,23 +211,7 @@ pub fn confirm_container(signal: Signal, container: &Container, to_tty: bool) ->
 /// Asks once whether to signal the `count` processes that a range of ports would hit;
 /// anything but y or yes is no.
 pub fn confirm_many(count: usize, ports: &[PortSpec], to_tty: bool) -> bool {
-    let question = format!("{}? [y/N] ", words::many(count, ports));
-    if to_tty {
-        let asked = std::fs::OpenOptions::new()
-            .write(true)
-            .open(TERMINAL)
-            .and_then(|mut tty| io::Write::write_all(&mut tty, question.as_bytes()));
-        if asked.is_err() {
-            return false;
-        }
-    } else {
-        Stream::new(Which::Stderr).write(question.as_bytes());
-    }
-    let mut answer = String::new();
-    if io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
-    }
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    ask(&format!("{}? [y/N] ", words::many(count, ports)), to_tty)
 }
 
 /// The controlling terminal.
