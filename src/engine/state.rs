@@ -7,11 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{
-    Container, InspectConfig, InspectHostConfig, InspectNetworkSettings, addresses, bindings,
-    container_name,
-};
-use crate::model::Text;
+use super::{Container, InspectConfig, InspectEntry, InspectHostConfig, InspectNetworkSettings};
 
 /// `config.v2.json`, the fields rekt reads.
 #[derive(Deserialize)]
@@ -54,32 +50,24 @@ fn read_container(dir: &Path) -> Option<Container> {
     if !config.state.is_some_and(|s| s.running) {
         return None;
     }
-    let restart = std::fs::read(dir.join("hostconfig.json"))
+    // hostconfig.json is the API's HostConfig; together they are what inspect answers.
+    let host_config = std::fs::read(dir.join("hostconfig.json"))
         .ok()
-        .and_then(|raw| serde_json::from_slice::<InspectHostConfig>(&raw).ok())
-        .and_then(|h| h.restart_policy)
-        .and_then(|r| r.restarts());
-    let settings = config.network_settings;
-    Some(Container {
+        .and_then(|raw| serde_json::from_slice::<InspectHostConfig>(&raw).ok());
+    let entry = InspectEntry {
         id: config.id,
-        name: config.name.as_deref().map(container_name),
-        image: config.config.and_then(|c| c.image).map(Text::from),
-        addresses: settings
-            .as_ref()
-            .map(|s| addresses(s.networks.as_ref()))
-            .unwrap_or_default(),
-        published: settings
-            .and_then(|s| s.ports)
-            .map(|p| bindings(&p))
-            .unwrap_or_default(),
-        restart,
-    })
+        name: config.name,
+        config: config.config,
+        host_config,
+        network_settings: config.network_settings,
+    };
+    Some(entry.into_container())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Protocol;
+    use crate::model::{Protocol, Text};
 
     #[test]
     fn running_containers_are_read_from_the_data_root() {
