@@ -153,15 +153,27 @@ pub trait Backend {
     /// rekt's real uid, where sockets carry uids (Linux, macOS).
     fn current_uid() -> Option<u32>;
 
-    /// The network namespace rekt runs in.
-    fn current_netns() -> io::Result<NetNs>;
+    /// The network namespace rekt runs in. By default the OS has none (the CLI refuses
+    /// `--all-netns` when `HAS_NETNS` is false).
+    fn current_netns() -> io::Result<NetNs> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this system has no network namespaces",
+        ))
+    }
 
     /// Every other network namespace that can be found; gives up early (with what it has)
-    /// once `stop` is raised.
-    fn other_netns(stop: &AtomicBool) -> io::Result<Vec<NetNs>>;
+    /// once `stop` is raised. By default none.
+    fn other_netns(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
+        let _ = stop;
+        Ok(Vec::new())
+    }
 
-    /// The sockets matching `query` in another network namespace.
-    fn sockets_in_netns(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>>;
+    /// The sockets matching `query` in another network namespace. By default none.
+    fn sockets_in_netns(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
+        let _ = (ns, query);
+        Ok(Vec::new())
+    }
 
     /// Pins `owner` and checks that it still holds one of its sockets, so that a PID
     /// recycled since the lookup is never signalled.

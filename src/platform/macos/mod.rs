@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::Backend;
-use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, Protection, Socket};
+use crate::model::{AcquireError, Owner, Ownership, ProcessInfo, Protection, Socket};
 use crate::model::{SocketKey, Text};
 use crate::query::Query;
 
@@ -95,22 +95,6 @@ impl Backend for Macos {
     fn current_uid() -> Option<u32> {
         // SAFETY: getuid cannot fail.
         Some(unsafe { libc::getuid() })
-    }
-
-    /// macOS has no network namespaces (the CLI refuses `--all-netns` there).
-    fn current_netns() -> io::Result<NetNs> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "this system has no network namespaces",
-        ))
-    }
-
-    fn other_netns(_: &AtomicBool) -> io::Result<Vec<NetNs>> {
-        Ok(Vec::new())
-    }
-
-    fn sockets_in_netns(_: &NetNs, _: &Query) -> io::Result<Vec<Socket>> {
-        Ok(Vec::new())
     }
 
     fn pin(owner: &Owner) -> Result<Target, AcquireError> {

@@ -6,11 +6,10 @@ mod process;
 mod terminate;
 
 use std::io;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::Backend;
-use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
+use crate::model::{AcquireError, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
 use crate::model::{Blockers, Lingering, Protocol, Socket, SocketKey, Text};
 use crate::query::{CLOSING_STATES, Query};
 use iphlpapi::{Snapshot, Table};
@@ -114,22 +113,6 @@ impl Backend for Windows {
     /// Windows sockets carry no uid, so there is none to compare with.
     fn current_uid() -> Option<u32> {
         None
-    }
-
-    /// Windows has no network namespaces (the CLI refuses `--all-netns` there).
-    fn current_netns() -> io::Result<NetNs> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "this system has no network namespaces",
-        ))
-    }
-
-    fn other_netns(_: &AtomicBool) -> io::Result<Vec<NetNs>> {
-        Ok(Vec::new())
-    }
-
-    fn sockets_in_netns(_: &NetNs, _: &Query) -> io::Result<Vec<Socket>> {
-        Ok(Vec::new())
     }
 
     fn pin(owner: &Owner) -> Result<Target, AcquireError> {
