@@ -277,34 +277,6 @@ fn rekt_to(args: &[&str], out: Stdio, err: Stdio) -> Output {
     wait_output_within(child, RUN_BOUND, &format!("rekt {args:?}"))
 }
 
-/// Like `common::on_terminal` (rekt on a pseudo-terminal, typing `input`, NO_COLOR=1), with
-/// rekt's stderr sent to the file `err` instead of the terminal.
-fn on_terminal_stderr_to(args: &[&str], input: &str, err: &std::path::Path) -> Output {
-    use std::io::Write;
-    common::check_signal_args(args);
-    let err = err.to_str().unwrap();
-    for arg in args.iter().chain([&err]) {
-        assert!(
-            !arg.is_empty() && !arg.contains([' ', '\'', '"', '\\', '$']),
-            "{arg:?} would need quoting for script -c"
-        );
-    }
-    let line = format!("{} {} 2>{err}", env!("CARGO_BIN_EXE_rekt"), args.join(" "));
-    let mut child = common::spawn(
-        Command::new("script")
-            .args(["-qec", &line, "/dev/null"])
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    )
-    .expect("script(1) from util-linux");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    drop(stdin);
-    wait_output_within(child, RUN_BOUND, &format!("script -c {line:?}"))
-}
-
 /// Whether `program` can be run (it is on the PATH).
 fn have(program: &str) -> bool {
     Command::new("sh")
@@ -480,10 +452,11 @@ fn the_prompt_goes_to_the_terminal_under_json_and_stderr_stays_empty() {
     let specs = specs(&holders);
     let yes = "y\n".repeat(holders.len());
     let err = dir.join("stderr");
-    let out = on_terminal_stderr_to(
+    let out = common::on_terminal_with(
         &with(&["--json", "-k", "-i", "--settle", "0s"], &specs),
         &yes,
-        &err,
+        true,
+        Some(&err),
     );
     let stderr_bytes = std::fs::read(&err).unwrap();
     assert!(

@@ -188,14 +188,30 @@ pub fn example(name: &str) -> PathBuf {
 /// `NO_COLOR=1` or without NO_COLOR.
 #[cfg(target_os = "linux")]
 pub fn on_terminal(args: &[&str], input: &str, no_color: bool) -> Output {
+    on_terminal_with(args, input, no_color, None)
+}
+
+/// [`on_terminal`], with rekt's stderr sent to the file `stderr_to` instead of the
+/// terminal when one is given.
+#[cfg(target_os = "linux")]
+pub fn on_terminal_with(
+    args: &[&str],
+    input: &str,
+    no_color: bool,
+    stderr_to: Option<&std::path::Path>,
+) -> Output {
     check_signal_args(args);
-    for arg in args {
+    let redirect = stderr_to.map(|p| p.to_str().expect("a UTF-8 path"));
+    for arg in args.iter().chain(redirect.as_ref()) {
         assert!(
             !arg.is_empty() && !arg.contains([' ', '\'', '"', '\\', '$']),
             "{arg:?} would need quoting for script -c"
         );
     }
-    let line = format!("{} {}", env!("CARGO_BIN_EXE_rekt"), args.join(" "));
+    let mut line = format!("{} {}", env!("CARGO_BIN_EXE_rekt"), args.join(" "));
+    if let Some(file) = redirect {
+        line.push_str(&format!(" 2>{file}"));
+    }
     let mut cmd = Command::new("script");
     cmd.args(["-qec", &line, "/dev/null"])
         .env_remove("NO_COLOR");
