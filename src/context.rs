@@ -607,6 +607,7 @@ pub fn shell_word(text: &Text) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::testing::info;
 
     fn lines(text: &str) -> Vec<Text> {
         text.lines().map(Text::from).collect()
@@ -717,14 +718,6 @@ mod tests {
             other.stop.unwrap().starts_with("systemctl --user -M "),
             "another user's unit is stopped in that user's manager"
         );
-    }
-
-    fn info(name: &str, cmdline: &[&str]) -> ProcessInfo {
-        ProcessInfo {
-            name: Some(Text::from(name)),
-            cmdline: cmdline.iter().map(|a| Text::from(*a)).collect(),
-            ..ProcessInfo::default()
-        }
     }
 
     #[test]

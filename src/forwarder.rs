@@ -127,14 +127,7 @@ fn docker_proxy(cmdline: &[Text]) -> Forwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn info(name: &str, cmdline: &[&str]) -> ProcessInfo {
-        ProcessInfo {
-            name: Some(Text::from(name)),
-            cmdline: cmdline.iter().map(|a| Text::from(*a)).collect(),
-            ..ProcessInfo::default()
-        }
-    }
+    use crate::model::testing::info;
 
     #[test]
     fn docker_proxy_names_its_container_address() {

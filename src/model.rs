@@ -357,6 +357,33 @@ pub enum Hidden {
     NoProcess,
 }
 
+/// Values for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Family, ProcessInfo, Protocol, Socket, SocketKey, State, Text};
+
+    /// An IPv4 socket on 127.0.0.1:`port` of uid 1000, keyed by `inode`.
+    pub fn socket(protocol: Protocol, port: u16, state: State, inode: u64) -> Socket {
+        Socket {
+            protocol,
+            family: Family::V4,
+            local: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            state,
+            uid: Some(1000),
+            key: SocketKey::Inode(inode),
+        }
+    }
+
+    /// A process known only by its name and command line.
+    pub fn info(name: &str, cmdline: &[&str]) -> ProcessInfo {
+        ProcessInfo {
+            name: Some(Text::from(name)),
+            cmdline: cmdline.iter().map(|a| Text::from(*a)).collect(),
+            ..ProcessInfo::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

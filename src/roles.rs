@@ -189,17 +189,9 @@ pub const MANY: usize = 8;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, SocketKey};
 
     fn socket(protocol: Protocol, port: u16, state: State) -> Socket {
-        Socket {
-            protocol,
-            family: Family::V4,
-            local: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-            state,
-            uid: Some(1000),
-            key: SocketKey::Inode(u64::from(port)),
-        }
+        crate::model::testing::socket(protocol, port, state, u64::from(port))
     }
 
     fn owner(pid: u32, sockets: Vec<Socket>) -> Owner {

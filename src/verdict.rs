@@ -532,19 +532,9 @@ impl Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, Owner, Ownership, SocketKey, State};
+    use crate::model::testing::socket;
+    use crate::model::{Owner, Ownership, State};
     use std::time::Duration;
-
-    fn socket(protocol: Protocol, port: u16, state: State, inode: u64) -> Socket {
-        Socket {
-            protocol,
-            family: Family::V4,
-            local: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-            state,
-            uid: Some(1000),
-            key: SocketKey::Inode(inode),
-        }
-    }
 
     fn owner(pid: u32, sockets: Vec<Socket>) -> Owner {
         Owner {
