@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 
@@ -451,7 +451,8 @@ impl Run<'_> {
         parents: &BTreeSet<u32>,
         signalled: bool,
     ) -> io::Result<Verdict> {
-        let (mut now, elsewhere) = self.look_up()?;
+        let old: BTreeSet<u32> = found.ownership.owners.iter().map(|o| o.pid).collect();
+        let (mut now, elsewhere) = self.look_up_after(&old, signalled)?;
         without_rekt(&mut now);
         let mut after = Verdict::judge(&self.opts.query, &now, &elsewhere, Some(before));
         // The engines are asked again: a container rekt stopped publishes nothing now.
@@ -470,7 +471,6 @@ impl Run<'_> {
             })
             .map(|o| o.pid)
             .collect();
-        let old: BTreeSet<u32> = found.ownership.owners.iter().map(|o| o.pid).collect();
         after.mark_newcomers(&old);
         let free: Vec<(u16, Protocol)> = after
             .entries()
@@ -496,6 +496,28 @@ impl Run<'_> {
         let holders: Vec<u32> = after.holders().collect();
         self.read_details(holders.into_iter());
         Ok(after)
+    }
+
+    /// The lookup after a signal. An ended owner's socket can outlive it for a moment in a
+    /// table that then names no process for it (PID 0 on Windows: wine lists a killed
+    /// process's UDP socket so): while such a socket is there, look again, for up to
+    /// [`CLOSING`]. One that stays is reported as it is, still holding the port.
+    fn look_up_after(
+        &self,
+        old: &BTreeSet<u32>,
+        signalled: bool,
+    ) -> io::Result<(Lookup, Vec<Elsewhere>)> {
+        let start = Instant::now();
+        loop {
+            let (now, elsewhere) = self.look_up()?;
+            let closing =
+                signalled && !old.contains(&0) && now.ownership.owners.iter().any(|o| o.pid == 0);
+            if !closing || start.elapsed() >= CLOSING {
+                return Ok((now, elsewhere));
+            }
+            debug!("recheck: a socket with no owning process; looking again");
+            std::thread::sleep(watch::INTERVAL);
+        }
     }
 
     /// How long to watch a freed port: `--settle`, else [`watch::DEFAULT`], or
@@ -548,6 +570,10 @@ impl Run<'_> {
         }
     }
 }
+
+/// How long the check after a signal waits for an ended owner's sockets that the table no
+/// longer gives a process (see `look_up_after`) to close.
+const CLOSING: Duration = Duration::from_secs(1);
 
 /// How long the forwarders of a container that was ended may take to exit with it.
 const CONTAINER_TEARDOWN: Duration = Duration::from_secs(5);

@@ -225,7 +225,7 @@ impl Verdict {
     pub fn mark_newcomers(&mut self, old: &BTreeSet<u32>) {
         for p in self.specs.iter_mut().flat_map(|s| &mut s.ports) {
             if let Status::Held { pids, .. } = &p.status {
-                p.newcomers = pids.iter().copied().filter(|p| !old.contains(p)).collect();
+                p.newcomers = newcomers(pids, old);
             }
         }
     }
@@ -269,7 +269,7 @@ impl Verdict {
                     reason: None,
                 })
                 .collect();
-            p.newcomers = pids.iter().copied().filter(|p| !old.contains(p)).collect();
+            p.newcomers = newcomers(&pids, old);
             p.retaken_after = Some(sighting.after);
             p.watched = sighting.after;
             p.status = if pids.is_empty() {
@@ -529,6 +529,15 @@ impl Facts {
     }
 }
 
+/// The holders in `pids` that were not `old` owners. PID 0 names no process (Windows'
+/// System Idle Process, for a socket whose owner is gone): it is never one that came.
+fn newcomers(pids: &[u32], old: &BTreeSet<u32>) -> Vec<u32> {
+    pids.iter()
+        .copied()
+        .filter(|&p| p != 0 && !old.contains(&p))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,6 +714,27 @@ mod tests {
             .collect();
         assert_eq!(unseen, [Some(BoundVisibility::OldKernel), None]);
         assert_eq!(v.specs[0].unseen(), Some(BoundVisibility::OldKernel));
+    }
+
+    #[test]
+    fn a_socket_left_to_pid_0_after_a_signal_is_held_but_no_newcomer() {
+        let q = query(&["8146/udp"]);
+        let before = lookup(
+            vec![owner(10, vec![socket(Udp, 8146, State::Unconnected, 1)])],
+            vec![],
+            vec![],
+        );
+        let before = Verdict::judge(&q, &before, &[], None);
+        let now = lookup(
+            vec![owner(0, vec![socket(Udp, 8146, State::Unconnected, 1)])],
+            vec![],
+            vec![],
+        );
+        let mut after = Verdict::judge(&q, &now, &[], Some(&before));
+        after.mark_newcomers(&BTreeSet::from([10]));
+        let port = after.entries().next().unwrap();
+        assert!(matches!(&port.status, Status::Held { pids, .. } if pids == &[0]));
+        assert!(port.newcomers.is_empty(), "PID 0 is no process that came");
     }
 
     #[test]

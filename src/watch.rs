@@ -12,7 +12,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::lookup::{self, Scope};
-use crate::model::{Protocol, Socket};
+use crate::model::{Protocol, Socket, SocketKey};
 use crate::query::{PortSpec, Query};
 
 /// The settle time when `--settle` is not given: longer than every restart measured for a
@@ -41,6 +41,11 @@ pub struct Sighting {
 /// Watches `ports`, free now, for `window`, and returns what took each one, as soon as it
 /// is seen: a port taken is no longer watched, and the watch ends early once every port is
 /// taken. The last look is at the end of the window.
+///
+/// A socket that the table gives no owning process (PID 0, the System Idle Process, on
+/// Windows) is not a taker: it is the ended owner's socket on its way out (wine lists a
+/// killed process's UDP socket so for a moment) or a closed connection's. It only counts
+/// when it is still there at the last look, since the port is not free while it is.
 pub fn settle(
     query: &Query,
     scope: Scope,
@@ -58,12 +63,9 @@ pub fn settle(
         std::thread::sleep(INTERVAL.min(window - elapsed));
         let sockets = lookup::sockets_in(&narrowed(query, &watched), scope)?;
         let after = start.elapsed();
+        let last_look = after >= window;
         watched.retain(|&(port, protocol)| {
-            let on: Vec<Socket> = sockets
-                .iter()
-                .filter(|s| s.port() == port && s.protocol == protocol)
-                .cloned()
-                .collect();
+            let on = taken(&sockets, port, protocol, last_look);
             if on.is_empty() {
                 return true;
             }
@@ -75,6 +77,24 @@ pub fn settle(
             });
             false
         });
+    }
+}
+
+/// The sockets that hold `port` in this look; those without an owning process (see
+/// [`settle`]) only at the last look.
+fn taken(sockets: &[Socket], port: u16, protocol: Protocol, last_look: bool) -> Vec<Socket> {
+    let on = sockets
+        .iter()
+        .filter(|s| s.port() == port && s.protocol == protocol);
+    let owned: Vec<Socket> = on
+        .clone()
+        .filter(|s| s.key != SocketKey::Pid(0))
+        .cloned()
+        .collect();
+    if owned.is_empty() && last_look {
+        on.cloned().collect()
+    } else {
+        owned
     }
 }
 
@@ -90,6 +110,36 @@ fn narrowed(query: &Query, ports: &[(u16, Protocol)]) -> Query {
             })
             .collect(),
         ..query.clone()
+    }
+}
+
+#[cfg(test)]
+mod rules {
+    use super::*;
+    use crate::model::State;
+    use crate::model::testing::socket;
+
+    fn keyed(port: u16, key: SocketKey) -> Socket {
+        Socket {
+            key,
+            ..socket(Protocol::Udp, port, State::Unconnected, 0)
+        }
+    }
+
+    #[test]
+    fn a_socket_without_an_owning_process_counts_only_at_the_last_look() {
+        let orphan = keyed(8000, SocketKey::Pid(0));
+        let newcomer = keyed(8000, SocketKey::Pid(4242));
+        let elsewhere = keyed(8001, SocketKey::Pid(4243));
+        let udp = Protocol::Udp;
+        let alone = std::slice::from_ref(&orphan);
+        assert!(taken(alone, 8000, udp, false).is_empty());
+        assert_eq!(taken(alone, 8000, udp, true), alone);
+        let both = [orphan.clone(), newcomer.clone(), elsewhere];
+        let taker = std::slice::from_ref(&newcomer);
+        assert_eq!(taken(&both, 8000, udp, false), taker);
+        assert_eq!(taken(&both, 8000, udp, true), taker);
+        assert!(taken(&[orphan], 8000, Protocol::Tcp, true).is_empty());
     }
 }
 
