@@ -1,4 +1,4 @@
-//! stdout and stderr that can never stop the work. `println!` panics when a stream is
+//! stdout and stderr that can never stop the work. std's print macros panic when a stream is
 //! closed, and rekt's release build aborts on panic, which once left owners unsignalled
 //! halfway through `-k`. Here a closed pipe (EPIPE) only stops the printing on that stream;
 //! any other write error (ENOSPC on `>/dev/full`, EIO) is remembered, printing to that
