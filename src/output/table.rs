@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::{Details, Style, words};
+use super::{Known, Style, words};
+use crate::judge::Role;
 use crate::lookup::Lookup;
 use crate::model::{Owner, Socket, SocketKey, Text};
 use crate::platform::{Backend, Os};
-use crate::roles::Role;
 use crate::text;
 
 /// A plain text table: columns padded to their widest cell, two spaces apart, no trailing
@@ -93,7 +93,7 @@ pub fn owner_rows(owners: &[Owner]) -> Vec<OwnerRow<'_>> {
 /// The lookup table: PORT PID; NAME USER TYPE STATE ADDRESS when verbose; ROLE when
 /// verbose or when an owner is not a plain holder (a client, rekt's caller); PARENTS UNIT
 /// SUPERVISOR when verbose, and NETNS last when looking in every network namespace.
-pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
+pub fn lookup_table(found: &Lookup, verbose: bool, details: &Known) -> Table {
     let mut headers = vec!["PORT", "PID"];
     if verbose {
         headers.extend(["NAME", "USER", "TYPE", "STATE", "ADDRESS"]);
@@ -131,7 +131,7 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
     for row in owner_rows(&found.ownership.owners) {
         let mut cells = vec![row.port.to_string(), row.owner.pid.to_string()];
         if verbose {
-            let info = details.get(&row.owner.pid);
+            let info = details.info(row.owner.pid);
             cells.push(or_unknown(info.and_then(|i| i.name.as_ref())));
             cells.push(or_unknown(info.and_then(|i| i.user.as_ref())));
             cells.push(joined(row.sockets.iter().map(|s| s.kind().to_owned())));
@@ -173,7 +173,7 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
 
 /// The list table: one row per socket and owner, sorted by port (the socket list's order).
 /// Sockets without a visible owner get one row with `-` for the owner.
-pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
+pub fn list_table(found: &Lookup, verbose: bool, details: &Known) -> Table {
     let mut headers = vec!["PORT", "PROTO", "ADDRESS", "PID", "NAME", "USER"];
     if verbose {
         headers.push("STATE");
@@ -215,7 +215,7 @@ pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
             push("-".into(), "-".into(), user);
         }
         for pid in pids {
-            let info = details.get(pid);
+            let info = details.info(*pid);
             push(
                 pid.to_string(),
                 or_unknown(info.and_then(|i| i.name.as_ref())),

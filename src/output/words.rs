@@ -2,21 +2,21 @@
 //! The human printer and the JSON messages share these sentences, so that they never
 //! disagree.
 
-use super::Details;
-use crate::containers::{self, Container, Ended};
-use crate::context::{Supervisor, SupervisorKind, Unit};
+use super::Known;
+use crate::container::{Container, EndOutcome, Ending};
 use crate::duration;
-use crate::forwarder::Forwarder;
-use crate::kill::{Outcome, Report};
+use crate::judge::Forwarder;
+use crate::judge::{Forwarding, Relation, Role};
+use crate::judge::{Place, PortVerdict};
+use crate::kill::{Guard, Outcome, Report};
 use crate::model::{BoundVisibility, Hidden, Lingering, Protection, Protocol, Signal, Socket};
 use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
-use crate::roles::{Forwarding, Relation, Role};
-use crate::verdict::{Place, PortVerdict};
+use crate::supervision::{Supervisor, SupervisorKind, Unit};
 
 /// `1234 (node)`, or just `1234` when the name is unknown.
-pub fn who(pid: u32, details: &Details) -> String {
-    match details.get(&pid).and_then(|i| i.name.as_ref()) {
+pub fn who(pid: u32, details: &Known) -> String {
+    match details.info(pid).and_then(|i| i.name.as_ref()) {
         Some(name) => format!("{pid} ({name})"),
         None => pid.to_string(),
     }
@@ -24,7 +24,7 @@ pub fn who(pid: u32, details: &Details) -> String {
 
 /// The line for a signal delivered: `terminated 1234 (node)`, and for a stopped process
 /// that rekt continued, `...; it was stopped, so rekt also sent SIGCONT`.
-pub fn signalled(report: &Report, signal: Signal, details: &Details) -> String {
+pub fn signalled(report: &Report, signal: Signal, details: &Known) -> String {
     let line = format!("{} {}", sent(signal), who(report.pid, details));
     if report.continued {
         format!("{line}; it was stopped, so rekt also sent SIGCONT")
@@ -72,10 +72,10 @@ pub fn protection(p: &Protection) -> String {
 }
 
 /// Why an owner in `role` is not signalled: `it is rekt's caller (python3)`.
-pub fn role_reason(role: &Role, pid: u32, details: &Details) -> String {
+pub fn role_reason(role: &Role, pid: u32, details: &Known) -> String {
     let name = || {
         details
-            .get(&pid)
+            .info(pid)
             .and_then(|i| i.name.as_ref())
             .map_or_else(String::new, |n| format!(" ({n})"))
     };
@@ -92,11 +92,28 @@ pub fn role_reason(role: &Role, pid: u32, details: &Details) -> String {
     }
 }
 
+/// Why the plan did not signal `pid`: its role.
+fn reason_of(pid: u32, details: &Known) -> String {
+    match details.role(pid) {
+        Some(role) => role_reason(role, pid, details),
+        None => "it holds the port".into(),
+    }
+}
+
+/// Why the last guard refused a PID.
+fn guarded(guard: &Guard) -> String {
+    match guard {
+        Guard::Protected(p) => protection(p),
+        Guard::Itself => "it is rekt itself".into(),
+    }
+}
+
 /// What more there is to say about an outcome, if anything: the sentence after the
 /// outcome's name (`refused`: why; `denied`: the OS error and what to try).
-pub fn outcome_detail(pid: u32, outcome: &Outcome, details: &Details) -> Option<String> {
+pub fn outcome_detail(pid: u32, outcome: &Outcome, details: &Known) -> Option<String> {
     match outcome {
-        Outcome::Refused(role) | Outcome::Skipped(role) => Some(role_reason(role, pid, details)),
+        Outcome::Refused | Outcome::Skipped => Some(reason_of(pid, details)),
+        Outcome::Guarded(guard) => Some(guarded(guard)),
         Outcome::ViaContainer => Some(details.container(pid).map_or_else(String::new, |c| {
             format!("it runs in {}, which rekt ended instead", container(c))
         })),
@@ -118,18 +135,12 @@ fn no_windows() -> &'static str {
 }
 
 /// The one line for an owner that was not signalled, or whose signal failed.
-pub fn not_signalled(pid: u32, outcome: &Outcome, details: &Details) -> String {
+pub fn not_signalled(pid: u32, outcome: &Outcome, details: &Known) -> String {
     let who = who(pid, details);
     match outcome {
-        Outcome::Refused(role) => {
-            format!(
-                "refusing to signal {who}: {}",
-                role_reason(role, pid, details)
-            )
-        }
-        Outcome::Skipped(role) => {
-            format!("not signalling {who}: {}", role_reason(role, pid, details))
-        }
+        Outcome::Refused => format!("refusing to signal {who}: {}", reason_of(pid, details)),
+        Outcome::Guarded(guard) => format!("refusing to signal {who}: {}", guarded(guard)),
+        Outcome::Skipped => format!("not signalling {who}: {}", reason_of(pid, details)),
         Outcome::Denied(e) => format!("could not signal {who}: {e}; {}", Os::PRIVILEGE_HINT),
         Outcome::NoWindows => format!("could not ask {who} to exit: {}", no_windows()),
         Outcome::Failed(e) => format!("could not signal {who}: {e}"),
@@ -191,7 +202,7 @@ pub fn too_many(count: usize, specs: &[PortSpec], asked: bool) -> String {
 }
 
 /// `4100 (bash) < 900 (sshd)`: a parent chain, nearest first.
-pub fn chain(parents: &[u32], details: &Details) -> String {
+pub fn chain(parents: &[u32], details: &Known) -> String {
     parents
         .iter()
         .map(|&p| who(p, details))
@@ -200,7 +211,7 @@ pub fn chain(parents: &[u32], details: &Details) -> String {
 }
 
 /// A supervisor in a sentence: `pm2 (app web)`, `systemd unit app.service`.
-pub fn supervisor(s: &Supervisor, unit: Option<&Unit>, details: &Details) -> String {
+pub fn supervisor(s: &Supervisor, unit: Option<&Unit>, details: &Known) -> String {
     let name = s.name.as_ref().map(|n| n.to_string());
     let pid = s.pid.map(|p| who(p, details)).unwrap_or_default();
     match (s.kind, name) {
@@ -265,7 +276,7 @@ pub fn supervisor_cell(s: &Supervisor) -> String {
 
 /// Before a signal: `4100 (node) runs under pm2 (app web), which may start it again; to stop
 /// it for good: pm2 stop web`.
-pub fn supervised(pid: u32, details: &Details) -> Option<String> {
+pub fn supervised(pid: u32, details: &Known) -> Option<String> {
     let context = details.context(pid)?;
     let s = context.supervisor.as_ref()?;
     let restarts = match s.kind {
@@ -286,7 +297,7 @@ pub fn supervised(pid: u32, details: &Details) -> Option<String> {
 /// After a signal, a port that a newcomer took: `port 18600/tcp was taken again 130ms
 /// after it was free, by 4321 (python3), started by 4100 (bash) < 900 (sshd); the shell
 /// 4100 (bash) started it again; to stop it for good: kill 4100, then run rekt again`.
-pub fn retaken(status: &PortVerdict, details: &Details) -> String {
+pub fn retaken(status: &PortVerdict, details: &Known) -> String {
     let port = format!("port {}/{}", status.first, status.protocol);
     let when = match status.retaken_after {
         Some(after) => format!(" {} after it was free,", waited(after)),
@@ -327,7 +338,7 @@ pub fn retaken(status: &PortVerdict, details: &Details) -> String {
 
 /// `PID 41022 (python3)`, `PIDs 1 (a), 2 (b)`, with `a process you cannot see` appended
 /// when `hidden`.
-pub fn holders(pids: &[u32], hidden: bool, details: &Details) -> String {
+pub fn holders(pids: &[u32], hidden: bool, details: &Known) -> String {
     let mut names: Vec<String> = pids.iter().map(|&pid| who(pid, details)).collect();
     if hidden {
         names.push("a process you cannot see".into());
@@ -341,7 +352,7 @@ pub fn holders(pids: &[u32], hidden: bool, details: &Details) -> String {
 
 /// Why a socket has no visible owner, as the one line about it:
 /// `port 8000/tcp is held by a process of uid 0 (root) that you cannot see; try sudo`.
-pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Details) -> String {
+pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Known) -> String {
     let port = format!("port {}/{}", socket.port(), socket.protocol);
     let whose = match socket.uid {
         Some(uid) => format!(" of uid {uid} ({})", Os::user_name(uid)),
@@ -375,7 +386,7 @@ pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Details) -> St
              container that shares this network), which rekt cannot see"
         ),
         Some(Hidden::Kernel { kind, device }) => {
-            let delete = crate::context::shell_word(device);
+            let delete = crate::text::shell_word(device);
             format!(
                 "{port} is held by the kernel for the {kind} device {device}, not by a process: \
                  there is nothing to signal; deleting the device (ip link del {delete}) frees it"
@@ -621,30 +632,27 @@ pub fn published(port: u16, protocol: Protocol, containers: &[Container], after:
 /// The line for a container rekt set out to end through its engine: `stopped container web
 /// (docker, image nginx) through its engine (for 4123, 4130)`, or why not, with the command
 /// that would do it.
-pub fn container_ended(report: &containers::Report, details: &Details) -> String {
-    let c = container(&report.target.container);
-    let via = if report.target.owners.is_empty() {
+pub fn container_ended(report: &Ending, details: &Known) -> String {
+    let c = container(&report.job.container);
+    let via = if report.job.owners.is_empty() {
         String::new()
     } else {
         format!(
             " (it holds the port through {})",
-            list(report.target.owners.iter().map(|&p| who(p, details)))
+            list(report.job.owners.iter().map(|&p| who(p, details)))
         )
     };
-    let command = report
-        .target
-        .container
-        .command(report.signal == Signal::Kill);
-    match &report.ended {
-        Ended::Stopped => format!("stopped {c} through its engine{via}"),
-        Ended::Killed => format!("killed {c} through its engine{via}"),
-        Ended::NotRunning => format!("{c} was not running any more{via}"),
-        Ended::Declined => format!("skipped {c}"),
-        Ended::Unreachable(why) => format!(
+    let command = report.job.container.command(report.signal == Signal::Kill);
+    match &report.outcome {
+        EndOutcome::Stopped => format!("stopped {c} through its engine{via}"),
+        EndOutcome::Killed => format!("killed {c} through its engine{via}"),
+        EndOutcome::NotRunning => format!("{c} was not running any more{via}"),
+        EndOutcome::Declined => format!("skipped {c}"),
+        EndOutcome::Unreachable(why) => format!(
             "refusing to end {c}{via} by signalling its processes: {why}, and only its engine \
              can end it for good (a restart policy would bring it back); run: {command}"
         ),
-        Ended::Failed(why) => format!("could not end {c}: {why}; run: {command}"),
+        EndOutcome::Failed(why) => format!("could not end {c}: {why}; run: {command}"),
     }
 }
 
@@ -720,16 +728,16 @@ mod tests {
 
     #[test]
     fn outcome_details_do_not_repeat_the_outcome() {
-        let details = Details::new();
-        let refused = Outcome::Refused(Role::Caller(Relation::Parent));
-        let refused = outcome_detail(7, &refused, &details).unwrap();
+        let mut details = Known::default();
+        details.set_role(7, Role::Caller(Relation::Parent));
+        let refused = outcome_detail(7, &Outcome::Refused, &details).unwrap();
         assert!(!refused.starts_with("refused"), "{refused}");
         assert_eq!(outcome_detail(7, &Outcome::Exited, &details), None);
     }
 
     #[test]
     fn refusals_name_the_relation() {
-        let mut details = Details::new();
+        let mut details = Known::default();
         details.insert(
             7,
             crate::model::ProcessInfo {
@@ -737,27 +745,32 @@ mod tests {
                 ..Default::default()
             },
         );
-        let caller = Outcome::Refused(Role::Caller(Relation::Caller));
+        details.set_role(7, Role::Caller(Relation::Caller));
         assert_eq!(
-            not_signalled(7, &caller, &details),
+            not_signalled(7, &Outcome::Refused, &details),
             "refusing to signal 7 (sh): it is rekt's caller (sh)"
         );
-        let parent = Outcome::Refused(Role::Caller(Relation::Parent));
+        details.set_role(8, Role::Caller(Relation::Parent));
         assert_eq!(
-            not_signalled(8, &parent, &details),
+            not_signalled(8, &Outcome::Refused, &details),
             "refusing to signal 8: it is rekt's parent"
         );
-        let client = not_signalled(7, &Outcome::Skipped(Role::Client), &details);
+        details.set_role(7, Role::Client);
+        let client = not_signalled(7, &Outcome::Skipped, &details);
         assert!(
             client.starts_with("not signalling 7 (sh): it is a client"),
             "{client}"
         );
         assert!(client.contains("--include-clients"), "{client}");
+        assert_eq!(
+            not_signalled(9, &Outcome::Guarded(Guard::Itself), &details),
+            "refusing to signal 9: it is rekt itself"
+        );
     }
 
     #[test]
     fn a_continued_owner_says_so() {
-        let details = Details::new();
+        let details = Known::default();
         let mut report = Report::new(9, Outcome::Exited);
         assert_eq!(
             signalled(&report, Signal::Terminate, &details),

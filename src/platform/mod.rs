@@ -22,7 +22,7 @@ mod linux;
 pub use linux::Linux as Os;
 #[cfg(target_os = "linux")]
 #[doc(hidden)]
-pub use linux::{proc_net, sock_diag, state};
+pub use linux::{proc_net, sock_diag, state_codes};
 
 #[cfg(windows)]
 mod windows;
@@ -44,9 +44,7 @@ mod macos_decode;
 mod macos_probe;
 
 #[cfg(any(target_os = "linux", target_os = "macos"))]
-mod parallel;
-#[cfg(any(target_os = "linux", target_os = "macos"))]
-mod users;
+mod unix;
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 compile_error!("rekt supports Linux, macOS and Windows only");
@@ -56,7 +54,7 @@ pub trait Backend {
     /// An owner pinned for signalling: whatever is done through it reaches the process
     /// that was found, or nobody (a pidfd; a process handle; on macOS, a PID and start
     /// time checked again just before each signal).
-    type Target: Pinned;
+    type Target: Handle;
 
     /// What to suggest when something is hidden or denied for lack of privileges.
     const PRIVILEGE_HINT: &'static str;
@@ -184,7 +182,7 @@ pub trait Backend {
 }
 
 /// A pinned process.
-pub trait Pinned {
+pub trait Handle {
     /// Delivers `signal` to the pinned process.
     fn send(&self, signal: Signal) -> Result<(), SendError>;
 

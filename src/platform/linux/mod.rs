@@ -8,7 +8,7 @@ pub mod proc_net;
 mod process;
 mod signal;
 pub mod sock_diag;
-pub mod state;
+pub mod state_codes;
 
 use std::io;
 use std::sync::atomic::AtomicBool;
@@ -65,7 +65,7 @@ impl Backend for Linux {
     }
 
     fn user_name(uid: u32) -> Text {
-        super::users::user_name(uid)
+        super::unix::users::user_name(uid)
     }
 
     fn interface_name(index: u32) -> Option<Text> {

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use super::fd_scan::decimal;
-use super::state::BLOCKER_STATES;
+use super::state_codes::BLOCKER_STATES;
 use crate::model::{Blockers, BoundVisibility, Family, Lingering, Protocol, Socket, SocketKey};
 use crate::query::Query;
 
@@ -285,7 +285,7 @@ fn parse_fields(
     next("remote address")?;
     let state = hex_u32(next("state")?)
         .and_then(|code| u8::try_from(code).ok())
-        .and_then(|code| super::state::from_code(protocol, code))
+        .and_then(|code| super::state_codes::from_code(protocol, code))
         .ok_or(LineError::Malformed("state"))?;
     next("queues")?;
     let timer = next("timer")?;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::fd_scan::decimal;
 use crate::model::{ProcessInfo, ProcessStat, Text};
-use crate::platform::users::user_name;
+use crate::platform::unix::users::user_name;
 
 pub fn process_info(pid: u32) -> ProcessInfo {
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {

@@ -16,7 +16,7 @@ use rustix::process::{Pid, PidfdFlags, kill_process, pidfd_open, pidfd_send_sign
 
 use super::fd_scan::holds;
 use crate::model::{AcquireError, Owner, SendError, Signal, SocketKey};
-use crate::platform::Pinned;
+use crate::platform::Handle;
 
 /// One owner, pinned: signals sent through it reach the process we found or nobody.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ impl Target {
     }
 }
 
-impl Pinned for Target {
+impl Handle for Target {
     fn send(&self, signal: Signal) -> Result<(), SendError> {
         let sig = match signal {
             Signal::Terminate => rustix::process::Signal::TERM,

@@ -185,7 +185,7 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
         if !query.wants_protocol(protocol) {
             continue;
         }
-        let states = super::state::mask(query, protocol);
+        let states = super::state_codes::mask(query, protocol);
         let ranges = query.port_ranges(protocol);
         dump_families(
             &nl, query, protocol, states, &ranges, &mut buf, &mut seq, &mut diags,
@@ -292,7 +292,7 @@ pub fn blockers(query: &Query) -> io::Result<Blockers> {
         &nl,
         &both,
         Protocol::Tcp,
-        super::state::blocker_mask() & !old_kernel_for_tests(),
+        super::state_codes::blocker_mask() & !old_kernel_for_tests(),
         &with_probe,
         &mut buf,
         &mut 0,
@@ -343,7 +343,7 @@ pub fn blockers(query: &Query) -> io::Result<Blockers> {
 #[cfg(debug_assertions)]
 fn old_kernel_for_tests() -> u32 {
     match std::env::var_os("REKT_TEST_OLD_KERNEL") {
-        Some(_) => 1 << super::state::BOUND_INACTIVE,
+        Some(_) => 1 << super::state_codes::BOUND_INACTIVE,
         None => 0,
     }
 }
@@ -464,7 +464,7 @@ fn dump(
 /// keeps only the wanted local ports (none in list mode, which wants every port).
 pub fn request(protocol: Protocol, family: Family, query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(protocol));
-    let states = super::state::mask(query, protocol);
+    let states = super::state_codes::mask(query, protocol);
     by_family(protocol, family, states, &bytecode, seq)
 }
 
@@ -500,7 +500,11 @@ fn by_family(
 /// kernel ignores its family field and dumps both.
 pub fn request_tcp_both(query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(Protocol::Tcp));
-    tcp_both(super::state::mask(query, Protocol::Tcp), &bytecode, seq)
+    tcp_both(
+        super::state_codes::mask(query, Protocol::Tcp),
+        &bytecode,
+        seq,
+    )
 }
 
 fn tcp_both(states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
@@ -681,7 +685,8 @@ fn parse_diag_msg(body: &[u8], protocol: Protocol) -> Result<Option<Diag>, DiagE
         IpAddr::V6(v6) if v6.is_unicast_link_local() => u32_at(MSG_IF),
         _ => 0,
     };
-    let Some(state) = super::state::from_code(protocol, msg[offset_of!(InetDiagMsg, state)]) else {
+    let Some(state) = super::state_codes::from_code(protocol, msg[offset_of!(InetDiagMsg, state)])
+    else {
         return Ok(None);
     };
     let expires = (msg[offset_of!(InetDiagMsg, timer)] == TIMER_TIME_WAIT)

@@ -68,7 +68,7 @@ impl Backend for Macos {
     }
 
     fn user_name(uid: u32) -> Text {
-        super::users::user_name(uid)
+        super::unix::users::user_name(uid)
     }
 
     /// PID 0 is the kernel (kernel_task), and kill(2) with 0 would mean rekt's own process

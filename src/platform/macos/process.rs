@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::libproc;
 use crate::model::{ProcessInfo, Text};
-use crate::platform::users::user_name;
+use crate::platform::unix::users::user_name;
 
 /// NAME is the executable's file name (`proc_pidpath`, which any user may read, and which
 /// is right even when a program renames itself); else the name the kernel keeps

@@ -10,7 +10,7 @@ use super::decode::SocketFdInfo;
 use super::libproc;
 use super::probe;
 use crate::model::{Family, Protocol, Socket, SocketKey, State};
-use crate::platform::parallel::for_each_pid;
+use crate::platform::unix::parallel::for_each_pid;
 use crate::query::Query;
 
 /// What a scan found.

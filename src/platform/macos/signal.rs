@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::decode::{SZOMB, Started};
 use super::libproc;
 use crate::model::{AcquireError, Owner, SendError, Signal, SocketKey};
-use crate::platform::Pinned;
+use crate::platform::Handle;
 
 /// How often `wait_for_exit` looks.
 const POLL: Duration = Duration::from_millis(10);
@@ -96,7 +96,7 @@ impl Target {
     }
 }
 
-impl Pinned for Target {
+impl Handle for Target {
     fn send(&self, signal: Signal) -> Result<(), SendError> {
         self.check()?;
         let sig = match signal {

@@ -30,7 +30,7 @@ use super::iphlpapi::{Snapshot, Table};
 use super::last_error;
 use super::process::open;
 use crate::model::{AcquireError, Owner, SendError, Signal, SocketKey};
-use crate::platform::Pinned;
+use crate::platform::Handle;
 
 /// The exit code a killed process gets, as with `taskkill /f`.
 const KILLED_EXIT_CODE: u32 = 1;
@@ -100,7 +100,7 @@ impl Target {
     }
 }
 
-impl Pinned for Target {
+impl Handle for Target {
     fn send(&self, signal: Signal) -> Result<(), SendError> {
         let result = match signal {
             Signal::Terminate => self.close_windows(),

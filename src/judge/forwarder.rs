@@ -76,6 +76,17 @@ impl Forwarder {
     }
 }
 
+impl Forwarder {
+    /// The container address it forwards to, when its arguments name one (docker-proxy's
+    /// `-container-ip`): the engine is asked which container has it.
+    pub fn container_ip(&self) -> Option<IpAddr> {
+        match self {
+            Forwarder::DockerProxy { container_ip, .. } => *container_ip,
+            _ => None,
+        }
+    }
+}
+
 /// The forwarder `info` describes, if it is one.
 pub fn classify(info: &ProcessInfo) -> Option<Forwarder> {
     let name = info.name.as_ref()?.as_str()?;

@@ -9,7 +9,7 @@
 //! has no socket to find).
 
 mod http;
-mod state;
+mod state_files;
 
 use std::io;
 use std::net::IpAddr;
@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::model::{Protocol, Text};
 
-pub use state::from_state_files;
+pub use state_files::from_state_files;
 
 /// How long a query may take. The engine answers from memory in milliseconds; more means
 /// it is stuck, and rekt goes on without it.
@@ -84,7 +84,7 @@ impl std::fmt::Display for EngineError {
 
 /// A running container, as much as the engine (or its state files) tells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Container {
+pub struct Record {
     /// The full ID (64 hex digits for Docker and Podman).
     pub id: String,
     /// Its name, without Docker's leading `/`.
@@ -108,19 +108,12 @@ pub struct Published {
     pub protocol: Protocol,
 }
 
-impl Container {
+impl Record {
     /// Whether it publishes `port` for `protocol` on the host.
     pub fn publishes(&self, port: u16, protocol: Protocol) -> bool {
         self.published
             .iter()
             .any(|p| p.host_port == port && p.protocol == protocol)
-    }
-
-    /// Its name if it has one, else its short ID: what a user types after `docker stop`.
-    pub fn handle(&self) -> Text {
-        self.name
-            .clone()
-            .unwrap_or_else(|| Text::from(short_id(&self.id)))
     }
 }
 
@@ -172,7 +165,7 @@ fn kind_of(socket: &Path) -> Kind {
 
 impl Engine {
     /// Every running container, with the ports it publishes and its addresses.
-    pub fn containers(&self) -> Result<Vec<Container>, EngineError> {
+    pub fn containers(&self) -> Result<Vec<Record>, EngineError> {
         let body = self.call("GET", "/containers/json", QUERY_TIMEOUT, &[200])?;
         let list: Vec<ListEntry> =
             serde_json::from_slice(&body).map_err(|e| EngineError::Malformed(e.to_string()))?;
@@ -180,7 +173,7 @@ impl Engine {
     }
 
     /// One container by ID (or name), with its restart policy.
-    pub fn inspect(&self, id: &str) -> Result<Container, EngineError> {
+    pub fn inspect(&self, id: &str) -> Result<Record, EngineError> {
         let path = format!("/containers/{}/json", encode(id));
         let body = self.call("GET", &path, QUERY_TIMEOUT, &[200])?;
         let entry: InspectEntry =
@@ -335,7 +328,7 @@ pub(crate) fn container_name(name: &str) -> Text {
 }
 
 impl ListEntry {
-    fn into_container(self) -> Container {
+    fn into_container(self) -> Record {
         let published = self
             .ports
             .iter()
@@ -349,7 +342,7 @@ impl ListEntry {
                 })
             })
             .collect();
-        Container {
+        Record {
             id: self.id,
             name: self.names.first().map(|n| container_name(n)),
             image: self.image.map(Text::from),
@@ -452,9 +445,9 @@ pub(crate) fn bindings(
 }
 
 impl InspectEntry {
-    fn into_container(self) -> Container {
+    fn into_container(self) -> Record {
         let settings = self.network_settings;
-        Container {
+        Record {
             id: self.id,
             name: self.name.as_deref().map(container_name),
             image: self.config.and_then(|c| c.image).map(Text::from),
@@ -493,7 +486,6 @@ mod tests {
         assert_eq!(c.published.len(), 2);
         assert!(c.published.iter().all(|p| p.host_ip.is_none()));
         assert_eq!(c.addresses, vec!["172.17.0.2".parse::<IpAddr>().unwrap()]);
-        assert_eq!(c.handle(), "web");
     }
 
     #[test]

@@ -11,6 +11,8 @@ use crate::model::{BoundVisibility, Lingering, NetNs, Ownership, Protocol, Socke
 use crate::platform::{Backend, Os};
 use crate::query::{Blockers, PortSpec, Query};
 
+pub mod watch;
+
 /// The sockets that match a query and the processes that hold them.
 #[derive(Debug, Clone, Default)]
 pub struct Lookup {

@@ -1,19 +1,73 @@
-//! The command line (clap) and the `Options` it turns into. Kept apart so that the rest of
-//! rekt never sees clap types, as in hyperfine.
+//! The command line (clap), the entry point, and the `Options` it turns into (`run`). Kept
+//! apart so that the rest of rekt never sees clap types, as in hyperfine.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
+mod man;
+
 use clap::{ArgGroup, Parser, Subcommand, ValueHint};
 
-use crate::duration;
 use crate::error::UsageError;
-use crate::exit_codes;
+use crate::exit_codes::{self, ExitCode};
+use crate::judge::Include;
 use crate::kill::{Policy, Signal};
 use crate::lookup::Scope;
+use crate::output::{self, Format};
 use crate::platform::{Backend, Os};
 use crate::query::{Blockers, PortSpec, Query};
-use crate::roles::Include;
+use crate::run::{self, Options};
+use crate::{debug, duration};
+
+/// The `rekt` binary: parse the command line, run, and return the exit code.
+pub fn main() -> std::process::ExitCode {
+    debug::from_env();
+    // Even a command line that does not parse gets its answer as JSON when it asked for it.
+    let json = asks_for_json(std::env::args_os());
+    if let Some(e) = signed_port(std::env::args_os()) {
+        return output::usage_error(&e, json).into();
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version go to stdout, through the stream that never panics.
+        Err(err) if !err.use_stderr() => return help(&err).into(),
+        Err(err) => return output::usage_error(&one_line_error(&err), json).into(),
+    };
+    if cli.debug {
+        debug::enable();
+    }
+    match cli.command {
+        Some(Command::Completions { shell }) => return completions(shell).into(),
+        Some(Command::Man) => return man_page().into(),
+        None => {}
+    }
+    match cli.into_options() {
+        Ok(opts) => run::run(&opts).into(),
+        Err(e) => output::usage_error(&e, json).into(),
+    }
+}
+
+/// Writes `--help` or `--version` (clap's answer) to stdout. A closed pipe is not a
+/// failure; a full disk is (exit 4).
+fn help(answer: &clap::Error) -> ExitCode {
+    output::write_stdout(answer.render().to_string().as_bytes(), "the help")
+}
+
+/// Writes the completion script for `shell` to stdout.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rekt", &mut script);
+    output::write_stdout(&script, "the completion script")
+}
+
+/// Writes the man page (roff) to stdout.
+fn man_page() -> ExitCode {
+    match man::page() {
+        Ok(page) => output::write_stdout(&page, "the man page"),
+        Err(e) => output::write_error(&e, "the man page"),
+    }
+}
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -164,44 +218,6 @@ fn help_footer() -> String {
 
 fn parse_spec(text: &str) -> Result<PortSpec, UsageError> {
     text.parse::<PortSpec>()
-}
-
-/// How results are shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Tables on stdout, notes on stderr; `verbose` adds columns.
-    Human {
-        verbose: bool,
-    },
-    Json,
-    Quiet,
-}
-
-/// What one run of rekt should do, free of command-line details.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub query: Query,
-    pub format: Format,
-    /// `None`: only show the owners.
-    pub action: Option<Policy>,
-    /// Ask before each signal.
-    pub interactive: bool,
-    /// The roles signalled only on request (`--include-clients`, `--include-forwarders`).
-    pub include: Include,
-    /// Signal a range's many owners without asking (`--yes`).
-    pub yes: bool,
-    /// How long to watch a freed port for a newcomer; `None`: the default, which depends on
-    /// the owners' supervisors.
-    pub settle: Option<Duration>,
-    /// Which network namespaces to look in.
-    pub scope: Scope,
-}
-
-impl Options {
-    /// List mode: no port given, so show every listener.
-    pub fn is_list(&self) -> bool {
-        self.query.ports.is_empty()
-    }
 }
 
 impl Cli {
@@ -454,7 +470,7 @@ mod tests {
         assert!(!opts.include.clients && !opts.yes);
         assert!(parse(&["-k", "--settle", "soon", "80"]).is_err());
         // The help text names the threshold that the code uses.
-        use crate::roles::MANY;
+        use crate::judge::MANY;
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();
         assert!(

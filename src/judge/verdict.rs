@@ -16,12 +16,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::containers::Container;
+use crate::container::Container;
 use crate::exit_codes::ExitCode;
+use crate::lookup::watch::Sighting;
 use crate::lookup::{Elsewhere, Lookup};
 use crate::model::{BoundVisibility, Hidden, Lingering, NetNs, Protocol, Socket};
 use crate::query::{PortSpec, Query};
-use crate::watch::Sighting;
 
 /// The verdict on every port of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]

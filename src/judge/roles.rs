@@ -20,8 +20,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
-use crate::containers::Container;
-use crate::forwarder::Forwarder;
+use super::forwarder::Forwarder;
+use crate::container::Container;
 use crate::model::{Owner, Protection, Protocol, Socket, State};
 
 /// What an owner is to the port.
@@ -106,7 +106,7 @@ pub enum Decision {
 
 /// What the rules need to know besides the owner.
 #[derive(Debug, Clone, Default)]
-pub struct Facts {
+pub struct Circumstances {
     /// rekt's PID.
     pub me: u32,
     /// rekt's ancestors, nearest first, up to PID 1.
@@ -120,8 +120,8 @@ pub struct Facts {
     pub forwarders: BTreeMap<u32, Forwarding>,
 }
 
-impl Facts {
-    /// The listeners among `sockets`, for [`Facts::listening`].
+impl Circumstances {
+    /// The listeners among `sockets`, for [`Circumstances::listening`].
     pub fn listeners(sockets: &[Socket]) -> BTreeSet<(Protocol, u16)> {
         sockets
             .iter()
@@ -135,7 +135,7 @@ impl Facts {
 /// (`Backend::protection`).
 pub fn classify(
     owner: &Owner,
-    facts: &Facts,
+    facts: &Circumstances,
     protection: impl Fn(u32) -> Option<Protection>,
 ) -> Role {
     let pid = owner.pid;
@@ -165,7 +165,7 @@ pub fn classify(
 /// (SYN_SENT, ESTABLISHED, CLOSE_WAIT), or a connected UDP socket, whose local port lies
 /// in the ephemeral range, with no listener on that port. A server's accepted connection
 /// has its listener's port, which is not ephemeral or has the listener on it.
-pub fn is_client_socket(socket: &Socket, facts: &Facts) -> bool {
+pub fn is_client_socket(socket: &Socket, facts: &Circumstances) -> bool {
     let outgoing = match socket.protocol {
         Protocol::Tcp => matches!(
             socket.state,
@@ -202,12 +202,12 @@ mod tests {
         }
     }
 
-    fn facts() -> Facts {
-        Facts {
+    fn facts() -> Circumstances {
+        Circumstances {
             me: 500,
             callers: vec![400, 300, 1],
             ephemeral: Some(32768..=60999),
-            ..Facts::default()
+            ..Circumstances::default()
         }
     }
 
@@ -219,7 +219,7 @@ mod tests {
         }
     }
 
-    fn role_of(o: &Owner, f: &Facts) -> Role {
+    fn role_of(o: &Owner, f: &Circumstances) -> Role {
         classify(o, f, linux_protection)
     }
 
@@ -267,17 +267,21 @@ mod tests {
         let accepted = owner(42, vec![socket(Protocol::Tcp, 8000, State::Established)]);
         assert_eq!(role_of(&accepted, &f), Role::Holder);
         // A listener on the connection's port: it is that server's accepted connection.
-        f.listening = Facts::listeners(&[socket(Protocol::Tcp, 45000, State::Listen)]);
+        f.listening = Circumstances::listeners(&[socket(Protocol::Tcp, 45000, State::Listen)]);
         let o = owner(42, vec![socket(Protocol::Tcp, 45000, State::Established)]);
         assert_eq!(role_of(&o, &f), Role::Holder);
         // A UDP listener does not make a TCP connection a server's.
-        let udp_only = Facts {
-            listening: Facts::listeners(&[socket(Protocol::Udp, 45000, State::Unconnected)]),
+        let udp_only = Circumstances {
+            listening: Circumstances::listeners(&[socket(
+                Protocol::Udp,
+                45000,
+                State::Unconnected,
+            )]),
             ..facts()
         };
         assert_eq!(role_of(&o, &udp_only), Role::Client);
         // Without a known range nobody is a client.
-        let unknown = Facts {
+        let unknown = Circumstances {
             ephemeral: None,
             ..facts()
         };
