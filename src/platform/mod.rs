@@ -148,7 +148,8 @@ pub trait Backend {
     /// Whether rekt runs with the privileges to see and signal every process.
     fn is_privileged() -> bool;
 
-    /// rekt's real uid, where sockets carry uids (Linux, macOS).
+    /// rekt's uid, to compare with a socket's, where sockets carry uids: the real uid on
+    /// Linux, the effective uid on macOS (a socket's uid there is its holder's effective uid).
     fn current_uid() -> Option<u32>;
 
     /// The network namespace rekt runs in. By default the OS has none (the CLI refuses

@@ -3,8 +3,9 @@
 //! `decode.rs`; nothing here interprets a struct field itself.
 //!
 //! libproc's `proc_pidinfo` and `proc_pidfdinfo` return the number of bytes written, and 0
-//! on failure with `errno` set. An empty fd list is also 0 bytes, so `errno` is cleared
-//! before each call to tell the two apart.
+//! on failure with `errno` set (the wrappers in `libproc.c` turn the kernel's -1 into 0).
+//! An empty fd list is also 0 bytes, so `errno` is cleared before each call to tell the two
+//! apart. `proc_listallpids` fails the same way, with 0, never a negative number.
 
 use std::io;
 use std::mem::size_of;
@@ -22,23 +23,22 @@ const PROC_PIDFDSOCKETINFO: c_int = 3;
 
 /// Every PID on the system, sorted. `proc_listallpids` with no buffer says how many there
 /// are (with some room to spare); the list is read again with a bigger buffer while it
-/// fills the one it was given, since processes start meanwhile.
+/// fills the one it was given, since processes start meanwhile. A refused list is an error
+/// (`decode::listed_pids`), never an empty machine.
 pub fn list_pids() -> io::Result<Vec<u32>> {
+    let listed =
+        |n: c_int| decode::listed_pids(n, errno()).map_err(|e| with_call("proc_listallpids", e));
+    clear_errno();
     // SAFETY: a null buffer of size 0 only asks for the count.
-    let hint = unsafe { libc::proc_listallpids(std::ptr::null_mut(), 0) };
-    if hint < 0 {
-        return Err(with_call("proc_listallpids", io::Error::last_os_error()));
-    }
-    let mut room = usize::try_from(hint).unwrap_or(0) + 64;
+    let hint = listed(unsafe { libc::proc_listallpids(std::ptr::null_mut(), 0) })?;
+    let mut room = hint + 64;
     loop {
         let mut pids: Vec<c_int> = vec![0; room];
         let bytes = c_int::try_from(room * size_of::<c_int>()).unwrap_or(c_int::MAX);
+        clear_errno();
         // SAFETY: `pids` has room for `bytes` bytes.
-        let n = unsafe { libc::proc_listallpids(pids.as_mut_ptr().cast(), bytes) };
-        if n < 0 {
-            return Err(with_call("proc_listallpids", io::Error::last_os_error()));
-        }
-        let n = usize::try_from(n).unwrap_or(0).min(room);
+        let n = listed(unsafe { libc::proc_listallpids(pids.as_mut_ptr().cast(), bytes) })?;
+        let n = n.min(room);
         if n < room || room >= 1 << 22 {
             pids.truncate(n);
             let mut pids: Vec<u32> = pids
@@ -148,8 +148,9 @@ pub fn path(pid: u32) -> Option<Vec<u8>> {
 }
 
 /// The arguments of `pid` (`sysctl kern.procargs2`): one's own processes only (all as
-/// root). `None` when they cannot be read.
-pub fn args(pid: u32) -> Option<Vec<Vec<u8>>> {
+/// root). `None` when they cannot be read. `word` is the size of a pointer in the process
+/// (`BsdInfo::word`), which the strings are aligned to.
+pub fn args(pid: u32, word: usize) -> Option<Vec<Vec<u8>>> {
     let pid = c_int::try_from(pid).ok()?;
     let mut size = arg_max()?;
     let mut buf = vec![0u8; size];
@@ -170,7 +171,7 @@ pub fn args(pid: u32) -> Option<Vec<Vec<u8>>> {
         return None;
     }
     buf.truncate(size.min(buf.len()));
-    Some(decode::proc_args(&buf))
+    Some(decode::proc_args(&buf, word))
 }
 
 /// `kern.argmax`: the most that `KERN_PROCARGS2` can return.
@@ -198,6 +199,11 @@ fn arg_max() -> Option<usize> {
 fn clear_errno() {
     // SAFETY: __error returns this thread's errno.
     unsafe { *libc::__error() = 0 };
+}
+
+fn errno() -> i32 {
+    // SAFETY: __error returns this thread's errno.
+    unsafe { *libc::__error() }
 }
 
 fn short_answer(flavor: &str) -> io::Error {

@@ -7,10 +7,16 @@
 //! groups them, as on Windows.
 //!
 //! The difference from Linux that matters: a socket is visible only through a process
-//! that rekt may read. Without root, another user's processes cannot be read, and their
-//! sockets are not seen at all. So when the scan met such processes and found nothing on
-//! a port the user named, a bind() probe (`probe.rs`) checks the port; a port in use is
-//! reported as held by a process you cannot see, with the sudo hint.
+//! that rekt may read. Without root, another user's processes (another effective uid: the
+//! kernel's test) cannot be read, and their sockets are not seen at all. So when the scan
+//! met such processes and found nothing on a port the user named, a bind() probe
+//! (`probe.rs`) checks the port; a port in use is reported as held by a process you cannot
+//! see, with the sudo hint. Only PID 0's refusal is not counted; launchd and the system's
+//! daemons are other users' on every Mac, so a normal user's scan is always incomplete, as
+//! on Linux, and the probe runs for every named port that no visible socket is on.
+//!
+//! The kernel says nothing about a socket's own uid (`soi_stat` is never filled), so a
+//! socket's uid is the effective uid of the process it was found in.
 
 mod decode;
 mod libproc;
@@ -47,7 +53,8 @@ impl Backend for Macos {
     fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
         let found = scan::scan(query)?;
         crate::debug!(
-            "sockets: libproc scan: {} matching, {} processes unreadable",
+            "sockets: libproc scan: {} matching; {} processes that may hold sockets \
+             unreadable (PID 0 not counted)",
             found.sockets.len(),
             found.denied
         );
@@ -91,10 +98,11 @@ impl Backend for Macos {
         unsafe { libc::geteuid() == 0 }
     }
 
-    /// Sockets carry the uid they were created with (`vst_uid`).
+    /// The effective uid: a socket's uid is its holder's effective uid, and every process
+    /// rekt can read without root has rekt's effective uid.
     fn current_uid() -> Option<u32> {
-        // SAFETY: getuid cannot fail.
-        Some(unsafe { libc::getuid() })
+        // SAFETY: geteuid cannot fail.
+        Some(unsafe { libc::geteuid() })
     }
 
     fn pin(owner: &Owner) -> Result<Target, AcquireError> {
