@@ -4,7 +4,7 @@
 /// each port argument (a range counts as one) gets a code from its ports' verdict
 /// (`verdict::Verdict::exit_code`), and the run exits with the worst (highest) of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ExitCode {
+pub(crate) enum ExitCode {
     /// Something holds the port (list mode: always); after a signal, every port that was
     /// held is free, or blocked only by connections that no signal can end (TIME_WAIT).
     Success = 0,
@@ -23,7 +23,7 @@ pub enum ExitCode {
 }
 
 /// The exit-code table for `--help` and the README.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 Exit codes:
   each PORT argument gets one (a range too), and rekt exits with the highest
   0  something holds the port (list mode: always); after -t/-k, every port that was

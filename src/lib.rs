@@ -5,6 +5,9 @@
 //! [`kill`] is the termination policy (pin, signal, wait, escalate). The `rekt` binary's
 //! command line, run and output live in private modules behind [`main`].
 
+// Every item is `pub(crate)` unless it is part of the small library API below.
+#![warn(unreachable_pub)]
+
 // The rooms, top to bottom: each uses only the rooms below it (docs/ARCHITECTURE.md).
 mod cli;
 mod container;
@@ -29,7 +32,7 @@ pub mod text;
 
 pub use error::UsageError;
 pub use lookup::{Lookup, Scope, lookup, lookup_in};
-pub use query::{Blockers, PortSpec, Query};
+pub use query::{BlockerSearch, PortSpec, Query};
 
 /// The `rekt` binary: parses the command line, runs, and returns the exit code.
 #[doc(hidden)]
@@ -38,7 +41,9 @@ pub fn main() -> std::process::ExitCode {
 }
 
 /// The parsers, for the fuzz targets in `fuzz/`, and the platform seam, for the tests that
-/// pin processes directly. Not a stable API.
+/// call it directly. Not an API: only built with the `internals` feature, which the tests
+/// (a dev-dependency of rekt on itself) and the fuzzers turn on, and a release never has.
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
     pub use crate::duration::{

@@ -9,14 +9,14 @@ use crate::model::Signal;
 /// A container to end through its engine, and the owners it stands for (its processes,
 /// the forwarders that carry its ports).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    pub container: Container,
-    pub owners: Vec<u32>,
+pub(crate) struct Job {
+    pub(crate) container: Container,
+    pub(crate) owners: Vec<u32>,
 }
 
 /// What became of a container rekt set out to end.
 #[derive(Debug)]
-pub enum EndOutcome {
+pub(crate) enum EndOutcome {
     /// `docker stop`: it exited (SIGTERM, or SIGKILL after the grace period).
     Stopped,
     /// `docker kill`.
@@ -34,24 +34,24 @@ pub enum EndOutcome {
 
 impl EndOutcome {
     /// Whether it leaves the job undone (exit 3).
-    pub fn is_failure(&self) -> bool {
+    pub(crate) fn is_failure(&self) -> bool {
         matches!(self, EndOutcome::Unreachable(_) | EndOutcome::Failed(_))
     }
 }
 
 /// One container's fate.
 #[derive(Debug)]
-pub struct Ending {
-    pub job: Job,
-    pub signal: Signal,
-    pub outcome: EndOutcome,
+pub(crate) struct Ending {
+    pub(crate) job: Job,
+    pub(crate) signal: Signal,
+    pub(crate) outcome: EndOutcome,
 }
 
 /// Ends `target` through its engine: `-t` is a stop with `--timeout` as the grace period
 /// (the engine kills after it), `-k` a kill; with `--escalate`, a stop that fails is
 /// followed by a kill. Stopping or killing through the engine is also what keeps a restart
 /// policy from bringing the container back.
-pub fn end(target: Job, policy: Policy) -> Ending {
+pub(crate) fn end(target: Job, policy: Policy) -> Ending {
     let report = |outcome| Ending {
         job: target.clone(),
         signal: policy.signal,

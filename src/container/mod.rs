@@ -11,12 +11,12 @@
 
 mod cgroup;
 mod end;
-pub mod engine;
+pub(crate) mod engine;
 mod resolve;
 
-pub use cgroup::{ContainerId, Runtime, from_lines};
-pub use end::{EndOutcome, Ending, Job, end};
-pub use resolve::Resolver;
+pub(crate) use cgroup::{ContainerId, Runtime, from_lines};
+pub(crate) use end::{EndOutcome, Ending, Job, end};
+pub(crate) use resolve::Resolver;
 
 use crate::model::Text;
 use crate::text::shell_word;
@@ -24,24 +24,24 @@ use engine::Engine;
 
 /// A container, as much as rekt could learn of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Container {
-    pub runtime: Runtime,
+pub(crate) struct Container {
+    pub(crate) runtime: Runtime,
     /// The full ID, or the name for LXC.
-    pub id: String,
-    pub name: Option<Text>,
-    pub image: Option<Text>,
+    pub(crate) id: String,
+    pub(crate) name: Option<Text>,
+    pub(crate) image: Option<Text>,
     /// A restart policy that can bring it back (`always`, `unless-stopped`, `on-failure`).
-    pub restart: Option<Text>,
+    pub(crate) restart: Option<Text>,
     /// The Kubernetes pod's UID, when it runs in one.
-    pub pod: Option<String>,
+    pub(crate) pod: Option<String>,
     /// The engine whose API answers for it; `None` when none does (no socket, permission
     /// denied, daemon down, or a runtime without the Docker API).
-    pub engine: Option<Engine>,
+    pub(crate) engine: Option<Engine>,
 }
 
 impl Container {
     /// What a user types after `docker stop`: its name, else its short ID.
-    pub fn handle(&self) -> Text {
+    pub(crate) fn handle(&self) -> Text {
         self.name
             .clone()
             .unwrap_or_else(|| Text::from(engine::short_id(&self.id)))
@@ -49,7 +49,7 @@ impl Container {
 
     /// The command that ends it by hand: `docker stop web`, `docker kill web`, `podman
     /// stop web`, `crictl stop ID`, `nerdctl stop ID`, `lxc-stop -n NAME`.
-    pub fn command(&self, kill: bool) -> String {
+    pub(crate) fn command(&self, kill: bool) -> String {
         let handle = shell_word(&self.handle());
         let verb = if kill { "kill" } else { "stop" };
         match (self.runtime, &self.engine) {

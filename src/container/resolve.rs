@@ -11,17 +11,17 @@ use crate::platform::{Backend, Os};
 
 /// Asks the engines, each question at most once per run.
 #[derive(Debug, Default)]
-pub struct Resolver {
+pub(crate) struct Resolver {
     /// The engines found (sockets that exist); asked lazily.
     engines: Option<Vec<Engine>>,
     /// Every running container of every engine that answered, with its engine.
     listed: Option<Vec<(Engine, engine::Record)>>,
     /// Engines that did not answer, and why: their containers lose their names.
-    pub failures: Vec<(Engine, EngineError)>,
+    pub(crate) failures: Vec<(Engine, EngineError)>,
 }
 
 impl Resolver {
-    pub fn new() -> Resolver {
+    pub(crate) fn new() -> Resolver {
         Resolver::default()
     }
 
@@ -31,7 +31,7 @@ impl Resolver {
 
     /// Whether any engine socket exists: the cheap test before a free port is worth an API
     /// call.
-    pub fn any_engine(&mut self) -> bool {
+    pub(crate) fn any_engine(&mut self) -> bool {
         !self.engines().is_empty()
     }
 
@@ -52,14 +52,14 @@ impl Resolver {
 
     /// Forgets the engines' lists of running containers, so that the next question asks
     /// again (after rekt ended some).
-    pub fn forget_listing(&mut self) {
+    pub(crate) fn forget_listing(&mut self) {
         self.listed = None;
         self.failures.clear();
     }
 
     /// The container named by a process's cgroup, with what the engine (or the state
     /// files) say of it.
-    pub fn inside(&mut self, id: &ContainerId) -> Container {
+    pub(crate) fn inside(&mut self, id: &ContainerId) -> Container {
         let mut found = Container {
             runtime: id.runtime,
             id: id.id.clone(),
@@ -107,7 +107,7 @@ impl Resolver {
     /// The container a forwarder carries a port for: the one at `by_address` (docker-proxy's
     /// `-container-ip`) when given, else the running container that publishes the port of
     /// one of its `sockets`. `None` when no engine (nor the state files) can say.
-    pub fn forwarded(
+    pub(crate) fn forwarded(
         &mut self,
         by_address: Option<IpAddr>,
         sockets: &[Socket],
@@ -145,7 +145,7 @@ impl Resolver {
 
     /// The running containers that publish `port` for `protocol`, by every engine that
     /// answers.
-    pub fn publishing(&mut self, port: u16, protocol: Protocol) -> Vec<Container> {
+    pub(crate) fn publishing(&mut self, port: u16, protocol: Protocol) -> Vec<Container> {
         let found: Vec<(Engine, engine::Record)> = self
             .listed()
             .iter()

@@ -6,6 +6,8 @@ mod forwarder;
 mod roles;
 mod verdict;
 
-pub use forwarder::{Forwarder, classify as classify_forwarder};
-pub use roles::{Circumstances, Decision, Forwarding, Include, MANY, Relation, Role, classify};
-pub use verdict::{Place, PortVerdict, Status, Verdict};
+pub(crate) use forwarder::{Forwarder, classify as classify_forwarder};
+pub(crate) use roles::{
+    Circumstances, Decision, Forwarding, Include, MANY, Relation, Role, classify,
+};
+pub(crate) use verdict::{Place, PortVerdict, Status, Verdict};

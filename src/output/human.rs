@@ -14,7 +14,7 @@ use crate::model::{Signal, Socket};
 use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
 
-pub struct HumanPrinter {
+pub(crate) struct HumanPrinter {
     verbose: bool,
     listing: bool,
     out: Stream,
@@ -24,7 +24,7 @@ pub struct HumanPrinter {
 }
 
 impl HumanPrinter {
-    pub fn new(verbose: bool) -> HumanPrinter {
+    pub(crate) fn new(verbose: bool) -> HumanPrinter {
         HumanPrinter {
             verbose,
             listing: false,

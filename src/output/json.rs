@@ -23,7 +23,7 @@ use crate::text;
 use std::net::SocketAddr;
 
 #[derive(Default)]
-pub struct JsonPrinter {
+pub(crate) struct JsonPrinter {
     doc: Document,
 }
 
@@ -468,7 +468,7 @@ fn owner(o: &Owner, found: &Lookup, details: &Known) -> JsonOwner {
 
 impl JsonPrinter {
     /// The document for a command line that could not be run.
-    pub fn usage_error(&mut self, error: &crate::error::UsageError) {
+    pub(crate) fn usage_error(&mut self, error: &crate::error::UsageError) {
         self.doc.mode = "usage";
         self.doc.error = Some(error.to_string());
     }

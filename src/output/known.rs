@@ -12,7 +12,7 @@ use crate::supervision::Context;
 
 /// What is known of each process in this run.
 #[derive(Debug, Default)]
-pub struct Known {
+pub(crate) struct Known {
     info: HashMap<u32, ProcessInfo>,
     roles: HashMap<u32, Role>,
     contexts: HashMap<u32, Context>,
@@ -22,44 +22,48 @@ pub struct Known {
 
 impl Known {
     /// `pid`'s details, if they were read.
-    pub fn info(&self, pid: u32) -> Option<&ProcessInfo> {
+    pub(crate) fn info(&self, pid: u32) -> Option<&ProcessInfo> {
         self.info.get(&pid)
     }
 
     /// `pid`'s details, read with `read` unless they were read before.
-    pub fn info_or(&mut self, pid: u32, read: impl FnOnce(u32) -> ProcessInfo) -> &ProcessInfo {
+    pub(crate) fn info_or(
+        &mut self,
+        pid: u32,
+        read: impl FnOnce(u32) -> ProcessInfo,
+    ) -> &ProcessInfo {
         self.info.entry(pid).or_insert_with(|| read(pid))
     }
 
     /// `pid`'s role, if it was decided.
-    pub fn role(&self, pid: u32) -> Option<&Role> {
+    pub(crate) fn role(&self, pid: u32) -> Option<&Role> {
         self.roles.get(&pid)
     }
 
-    pub fn set_role(&mut self, pid: u32, role: Role) {
+    pub(crate) fn set_role(&mut self, pid: u32, role: Role) {
         self.roles.insert(pid, role);
     }
 
     /// The container `pid` runs in, if it runs in one.
-    pub fn container(&self, pid: u32) -> Option<&Container> {
+    pub(crate) fn container(&self, pid: u32) -> Option<&Container> {
         self.containers.get(&pid)
     }
 
-    pub fn set_container(&mut self, pid: u32, container: Container) {
+    pub(crate) fn set_container(&mut self, pid: u32, container: Container) {
         self.containers.insert(pid, container);
     }
 
     /// `pid`'s context, if it was described.
-    pub fn context(&self, pid: u32) -> Option<&Context> {
+    pub(crate) fn context(&self, pid: u32) -> Option<&Context> {
         self.contexts.get(&pid)
     }
 
-    pub fn set_context(&mut self, pid: u32, context: Context) {
+    pub(crate) fn set_context(&mut self, pid: u32, context: Context) {
         self.contexts.insert(pid, context);
     }
 
     #[cfg(test)]
-    pub fn insert(&mut self, pid: u32, info: ProcessInfo) {
+    pub(crate) fn insert(&mut self, pid: u32, info: ProcessInfo) {
         self.info.insert(pid, info);
     }
 }

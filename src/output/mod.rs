@@ -20,17 +20,17 @@ use crate::lookup::Lookup;
 use crate::model::Signal;
 use crate::query::PortSpec;
 
-pub use human::HumanPrinter;
-pub use json::JsonPrinter;
+pub(crate) use human::HumanPrinter;
+pub(crate) use json::JsonPrinter;
 use stream::{Stream, Which};
 
 mod known;
 
-pub use known::Known;
+pub(crate) use known::Known;
 
 /// How results are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// Tables on stdout, notes on stderr; `verbose` adds columns.
     Human {
         verbose: bool,
@@ -40,7 +40,7 @@ pub enum Format {
 }
 
 /// What a run tells its printer, in the order it happens.
-pub trait Printer {
+pub(crate) trait Printer {
     /// Whether this printer shows process details (names, users), so that they are worth
     /// reading: in list mode (`listing`), or for a run that signals (`signalling`), whose
     /// reports name processes.
@@ -83,7 +83,7 @@ pub trait Printer {
 }
 
 /// The printer for `format`.
-pub fn printer(format: Format) -> Box<dyn Printer> {
+pub(crate) fn printer(format: Format) -> Box<dyn Printer> {
     match format {
         Format::Human { verbose } => Box::new(HumanPrinter::new(verbose)),
         Format::Json => Box::new(JsonPrinter::default()),
@@ -92,7 +92,7 @@ pub fn printer(format: Format) -> Box<dyn Printer> {
 }
 
 /// `-q`: the exit code says it all.
-pub struct QuietPrinter;
+pub(crate) struct QuietPrinter;
 
 impl Printer for QuietPrinter {
     fn wants_details(&self, _: bool, _: bool) -> bool {
@@ -120,7 +120,7 @@ impl Printer for QuietPrinter {
 
 /// Says a usage error in one line on stderr, or, when the command line asked for `--json`,
 /// as a JSON document on stdout; returns its exit code.
-pub fn usage_error(error: &UsageError, json: bool) -> ExitCode {
+pub(crate) fn usage_error(error: &UsageError, json: bool) -> ExitCode {
     if json {
         let mut printer = JsonPrinter::default();
         printer.usage_error(error);
@@ -137,7 +137,7 @@ pub fn usage_error(error: &UsageError, json: bool) -> ExitCode {
 
 /// Writes `bytes` (`what`: the help, the man page) to stdout. A closed pipe is not a
 /// failure; a full disk is (exit 4).
-pub fn write_stdout(bytes: &[u8], what: &str) -> ExitCode {
+pub(crate) fn write_stdout(bytes: &[u8], what: &str) -> ExitCode {
     let mut out = Stream::new(Which::Stdout);
     out.write(bytes);
     match out.failure() {
@@ -147,14 +147,14 @@ pub fn write_stdout(bytes: &[u8], what: &str) -> ExitCode {
 }
 
 /// Says that `what` could not be written (exit 4).
-pub fn write_error(e: &io::Error, what: &str) -> ExitCode {
+pub(crate) fn write_error(e: &io::Error, what: &str) -> ExitCode {
     Stream::new(Which::Stderr).line(&format!("rekt: cannot write {what}: {e}"));
     ExitCode::Error
 }
 
 /// Asks whether to send `signal` to `pid`, on stderr or (`to_tty`, for `--json`, which
 /// writes nothing to stderr) on the controlling terminal; anything but y or yes is no.
-pub fn confirm(signal: Signal, pid: u32, details: &Known, to_tty: bool) -> bool {
+pub(crate) fn confirm(signal: Signal, pid: u32, details: &Known, to_tty: bool) -> bool {
     let question = format!(
         "{} {}? [y/N] ",
         words::verb(signal),
@@ -186,7 +186,7 @@ fn ask(question: &str, to_tty: bool) -> bool {
 }
 
 /// Asks whether to end `container` through its engine; anything but y or yes is no.
-pub fn confirm_container(signal: Signal, container: &Container, to_tty: bool) -> bool {
+pub(crate) fn confirm_container(signal: Signal, container: &Container, to_tty: bool) -> bool {
     let verb = match signal {
         Signal::Terminate => "stop",
         Signal::Kill => "kill",
@@ -199,7 +199,7 @@ pub fn confirm_container(signal: Signal, container: &Container, to_tty: bool) ->
 
 /// Asks once whether to signal the `count` processes that a range of ports would hit;
 /// anything but y or yes is no.
-pub fn confirm_many(count: usize, ports: &[PortSpec], to_tty: bool) -> bool {
+pub(crate) fn confirm_many(count: usize, ports: &[PortSpec], to_tty: bool) -> bool {
     ask(&format!("{}? [y/N] ", words::many(count, ports)), to_tty)
 }
 
@@ -212,23 +212,23 @@ const TERMINAL: &str = "CONOUT$";
 /// ANSI styling, on only for a terminal and only when `NO_COLOR` is unset
 /// (https://no-color.org).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Style {
+pub(crate) struct Style {
     enabled: bool,
 }
 
 impl Style {
     #[cfg(test)]
-    pub fn plain() -> Style {
+    pub(crate) fn plain() -> Style {
         Style { enabled: false }
     }
 
     #[cfg(test)]
-    pub fn colored() -> Style {
+    pub(crate) fn colored() -> Style {
         Style { enabled: true }
     }
 
     /// Colour for `stream` if it is a terminal and the user has not opted out.
-    pub fn for_stream(stream: &impl IsTerminal) -> Style {
+    pub(crate) fn for_stream(stream: &impl IsTerminal) -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style {
             enabled: !no_color && stream.is_terminal(),
@@ -243,19 +243,19 @@ impl Style {
         }
     }
 
-    pub fn bold(self, text: &str) -> String {
+    pub(crate) fn bold(self, text: &str) -> String {
         self.paint("1", text)
     }
 
-    pub fn green(self, text: &str) -> String {
+    pub(crate) fn green(self, text: &str) -> String {
         self.paint("32", text)
     }
 
-    pub fn red(self, text: &str) -> String {
+    pub(crate) fn red(self, text: &str) -> String {
         self.paint("31", text)
     }
 
-    pub fn yellow(self, text: &str) -> String {
+    pub(crate) fn yellow(self, text: &str) -> String {
         self.paint("33", text)
     }
 }

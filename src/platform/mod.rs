@@ -19,19 +19,22 @@ use crate::query::Query;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub use linux::Linux as Os;
 #[cfg(target_os = "linux")]
 #[doc(hidden)]
-pub use linux::{proc_net, sock_diag, state_codes};
+pub(crate) use linux::{proc_net, sock_diag, state_codes};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub use windows::Windows as Os;
 
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub use macos::Macos as Os;
 
 // The macOS decoders are pure functions over bytes, and the bind probe uses only portable
@@ -50,6 +53,7 @@ mod unix;
 compile_error!("rekt supports Linux, macOS and Windows only");
 
 /// What rekt needs from an operating system.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub trait Backend {
     /// An owner pinned for signalling: whatever is done through it reaches the process
     /// that was found, or nobody (a pidfd; a process handle; on macOS, a PID and start
@@ -183,6 +187,7 @@ pub trait Backend {
 }
 
 /// A pinned process.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub trait Handle {
     /// Delivers `signal` to the pinned process.
     fn send(&self, signal: Signal) -> Result<(), SendError>;
@@ -203,4 +208,4 @@ pub trait Handle {
 }
 
 /// The pinned-process type of this OS.
-pub type Target = <Os as Backend>::Target;
+pub(crate) type Target = <Os as Backend>::Target;

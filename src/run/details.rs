@@ -11,41 +11,41 @@ use crate::supervision::{self, Context, Supervisor, SupervisorKind};
 
 /// What is known about processes in this run, and the reading of what is not yet.
 #[derive(Debug, Default)]
-pub struct Details {
+pub(crate) struct Details {
     known: Known,
 }
 
 impl Details {
-    pub fn new() -> Details {
+    pub(crate) fn new() -> Details {
         Details::default()
     }
 
     /// What the printers may know.
-    pub fn known(&self) -> &Known {
+    pub(crate) fn known(&self) -> &Known {
         &self.known
     }
 
     /// Reads `pid`'s details unless they were read before; returns them.
-    pub fn read(&mut self, pid: u32) -> &ProcessInfo {
+    pub(crate) fn read(&mut self, pid: u32) -> &ProcessInfo {
         self.known.info_or(pid, Os::process_info)
     }
 
-    pub fn set_role(&mut self, pid: u32, role: crate::judge::Role) {
+    pub(crate) fn set_role(&mut self, pid: u32, role: crate::judge::Role) {
         self.known.set_role(pid, role);
     }
 
-    pub fn set_container(&mut self, pid: u32, container: crate::container::Container) {
+    pub(crate) fn set_container(&mut self, pid: u32, container: crate::container::Container) {
         self.known.set_container(pid, container);
     }
 
     /// Records a context found otherwise (a newcomer's supervisor inferred by the watch).
-    pub fn set_context(&mut self, pid: u32, context: Context) {
+    pub(crate) fn set_context(&mut self, pid: u32, context: Context) {
         self.known.set_context(pid, context);
     }
 
     /// Describes `pid` (parent chain, unit, supervisor) unless it was described before. A
     /// process in a container with a restart policy has the engine as its supervisor.
-    pub fn describe(&mut self, pid: u32) -> &Context {
+    pub(crate) fn describe(&mut self, pid: u32) -> &Context {
         if self.known.context(pid).is_none() {
             let mut context = supervision::describe(pid, self);
             if let Some(c) = self.known.container(pid)

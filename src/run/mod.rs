@@ -6,8 +6,8 @@
 mod details;
 mod options;
 
-pub use details::Details;
-pub use options::Options;
+pub(crate) use details::Details;
+pub(crate) use options::Options;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal};
@@ -25,7 +25,7 @@ use crate::platform::{Backend, Os};
 use crate::supervision;
 
 /// Runs `opts` to the end and returns the exit code.
-pub fn run(opts: &Options) -> ExitCode {
+pub(crate) fn run(opts: &Options) -> ExitCode {
     let mut printer = output::printer(opts.format);
     let code = Run {
         opts,

@@ -11,27 +11,27 @@ use crate::query::Query;
 
 /// What one run of rekt should do, free of command-line details.
 #[derive(Debug, Clone)]
-pub struct Options {
-    pub query: Query,
-    pub format: Format,
+pub(crate) struct Options {
+    pub(crate) query: Query,
+    pub(crate) format: Format,
     /// `None`: only show the owners.
-    pub action: Option<Policy>,
+    pub(crate) action: Option<Policy>,
     /// Ask before each signal.
-    pub interactive: bool,
+    pub(crate) interactive: bool,
     /// The roles signalled only on request (`--include-clients`, `--include-forwarders`).
-    pub include: Include,
+    pub(crate) include: Include,
     /// Signal a range's many owners without asking (`--yes`).
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// How long to watch a freed port for a newcomer; `None`: the default, which depends on
     /// the owners' supervisors.
-    pub settle: Option<Duration>,
+    pub(crate) settle: Option<Duration>,
     /// Which network namespaces to look in.
-    pub scope: Scope,
+    pub(crate) scope: Scope,
 }
 
 impl Options {
     /// List mode: no port given, so show every listener.
-    pub fn is_list(&self) -> bool {
+    pub(crate) fn is_list(&self) -> bool {
         self.query.ports.is_empty()
     }
 }

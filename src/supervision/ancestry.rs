@@ -10,7 +10,7 @@ use crate::platform::{Backend, Os};
 const MAX_DEPTH: usize = 64;
 
 /// rekt's own ancestors, nearest first, up to PID 1: none of them is ever signalled.
-pub fn callers() -> Vec<u32> {
+pub(crate) fn callers() -> Vec<u32> {
     ancestry(std::process::id(), Os::process_stat, |_| true)
 }
 
@@ -19,7 +19,7 @@ pub fn callers() -> Vec<u32> {
 /// that cannot be read, at a cycle, and at a "parent" that started after its child: that
 /// PID was given to a newcomer after the real parent exited (Windows keeps a dead parent's
 /// PID in its records and reuses PIDs).
-pub fn ancestry(
+pub(crate) fn ancestry(
     pid: u32,
     stat: impl Fn(u32) -> Option<ProcessStat>,
     mut more: impl FnMut(u32) -> bool,
@@ -50,7 +50,7 @@ pub fn ancestry(
 
 /// What a process in a chain is, as far as a chain cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
+pub(crate) enum Link {
     Shell,
     /// A terminal or multiplexer: what runs a shell for a person.
     Terminal,
@@ -140,7 +140,7 @@ const SUDOS: &[&str] = &[
 ];
 
 /// Whether `info` is a shell, a terminal, sudo or something else.
-pub fn kind_of(info: &ProcessInfo) -> Link {
+pub(crate) fn kind_of(info: &ProcessInfo) -> Link {
     let names = names(info);
     let is = |list: &[&str]| names.iter().any(|n| list.contains(&n.as_str()));
     if is(SHELLS) {

@@ -12,9 +12,9 @@ mod ancestry;
 mod supervisor;
 mod unit;
 
-pub use ancestry::{Link, ancestry, callers, kind_of};
-pub use supervisor::{Supervisor, SupervisorKind, restarter, systemd_supervisor};
-pub use unit::{Unit, unit_of};
+pub(crate) use ancestry::{Link, ancestry, callers, kind_of};
+pub(crate) use supervisor::{Supervisor, SupervisorKind, restarter, systemd_supervisor};
+pub(crate) use unit::{Unit, unit_of};
 
 use crate::model::ProcessInfo;
 use crate::platform::{Backend, Os};
@@ -22,25 +22,25 @@ use supervisor::supervisor_in_chain;
 
 /// Who started a process and what would start it again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Context {
+pub(crate) struct Context {
     /// Its parent, grandparent, ... nearest first, up to and including the first that is
     /// not a shell, terminal or sudo (or PID 1).
-    pub parents: Vec<u32>,
+    pub(crate) parents: Vec<u32>,
     /// The systemd unit it runs in, from its cgroup.
-    pub unit: Option<Unit>,
+    pub(crate) unit: Option<Unit>,
     /// What restarts it, when the chain or the unit shows it.
-    pub supervisor: Option<Supervisor>,
+    pub(crate) supervisor: Option<Supervisor>,
 }
 
 /// Where a description reads the details of the processes it names: the run's per-PID
 /// cache, so that each is read once and can be shown.
-pub trait ReadInfo {
+pub(crate) trait ReadInfo {
     fn read(&mut self, pid: u32) -> &ProcessInfo;
 }
 
 /// Describes `pid`: its parent chain, unit and supervisor, reading the ancestors' details
 /// through `details` (their names are shown).
-pub fn describe(pid: u32, details: &mut impl ReadInfo) -> Context {
+pub(crate) fn describe(pid: u32, details: &mut impl ReadInfo) -> Context {
     let parents = ancestry(pid, Os::process_stat, |p| {
         p != 1 && kind_of(details.read(p)) != Link::Other
     });

@@ -10,7 +10,7 @@ use crate::text::shell_word;
 
 /// What restarts a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SupervisorKind {
+pub(crate) enum SupervisorKind {
     /// A systemd service (`Restart=` decides whether it restarts; rekt cannot read it).
     Systemd,
     /// pm2's God Daemon.
@@ -37,7 +37,7 @@ pub enum SupervisorKind {
 
 impl SupervisorKind {
     /// Its name in JSON.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SupervisorKind::Systemd => "systemd",
             SupervisorKind::Pm2 => "pm2",
@@ -54,26 +54,26 @@ impl SupervisorKind {
 
     /// Whether it waits about a second before it restarts a program (measured: supervisord
     /// 1.13-1.19 s, s6-supervise 1.11-1.21 s), longer than the default settle time.
-    pub fn restarts_slowly(self) -> bool {
+    pub(crate) fn restarts_slowly(self) -> bool {
         matches!(self, SupervisorKind::Supervisord | SupervisorKind::S6)
     }
 }
 
 /// A supervisor, as far as it can be named.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Supervisor {
-    pub kind: SupervisorKind,
+pub(crate) struct Supervisor {
+    pub(crate) kind: SupervisorKind,
     /// Its process, when it is one (not for systemd).
-    pub pid: Option<u32>,
+    pub(crate) pid: Option<u32>,
     /// What it calls the program: the unit, pm2's app, supervisord's program, the service
     /// directory.
-    pub name: Option<Text>,
+    pub(crate) name: Option<Text>,
     /// The command that stops it for good, written for a POSIX shell, when known.
-    pub stop: Option<String>,
+    pub(crate) stop: Option<String>,
 }
 
 /// Which supervisor `info` is, from its names and command line alone.
-pub fn recognise(info: &ProcessInfo) -> Option<SupervisorKind> {
+pub(crate) fn recognise(info: &ProcessInfo) -> Option<SupervisorKind> {
     let names = names(info);
     let named = |n: &str| names.iter().any(|m| m == n);
     let args: Vec<String> = info
@@ -183,7 +183,7 @@ pub(super) fn supervisor_in_chain(
 
 /// A systemd service as a supervisor: `systemctl stop`, or `systemctl --user stop` for a
 /// user's unit (`-M USER@` when that user is not the one running rekt).
-pub fn systemd_supervisor(unit: &Unit) -> Option<Supervisor> {
+pub(crate) fn systemd_supervisor(unit: &Unit) -> Option<Supervisor> {
     if !unit.is_service() {
         return None;
     }
@@ -206,7 +206,7 @@ pub fn systemd_supervisor(unit: &Unit) -> Option<Supervisor> {
 
 /// The supervisor inferred for a newcomer whose parent also started an owner that rekt
 /// ended: that parent started it again (a `while true` loop, a script that re-forks).
-pub fn restarter(parent: u32, info: &ProcessInfo) -> Supervisor {
+pub(crate) fn restarter(parent: u32, info: &ProcessInfo) -> Supervisor {
     let kind = if kind_of(info) == Link::Shell {
         SupervisorKind::Shell
     } else {

@@ -6,17 +6,17 @@ use crate::model::Text;
 
 /// A systemd unit, named as in the cgroup path (`app.service`, `session-3.scope`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unit {
-    pub name: Text,
+pub(crate) struct Unit {
+    pub(crate) name: Text,
     /// For a unit of a user's own service manager (`user@1000.service/.../app.service`):
     /// that user's uid.
-    pub user: Option<u32>,
+    pub(crate) user: Option<u32>,
 }
 
 impl Unit {
     /// A service is started, and maybe restarted, by systemd; a scope only groups
     /// processes that something else started (a login session, a container).
-    pub fn is_service(&self) -> bool {
+    pub(crate) fn is_service(&self) -> bool {
         self.name.as_bytes().ends_with(b".service")
     }
 }
@@ -24,7 +24,7 @@ impl Unit {
 /// The systemd unit named by cgroup lines. The name=systemd hierarchy (cgroup v1 and the
 /// hybrid layout) is the one systemd tracks units in; a system with only cgroup v2 has
 /// only the `0::` line.
-pub fn unit_of(lines: &[Text]) -> Option<Unit> {
+pub(crate) fn unit_of(lines: &[Text]) -> Option<Unit> {
     let path_of = |line: &Text| -> Option<(bool, Vec<u8>)> {
         let line = line.as_bytes();
         let mut parts = line.splitn(3, |&b| b == b':');

@@ -35,7 +35,7 @@ struct State {
 /// The running containers recorded under a Docker data root (`/var/lib/docker`, or what
 /// the daemon's `--data-root` says). Unreadable or half-written files are skipped: this is
 /// the fallback, and it only loses names.
-pub fn from_state_files(data_root: &Path) -> Vec<Record> {
+pub(crate) fn from_state_files(data_root: &Path) -> Vec<Record> {
     let Ok(dir) = std::fs::read_dir(data_root.join("containers")) else {
         return Vec::new();
     };

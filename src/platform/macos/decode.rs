@@ -35,68 +35,68 @@ const MAXCOMLEN: usize = 16;
 /// own processes (all of them as root).
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct ProcBsdInfo {
-    pub pbi_flags: u32,
-    pub pbi_status: u32,
-    pub pbi_xstatus: u32,
-    pub pbi_pid: u32,
-    pub pbi_ppid: u32,
-    pub pbi_uid: u32,
-    pub pbi_gid: u32,
-    pub pbi_ruid: u32,
-    pub pbi_rgid: u32,
-    pub pbi_svuid: u32,
-    pub pbi_svgid: u32,
-    pub rfu_1: u32,
-    pub pbi_comm: [u8; MAXCOMLEN],
-    pub pbi_name: [u8; 2 * MAXCOMLEN],
-    pub pbi_nfiles: u32,
-    pub pbi_pgid: u32,
-    pub pbi_pjobc: u32,
-    pub e_tdev: u32,
-    pub e_tpgid: u32,
-    pub pbi_nice: i32,
-    pub pbi_start_tvsec: u64,
-    pub pbi_start_tvusec: u64,
+pub(crate) struct ProcBsdInfo {
+    pub(crate) pbi_flags: u32,
+    pub(crate) pbi_status: u32,
+    pub(crate) pbi_xstatus: u32,
+    pub(crate) pbi_pid: u32,
+    pub(crate) pbi_ppid: u32,
+    pub(crate) pbi_uid: u32,
+    pub(crate) pbi_gid: u32,
+    pub(crate) pbi_ruid: u32,
+    pub(crate) pbi_rgid: u32,
+    pub(crate) pbi_svuid: u32,
+    pub(crate) pbi_svgid: u32,
+    pub(crate) rfu_1: u32,
+    pub(crate) pbi_comm: [u8; MAXCOMLEN],
+    pub(crate) pbi_name: [u8; 2 * MAXCOMLEN],
+    pub(crate) pbi_nfiles: u32,
+    pub(crate) pbi_pgid: u32,
+    pub(crate) pbi_pjobc: u32,
+    pub(crate) e_tdev: u32,
+    pub(crate) e_tpgid: u32,
+    pub(crate) pbi_nice: i32,
+    pub(crate) pbi_start_tvsec: u64,
+    pub(crate) pbi_start_tvusec: u64,
 }
 
 /// `struct proc_bsdshortinfo`: what `proc_pidinfo(PROC_PIDT_SHORTBSDINFO)` writes, which
 /// any user may read about any process.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct ProcBsdShortInfo {
-    pub pbsi_pid: u32,
-    pub pbsi_ppid: u32,
-    pub pbsi_pgid: u32,
-    pub pbsi_status: u32,
-    pub pbsi_comm: [u8; MAXCOMLEN],
-    pub pbsi_flags: u32,
-    pub pbsi_uid: u32,
-    pub pbsi_gid: u32,
-    pub pbsi_ruid: u32,
-    pub pbsi_rgid: u32,
-    pub pbsi_svuid: u32,
-    pub pbsi_svgid: u32,
-    pub pbsi_rfu: u32,
+pub(crate) struct ProcBsdShortInfo {
+    pub(crate) pbsi_pid: u32,
+    pub(crate) pbsi_ppid: u32,
+    pub(crate) pbsi_pgid: u32,
+    pub(crate) pbsi_status: u32,
+    pub(crate) pbsi_comm: [u8; MAXCOMLEN],
+    pub(crate) pbsi_flags: u32,
+    pub(crate) pbsi_uid: u32,
+    pub(crate) pbsi_gid: u32,
+    pub(crate) pbsi_ruid: u32,
+    pub(crate) pbsi_rgid: u32,
+    pub(crate) pbsi_svuid: u32,
+    pub(crate) pbsi_svgid: u32,
+    pub(crate) pbsi_rfu: u32,
 }
 
 /// `struct proc_fdinfo`: one entry of `proc_pidinfo(PROC_PIDLISTFDS)`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct ProcFdInfo {
-    pub proc_fd: i32,
-    pub proc_fdtype: u32,
+pub(crate) struct ProcFdInfo {
+    pub(crate) proc_fd: i32,
+    pub(crate) proc_fdtype: u32,
 }
 
 /// `struct proc_fileinfo`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct ProcFileInfo {
-    pub fi_openflags: u32,
-    pub fi_status: u32,
-    pub fi_offset: i64,
-    pub fi_type: i32,
-    pub fi_guardflags: u32,
+pub(crate) struct ProcFileInfo {
+    pub(crate) fi_openflags: u32,
+    pub(crate) fi_status: u32,
+    pub(crate) fi_offset: i64,
+    pub(crate) fi_type: i32,
+    pub(crate) fi_guardflags: u32,
 }
 
 /// `struct vinfo_stat`: a stat64 with fixed-size fields. For a socket (`soi_stat`) the
@@ -105,210 +105,210 @@ pub struct ProcFileInfo {
 /// 1228. So `vst_uid` is always 0 there, and is never read.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct VinfoStat {
-    pub vst_dev: u32,
-    pub vst_mode: u16,
-    pub vst_nlink: u16,
-    pub vst_ino: u64,
-    pub vst_uid: u32,
-    pub vst_gid: u32,
-    pub vst_atime: i64,
-    pub vst_atimensec: i64,
-    pub vst_mtime: i64,
-    pub vst_mtimensec: i64,
-    pub vst_ctime: i64,
-    pub vst_ctimensec: i64,
-    pub vst_birthtime: i64,
-    pub vst_birthtimensec: i64,
-    pub vst_size: i64,
-    pub vst_blocks: i64,
-    pub vst_blksize: i32,
-    pub vst_flags: u32,
-    pub vst_gen: u32,
-    pub vst_rdev: u32,
-    pub vst_qspare: [i64; 2],
+pub(crate) struct VinfoStat {
+    pub(crate) vst_dev: u32,
+    pub(crate) vst_mode: u16,
+    pub(crate) vst_nlink: u16,
+    pub(crate) vst_ino: u64,
+    pub(crate) vst_uid: u32,
+    pub(crate) vst_gid: u32,
+    pub(crate) vst_atime: i64,
+    pub(crate) vst_atimensec: i64,
+    pub(crate) vst_mtime: i64,
+    pub(crate) vst_mtimensec: i64,
+    pub(crate) vst_ctime: i64,
+    pub(crate) vst_ctimensec: i64,
+    pub(crate) vst_birthtime: i64,
+    pub(crate) vst_birthtimensec: i64,
+    pub(crate) vst_size: i64,
+    pub(crate) vst_blocks: i64,
+    pub(crate) vst_blksize: i32,
+    pub(crate) vst_flags: u32,
+    pub(crate) vst_gen: u32,
+    pub(crate) vst_rdev: u32,
+    pub(crate) vst_qspare: [i64; 2],
 }
 
 /// `struct sockbuf_info`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct SockbufInfo {
-    pub sbi_cc: u32,
-    pub sbi_hiwat: u32,
-    pub sbi_mbcnt: u32,
-    pub sbi_mbmax: u32,
-    pub sbi_lowat: u32,
-    pub sbi_flags: i16,
-    pub sbi_timeo: i16,
+pub(crate) struct SockbufInfo {
+    pub(crate) sbi_cc: u32,
+    pub(crate) sbi_hiwat: u32,
+    pub(crate) sbi_mbcnt: u32,
+    pub(crate) sbi_mbmax: u32,
+    pub(crate) sbi_lowat: u32,
+    pub(crate) sbi_flags: i16,
+    pub(crate) sbi_timeo: i16,
 }
 
 /// `struct in_sockinfo`. The addresses are unions of `struct in4in6_addr` (three words of
 /// padding, then the IPv4 address) and `struct in6_addr`: 16 bytes, 4-aligned.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct InSockInfo {
-    pub insi_fport: i32,
-    pub insi_lport: i32,
-    pub insi_gencnt: u64,
-    pub insi_flags: u32,
-    pub insi_flow: u32,
-    pub insi_vflag: u8,
-    pub insi_ip_ttl: u8,
-    pub rfu_1: u32,
-    pub insi_faddr: [u32; 4],
-    pub insi_laddr: [u32; 4],
-    pub insi_v4: InSockInfoV4,
-    pub insi_v6: InSockInfoV6,
+pub(crate) struct InSockInfo {
+    pub(crate) insi_fport: i32,
+    pub(crate) insi_lport: i32,
+    pub(crate) insi_gencnt: u64,
+    pub(crate) insi_flags: u32,
+    pub(crate) insi_flow: u32,
+    pub(crate) insi_vflag: u8,
+    pub(crate) insi_ip_ttl: u8,
+    pub(crate) rfu_1: u32,
+    pub(crate) insi_faddr: [u32; 4],
+    pub(crate) insi_laddr: [u32; 4],
+    pub(crate) insi_v4: InSockInfoV4,
+    pub(crate) insi_v6: InSockInfoV6,
 }
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct InSockInfoV4 {
-    pub in4_tos: u8,
+pub(crate) struct InSockInfoV4 {
+    pub(crate) in4_tos: u8,
 }
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct InSockInfoV6 {
-    pub in6_hlim: u8,
-    pub in6_cksum: i32,
-    pub in6_ifindex: u16,
-    pub in6_hops: i16,
+pub(crate) struct InSockInfoV6 {
+    pub(crate) in6_hlim: u8,
+    pub(crate) in6_cksum: i32,
+    pub(crate) in6_ifindex: u16,
+    pub(crate) in6_hops: i16,
 }
 
 /// `struct tcp_sockinfo`: an `in_sockinfo` followed by the TCP state (`TSI_S_*`).
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct TcpSockInfo {
-    pub tcpsi_ini: InSockInfo,
-    pub tcpsi_state: i32,
-    pub tcpsi_timer: [i32; 4],
-    pub tcpsi_mss: i32,
-    pub tcpsi_flags: u32,
-    pub rfu_1: u32,
-    pub tcpsi_tp: u64,
+pub(crate) struct TcpSockInfo {
+    pub(crate) tcpsi_ini: InSockInfo,
+    pub(crate) tcpsi_state: i32,
+    pub(crate) tcpsi_timer: [i32; 4],
+    pub(crate) tcpsi_mss: i32,
+    pub(crate) tcpsi_flags: u32,
+    pub(crate) rfu_1: u32,
+    pub(crate) tcpsi_tp: u64,
 }
 
 /// `struct un_sockinfo`, only for its size: the largest member of the protocol union
 /// (two `SOCK_MAXADDRLEN` (255) byte addresses after two handles).
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct UnSockInfo {
-    pub unsi_conn_so: u64,
-    pub unsi_conn_pcb: u64,
-    pub unsi_addr: [u8; 255],
-    pub unsi_caddr: [u8; 255],
+pub(crate) struct UnSockInfo {
+    pub(crate) unsi_conn_so: u64,
+    pub(crate) unsi_conn_pcb: u64,
+    pub(crate) unsi_addr: [u8; 255],
+    pub(crate) unsi_caddr: [u8; 255],
 }
 
 /// `struct kern_ctl_info` (`MAX_KCTL_NAME` is 96), for the union's size.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct KernCtlInfo {
-    pub kcsi_id: u32,
-    pub kcsi_reg_unit: u32,
-    pub kcsi_flags: u32,
-    pub kcsi_recvbufsize: u32,
-    pub kcsi_sendbufsize: u32,
-    pub kcsi_unit: u32,
-    pub kcsi_name: [u8; 96],
+pub(crate) struct KernCtlInfo {
+    pub(crate) kcsi_id: u32,
+    pub(crate) kcsi_reg_unit: u32,
+    pub(crate) kcsi_flags: u32,
+    pub(crate) kcsi_recvbufsize: u32,
+    pub(crate) kcsi_sendbufsize: u32,
+    pub(crate) kcsi_unit: u32,
+    pub(crate) kcsi_name: [u8; 96],
 }
 
 /// The `soi_proto` union; `soi_kind` says which member is valid. The members rekt never
 /// reads (ndrv, kernel events, vsock) are smaller than these.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub union SoiProto {
-    pub pri_in: InSockInfo,
-    pub pri_tcp: TcpSockInfo,
-    pub pri_un: UnSockInfo,
-    pub pri_kern_ctl: KernCtlInfo,
+pub(crate) union SoiProto {
+    pub(crate) pri_in: InSockInfo,
+    pub(crate) pri_tcp: TcpSockInfo,
+    pub(crate) pri_un: UnSockInfo,
+    pub(crate) pri_kern_ctl: KernCtlInfo,
 }
 
 /// `struct socket_info`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct SocketInfo {
-    pub soi_stat: VinfoStat,
+pub(crate) struct SocketInfo {
+    pub(crate) soi_stat: VinfoStat,
     /// Opaque handle of the socket: the same in every process that has it open.
-    pub soi_so: u64,
-    pub soi_pcb: u64,
-    pub soi_type: i32,
-    pub soi_protocol: i32,
-    pub soi_family: i32,
-    pub soi_options: i16,
-    pub soi_linger: i16,
-    pub soi_state: i16,
-    pub soi_qlen: i16,
-    pub soi_incqlen: i16,
-    pub soi_qlimit: i16,
-    pub soi_timeo: i16,
-    pub soi_error: u16,
-    pub soi_oobmark: u32,
-    pub soi_rcv: SockbufInfo,
-    pub soi_snd: SockbufInfo,
-    pub soi_kind: i32,
-    pub rfu_1: u32,
-    pub soi_proto: SoiProto,
+    pub(crate) soi_so: u64,
+    pub(crate) soi_pcb: u64,
+    pub(crate) soi_type: i32,
+    pub(crate) soi_protocol: i32,
+    pub(crate) soi_family: i32,
+    pub(crate) soi_options: i16,
+    pub(crate) soi_linger: i16,
+    pub(crate) soi_state: i16,
+    pub(crate) soi_qlen: i16,
+    pub(crate) soi_incqlen: i16,
+    pub(crate) soi_qlimit: i16,
+    pub(crate) soi_timeo: i16,
+    pub(crate) soi_error: u16,
+    pub(crate) soi_oobmark: u32,
+    pub(crate) soi_rcv: SockbufInfo,
+    pub(crate) soi_snd: SockbufInfo,
+    pub(crate) soi_kind: i32,
+    pub(crate) rfu_1: u32,
+    pub(crate) soi_proto: SoiProto,
 }
 
 /// `struct socket_fdinfo`: what `proc_pidfdinfo(PROC_PIDFDSOCKETINFO)` writes.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct SocketFdInfo {
-    pub pfi: ProcFileInfo,
-    pub psi: SocketInfo,
+pub(crate) struct SocketFdInfo {
+    pub(crate) pfi: ProcFileInfo,
+    pub(crate) psi: SocketInfo,
 }
 
 /// `PROX_FDTYPE_SOCKET`: a `proc_fdinfo` entry for a socket.
-pub const PROX_FDTYPE_SOCKET: u32 = 2;
+pub(crate) const PROX_FDTYPE_SOCKET: u32 = 2;
 /// `SOCKINFO_IN` and `SOCKINFO_TCP`: which member of `soi_proto` is filled.
-pub const SOCKINFO_IN: i32 = 1;
-pub const SOCKINFO_TCP: i32 = 2;
+pub(crate) const SOCKINFO_IN: i32 = 1;
+pub(crate) const SOCKINFO_TCP: i32 = 2;
 /// `INI_IPV4` and `INI_IPV6` in `insi_vflag`: which address the PCB carries.
-pub const INI_IPV4: u8 = 0x1;
-pub const INI_IPV6: u8 = 0x2;
+pub(crate) const INI_IPV4: u8 = 0x1;
+pub(crate) const INI_IPV6: u8 = 0x2;
 /// Darwin's `AF_INET` and `AF_INET6` (30, not Linux's 10).
-pub const AF_INET: i32 = 2;
-pub const AF_INET6: i32 = 30;
-pub const IPPROTO_UDP: i32 = 17;
+pub(crate) const AF_INET: i32 = 2;
+pub(crate) const AF_INET6: i32 = 30;
+pub(crate) const IPPROTO_UDP: i32 = 17;
 /// `SZOMB` in `pbi_status`.
-pub const SZOMB: u32 = 5;
+pub(crate) const SZOMB: u32 = 5;
 /// `PROC_FLAG_LP64` in `pbi_flags`: a 64-bit process.
-pub const PROC_FLAG_LP64: u32 = 0x10;
+pub(crate) const PROC_FLAG_LP64: u32 = 0x10;
 
 /// When a process started: with the PID, what names one process for its whole life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Started {
-    pub sec: u64,
-    pub usec: u64,
+pub(crate) struct Started {
+    pub(crate) sec: u64,
+    pub(crate) usec: u64,
 }
 
 /// The fields of `proc_bsdinfo` that rekt uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BsdInfo {
-    pub pid: u32,
-    pub ppid: u32,
+pub(crate) struct BsdInfo {
+    pub(crate) pid: u32,
+    pub(crate) ppid: u32,
     /// The effective uid (`pbi_uid`): what the kernel compares with the caller's to decide
     /// whether it may read the process, and the uid of the sockets it holds.
-    pub uid: u32,
+    pub(crate) uid: u32,
     /// The real uid.
-    pub ruid: u32,
+    pub(crate) ruid: u32,
     /// `PROC_FLAG_*`.
-    pub flags: u32,
+    pub(crate) flags: u32,
     /// `SIDL`, `SRUN`, `SSLEEP`, `SSTOP` or `SZOMB`.
-    pub status: u32,
+    pub(crate) status: u32,
     /// The size of the fd table: how many `proc_fdinfo` entries to make room for.
-    pub nfiles: u32,
-    pub started: Started,
+    pub(crate) nfiles: u32,
+    pub(crate) started: Started,
     /// The command name (`p_comm`, at most 15 bytes: the kernel ends it with a NUL).
-    pub comm: Vec<u8>,
+    pub(crate) comm: Vec<u8>,
     /// The longer name (`p_name`, at most 31 bytes); empty when none was registered.
-    pub name: Vec<u8>,
+    pub(crate) name: Vec<u8>,
 }
 
 impl BsdInfo {
     /// What `proc_name` gives: the longer name when there is one, else the command name.
-    pub fn best_name(&self) -> &[u8] {
+    pub(crate) fn best_name(&self) -> &[u8] {
         if self.name.is_empty() {
             &self.comm
         } else {
@@ -317,7 +317,7 @@ impl BsdInfo {
     }
 
     /// The size of a pointer in the process: what its argument strings are aligned to.
-    pub fn word(&self) -> usize {
+    pub(crate) fn word(&self) -> usize {
         if self.flags & PROC_FLAG_LP64 != 0 {
             8
         } else {
@@ -327,7 +327,7 @@ impl BsdInfo {
 }
 
 /// Decodes `struct proc_bsdinfo`; `None` when the buffer is shorter than the struct.
-pub fn bsd_info(bytes: &[u8]) -> Option<BsdInfo> {
+pub(crate) fn bsd_info(bytes: &[u8]) -> Option<BsdInfo> {
     if bytes.len() < size_of::<ProcBsdInfo>() {
         return None;
     }
@@ -351,15 +351,15 @@ pub fn bsd_info(bytes: &[u8]) -> Option<BsdInfo> {
 
 /// The fields of `proc_bsdshortinfo` that rekt uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShortInfo {
-    pub ppid: u32,
-    pub ruid: u32,
-    pub status: u32,
-    pub comm: Vec<u8>,
+pub(crate) struct ShortInfo {
+    pub(crate) ppid: u32,
+    pub(crate) ruid: u32,
+    pub(crate) status: u32,
+    pub(crate) comm: Vec<u8>,
 }
 
 /// Decodes `struct proc_bsdshortinfo`; `None` when the buffer is shorter than the struct.
-pub fn short_info(bytes: &[u8]) -> Option<ShortInfo> {
+pub(crate) fn short_info(bytes: &[u8]) -> Option<ShortInfo> {
     if bytes.len() < size_of::<ProcBsdShortInfo>() {
         return None;
     }
@@ -373,7 +373,7 @@ pub fn short_info(bytes: &[u8]) -> Option<ShortInfo> {
 
 /// The socket fds in a `PROC_PIDLISTFDS` answer (an array of `proc_fdinfo`). A trailing
 /// partial entry is ignored.
-pub fn socket_fds(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+pub(crate) fn socket_fds(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
     let fd_at = offset_of!(ProcFdInfo, proc_fd);
     let type_at = offset_of!(ProcFdInfo, proc_fdtype);
     bytes
@@ -384,14 +384,14 @@ pub fn socket_fds(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
 
 /// An IPv4 or IPv6 TCP or UDP socket, as `socket_fdinfo` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InetSocket {
-    pub protocol: Protocol,
-    pub family: Family,
-    pub local: SocketAddr,
-    pub state: State,
+pub(crate) struct InetSocket {
+    pub(crate) protocol: Protocol,
+    pub(crate) family: Family,
+    pub(crate) local: SocketAddr,
+    pub(crate) state: State,
     /// The kernel's opaque handle for the socket (`soi_so`): the same in every process
     /// that shares it, and what `lsof` compares to tell that they do.
-    pub handle: u64,
+    pub(crate) handle: u64,
 }
 
 /// Decodes `struct socket_fdinfo`. `None` for anything but a TCP or UDP socket of family
@@ -413,7 +413,7 @@ pub struct InetSocket {
 /// - There is no uid: `soi_stat` is never filled. A socket's uid is its holder's
 ///   ([`held`]).
 /// - UDP sockets are `Unconnected`, or `Established` once connected (a foreign port set).
-pub fn socket(bytes: &[u8]) -> Option<InetSocket> {
+pub(crate) fn socket(bytes: &[u8]) -> Option<InetSocket> {
     if bytes.len() < size_of::<SocketFdInfo>() {
         return None;
     }
@@ -476,7 +476,7 @@ pub fn socket(bytes: &[u8]) -> Option<InetSocket> {
 /// the socket's own (see [`VinfoStat`]): a socket shared by a root master process and its
 /// workers shows each holder's uid. A socket that no readable process holds (the bind
 /// probe's) has no uid at all.
-pub fn held(found: InetSocket, pid: u32, holder: &BsdInfo) -> Socket {
+pub(crate) fn held(found: InetSocket, pid: u32, holder: &BsdInfo) -> Socket {
     Socket {
         protocol: found.protocol,
         family: found.family,
@@ -522,7 +522,7 @@ fn unembed_scope(mut raw: [u8; 16]) -> (Ipv6Addr, u32) {
 /// `<netinet/tcp_fsm.h>`) as rekt's state. The numbering differs from Linux's: BSD counts
 /// CLOSED 0, LISTEN 1, ... TIME_WAIT 10. `TSI_S_RESERVED` (11) and anything else unknown is
 /// `None`: no query can ask for it.
-pub fn tcp_state(code: i32) -> Option<State> {
+pub(crate) fn tcp_state(code: i32) -> Option<State> {
     Some(match code {
         0 => State::Close,
         1 => State::Listen,
@@ -549,7 +549,7 @@ pub fn tcp_state(code: i32) -> Option<State> {
 /// would take an empty `argv[0]` for padding, and shift every argument by one. Should the
 /// padding hold anything but NULs (not the kernel's layout), the arguments are taken to
 /// start after the run of NULs that ends the path.
-pub fn proc_args(bytes: &[u8], word: usize) -> Vec<Vec<u8>> {
+pub(crate) fn proc_args(bytes: &[u8], word: usize) -> Vec<Vec<u8>> {
     let Some(argc) = i32_at(bytes, 0).and_then(|n| usize::try_from(n).ok()) else {
         return Vec::new();
     };
@@ -584,7 +584,7 @@ pub fn proc_args(bytes: &[u8], word: usize) -> Vec<Vec<u8>> {
 /// `libproc.c`), so the function never returns a negative number, and 0 is its failure:
 /// there is never no process (rekt is one). A sandbox that refuses the list, say, must not
 /// look like an empty machine, on which every port would be free.
-pub fn listed_pids(returned: i32, errno: i32) -> io::Result<usize> {
+pub(crate) fn listed_pids(returned: i32, errno: i32) -> io::Result<usize> {
     match usize::try_from(returned) {
         Ok(n) if n > 0 => Ok(n),
         _ if errno != 0 => Err(io::Error::from_raw_os_error(errno)),
@@ -603,7 +603,7 @@ pub fn listed_pids(returned: i32, errno: i32) -> io::Result<usize> {
 /// system's daemons (root's, `_mdnsresponder`'s, ...). A normal user's scan is therefore
 /// still incomplete on any Mac, as it is on Linux; a refusal of one's own process (a
 /// sandbox) counts too.
-pub fn refusal_counts(pid: u32) -> bool {
+pub(crate) fn refusal_counts(pid: u32) -> bool {
     pid != 0
 }
 

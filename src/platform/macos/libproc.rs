@@ -25,7 +25,7 @@ const PROC_PIDFDSOCKETINFO: c_int = 3;
 /// are (with some room to spare); the list is read again with a bigger buffer while it
 /// fills the one it was given, since processes start meanwhile. A refused list is an error
 /// (`decode::listed_pids`), never an empty machine.
-pub fn list_pids() -> io::Result<Vec<u32>> {
+pub(crate) fn list_pids() -> io::Result<Vec<u32>> {
     let listed =
         |n: c_int| decode::listed_pids(n, errno()).map_err(|e| with_call("proc_listallpids", e));
     clear_errno();
@@ -73,14 +73,14 @@ fn pid_info(pid: u32, flavor: c_int, buf: &mut [u8]) -> io::Result<usize> {
 
 /// `proc_bsdinfo` of `pid`: only for one's own processes (all of them as root); others
 /// give EPERM, and a process that has exited (or is a zombie) ESRCH.
-pub fn bsd_info(pid: u32) -> io::Result<BsdInfo> {
+pub(crate) fn bsd_info(pid: u32) -> io::Result<BsdInfo> {
     let mut buf = [0u8; size_of::<ProcBsdInfo>()];
     let n = pid_info(pid, libc::PROC_PIDTBSDINFO, &mut buf)?;
     decode::bsd_info(&buf[..n]).ok_or_else(|| short_answer("PROC_PIDTBSDINFO"))
 }
 
 /// `proc_bsdshortinfo` of `pid`, which any user may read about any process.
-pub fn short_info(pid: u32) -> io::Result<ShortInfo> {
+pub(crate) fn short_info(pid: u32) -> io::Result<ShortInfo> {
     let mut buf = [0u8; size_of::<ProcBsdShortInfo>()];
     let n = pid_info(pid, PROC_PIDT_SHORTBSDINFO, &mut buf)?;
     decode::short_info(&buf[..n]).ok_or_else(|| short_answer("PROC_PIDT_SHORTBSDINFO"))
@@ -90,7 +90,7 @@ pub fn short_info(pid: u32) -> io::Result<ShortInfo> {
 /// from `nfiles` (the fd table's size, from `proc_bsdinfo`) with some room for fds opened
 /// meanwhile; read again with twice the room while the answer fills the buffer. There is
 /// no fixed cap (killport's 1024-fd cap missed sockets).
-pub fn fd_list(pid: u32, nfiles: u32, buf: &mut Vec<u8>) -> io::Result<&[u8]> {
+pub(crate) fn fd_list(pid: u32, nfiles: u32, buf: &mut Vec<u8>) -> io::Result<&[u8]> {
     let entry = size_of::<ProcFdInfo>();
     let mut slots = usize::try_from(nfiles).unwrap_or(0) + 32;
     loop {
@@ -108,7 +108,7 @@ pub fn fd_list(pid: u32, nfiles: u32, buf: &mut Vec<u8>) -> io::Result<&[u8]> {
 
 /// The socket at `fd` of `pid` (`PROC_PIDFDSOCKETINFO`), if it is a TCP or UDP socket of
 /// IPv4 or IPv6. EBADF: the fd was closed since the list was read.
-pub fn socket(
+pub(crate) fn socket(
     pid: u32,
     fd: u32,
     buf: &mut [u8; size_of::<SocketFdInfo>()],
@@ -134,7 +134,7 @@ pub fn socket(
 }
 
 /// The executable's path (`proc_pidpath`), which any user may read about any process.
-pub fn path(pid: u32) -> Option<Vec<u8>> {
+pub(crate) fn path(pid: u32) -> Option<Vec<u8>> {
     let pid = c_int::try_from(pid).ok()?;
     let mut buf = vec![0u8; PROC_PIDPATHINFO_MAXSIZE];
     // SAFETY: `buf` has room for the size passed.
@@ -150,7 +150,7 @@ pub fn path(pid: u32) -> Option<Vec<u8>> {
 /// The arguments of `pid` (`sysctl kern.procargs2`): one's own processes only (all as
 /// root). `None` when they cannot be read. `word` is the size of a pointer in the process
 /// (`BsdInfo::word`), which the strings are aligned to.
-pub fn args(pid: u32, word: usize) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn args(pid: u32, word: usize) -> Option<Vec<Vec<u8>>> {
     let pid = c_int::try_from(pid).ok()?;
     let mut size = arg_max()?;
     let mut buf = vec![0u8; size];
@@ -211,16 +211,16 @@ fn short_answer(flavor: &str) -> io::Error {
 }
 
 /// An error that names the call, keeping its kind.
-pub fn with_call(call: &str, err: io::Error) -> io::Error {
+pub(crate) fn with_call(call: &str, err: io::Error) -> io::Error {
     io::Error::new(err.kind(), format!("{call} failed: {err}"))
 }
 
 /// Whether an error means "not yours to read" (another user's process, without root).
-pub fn is_denied(err: &io::Error) -> bool {
+pub(crate) fn is_denied(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EPERM | libc::EACCES))
 }
 
 /// Whether an error means the process is gone.
-pub fn is_gone(err: &io::Error) -> bool {
+pub(crate) fn is_gone(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::ESRCH)
 }

@@ -34,13 +34,14 @@ use crate::model::{AcquireError, Owner, Ownership, ProcessInfo, Protection, Sock
 use crate::model::{SocketKey, Text};
 use crate::query::Query;
 
-pub use signal::Target;
+pub(crate) use signal::Target;
 
 /// Whether the last scan met processes it could not read. The scan happens in `sockets()`,
 /// and `owners()`, which lookup calls next with what it returned, reports it.
 static LAST_SCAN_DENIED: AtomicBool = AtomicBool::new(false);
 
 /// The macOS backend.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub struct Macos;
 
 impl Backend for Macos {

@@ -15,7 +15,7 @@ use crate::platform::unix::users::user_name;
 /// the short command name. USER is the real uid (`pbi_ruid`, or `pbsi_ruid` for another
 /// user's process), as on Linux; the uid of its sockets is the effective one
 /// (`decode::held`), which differs only for a setuid program.
-pub fn process_info(pid: u32) -> ProcessInfo {
+pub(crate) fn process_info(pid: u32) -> ProcessInfo {
     let exe = libproc::path(pid);
     let bsd = libproc::bsd_info(pid).ok();
     let short = match bsd {

@@ -15,19 +15,19 @@ use crate::query::Query;
 
 /// What a scan found.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// The matching sockets, one per (process, socket), sorted by PID.
-    pub sockets: Vec<Socket>,
+    pub(crate) sockets: Vec<Socket>,
     /// Processes whose fds could not be read and that may hold a socket
     /// (`decode::refusal_counts`): without root, every other user's but the kernel's.
-    pub denied: usize,
+    pub(crate) denied: usize,
     /// The (protocol, port) of every socket seen on a port the query names, whatever its
     /// state or family: the ports that are not free.
-    pub seen: Vec<(Protocol, u16)>,
+    pub(crate) seen: Vec<(Protocol, u16)>,
 }
 
 /// Scans every process for sockets that match `query`.
-pub fn scan(query: &Query) -> io::Result<Scan> {
+pub(crate) fn scan(query: &Query) -> io::Result<Scan> {
     let pids = libproc::list_pids()?;
     let parts = for_each_pid(&pids, || Worker::new(query), Worker::visit);
     let mut scan = Scan::default();
@@ -98,13 +98,13 @@ impl<'q> Worker<'q> {
 
 /// Probing more ports than this (a wide range) costs more than it tells: the ports of a
 /// range that no visible process holds are then simply reported free, as lsof would.
-pub const PROBE_LIMIT: usize = 64;
+pub(crate) const PROBE_LIMIT: usize = 64;
 
 /// The ports the query names that no visible socket is on, but that a bind() probe finds
 /// in use: one socket per (protocol, family) found busy, bound to the wildcard address,
 /// with no owner (`SocketKey::Held { pid: None, .. }`). List mode names no ports and is not
 /// probed; nor is a query of more than [`PROBE_LIMIT`] ports per protocol.
-pub fn probe(query: &Query, seen: &[(Protocol, u16)]) -> Vec<Socket> {
+pub(crate) fn probe(query: &Query, seen: &[(Protocol, u16)]) -> Vec<Socket> {
     let mut found = Vec::new();
     if query.ports.is_empty() {
         return found;

@@ -1,4 +1,4 @@
 //! What Linux and macOS share: the parallel walk over processes and the user database.
 
-pub mod parallel;
-pub mod users;
+pub(crate) mod parallel;
+pub(crate) mod users;
