@@ -60,7 +60,11 @@ def hold(name, kind, port):
 
 def normalise(text):
     for pid, name in sorted(started.items(), key=lambda kv: -len(str(kv[0]))):
+        if BASE <= pid <= BASE + 100:
+            sys.exit(f"golden: PID {pid} is also one of the scenarios' ports; run again")
         text = re.sub(rf"\b{pid}\b", f"<{name}>", text)
+    # Column widths follow the PIDs' widths.
+    text = re.sub(r" {2,}", "  ", text)
     text = re.sub(r"\b\d+(\.\d+)?(ms|s)\b", "<T>", text)
     text = re.sub(r'"(\w*_ms|after_ms|waited_ms|retaken_after_ms)": \d+', r'"\1": <T>', text)
     text = re.sub(r"\b40265\d{5}\b", "<NETNS>", text)
@@ -70,10 +74,12 @@ def normalise(text):
     return text
 
 
-def run(out, *args, stdin=subprocess.DEVNULL):
-    r = subprocess.run([BIN, *args], stdin=stdin, capture_output=True,
+def run(out, *args, stdin=subprocess.DEVNULL, user=False):
+    # As nobody: another user's sockets are hidden, with the privilege hint.
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if user else []
+    r = subprocess.run([*prefix, BIN, *args], stdin=stdin, capture_output=True,
                        env={**os.environ, "NO_COLOR": "1"}, timeout=60)
-    out.write(f"$ rekt {' '.join(args)}\nexit {r.returncode}\n")
+    out.write(f"$ {'(nobody) ' if user else ''}rekt {' '.join(args)}\nexit {r.returncode}\n")
     out.write("--- stdout\n" + normalise(r.stdout.decode(errors="replace")))
     out.write("--- stderr\n" + normalise(r.stderr.decode(errors="replace")) + "\n")
 
@@ -108,6 +114,9 @@ def main():
                      ["--tcp", str(b)], ["--udp", str(b)], ["-4", str(b)], ["-6", str(b)],
                      ["--json", "-v", f"{BASE}-{BASE + 10}"]):
             run(out, *args)
+        for args in ([str(t)], ["-v", str(b)], ["--json", str(b)], ["-l"], ["-l", "--json"],
+                     ["-k", str(t)]):
+            run(out, *args, user=True)
         # Signals: an orphan each time, killed or terminated.
         for i, args in enumerate((["-k"], ["-t"], ["-k", "-v"], ["-t", "--json"],
                                   ["-k", "--json", "-v"], ["-t", "--timeout", "0s"],

@@ -259,6 +259,32 @@ pub enum Signal {
     Kill,
 }
 
+impl Signal {
+    /// The imperative: `terminate`, `kill` (the `-i` question, JSON's `signal`).
+    pub fn verb(self) -> &'static str {
+        match self {
+            Signal::Terminate => "terminate",
+            Signal::Kill => "kill",
+        }
+    }
+
+    /// The past tense: `terminated 1234 (node)`.
+    pub fn past(self) -> &'static str {
+        match self {
+            Signal::Terminate => "terminated",
+            Signal::Kill => "killed",
+        }
+    }
+
+    /// What a container engine is asked to do: `stop` (`-t`) or `kill` (`-k`).
+    pub fn engine_verb(self) -> &'static str {
+        match self {
+            Signal::Terminate => "stop",
+            Signal::Kill => "kill",
+        }
+    }
+}
+
 /// Why a found owner could not be pinned for signalling.
 #[derive(Debug)]
 pub enum AcquireError {

@@ -18,7 +18,7 @@ pub(crate) use cgroup::{ContainerId, Runtime, from_lines};
 pub(crate) use end::{EndOutcome, Ending, Job, end};
 pub(crate) use resolve::Resolver;
 
-use crate::model::Text;
+use crate::model::{Signal, Text};
 use crate::text::shell_word;
 use engine::Engine;
 
@@ -49,9 +49,10 @@ impl Container {
 
     /// The command that ends it by hand: `docker stop web`, `docker kill web`, `podman
     /// stop web`, `crictl stop ID`, `nerdctl stop ID`, `lxc-stop -n NAME`.
-    pub(crate) fn command(&self, kill: bool) -> String {
+    pub(crate) fn command(&self, signal: Signal) -> String {
         let handle = shell_word(&self.handle());
-        let verb = if kill { "kill" } else { "stop" };
+        let verb = signal.engine_verb();
+        let kill = signal == Signal::Kill;
         match (self.runtime, &self.engine) {
             (_, Some(engine)) => format!("{} {verb} {handle}", engine.kind.command()),
             (Runtime::Docker, None) => format!("docker {verb} {handle}"),
@@ -105,16 +106,22 @@ mod tests {
     #[test]
     fn the_command_that_ends_it_by_hand() {
         let web = container(Runtime::Docker, Some("web"), Some(engine::Kind::Docker));
-        assert_eq!(web.command(false), "docker stop web");
-        assert_eq!(web.command(true), "docker kill web");
+        assert_eq!(web.command(Signal::Terminate), "docker stop web");
+        assert_eq!(web.command(Signal::Kill), "docker kill web");
         let unnamed = container(Runtime::Docker, None, None);
-        assert_eq!(unnamed.command(false), "docker stop 6e29ed62a3f7");
+        assert_eq!(
+            unnamed.command(Signal::Terminate),
+            "docker stop 6e29ed62a3f7"
+        );
         let podman = container(Runtime::Podman, Some("api"), Some(engine::Kind::Podman));
-        assert_eq!(podman.command(false), "podman stop api");
+        assert_eq!(podman.command(Signal::Terminate), "podman stop api");
         let lxc = container(Runtime::Lxc, Some("web1"), None);
-        assert_eq!(lxc.command(false), "lxc-stop -n web1");
-        assert_eq!(lxc.command(true), "lxc-stop -k -n web1");
+        assert_eq!(lxc.command(Signal::Terminate), "lxc-stop -n web1");
+        assert_eq!(lxc.command(Signal::Kill), "lxc-stop -k -n web1");
         let hostile = container(Runtime::Docker, Some("a;rm -rf ~"), None);
-        assert_eq!(hostile.command(false), "docker stop 'a;rm -rf ~'");
+        assert_eq!(
+            hostile.command(Signal::Terminate),
+            "docker stop 'a;rm -rf ~'"
+        );
     }
 }

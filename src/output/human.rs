@@ -11,7 +11,6 @@ use crate::judge::{PortVerdict, Status, Verdict};
 use crate::kill::{Event, Report};
 use crate::lookup::Lookup;
 use crate::model::{Signal, Socket};
-use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
 
 pub(crate) struct HumanPrinter {
@@ -174,10 +173,10 @@ impl Printer for HumanPrinter {
         self.print_table(&table);
     }
 
-    fn hidden(&mut self, found: &Lookup, privileged: bool) {
+    fn hidden(&mut self, found: &Lookup, privileged: bool, details: &Known) {
         let hidden = &found.ownership.hidden;
         if !self.listing && found.ownership.incomplete && !privileged {
-            for line in shared_notes(found) {
+            for line in shared_notes(found, details) {
                 self.warn(&line);
             }
         }
@@ -186,7 +185,7 @@ impl Printer for HumanPrinter {
             // One footnote per kind of owner, in order of first appearance.
             let mut kinds: Vec<(String, usize)> = Vec::new();
             for s in hidden {
-                let owner = words::hidden_owner(reason(s));
+                let owner = words::hidden_owner(reason(s), details);
                 match kinds.iter_mut().find(|(k, _)| *k == owner) {
                     Some((_, n)) => *n += 1,
                     None => kinds.push((owner, 1)),
@@ -202,7 +201,7 @@ impl Printer for HumanPrinter {
         }
         let mut said: Vec<String> = Vec::new();
         for s in hidden {
-            let line = words::hidden(s, reason(s), &Known::default());
+            let line = words::hidden(s, reason(s), details);
             if !said.contains(&line) {
                 self.warn(&line);
                 said.push(line);
@@ -290,11 +289,11 @@ impl Printer for HumanPrinter {
     }
 
     fn lookup_failed(&mut self, error: &io::Error) {
-        self.note(&format!("rekt: cannot look up sockets: {error}"));
+        self.note(&format!("rekt: {}", words::lookup_failed(error)));
     }
 
     fn recheck_failed(&mut self, error: &io::Error) {
-        self.note(&format!("rekt: cannot check the ports again: {error}"));
+        self.note(&format!("rekt: {}", words::recheck_failed(error)));
     }
 
     fn finish(&mut self, code: ExitCode) -> ExitCode {
@@ -313,8 +312,8 @@ impl Printer for HumanPrinter {
 /// A socket you can see an owner of, but that another user created: that user's processes
 /// (a root master process, say) may hold it too, and you cannot see them. Said once per
 /// (port, protocol, uid), since the lookup is otherwise complete and exits 0.
-fn shared_notes(found: &Lookup) -> Vec<String> {
-    let Some(me) = Os::current_uid() else {
+fn shared_notes(found: &Lookup, details: &Known) -> Vec<String> {
+    let Some(me) = details.me() else {
         return Vec::new();
     };
     let mut keys: Vec<(u16, &'static str, u32)> = found
@@ -339,8 +338,8 @@ fn shared_notes(found: &Lookup) -> Vec<String> {
             format!(
                 "port {port}/{proto}: the socket belongs to uid {uid} ({}), whose processes may \
                  hold it too without your seeing them; {}",
-                Os::user_name(uid),
-                Os::PRIVILEGE_HINT
+                details.user(uid),
+                details.privilege_hint()
             )
         })
         .collect()

@@ -16,7 +16,6 @@ use crate::judge::{PortVerdict, Status, Verdict};
 use crate::kill::{Event, Outcome, Report};
 use crate::lookup::Lookup;
 use crate::model::{BoundVisibility, Family, Hidden, Owner, Signal, Socket, Text};
-use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
 use crate::supervision::Context;
 use crate::text;
@@ -272,7 +271,7 @@ impl From<&Container> for JsonContainer {
             restart: c.restart.clone(),
             pod: c.pod.clone(),
             engine: c.engine.is_some(),
-            command: c.command(false),
+            command: c.command(Signal::Terminate),
         }
     }
 }
@@ -390,14 +389,14 @@ fn reason_name(reason: &Hidden) -> &'static str {
     }
 }
 
-fn socket(s: &Socket, found: &Lookup) -> JsonSocket {
+fn socket(s: &Socket, found: &Lookup, details: &Known) -> JsonSocket {
     // An interface index names an interface of the socket's own namespace.
     let interface = match s.local {
         SocketAddr::V6(a) if a.scope_id() != 0 && a.ip().is_unicast_link_local() => Some(
             found
                 .netns
                 .is_empty()
-                .then(|| Os::interface_name(a.scope_id()))
+                .then(|| details.interface(a.scope_id()))
                 .flatten()
                 .unwrap_or_else(|| Text::from(a.scope_id().to_string())),
         ),
@@ -459,7 +458,11 @@ fn owner(o: &Owner, found: &Lookup, details: &Known) -> JsonOwner {
         cmdline: info.cmdline,
         user: info.user,
         uid: info.uid,
-        sockets: o.sockets.iter().map(|s| socket(s, found)).collect(),
+        sockets: o
+            .sockets
+            .iter()
+            .map(|s| socket(s, found, details))
+            .collect(),
         signal: None,
         outcome: None,
         message: None,
@@ -490,7 +493,7 @@ impl JsonPrinter {
                 JsonSocket {
                     reason: reason.map(reason_name),
                     message: Some(words::hidden(s, reason, details)),
-                    ..socket(s, found)
+                    ..socket(s, found, details)
                 }
             })
             .collect();
@@ -539,7 +542,7 @@ impl Printer for JsonPrinter {
         self.record("list", found, details);
     }
 
-    fn hidden(&mut self, _: &Lookup, _: bool) {}
+    fn hidden(&mut self, _: &Lookup, _: bool, _: &Known) {}
 
     fn verdict(&mut self, verdict: &Verdict, details: &Known) {
         let after = verdict.after_signal;
@@ -562,10 +565,7 @@ impl Printer for JsonPrinter {
         self.doc.containers.push(JsonEnded {
             container: JsonContainer::from(&report.job.container),
             owners: report.job.owners.clone(),
-            action: match report.signal {
-                Signal::Terminate => "stop",
-                Signal::Kill => "kill",
-            },
+            action: report.signal.engine_verb(),
             outcome: match &report.outcome {
                 EndOutcome::Stopped => "stopped",
                 EndOutcome::Killed => "killed",
@@ -589,10 +589,7 @@ impl Printer for JsonPrinter {
         for owner in &mut self.doc.owners {
             if let Some(report) = by_pid.get(&owner.pid) {
                 owner.outcome = Some(outcome_name(&report.outcome));
-                owner.signal = report.signal.map(|s| match s {
-                    Signal::Terminate => "terminate",
-                    Signal::Kill => "kill",
-                });
+                owner.signal = report.signal.map(Signal::verb);
                 owner.continued = report.continued;
                 owner.message = words::outcome_detail(report.pid, &report.outcome, details);
             }
@@ -600,11 +597,11 @@ impl Printer for JsonPrinter {
     }
 
     fn lookup_failed(&mut self, error: &io::Error) {
-        self.doc.error = Some(format!("cannot look up sockets: {error}"));
+        self.doc.error = Some(words::lookup_failed(error));
     }
 
     fn recheck_failed(&mut self, error: &io::Error) {
-        self.doc.error = Some(format!("cannot check the ports again: {error}"));
+        self.doc.error = Some(words::recheck_failed(error));
     }
 
     fn finish(&mut self, code: ExitCode) -> ExitCode {

@@ -1,13 +1,14 @@
 //! What the printers know of each process in a run, by PID: its details (name, user,
 //! command line), its role, its context (parents, unit, supervisor) and its container.
-//! The run fills it, reading the system only for the processes that will be shown
-//! (`run::Details`); the printers only read it.
+//! It also holds the other names a sentence may need (a uid's user, an interface's name)
+//! and the privilege hint. The run fills it, reading the system only for what will be
+//! shown (`run::Details`); the printers only read it.
 
 use std::collections::HashMap;
 
 use crate::container::Container;
 use crate::judge::Role;
-use crate::model::ProcessInfo;
+use crate::model::{ProcessInfo, Text};
 use crate::supervision::Context;
 
 /// What is known of each process in this run.
@@ -18,6 +19,14 @@ pub(crate) struct Known {
     contexts: HashMap<u32, Context>,
     /// The container each owner runs in, when it runs in one.
     containers: HashMap<u32, Container>,
+    /// The names of the uids that sockets shown without an owner belong to.
+    users: HashMap<u32, Text>,
+    /// The names of the interfaces that scoped IPv6 addresses name, by index.
+    interfaces: HashMap<u32, Text>,
+    /// rekt's own uid, where sockets carry uids.
+    me: Option<u32>,
+    /// What to suggest when something is hidden or denied for lack of privileges.
+    privilege_hint: &'static str,
 }
 
 impl Known {
@@ -60,6 +69,43 @@ impl Known {
 
     pub(crate) fn set_context(&mut self, pid: u32, context: Context) {
         self.contexts.insert(pid, context);
+    }
+
+    /// The user that `uid` names, or the number when it names none.
+    pub(crate) fn user(&self, uid: u32) -> Text {
+        self.users
+            .get(&uid)
+            .cloned()
+            .unwrap_or_else(|| Text::from(uid.to_string()))
+    }
+
+    pub(crate) fn set_user(&mut self, uid: u32, name: Text) {
+        self.users.insert(uid, name);
+    }
+
+    /// The name of the interface with this index, if known.
+    pub(crate) fn interface(&self, index: u32) -> Option<Text> {
+        self.interfaces.get(&index).cloned()
+    }
+
+    pub(crate) fn set_interface(&mut self, index: u32, name: Text) {
+        self.interfaces.insert(index, name);
+    }
+
+    /// rekt's own uid, where sockets carry uids.
+    pub(crate) fn me(&self) -> Option<u32> {
+        self.me
+    }
+
+    /// What to suggest when something is hidden or denied for lack of privileges.
+    pub(crate) fn privilege_hint(&self) -> &'static str {
+        self.privilege_hint
+    }
+
+    /// Records who rekt runs as and what would give it more privileges.
+    pub(crate) fn set_caller(&mut self, me: Option<u32>, privilege_hint: &'static str) {
+        self.me = me;
+        self.privilege_hint = privilege_hint;
     }
 
     #[cfg(test)]

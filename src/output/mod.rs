@@ -54,7 +54,7 @@ pub(crate) trait Printer {
     /// List mode: every listener and its owner.
     fn listeners(&mut self, found: &Lookup, details: &Known);
     /// Matching sockets whose owner could not be found, each with its reason.
-    fn hidden(&mut self, found: &Lookup, privileged: bool);
+    fn hidden(&mut self, found: &Lookup, privileged: bool, details: &Known);
     /// The status of every port asked about: once per run, after the lookup, or after
     /// the signals and the second lookup (`verdict.after_signal`).
     fn verdict(&mut self, verdict: &Verdict, details: &Known);
@@ -105,7 +105,7 @@ impl Printer for QuietPrinter {
     fn too_many(&mut self, _: usize, _: &[PortSpec], _: bool) {}
     fn owners(&mut self, _: &Lookup, _: &Known) {}
     fn listeners(&mut self, _: &Lookup, _: &Known) {}
-    fn hidden(&mut self, _: &Lookup, _: bool) {}
+    fn hidden(&mut self, _: &Lookup, _: bool, _: &Known) {}
     fn verdict(&mut self, _: &Verdict, _: &Known) {}
     fn skipped(&mut self, _: &Report, _: &Known) {}
     fn event(&mut self, _: Event<'_>, _: &Known) {}
@@ -155,11 +155,7 @@ pub(crate) fn write_error(e: &io::Error, what: &str) -> ExitCode {
 /// Asks whether to send `signal` to `pid`, on stderr or (`to_tty`, for `--json`, which
 /// writes nothing to stderr) on the controlling terminal; anything but y or yes is no.
 pub(crate) fn confirm(signal: Signal, pid: u32, details: &Known, to_tty: bool) -> bool {
-    let question = format!(
-        "{} {}? [y/N] ",
-        words::verb(signal),
-        words::who(pid, details)
-    );
+    let question = format!("{} {}? [y/N] ", signal.verb(), words::who(pid, details));
     ask(&question, to_tty)
 }
 
@@ -187,12 +183,12 @@ fn ask(question: &str, to_tty: bool) -> bool {
 
 /// Asks whether to end `container` through its engine; anything but y or yes is no.
 pub(crate) fn confirm_container(signal: Signal, container: &Container, to_tty: bool) -> bool {
-    let verb = match signal {
-        Signal::Terminate => "stop",
-        Signal::Kill => "kill",
-    };
     ask(
-        &format!("{verb} {}? [y/N] ", words::container(container)),
+        &format!(
+            "{} {}? [y/N] ",
+            signal.engine_verb(),
+            words::container(container)
+        ),
         to_tty,
     )
 }

@@ -8,7 +8,6 @@ use super::{Known, Style, words};
 use crate::judge::Role;
 use crate::lookup::Lookup;
 use crate::model::{Owner, Socket, SocketKey, Text};
-use crate::platform::{Backend, Os};
 use crate::text;
 
 /// A plain text table: columns padded to their widest cell, two spaces apart, no trailing
@@ -136,7 +135,9 @@ pub(crate) fn lookup_table(found: &Lookup, verbose: bool, details: &Known) -> Ta
             cells.push(or_unknown(info.and_then(|i| i.user.as_ref())));
             cells.push(joined(row.sockets.iter().map(|s| s.kind().to_owned())));
             cells.push(joined(row.sockets.iter().map(|s| s.state.to_string())));
-            cells.push(joined(row.sockets.iter().map(|s| address(found, s))));
+            cells.push(joined(
+                row.sockets.iter().map(|s| address(found, s, details)),
+            ));
         }
         let pid = row.owner.pid;
         if roles {
@@ -194,7 +195,7 @@ pub(crate) fn list_table(found: &Lookup, verbose: bool, details: &Known) -> Tabl
             let mut cells = vec![
                 socket.port().to_string(),
                 socket.kind().to_owned(),
-                address(found, socket),
+                address(found, socket, details),
                 pid,
                 name,
                 user,
@@ -211,7 +212,7 @@ pub(crate) fn list_table(found: &Lookup, verbose: bool, details: &Known) -> Tabl
             // The socket's uid is known even when its process is not.
             let user = socket
                 .uid
-                .map_or_else(|| "-".into(), |uid| Os::user_name(uid).to_string());
+                .map_or_else(|| "-".into(), |uid| details.user(uid).to_string());
             push("-".into(), "-".into(), user);
         }
         for pid in pids {
@@ -228,9 +229,9 @@ pub(crate) fn list_table(found: &Lookup, verbose: bool, details: &Known) -> Tabl
 
 /// The local address. An interface index names an interface in the socket's own network
 /// namespace, so with `--all-netns` the index is shown rather than a name from ours.
-fn address(found: &Lookup, socket: &Socket) -> String {
+fn address(found: &Lookup, socket: &Socket, details: &Known) -> String {
     if found.netns.is_empty() {
-        socket.local_display(Os::interface_name)
+        socket.local_display(|index| details.interface(index))
     } else {
         socket.local_display(|_| None)
     }

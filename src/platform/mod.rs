@@ -21,8 +21,7 @@ mod linux;
 #[cfg(target_os = "linux")]
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub use linux::Linux as Os;
-#[cfg(target_os = "linux")]
-#[doc(hidden)]
+#[cfg(all(target_os = "linux", feature = "internals"))]
 pub(crate) use linux::{proc_net, sock_diag, state_codes};
 
 #[cfg(windows)]
@@ -105,9 +104,6 @@ pub trait Backend {
     /// Why `pid` may never be signalled on this OS (PID 1, the System process), if it may
     /// not. rekt itself and its callers are the policy's business (`roles`).
     fn protection(pid: u32) -> Option<Protection>;
-
-    /// The PID of rekt's parent.
-    fn parent_pid() -> Option<u32>;
 
     /// `pid`'s parent, start time and whether it is stopped: what an ancestry (built in
     /// `context`, which guards against cycles and reused PIDs) and a stopped owner need.

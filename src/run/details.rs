@@ -2,9 +2,12 @@
 //! for the processes that will be shown or signalled. What it holds is the printers'
 //! [`Known`]; this adds the reading.
 
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::ops::Deref;
 
-use crate::model::ProcessInfo;
+use crate::lookup::Lookup;
+use crate::model::{ProcessInfo, Signal};
 use crate::output::Known;
 use crate::platform::{Backend, Os};
 use crate::supervision::{self, Context, Supervisor, SupervisorKind};
@@ -55,12 +58,48 @@ impl Details {
                     kind: SupervisorKind::Engine,
                     pid: None,
                     name: Some(c.handle()),
-                    stop: Some(c.command(false)),
+                    stop: Some(c.command(Signal::Terminate)),
                 });
             }
             self.known.set_context(pid, context);
         }
         self.known.context(pid).expect("described above")
+    }
+}
+
+impl Details {
+    /// Reads the names that the lines about `found` may need and no process gives: who
+    /// rekt runs as, the users of the uids that sockets without a visible owner belong to
+    /// (and, when the lookup was incomplete for want of privileges, of other users'
+    /// sockets), and the interfaces of scoped IPv6 addresses. Nothing is read for a
+    /// lookup that needs none of them.
+    pub(crate) fn learn_names(&mut self, found: &Lookup, privileged: bool) {
+        let me = Os::current_uid();
+        self.known.set_caller(me, Os::PRIVILEGE_HINT);
+        let mut uids: BTreeSet<u32> = found
+            .ownership
+            .hidden
+            .iter()
+            .filter_map(|s| s.uid)
+            .collect();
+        if found.ownership.incomplete && !privileged {
+            let owned = found.ownership.owners.iter().flat_map(|o| &o.sockets);
+            uids.extend(owned.filter_map(|s| s.uid).filter(|&uid| Some(uid) != me));
+        }
+        for uid in uids {
+            self.known.set_user(uid, Os::user_name(uid));
+        }
+        if found.netns.is_empty() {
+            for socket in &found.sockets {
+                if let SocketAddr::V6(a) = socket.local
+                    && a.scope_id() != 0
+                    && a.ip().is_unicast_link_local()
+                    && let Some(name) = Os::interface_name(a.scope_id())
+                {
+                    self.known.set_interface(a.scope_id(), name);
+                }
+            }
+        }
     }
 }
 

@@ -213,12 +213,13 @@ impl Run<'_> {
             }
         }
         let privileged = Os::is_privileged();
+        self.details.learn_names(found, privileged);
         if listing {
             self.printer.listeners(found, self.details.known());
         } else {
             self.printer.owners(found, self.details.known());
         }
-        self.printer.hidden(found, privileged);
+        self.printer.hidden(found, privileged, self.details.known());
     }
 
     /// The plan: the owners to signal, the containers to end through their engines, and

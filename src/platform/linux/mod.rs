@@ -88,10 +88,6 @@ impl Backend for Linux {
         }
     }
 
-    fn parent_pid() -> Option<u32> {
-        Some(std::os::unix::process::parent_id())
-    }
-
     fn process_stat(pid: u32) -> Option<ProcessStat> {
         process::stat(pid)
     }

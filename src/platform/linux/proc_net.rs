@@ -228,6 +228,7 @@ fn no_ipv6(dir: &Path, family: Family) -> bool {
 
 /// Reads one table, appending the sockets that match `query` to `out`. Lines that do not
 /// parse are skipped.
+#[cfg(any(test, feature = "internals"))]
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn read_table(
     mut input: impl BufRead,
@@ -255,6 +256,7 @@ pub fn read_table(
 /// `   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000  0 41234 ...`
 /// (slot, local address, remote address, state, queues, timer, retransmits, uid, timeout,
 /// inode). Inode 0 sockets are returned too; they have no owner and callers drop them.
+#[cfg(any(test, feature = "internals"))]
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Socket, LineError> {
     parse_fields(line, protocol, family).map(|(socket, _)| socket)

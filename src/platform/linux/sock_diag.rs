@@ -465,6 +465,7 @@ fn dump(
 
 /// The dump request: netlink header, `inet_diag_req_v2`, and a bytecode attribute that
 /// keeps only the wanted local ports (none in list mode, which wants every port).
+#[cfg(any(test, feature = "internals"))]
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn request(protocol: Protocol, family: Family, query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(protocol));
@@ -502,6 +503,7 @@ fn by_family(
 
 /// A TCPDIAG_GETSOCK dump request (`struct inet_diag_req`) for TCP in both families: the
 /// kernel ignores its family field and dumps both.
+#[cfg(any(test, feature = "internals"))]
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn request_tcp_both(query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(Protocol::Tcp));
@@ -594,6 +596,7 @@ pub fn port_filter(ranges: &[(u16, u16)]) -> Vec<u8> {
 
 /// Parses one buffer of a sock_diag dump reply, appending its sockets to `out`. Messages
 /// for other sequence numbers are ignored.
+#[cfg(any(test, feature = "internals"))]
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn parse_reply(
     buf: &[u8],

@@ -89,10 +89,6 @@ impl Backend for Macos {
         }
     }
 
-    fn parent_pid() -> Option<u32> {
-        Some(std::os::unix::process::parent_id())
-    }
-
     /// Root may read every process's fds.
     fn is_privileged() -> bool {
         // SAFETY: geteuid cannot fail.

@@ -91,10 +91,6 @@ impl Backend for Windows {
         }
     }
 
-    fn parent_pid() -> Option<u32> {
-        process::parent_pid()
-    }
-
     /// The recorded parent from a process snapshot and the start time from the process's
     /// handle; Windows has no stopped state.
     fn process_stat(pid: u32) -> Option<ProcessStat> {

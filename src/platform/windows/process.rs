@@ -7,7 +7,6 @@ use std::io;
 use std::os::windows::ffi::OsStringExt;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::path::Path;
-use std::sync::OnceLock;
 
 use windows_sys::Win32::Foundation::{
     ERROR_INSUFFICIENT_BUFFER, FILETIME, HANDLE, INVALID_HANDLE_VALUE,
@@ -20,9 +19,8 @@ use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, PROCESSENTRY32W, Process32FirstW, Process32NextW, TH32CS_SNAPPROCESS,
 };
 use windows_sys::Win32::System::Threading::{
-    GetCurrentProcess, GetCurrentProcessId, GetProcessTimes, OpenProcess, OpenProcessToken,
-    PROCESS_ACCESS_RIGHTS, PROCESS_NAME_WIN32, PROCESS_QUERY_LIMITED_INFORMATION,
-    QueryFullProcessImageNameW,
+    GetCurrentProcess, GetProcessTimes, OpenProcess, OpenProcessToken, PROCESS_ACCESS_RIGHTS,
+    PROCESS_NAME_WIN32, PROCESS_QUERY_LIMITED_INFORMATION, QueryFullProcessImageNameW,
 };
 
 use crate::model::{ProcessInfo, ProcessStat, Text};
@@ -197,21 +195,6 @@ pub(crate) fn is_privileged() -> bool {
     ok != 0 && elevation.TokenIsElevated != 0
 }
 
-/// Our parent's PID, looked up once. Windows keeps a parent's PID after the parent exits,
-/// and may give it to a new process: a "parent" that started after us is not ours.
-pub(crate) fn parent_pid() -> Option<u32> {
-    static PARENT: OnceLock<Option<u32>> = OnceLock::new();
-    *PARENT.get_or_init(|| {
-        // SAFETY: plain call.
-        let me = unsafe { GetCurrentProcessId() };
-        let parent = recorded_parent(me)?;
-        match (start_time_of(parent), start_time_of(me)) {
-            (Some(theirs), Some(ours)) if theirs > ours => None,
-            _ => Some(parent),
-        }
-    })
-}
-
 /// The parent the system recorded for `pid` and when `pid` started. The recorded parent
 /// may have exited and its PID been reused: `context` compares start times.
 pub(crate) fn stat(pid: u32) -> Option<ProcessStat> {
@@ -304,9 +287,8 @@ mod tests {
     fn our_parent_started_before_us() {
         // tests/windows.rs checks end to end that rekt refuses to signal its parent.
         let me = std::process::id();
-        let parent = parent_pid().expect("a parent");
+        let parent = recorded_parent(me).expect("a parent");
         assert_ne!(parent, me);
-        assert_eq!(recorded_parent(me), Some(parent));
         assert!(start_time_of(parent) <= start_time_of(me));
     }
 }
