@@ -2,9 +2,9 @@
 
 /// How a run ended. The numbers are part of the interface; see `--help`. For a lookup,
 /// each port argument (a range counts as one) gets a code from its ports' verdict
-/// (`verdict::Verdict::exit_code`), and the run exits with the worst (highest) of them.
+/// (`judge::verdict::Verdict::exit_code`), and the run exits with the worst (highest) of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ExitCode {
+pub(crate) enum ExitCode {
     /// Something holds the port (list mode: always); after a signal, every port that was
     /// held is free, or blocked only by connections that no signal can end (TIME_WAIT).
     Success = 0,
@@ -25,7 +25,7 @@ pub enum ExitCode {
 /// The exit-code table: the one source for `--help` (printed as is), the man page's EXIT
 /// STATUS and the README's table (both rendered from it). A unit test below fails when the
 /// README's copy differs.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 Exit codes:
   each PORT argument gets one (a range too), and rekt exits with the highest
   0  something holds the port (list mode: always); after -t/-k, every port that was

@@ -363,7 +363,7 @@ pub(crate) mod testing {
     use super::{Family, ProcessInfo, Protocol, Socket, SocketKey, State, Text};
 
     /// An IPv4 socket on 127.0.0.1:`port` of uid 1000, keyed by `inode`.
-    pub fn socket(protocol: Protocol, port: u16, state: State, inode: u64) -> Socket {
+    pub(crate) fn socket(protocol: Protocol, port: u16, state: State, inode: u64) -> Socket {
         Socket {
             protocol,
             family: Family::V4,
@@ -375,7 +375,7 @@ pub(crate) mod testing {
     }
 
     /// A process known only by its name and command line.
-    pub fn info(name: &str, cmdline: &[&str]) -> ProcessInfo {
+    pub(crate) fn info(name: &str, cmdline: &[&str]) -> ProcessInfo {
         ProcessInfo {
             name: Some(Text::from(name)),
             cmdline: cmdline.iter().map(|a| Text::from(*a)).collect(),

@@ -4,17 +4,17 @@ use std::collections::BTreeSet;
 use std::io;
 
 use super::stream::{Stream, Which};
-use super::{Details, Printer, Style, table, words};
-use crate::containers;
+use super::{Known, Printer, Style, table, words};
+use crate::container::Ending;
 use crate::exit_codes::ExitCode;
+use crate::judge::{PortVerdict, Status, Verdict};
 use crate::kill::{Event, Report};
 use crate::lookup::Lookup;
 use crate::model::{Signal, Socket};
 use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
-use crate::verdict::{PortVerdict, Status, Verdict};
 
-pub struct HumanPrinter {
+pub(crate) struct HumanPrinter {
     verbose: bool,
     listing: bool,
     out: Stream,
@@ -24,7 +24,7 @@ pub struct HumanPrinter {
 }
 
 impl HumanPrinter {
-    pub fn new(verbose: bool) -> HumanPrinter {
+    pub(crate) fn new(verbose: bool) -> HumanPrinter {
         HumanPrinter {
             verbose,
             listing: false,
@@ -58,13 +58,7 @@ impl HumanPrinter {
     /// The line for one port, if it needs one of its own. Before a signal, a held port is
     /// in the table and a hidden one has its notes already; a free one is summed up with
     /// the others. After a signal, every port the signal was for gets a line.
-    fn port_line(
-        &mut self,
-        p: &PortVerdict,
-        after: bool,
-        spared: &BTreeSet<u32>,
-        details: &Details,
-    ) {
+    fn port_line(&mut self, p: &PortVerdict, after: bool, spared: &BTreeSet<u32>, details: &Known) {
         let port = format!("port {}/{}", p.first, p.protocol);
         let still = if p.was_held { "still " } else { "" };
         match &p.status {
@@ -148,7 +142,7 @@ impl Printer for HumanPrinter {
         self.verbose && !listing
     }
 
-    fn supervised(&mut self, pid: u32, details: &Details) {
+    fn supervised(&mut self, pid: u32, details: &Known) {
         if let Some(line) = words::supervised(pid, details) {
             self.warn(&line);
         }
@@ -158,7 +152,7 @@ impl Printer for HumanPrinter {
         self.warn(&words::too_many(count, ports, asked));
     }
 
-    fn owners(&mut self, found: &Lookup, details: &Details) {
+    fn owners(&mut self, found: &Lookup, details: &Known) {
         self.print_table(&table::lookup_table(found, self.verbose, details));
         if self.verbose {
             // What would restart an owner, and how to stop that, for the owners shown.
@@ -170,7 +164,7 @@ impl Printer for HumanPrinter {
         }
     }
 
-    fn listeners(&mut self, found: &Lookup, details: &Details) {
+    fn listeners(&mut self, found: &Lookup, details: &Known) {
         self.listing = true;
         let table = table::list_table(found, self.verbose, details);
         if table.is_empty() {
@@ -208,7 +202,7 @@ impl Printer for HumanPrinter {
         }
         let mut said: Vec<String> = Vec::new();
         for s in hidden {
-            let line = words::hidden(s, reason(s), &Details::new());
+            let line = words::hidden(s, reason(s), &Known::default());
             if !said.contains(&line) {
                 self.warn(&line);
                 said.push(line);
@@ -216,7 +210,7 @@ impl Printer for HumanPrinter {
         }
     }
 
-    fn verdict(&mut self, verdict: &Verdict, details: &Details) {
+    fn verdict(&mut self, verdict: &Verdict, details: &Known) {
         let after = verdict.after_signal;
         let mut free: Vec<PortSpec> = Vec::new();
         let mut unseen = None;
@@ -252,11 +246,11 @@ impl Printer for HumanPrinter {
             self.warn(words::unseen(why));
         }
     }
-    fn skipped(&mut self, report: &Report, details: &Details) {
+    fn skipped(&mut self, report: &Report, details: &Known) {
         self.note(&words::not_signalled(report.pid, &report.outcome, details));
     }
 
-    fn event(&mut self, event: Event<'_>, details: &Details) {
+    fn event(&mut self, event: Event<'_>, details: &Known) {
         let line = match event {
             Event::Sent(report, signal) => words::signalled(report, signal, details),
             Event::NotSent(report) => words::not_signalled(report.pid, &report.outcome, details),
@@ -283,11 +277,11 @@ impl Printer for HumanPrinter {
         self.note(&line);
     }
 
-    fn outcomes(&mut self, _: &[Report], _: &Details) {}
+    fn outcomes(&mut self, _: &[Report], _: &Known) {}
 
-    fn container(&mut self, report: &containers::Report, details: &Details) {
+    fn container(&mut self, report: &Ending, details: &Known) {
         let line = words::container_ended(report, details);
-        let line = if report.ended.is_failure() {
+        let line = if report.outcome.is_failure() {
             self.err_style.red(&line)
         } else {
             line

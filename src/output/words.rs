@@ -2,21 +2,21 @@
 //! The human printer and the JSON messages share these sentences, so that they never
 //! disagree.
 
-use super::Details;
-use crate::containers::{self, Container, Ended};
-use crate::context::{Supervisor, SupervisorKind, Unit};
+use super::Known;
+use crate::container::{Container, EndOutcome, Ending};
 use crate::duration;
-use crate::forwarder::Forwarder;
-use crate::kill::{Outcome, Report};
+use crate::judge::Forwarder;
+use crate::judge::{Forwarding, Relation, Role};
+use crate::judge::{Place, PortVerdict};
+use crate::kill::{Guard, Outcome, Report};
 use crate::model::{BoundVisibility, Hidden, Lingering, Protection, Protocol, Signal, Socket};
 use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
-use crate::roles::{Forwarding, Relation, Role};
-use crate::verdict::{Place, PortVerdict};
+use crate::supervision::{Supervisor, SupervisorKind, Unit};
 
 /// `1234 (node)`, or just `1234` when the name is unknown.
-pub fn who(pid: u32, details: &Details) -> String {
-    match details.get(&pid).and_then(|i| i.name.as_ref()) {
+pub(crate) fn who(pid: u32, details: &Known) -> String {
+    match details.info(pid).and_then(|i| i.name.as_ref()) {
         Some(name) => format!("{pid} ({name})"),
         None => pid.to_string(),
     }
@@ -24,7 +24,7 @@ pub fn who(pid: u32, details: &Details) -> String {
 
 /// The line for a signal delivered: `terminated 1234 (node)`, and for a stopped process
 /// that rekt continued, `...; it was stopped, so rekt also sent SIGCONT`.
-pub fn signalled(report: &Report, signal: Signal, details: &Details) -> String {
+pub(crate) fn signalled(report: &Report, signal: Signal, details: &Known) -> String {
     let line = format!("{} {}", sent(signal), who(report.pid, details));
     if report.continued {
         format!("{line}; it was stopped, so rekt also sent SIGCONT")
@@ -34,7 +34,7 @@ pub fn signalled(report: &Report, signal: Signal, details: &Details) -> String {
 }
 
 /// The past-tense verb for reports: `terminated 1234 (node)`.
-pub fn sent(signal: Signal) -> &'static str {
+pub(crate) fn sent(signal: Signal) -> &'static str {
     match signal {
         Signal::Terminate => "terminated",
         Signal::Kill => "killed",
@@ -42,7 +42,7 @@ pub fn sent(signal: Signal) -> &'static str {
 }
 
 /// The imperative verb for the `-i` prompt: `kill 1234 (node)?`.
-pub fn verb(signal: Signal) -> &'static str {
+pub(crate) fn verb(signal: Signal) -> &'static str {
     match signal {
         Signal::Terminate => "terminate",
         Signal::Kill => "kill",
@@ -50,7 +50,7 @@ pub fn verb(signal: Signal) -> &'static str {
 }
 
 /// Why a protected process is never signalled.
-pub fn protection(p: &Protection) -> String {
+pub(crate) fn protection(p: &Protection) -> String {
     match p {
         Protection::NoProcess => "PID 0 is not a process".into(),
         Protection::IdleProcess => "PID 0 is the System Idle Process, not a program: the socket \
@@ -72,10 +72,10 @@ pub fn protection(p: &Protection) -> String {
 }
 
 /// Why an owner in `role` is not signalled: `it is rekt's caller (python3)`.
-pub fn role_reason(role: &Role, pid: u32, details: &Details) -> String {
+pub(crate) fn role_reason(role: &Role, pid: u32, details: &Known) -> String {
     let name = || {
         details
-            .get(&pid)
+            .info(pid)
             .and_then(|i| i.name.as_ref())
             .map_or_else(String::new, |n| format!(" ({n})"))
     };
@@ -92,11 +92,28 @@ pub fn role_reason(role: &Role, pid: u32, details: &Details) -> String {
     }
 }
 
+/// Why the plan did not signal `pid`: its role.
+fn reason_of(pid: u32, details: &Known) -> String {
+    match details.role(pid) {
+        Some(role) => role_reason(role, pid, details),
+        None => "it holds the port".into(),
+    }
+}
+
+/// Why the last guard refused a PID.
+fn guarded(guard: &Guard) -> String {
+    match guard {
+        Guard::Protected(p) => protection(p),
+        Guard::Itself => "it is rekt itself".into(),
+    }
+}
+
 /// What more there is to say about an outcome, if anything: the sentence after the
 /// outcome's name (`refused`: why; `denied`: the OS error and what to try).
-pub fn outcome_detail(pid: u32, outcome: &Outcome, details: &Details) -> Option<String> {
+pub(crate) fn outcome_detail(pid: u32, outcome: &Outcome, details: &Known) -> Option<String> {
     match outcome {
-        Outcome::Refused(role) | Outcome::Skipped(role) => Some(role_reason(role, pid, details)),
+        Outcome::Refused | Outcome::Skipped => Some(reason_of(pid, details)),
+        Outcome::Guarded(guard) => Some(guarded(guard)),
         Outcome::ViaContainer => Some(details.container(pid).map_or_else(String::new, |c| {
             format!("it runs in {}, which rekt ended instead", container(c))
         })),
@@ -118,18 +135,12 @@ fn no_windows() -> &'static str {
 }
 
 /// The one line for an owner that was not signalled, or whose signal failed.
-pub fn not_signalled(pid: u32, outcome: &Outcome, details: &Details) -> String {
+pub(crate) fn not_signalled(pid: u32, outcome: &Outcome, details: &Known) -> String {
     let who = who(pid, details);
     match outcome {
-        Outcome::Refused(role) => {
-            format!(
-                "refusing to signal {who}: {}",
-                role_reason(role, pid, details)
-            )
-        }
-        Outcome::Skipped(role) => {
-            format!("not signalling {who}: {}", role_reason(role, pid, details))
-        }
+        Outcome::Refused => format!("refusing to signal {who}: {}", reason_of(pid, details)),
+        Outcome::Guarded(guard) => format!("refusing to signal {who}: {}", guarded(guard)),
+        Outcome::Skipped => format!("not signalling {who}: {}", reason_of(pid, details)),
         Outcome::Denied(e) => format!("could not signal {who}: {e}; {}", Os::PRIVILEGE_HINT),
         Outcome::NoWindows => format!("could not ask {who} to exit: {}", no_windows()),
         Outcome::Failed(e) => format!("could not signal {who}: {e}"),
@@ -148,7 +159,7 @@ pub fn not_signalled(pid: u32, outcome: &Outcome, details: &Details) -> String {
 }
 
 /// `port 8000`, `ports 8000 9000`, `ports 8000-8010`: the ports as the user wrote them.
-pub fn ports(specs: &[PortSpec]) -> String {
+pub(crate) fn ports(specs: &[PortSpec]) -> String {
     let s = if specs.len() == 1 && specs[0].first == specs[0].last {
         ""
     } else {
@@ -159,7 +170,7 @@ pub fn ports(specs: &[PortSpec]) -> String {
 }
 
 /// `port 8000/tcp is free here, but held in network namespace 4026532281 by PID 5120; …`
-pub fn elsewhere(port: u16, protocol: Protocol, place: &Place) -> String {
+pub(crate) fn elsewhere(port: u16, protocol: Protocol, place: &Place) -> String {
     let by = match place.pids.as_slice() {
         [] => String::new(),
         [pid] => format!(" by PID {pid}"),
@@ -173,12 +184,12 @@ pub fn elsewhere(port: u16, protocol: Protocol, place: &Place) -> String {
 }
 
 /// `signal 23 processes on ports 1-65535`: what a range would do.
-pub fn many(count: usize, specs: &[PortSpec]) -> String {
+pub(crate) fn many(count: usize, specs: &[PortSpec]) -> String {
     format!("signal {count} processes on {}", ports(specs))
 }
 
 /// Why a range that would signal many processes did nothing.
-pub fn too_many(count: usize, specs: &[PortSpec], asked: bool) -> String {
+pub(crate) fn too_many(count: usize, specs: &[PortSpec], asked: bool) -> String {
     if asked {
         format!("nothing signalled: you declined to {}", many(count, specs))
     } else {
@@ -191,7 +202,7 @@ pub fn too_many(count: usize, specs: &[PortSpec], asked: bool) -> String {
 }
 
 /// `4100 (bash) < 900 (sshd)`: a parent chain, nearest first.
-pub fn chain(parents: &[u32], details: &Details) -> String {
+pub(crate) fn chain(parents: &[u32], details: &Known) -> String {
     parents
         .iter()
         .map(|&p| who(p, details))
@@ -200,7 +211,7 @@ pub fn chain(parents: &[u32], details: &Details) -> String {
 }
 
 /// A supervisor in a sentence: `pm2 (app web)`, `systemd unit app.service`.
-pub fn supervisor(s: &Supervisor, unit: Option<&Unit>, details: &Details) -> String {
+pub(crate) fn supervisor(s: &Supervisor, unit: Option<&Unit>, details: &Known) -> String {
     let name = s.name.as_ref().map(|n| n.to_string());
     let pid = s.pid.map(|p| who(p, details)).unwrap_or_default();
     match (s.kind, name) {
@@ -251,7 +262,7 @@ fn tool(kind: SupervisorKind) -> &'static str {
 }
 
 /// A supervisor in a table cell: `pm2:web`, `systemd:app.service`, `shell:4100`.
-pub fn supervisor_cell(s: &Supervisor) -> String {
+pub(crate) fn supervisor_cell(s: &Supervisor) -> String {
     let what = match (&s.name, s.pid) {
         (Some(name), _) if !matches!(s.kind, SupervisorKind::Shell | SupervisorKind::Process) => {
             name.to_string()
@@ -265,7 +276,7 @@ pub fn supervisor_cell(s: &Supervisor) -> String {
 
 /// Before a signal: `4100 (node) runs under pm2 (app web), which may start it again; to stop
 /// it for good: pm2 stop web`.
-pub fn supervised(pid: u32, details: &Details) -> Option<String> {
+pub(crate) fn supervised(pid: u32, details: &Known) -> Option<String> {
     let context = details.context(pid)?;
     let s = context.supervisor.as_ref()?;
     let restarts = match s.kind {
@@ -286,7 +297,7 @@ pub fn supervised(pid: u32, details: &Details) -> Option<String> {
 /// After a signal, a port that a newcomer took: `port 18600/tcp was taken again 130ms
 /// after it was free, by 4321 (python3), started by 4100 (bash) < 900 (sshd); the shell
 /// 4100 (bash) started it again; to stop it for good: kill 4100, then run rekt again`.
-pub fn retaken(status: &PortVerdict, details: &Details) -> String {
+pub(crate) fn retaken(status: &PortVerdict, details: &Known) -> String {
     let port = format!("port {}/{}", status.first, status.protocol);
     let when = match status.retaken_after {
         Some(after) => format!(" {} after it was free,", waited(after)),
@@ -327,7 +338,7 @@ pub fn retaken(status: &PortVerdict, details: &Details) -> String {
 
 /// `PID 41022 (python3)`, `PIDs 1 (a), 2 (b)`, with `a process you cannot see` appended
 /// when `hidden`.
-pub fn holders(pids: &[u32], hidden: bool, details: &Details) -> String {
+pub(crate) fn holders(pids: &[u32], hidden: bool, details: &Known) -> String {
     let mut names: Vec<String> = pids.iter().map(|&pid| who(pid, details)).collect();
     if hidden {
         names.push("a process you cannot see".into());
@@ -341,7 +352,7 @@ pub fn holders(pids: &[u32], hidden: bool, details: &Details) -> String {
 
 /// Why a socket has no visible owner, as the one line about it:
 /// `port 8000/tcp is held by a process of uid 0 (root) that you cannot see; try sudo`.
-pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Details) -> String {
+pub(crate) fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Known) -> String {
     let port = format!("port {}/{}", socket.port(), socket.protocol);
     let whose = match socket.uid {
         Some(uid) => format!(" of uid {uid} ({})", Os::user_name(uid)),
@@ -375,7 +386,7 @@ pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Details) -> St
              container that shares this network), which rekt cannot see"
         ),
         Some(Hidden::Kernel { kind, device }) => {
-            let delete = crate::context::shell_word(device);
+            let delete = crate::text::shell_word(device);
             format!(
                 "{port} is held by the kernel for the {kind} device {device}, not by a process: \
                  there is nothing to signal; deleting the device (ip link del {delete}) frees it"
@@ -391,7 +402,7 @@ pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Details) -> St
 }
 
 /// The owner of a hidden socket, as the end of `… shown with PID '-': its owner is …`.
-pub fn hidden_owner(reason: Option<&Hidden>) -> String {
+pub(crate) fn hidden_owner(reason: Option<&Hidden>) -> String {
     match reason {
         Some(Hidden::OtherUser) => format!(
             "another user's process, which you cannot see; {}",
@@ -420,7 +431,12 @@ pub fn hidden_owner(reason: Option<&Hidden>) -> String {
 /// `port 8350/tcp: nothing holds it, but 1 connection in TIME_WAIT blocks a plain bind()
 /// for 42s more (…); nothing to signal`. After a signal that freed it (`freed`), the
 /// sentence starts from its owners being gone.
-pub fn blocked(port: u16, protocol: Protocol, lingering: &[Lingering], freed: bool) -> String {
+pub(crate) fn blocked(
+    port: u16,
+    protocol: Protocol,
+    lingering: &[Lingering],
+    freed: bool,
+) -> String {
     let n = lingering.len();
     let mut states: Vec<&str> = lingering.iter().map(|l| l.socket.state.as_str()).collect();
     states.sort_unstable();
@@ -454,7 +470,7 @@ pub fn blocked(port: u16, protocol: Protocol, lingering: &[Lingering], freed: bo
 
 /// Why a port reported free might not be: TCP sockets that are bound but not listening
 /// could not be looked for.
-pub fn unseen(why: BoundVisibility) -> &'static str {
+pub(crate) fn unseen(why: BoundVisibility) -> &'static str {
     match why {
         BoundVisibility::OldKernel => {
             "this kernel (before 6.8) does not show TCP sockets that are bound but not \
@@ -470,7 +486,7 @@ pub fn unseen(why: BoundVisibility) -> &'static str {
 }
 
 /// `port 8143 is free`, `ports 8000-8010 are free`: a whole spec.
-pub fn spec_free(spec: &PortSpec) -> String {
+pub(crate) fn spec_free(spec: &PortSpec) -> String {
     if spec.first == spec.last {
         format!("port {spec} is free")
     } else {
@@ -479,7 +495,7 @@ pub fn spec_free(spec: &PortSpec) -> String {
 }
 
 /// `the other 9 ports in 8000-8010`, or `the other port in 8000-8001`.
-pub fn others(spec: &PortSpec, n: u32) -> String {
+pub(crate) fn others(spec: &PortSpec, n: u32) -> String {
     if n == 1 {
         format!("the other port in {spec}")
     } else {
@@ -488,19 +504,19 @@ pub fn others(spec: &PortSpec, n: u32) -> String {
 }
 
 /// `a, b, c`.
-pub fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+pub(crate) fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// `300ms`, `5s`: a wait as the user would write it.
-pub fn waited(d: std::time::Duration) -> String {
+pub(crate) fn waited(d: std::time::Duration) -> String {
     duration::format(d)
 }
 
 /// What a forwarder carries the port for, and what frees it instead of signalling it:
 /// `it is docker-proxy, which forwards the port to container web (docker); rekt ends the
 /// container instead`.
-pub fn forwarding(f: &Forwarding) -> String {
+pub(crate) fn forwarding(f: &Forwarding) -> String {
     let opt_in = "--include-forwarders signals it too, which breaks what it forwards";
     if let Some(c) = &f.container {
         let through = if c.engine.is_some() {
@@ -588,7 +604,7 @@ fn forwarder_name(f: &Forwarder) -> &'static str {
 
 /// `container web (docker)`, `container 6e29ed62a3f7 (docker)`, with the image when known:
 /// `container web (docker, image nginx)`.
-pub fn container(c: &Container) -> String {
+pub(crate) fn container(c: &Container) -> String {
     match &c.image {
         Some(image) => format!("container {} ({}, image {image})", c.handle(), c.runtime),
         None => format!("container {} ({})", c.handle(), c.runtime),
@@ -596,7 +612,7 @@ pub fn container(c: &Container) -> String {
 }
 
 /// A container in a table cell: `docker:web`.
-pub fn container_cell(c: &Container) -> String {
+pub(crate) fn container_cell(c: &Container) -> String {
     format!("{}:{}", c.runtime, c.handle())
 }
 
@@ -604,7 +620,12 @@ pub fn container_cell(c: &Container) -> String {
 /// socket here, but container web (docker) publishes it (NAT rules alone): a bind() here
 /// succeeds, and traffic to the port still goes to the container; rekt -k 18700 ends it, or:
 /// docker stop web`. After a signal: `port 18700/tcp is still published by ...`.
-pub fn published(port: u16, protocol: Protocol, containers: &[Container], after: bool) -> String {
+pub(crate) fn published(
+    port: u16,
+    protocol: Protocol,
+    containers: &[Container],
+    after: bool,
+) -> String {
     let by = list(containers.iter().map(container));
     let commands = list(containers.iter().map(|c| c.command(false)));
     if after {
@@ -621,30 +642,27 @@ pub fn published(port: u16, protocol: Protocol, containers: &[Container], after:
 /// The line for a container rekt set out to end through its engine: `stopped container web
 /// (docker, image nginx) through its engine (for 4123, 4130)`, or why not, with the command
 /// that would do it.
-pub fn container_ended(report: &containers::Report, details: &Details) -> String {
-    let c = container(&report.target.container);
-    let via = if report.target.owners.is_empty() {
+pub(crate) fn container_ended(report: &Ending, details: &Known) -> String {
+    let c = container(&report.job.container);
+    let via = if report.job.owners.is_empty() {
         String::new()
     } else {
         format!(
             " (it holds the port through {})",
-            list(report.target.owners.iter().map(|&p| who(p, details)))
+            list(report.job.owners.iter().map(|&p| who(p, details)))
         )
     };
-    let command = report
-        .target
-        .container
-        .command(report.signal == Signal::Kill);
-    match &report.ended {
-        Ended::Stopped => format!("stopped {c} through its engine{via}"),
-        Ended::Killed => format!("killed {c} through its engine{via}"),
-        Ended::NotRunning => format!("{c} was not running any more{via}"),
-        Ended::Declined => format!("skipped {c}"),
-        Ended::Unreachable(why) => format!(
+    let command = report.job.container.command(report.signal == Signal::Kill);
+    match &report.outcome {
+        EndOutcome::Stopped => format!("stopped {c} through its engine{via}"),
+        EndOutcome::Killed => format!("killed {c} through its engine{via}"),
+        EndOutcome::NotRunning => format!("{c} was not running any more{via}"),
+        EndOutcome::Declined => format!("skipped {c}"),
+        EndOutcome::Unreachable(why) => format!(
             "refusing to end {c}{via} by signalling its processes: {why}, and only its engine \
              can end it for good (a restart policy would bring it back); run: {command}"
         ),
-        Ended::Failed(why) => format!("could not end {c}: {why}; run: {command}"),
+        EndOutcome::Failed(why) => format!("could not end {c}: {why}; run: {command}"),
     }
 }
 
@@ -720,16 +738,16 @@ mod tests {
 
     #[test]
     fn outcome_details_do_not_repeat_the_outcome() {
-        let details = Details::new();
-        let refused = Outcome::Refused(Role::Caller(Relation::Parent));
-        let refused = outcome_detail(7, &refused, &details).unwrap();
+        let mut details = Known::default();
+        details.set_role(7, Role::Caller(Relation::Parent));
+        let refused = outcome_detail(7, &Outcome::Refused, &details).unwrap();
         assert!(!refused.starts_with("refused"), "{refused}");
         assert_eq!(outcome_detail(7, &Outcome::Exited, &details), None);
     }
 
     #[test]
     fn refusals_name_the_relation() {
-        let mut details = Details::new();
+        let mut details = Known::default();
         details.insert(
             7,
             crate::model::ProcessInfo {
@@ -737,27 +755,32 @@ mod tests {
                 ..Default::default()
             },
         );
-        let caller = Outcome::Refused(Role::Caller(Relation::Caller));
+        details.set_role(7, Role::Caller(Relation::Caller));
         assert_eq!(
-            not_signalled(7, &caller, &details),
+            not_signalled(7, &Outcome::Refused, &details),
             "refusing to signal 7 (sh): it is rekt's caller (sh)"
         );
-        let parent = Outcome::Refused(Role::Caller(Relation::Parent));
+        details.set_role(8, Role::Caller(Relation::Parent));
         assert_eq!(
-            not_signalled(8, &parent, &details),
+            not_signalled(8, &Outcome::Refused, &details),
             "refusing to signal 8: it is rekt's parent"
         );
-        let client = not_signalled(7, &Outcome::Skipped(Role::Client), &details);
+        details.set_role(7, Role::Client);
+        let client = not_signalled(7, &Outcome::Skipped, &details);
         assert!(
             client.starts_with("not signalling 7 (sh): it is a client"),
             "{client}"
         );
         assert!(client.contains("--include-clients"), "{client}");
+        assert_eq!(
+            not_signalled(9, &Outcome::Guarded(Guard::Itself), &details),
+            "refusing to signal 9: it is rekt itself"
+        );
     }
 
     #[test]
     fn a_continued_owner_says_so() {
-        let details = Details::new();
+        let details = Known::default();
         let mut report = Report::new(9, Outcome::Exited);
         assert_eq!(
             signalled(&report, Signal::Terminate, &details),

@@ -27,7 +27,7 @@ use crate::model::{Family, Protocol, Socket, SocketKey, State};
 
 /// One of the four tables; it decides the call and the row layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
+pub(crate) enum Table {
     Tcp4,
     Tcp6,
     Udp4,
@@ -35,16 +35,16 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Tcp4, Table::Tcp6, Table::Udp4, Table::Udp6];
+    pub(crate) const ALL: [Table; 4] = [Table::Tcp4, Table::Tcp6, Table::Udp4, Table::Udp6];
 
-    pub fn protocol(self) -> Protocol {
+    pub(crate) fn protocol(self) -> Protocol {
         match self {
             Table::Tcp4 | Table::Tcp6 => Protocol::Tcp,
             Table::Udp4 | Table::Udp6 => Protocol::Udp,
         }
     }
 
-    pub fn family(self) -> Family {
+    pub(crate) fn family(self) -> Family {
         match self {
             Table::Tcp4 | Table::Udp4 => Family::V4,
             Table::Tcp6 | Table::Udp6 => Family::V6,
@@ -52,7 +52,7 @@ impl Table {
     }
 
     /// The table that holds `socket`.
-    pub fn of(socket: &Socket) -> Table {
+    pub(crate) fn of(socket: &Socket) -> Table {
         match (socket.protocol, socket.family) {
             (Protocol::Tcp, Family::V4) => Table::Tcp4,
             (Protocol::Tcp, Family::V6) => Table::Tcp6,
@@ -128,7 +128,7 @@ struct Layout {
 
 /// A table as the system returned it. The buffer is made of DWORDs so the rows the API
 /// writes into it are aligned.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     table: Table,
     words: Vec<u32>,
 }
@@ -136,7 +136,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads the whole table: asks for its size, then fills a buffer, and asks again with a
     /// bigger one while the table grows in between.
-    pub fn take(table: Table) -> io::Result<Snapshot> {
+    pub(crate) fn take(table: Table) -> io::Result<Snapshot> {
         // Sockets come and go while we ask; a few retries absorb that. Many more would mean
         // the size answer is not to be trusted.
         const TRIES: usize = 8;
@@ -168,7 +168,7 @@ impl Snapshot {
     }
 
     /// Every row of the table, as sockets keyed by their owning PID.
-    pub fn sockets(&self) -> impl Iterator<Item = Socket> + '_ {
+    pub(crate) fn sockets(&self) -> impl Iterator<Item = Socket> + '_ {
         // SAFETY: viewing initialised u32s as bytes; u8 has no alignment needs.
         let bytes = unsafe {
             std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 4)
@@ -213,7 +213,7 @@ unsafe fn call(table: Table, buf: *mut core::ffi::c_void, size: &mut u32) -> u32
 /// Decodes a table in the layout of `MIB_{TCP,TCP6,UDP,UDP6}TABLE_OWNER_PID`, in native byte
 /// order as the API writes it. A count larger than the buffer yields only the rows that fit;
 /// a TCP row with an unknown state is skipped, since no query can ask for it.
-pub fn decode(table: Table, bytes: &[u8]) -> impl Iterator<Item = Socket> + '_ {
+pub(crate) fn decode(table: Table, bytes: &[u8]) -> impl Iterator<Item = Socket> + '_ {
     let layout = table.layout();
     let count = dword(bytes, 0).unwrap_or(0) as usize;
     let rows = bytes.get(layout.rows_at..).unwrap_or_default();
@@ -253,7 +253,7 @@ fn decode_row(table: Table, layout: &Layout, row: &[u8]) -> Option<Socket> {
 
 /// A `MIB_TCP_STATE` value as rekt's state. DELETE_TCB (a connection being torn down) has
 /// no Linux counterpart; it is closest to CLOSE.
-pub fn tcp_state(code: u32) -> Option<State> {
+pub(crate) fn tcp_state(code: u32) -> Option<State> {
     let code = i32::try_from(code).ok()?;
     Some(match code {
         MIB_TCP_STATE_CLOSED | MIB_TCP_STATE_DELETE_TCB => State::Close,

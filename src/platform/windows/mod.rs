@@ -14,9 +14,10 @@ use crate::model::{Blockers, Lingering, Protocol, Socket, SocketKey, Text};
 use crate::query::{CLOSING_STATES, Query};
 use iphlpapi::{Snapshot, Table};
 
-pub use terminate::Target;
+pub(crate) use terminate::Target;
 
 /// The Windows backend.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub struct Windows;
 
 impl Backend for Windows {

@@ -27,7 +27,7 @@ use windows_sys::Win32::System::Threading::{
 
 use crate::model::{ProcessInfo, ProcessStat, Text};
 
-pub fn process_info(pid: u32) -> ProcessInfo {
+pub(crate) fn process_info(pid: u32) -> ProcessInfo {
     // Neither has an image file; OpenProcess refuses PID 0 outright.
     let fixed_name = match pid {
         0 => Some("System Idle Process"),
@@ -176,7 +176,7 @@ fn token_information(token: &OwnedHandle, class: i32) -> Option<Vec<u64>> {
 }
 
 /// Whether rekt runs elevated (as Administrator): only then may it open every process.
-pub fn is_privileged() -> bool {
+pub(crate) fn is_privileged() -> bool {
     // SAFETY: returns the current process's pseudo handle, which needs no closing.
     let me = unsafe { GetCurrentProcess() };
     let Some(token) = open_token(me) else {
@@ -199,7 +199,7 @@ pub fn is_privileged() -> bool {
 
 /// Our parent's PID, looked up once. Windows keeps a parent's PID after the parent exits,
 /// and may give it to a new process: a "parent" that started after us is not ours.
-pub fn parent_pid() -> Option<u32> {
+pub(crate) fn parent_pid() -> Option<u32> {
     static PARENT: OnceLock<Option<u32>> = OnceLock::new();
     *PARENT.get_or_init(|| {
         // SAFETY: plain call.
@@ -214,7 +214,7 @@ pub fn parent_pid() -> Option<u32> {
 
 /// The parent the system recorded for `pid` and when `pid` started. The recorded parent
 /// may have exited and its PID been reused: `context` compares start times.
-pub fn stat(pid: u32) -> Option<ProcessStat> {
+pub(crate) fn stat(pid: u32) -> Option<ProcessStat> {
     let parent = recorded_parent(pid)?;
     Some(ProcessStat {
         // The System Idle Process (0) is nobody's parent.

@@ -30,7 +30,7 @@ use super::iphlpapi::{Snapshot, Table};
 use super::last_error;
 use super::process::open;
 use crate::model::{AcquireError, Owner, SendError, Signal, SocketKey};
-use crate::platform::Pinned;
+use crate::platform::Handle;
 
 /// The exit code a killed process gets, as with `taskkill /f`.
 const KILLED_EXIT_CODE: u32 = 1;
@@ -38,6 +38,7 @@ const KILLED_EXIT_CODE: u32 = 1;
 /// One owner, pinned by a process handle: what is done through it reaches the process we
 /// found or nobody.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub struct Target {
     pid: u32,
     handle: OwnedHandle,
@@ -45,7 +46,7 @@ pub struct Target {
 
 impl Target {
     /// Opens `owner` and checks, in fresh tables, that it still owns one of its sockets.
-    pub fn acquire(owner: &Owner) -> Result<Target, AcquireError> {
+    pub(crate) fn acquire(owner: &Owner) -> Result<Target, AcquireError> {
         let access = PROCESS_TERMINATE | PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION;
         let handle = open(owner.pid, access).map_err(|e| {
             if e.raw_os_error() == Some(ERROR_INVALID_PARAMETER as i32) {
@@ -100,7 +101,7 @@ impl Target {
     }
 }
 
-impl Pinned for Target {
+impl Handle for Target {
     fn send(&self, signal: Signal) -> Result<(), SendError> {
         let result = match signal {
             Signal::Terminate => self.close_windows(),
@@ -184,7 +185,7 @@ fn top_level_windows(pid: u32) -> Vec<HWND> {
 /// Waits until every target has exited or `timeout` passes; returns which have exited.
 /// Waiting on each handle in turn with the time left is enough: the total never exceeds the
 /// timeout, and a handle checked late is checked with whatever time remains (or none).
-pub fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
+pub(crate) fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
     let deadline = Instant::now() + timeout;
     targets
         .iter()

@@ -3,57 +3,29 @@
 //! settle, and decide the exit code. What is said at each step, and how, is the printer's
 //! business (`output`); this module only decides what happened.
 
+mod details;
+mod options;
+
+pub(crate) use details::Details;
+pub(crate) use options::Options;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-
-use crate::cli::{Cli, Command, Format, Options};
-use crate::container;
-use crate::containers::{self, Container, Ended, Resolver, Target as ContainerTarget};
-use crate::context::{self, Details};
+use crate::container::{self, Container, EndOutcome, Ending, Job, Resolver};
 use crate::exit_codes::ExitCode;
-use crate::forwarder;
+use crate::judge::{self, Circumstances, Decision, Forwarding, Role, Status, Verdict};
 use crate::kill::{self, Outcome, Pinned, Policy, Report};
+use crate::lookup::watch;
 use crate::lookup::{Elsewhere, Lookup, Scope, Search, lookup_in, lookup_with_hints};
 use crate::model::{Owner, Protocol, Socket};
-use crate::output::{self, Printer};
+use crate::output::{self, Format, Printer};
 use crate::platform::{Backend, Os};
-use crate::roles::{self, Decision, Facts, Forwarding, Role};
-use crate::verdict::{Status, Verdict};
-use crate::{cli, debug, watch};
-
-/// The `rekt` binary: parse the command line, run, and return the exit code.
-pub fn main() -> std::process::ExitCode {
-    debug::from_env();
-    // Even a command line that does not parse gets its answer as JSON when it asked for it.
-    let json = cli::asks_for_json(std::env::args_os());
-    if let Some(e) = cli::signed_port(std::env::args_os()) {
-        return output::usage_error(&e, json).into();
-    }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        // --help and --version go to stdout, through the stream that never panics.
-        Err(err) if !err.use_stderr() => return output::help(&err).into(),
-        Err(err) => return output::usage_error(&cli::one_line_error(&err), json).into(),
-    };
-    if cli.debug {
-        debug::enable();
-    }
-    match cli.command {
-        Some(Command::Completions { shell }) => return output::completions(shell).into(),
-        Some(Command::Man) => return output::man_page().into(),
-        None => {}
-    }
-    match cli.into_options() {
-        Ok(opts) => run(&opts).into(),
-        Err(e) => output::usage_error(&e, json).into(),
-    }
-}
+use crate::supervision;
 
 /// Runs `opts` to the end and returns the exit code.
-pub fn run(opts: &Options) -> ExitCode {
+pub(crate) fn run(opts: &Options) -> ExitCode {
     let mut printer = output::printer(opts.format);
     let code = Run {
         opts,
@@ -97,12 +69,12 @@ impl Run<'_> {
         let mut before = Verdict::judge(&self.opts.query, &found, &elsewhere, None);
         self.find_published(&mut before);
         let Some(policy) = self.opts.action else {
-            self.printer.verdict(&before, &self.details);
+            self.printer.verdict(&before, self.details.known());
             return before.exit_code();
         };
         if found.ownership.owners.is_empty() && before.published().is_empty() {
             // Nothing to signal: the lookup's verdict is the answer.
-            self.printer.verdict(&before, &self.details);
+            self.printer.verdict(&before, self.details.known());
             return before.exit_code();
         }
         pause_for_tests();
@@ -116,7 +88,7 @@ impl Run<'_> {
             .collect();
         let (pinned, early) = kill::pin(targets.iter().copied());
         for report in &early {
-            self.printer.skipped(report, &self.details);
+            self.printer.skipped(report, self.details.known());
         }
         reports.extend(early);
         let pinned = self.ask(pinned, policy, &mut reports);
@@ -125,7 +97,7 @@ impl Run<'_> {
             Ok(pinned) => pinned,
             Err(code) => {
                 reports.sort_by_key(|r| r.pid);
-                self.printer.outcomes(&reports, &self.details);
+                self.printer.outcomes(&reports, self.details.known());
                 return code;
             }
         };
@@ -133,7 +105,7 @@ impl Run<'_> {
         reports.extend(self.signal(&pinned, policy));
         drop(pinned);
         reports.sort_by_key(|r| r.pid);
-        self.printer.outcomes(&reports, &self.details);
+        self.printer.outcomes(&reports, self.details.known());
         let signalled = reports.iter().any(|r| r.signal.is_some());
         let after = match self.recheck(&found, &before, &targets, &parents, signalled) {
             Ok(after) => after,
@@ -142,9 +114,9 @@ impl Run<'_> {
                 return ExitCode::Error;
             }
         };
-        self.printer.verdict(&after, &self.details);
+        self.printer.verdict(&after, self.details.known());
         let failed = reports.iter().any(|r| r.outcome.is_failure())
-            || ended.iter().any(|r| r.ended.is_failure());
+            || ended.iter().any(|r| r.outcome.is_failure());
         let signalling = if failed {
             ExitCode::Partial
         } else {
@@ -176,8 +148,14 @@ impl Run<'_> {
         let mut forwarders = BTreeMap::new();
         for owner in &found.ownership.owners {
             let info = self.details.read(owner.pid).clone();
-            if let Some(kind) = forwarder::classify(&info) {
-                let container = self.containers.forwarded(&kind, &owner.sockets);
+            if let Some(kind) = judge::classify_forwarder(&info) {
+                let container = kind
+                    .has_engine()
+                    .then(|| {
+                        self.containers
+                            .forwarded(kind.container_ip(), &owner.sockets)
+                    })
+                    .flatten();
                 forwarders.insert(owner.pid, Forwarding { kind, container });
                 continue;
             }
@@ -208,15 +186,15 @@ impl Run<'_> {
         if found.ownership.owners.is_empty() {
             return;
         }
-        let facts = Facts {
+        let facts = Circumstances {
             me: std::process::id(),
-            callers: context::callers(),
+            callers: supervision::callers(),
             ephemeral: Os::ephemeral_ports(),
-            listening: Facts::listeners(&found.sockets),
+            listening: Circumstances::listeners(&found.sockets),
             forwarders,
         };
         for owner in &found.ownership.owners {
-            let role = roles::classify(owner, &facts, Os::protection);
+            let role = judge::classify(owner, &facts, Os::protection);
             self.details.set_role(owner.pid, role);
         }
     }
@@ -236,9 +214,9 @@ impl Run<'_> {
         }
         let privileged = Os::is_privileged();
         if listing {
-            self.printer.listeners(found, &self.details);
+            self.printer.listeners(found, self.details.known());
         } else {
-            self.printer.owners(found, &self.details);
+            self.printer.owners(found, self.details.known());
         }
         self.printer.hidden(found, privileged);
     }
@@ -252,15 +230,15 @@ impl Run<'_> {
         &mut self,
         owners: &'f [Owner],
         before: &Verdict,
-    ) -> (Vec<&'f Owner>, Vec<ContainerTarget>, Vec<Report>) {
+    ) -> (Vec<&'f Owner>, Vec<Job>, Vec<Report>) {
         let mut targets = Vec::new();
-        let mut containers: Vec<ContainerTarget> = Vec::new();
+        let mut containers: Vec<Job> = Vec::new();
         let mut add = |container: &Container, pid: Option<u32>| match containers
             .iter_mut()
             .find(|t| t.container.id == container.id)
         {
             Some(t) => t.owners.extend(pid),
-            None => containers.push(ContainerTarget {
+            None => containers.push(Job {
                 container: container.clone(),
                 owners: pid.into_iter().collect(),
             }),
@@ -296,10 +274,10 @@ impl Run<'_> {
                     targets.push(owner);
                     continue;
                 }
-                Decision::Refuse => Report::new(owner.pid, Outcome::Refused(role)),
-                Decision::Skip => Report::new(owner.pid, Outcome::Skipped(role)),
+                Decision::Refuse => Report::new(owner.pid, Outcome::Refused),
+                Decision::Skip => Report::new(owner.pid, Outcome::Skipped),
             };
-            self.printer.skipped(&report, &self.details);
+            self.printer.skipped(&report, self.details.known());
             reports.push(report);
         }
         for c in before.published() {
@@ -308,7 +286,7 @@ impl Run<'_> {
         if self.printer.wants_details(false, true) {
             for owner in &targets {
                 if self.details.describe(owner.pid).supervisor.is_some() {
-                    self.printer.supervised(owner.pid, &self.details);
+                    self.printer.supervised(owner.pid, self.details.known());
                 }
             }
         }
@@ -317,11 +295,7 @@ impl Run<'_> {
 
     /// With `-i`, asks before each container is ended and keeps the ones the user said yes
     /// to; the others are reported declined.
-    fn ask_containers(
-        &mut self,
-        containers: Vec<ContainerTarget>,
-        policy: Policy,
-    ) -> Vec<ContainerTarget> {
+    fn ask_containers(&mut self, containers: Vec<Job>, policy: Policy) -> Vec<Job> {
         if !self.opts.interactive {
             return containers;
         }
@@ -331,12 +305,12 @@ impl Run<'_> {
             if output::confirm_container(policy.signal, &target.container, to_tty) {
                 kept.push(target);
             } else {
-                let report = containers::Report {
-                    target,
+                let report = Ending {
+                    job: target,
                     signal: policy.signal,
-                    ended: Ended::Declined,
+                    outcome: EndOutcome::Declined,
                 };
-                self.printer.container(&report, &self.details);
+                self.printer.container(&report, self.details.known());
             }
         }
         kept
@@ -346,20 +320,20 @@ impl Run<'_> {
     /// that carried its ports to go with it, so that the ports are looked at afterwards.
     fn end_containers(
         &mut self,
-        containers: &mut Vec<ContainerTarget>,
+        containers: &mut Vec<Job>,
         found: &Lookup,
         policy: Policy,
-    ) -> Vec<containers::Report> {
+    ) -> Vec<Ending> {
         let mut reports = Vec::new();
         for target in containers.drain(..) {
-            let report = containers::end(target, policy);
-            self.printer.container(&report, &self.details);
-            if !report.ended.is_failure() {
+            let report = container::end(target, policy);
+            self.printer.container(&report, self.details.known());
+            if !report.outcome.is_failure() {
                 let carriers: Vec<&Owner> = found
                     .ownership
                     .owners
                     .iter()
-                    .filter(|o| report.target.owners.contains(&o.pid))
+                    .filter(|o| report.job.owners.contains(&o.pid))
                     .collect();
                 kill::wait_gone(&carriers, CONTAINER_TEARDOWN);
             }
@@ -384,10 +358,10 @@ impl Run<'_> {
         let to_tty = self.opts.format == Format::Json;
         pinned.retain(|p| {
             let pid = p.owner.pid;
-            let yes = output::confirm(policy.signal, pid, &self.details, to_tty);
+            let yes = output::confirm(policy.signal, pid, self.details.known(), to_tty);
             if !yes {
                 let report = Report::new(pid, Outcome::Declined);
-                self.printer.skipped(&report, &self.details);
+                self.printer.skipped(&report, self.details.known());
                 reports.push(report);
             }
             yes
@@ -406,7 +380,7 @@ impl Run<'_> {
     ) -> Result<Vec<Pinned<'f>>, ExitCode> {
         let ranged = self.opts.query.ports.iter().any(|s| s.first != s.last);
         let count = pinned.len() + containers;
-        if !ranged || count <= roles::MANY || self.opts.yes || self.opts.interactive {
+        if !ranged || count <= judge::MANY || self.opts.yes || self.opts.interactive {
             return Ok(pinned);
         }
         let ports = &self.opts.query.ports;
@@ -434,7 +408,7 @@ impl Run<'_> {
 
     /// Signals the pinned owners, waits, escalates if asked; says each step as it happens.
     fn signal(&mut self, pinned: &[Pinned<'_>], policy: Policy) -> Vec<Report> {
-        let (printer, details) = (&mut *self.printer, &self.details);
+        let (printer, details) = (&mut *self.printer, self.details.known());
         kill::execute(pinned, policy, |event| printer.event(event, details))
     }
 
@@ -515,7 +489,7 @@ impl Run<'_> {
             if !closing || start.elapsed() >= CLOSING {
                 return Ok((now, elsewhere));
             }
-            debug!("recheck: a socket with no owning process; looking again");
+            crate::debug!("recheck: a socket with no owning process; looking again");
             std::thread::sleep(watch::INTERVAL);
         }
     }
@@ -557,7 +531,7 @@ impl Run<'_> {
                 && parents.contains(&parent)
             {
                 let info = self.details.read(parent).clone();
-                context.supervisor = Some(context::restarter(parent, &info));
+                context.supervisor = Some(supervision::restarter(parent, &info));
                 self.details.set_context(pid, context);
             }
         }

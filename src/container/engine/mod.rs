@@ -9,7 +9,7 @@
 //! has no socket to find).
 
 mod http;
-mod state;
+mod state_files;
 
 use std::io;
 use std::net::IpAddr;
@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::model::{Protocol, Text};
 
-pub use state::from_state_files;
+pub(crate) use state_files::from_state_files;
 
 /// How long a query may take. The engine answers from memory in milliseconds; more means
 /// it is stuck, and rekt goes on without it.
@@ -31,14 +31,14 @@ const STOP_MARGIN: Duration = Duration::from_secs(5);
 
 /// Which engine serves a socket: it decides the command rekt suggests (`docker stop web`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Docker,
     Podman,
 }
 
 impl Kind {
     /// The engine's command-line tool.
-    pub fn command(self) -> &'static str {
+    pub(crate) fn command(self) -> &'static str {
         match self {
             Kind::Docker => "docker",
             Kind::Podman => "podman",
@@ -48,14 +48,14 @@ impl Kind {
 
 /// One engine's API socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Engine {
-    pub socket: PathBuf,
-    pub kind: Kind,
+pub(crate) struct Engine {
+    pub(crate) socket: PathBuf,
+    pub(crate) kind: Kind,
 }
 
 /// Why an engine call did not work.
 #[derive(Debug)]
-pub enum EngineError {
+pub(crate) enum EngineError {
     /// No engine answers there: no socket, or nothing listening on it.
     Unreachable(io::Error),
     /// The socket is not ours to use (not root, not in the docker group).
@@ -84,54 +84,47 @@ impl std::fmt::Display for EngineError {
 
 /// A running container, as much as the engine (or its state files) tells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Container {
+pub(crate) struct Record {
     /// The full ID (64 hex digits for Docker and Podman).
-    pub id: String,
+    pub(crate) id: String,
     /// Its name, without Docker's leading `/`.
-    pub name: Option<Text>,
-    pub image: Option<Text>,
+    pub(crate) name: Option<Text>,
+    pub(crate) image: Option<Text>,
     /// The ports it publishes on the host.
-    pub published: Vec<Published>,
+    pub(crate) published: Vec<Published>,
     /// Its addresses on the engine's networks (what docker-proxy forwards to).
-    pub addresses: Vec<IpAddr>,
+    pub(crate) addresses: Vec<IpAddr>,
     /// Its restart policy (`always`, `unless-stopped`, `on-failure`), when it has one.
-    pub restart: Option<Text>,
+    pub(crate) restart: Option<Text>,
 }
 
 /// A port a container publishes on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Published {
+pub(crate) struct Published {
     /// The host address it is published on; `None` for every address.
-    pub host_ip: Option<IpAddr>,
-    pub host_port: u16,
-    pub container_port: u16,
-    pub protocol: Protocol,
+    pub(crate) host_ip: Option<IpAddr>,
+    pub(crate) host_port: u16,
+    pub(crate) container_port: u16,
+    pub(crate) protocol: Protocol,
 }
 
-impl Container {
+impl Record {
     /// Whether it publishes `port` for `protocol` on the host.
-    pub fn publishes(&self, port: u16, protocol: Protocol) -> bool {
+    pub(crate) fn publishes(&self, port: u16, protocol: Protocol) -> bool {
         self.published
             .iter()
             .any(|p| p.host_port == port && p.protocol == protocol)
     }
-
-    /// Its name if it has one, else its short ID: what a user types after `docker stop`.
-    pub fn handle(&self) -> Text {
-        self.name
-            .clone()
-            .unwrap_or_else(|| Text::from(short_id(&self.id)))
-    }
 }
 
 /// The first 12 digits of an ID, as `docker ps` shows it.
-pub fn short_id(id: &str) -> &str {
+pub(crate) fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
 /// The engines to ask: the one `DOCKER_HOST` names (a `unix://` socket), or else every
 /// well-known socket that exists. Costs one `stat` per candidate; nothing is connected to.
-pub fn discover() -> Vec<Engine> {
+pub(crate) fn discover() -> Vec<Engine> {
     if let Some(host) = std::env::var_os("DOCKER_HOST") {
         let host = host.to_string_lossy().into_owned();
         return match host.strip_prefix("unix://") {
@@ -172,7 +165,7 @@ fn kind_of(socket: &Path) -> Kind {
 
 impl Engine {
     /// Every running container, with the ports it publishes and its addresses.
-    pub fn containers(&self) -> Result<Vec<Container>, EngineError> {
+    pub(crate) fn containers(&self) -> Result<Vec<Record>, EngineError> {
         let body = self.call("GET", "/containers/json", QUERY_TIMEOUT, &[200])?;
         let list: Vec<ListEntry> =
             serde_json::from_slice(&body).map_err(|e| EngineError::Malformed(e.to_string()))?;
@@ -180,7 +173,7 @@ impl Engine {
     }
 
     /// One container by ID (or name), with its restart policy.
-    pub fn inspect(&self, id: &str) -> Result<Container, EngineError> {
+    pub(crate) fn inspect(&self, id: &str) -> Result<Record, EngineError> {
         let path = format!("/containers/{}/json", encode(id));
         let body = self.call("GET", &path, QUERY_TIMEOUT, &[200])?;
         let entry: InspectEntry =
@@ -191,7 +184,7 @@ impl Engine {
     /// `docker stop`: SIGTERM (or the image's stop signal), then SIGKILL after `grace`.
     /// Stopping through the engine is also what keeps a restart policy from bringing the
     /// container back.
-    pub fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
+    pub(crate) fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
         let path = format!("/containers/{}/stop?t={}", encode(id), grace.as_secs());
         // 304: it was not running, which is what was wanted.
         self.call("POST", &path, grace + STOP_MARGIN, &[204, 304])
@@ -199,14 +192,14 @@ impl Engine {
     }
 
     /// `docker kill`: SIGKILL now.
-    pub fn kill(&self, id: &str) -> Result<(), EngineError> {
+    pub(crate) fn kill(&self, id: &str) -> Result<(), EngineError> {
         let path = format!("/containers/{}/kill", encode(id));
         self.call("POST", &path, QUERY_TIMEOUT + STOP_MARGIN, &[204])
             .map(drop)
     }
 
     /// Waits until the container is not running, at most `timeout`.
-    pub fn wait_not_running(&self, id: &str, timeout: Duration) -> Result<(), EngineError> {
+    pub(crate) fn wait_not_running(&self, id: &str, timeout: Duration) -> Result<(), EngineError> {
         let path = format!("/containers/{}/wait?condition=not-running", encode(id));
         self.call("POST", &path, timeout, &[200]).map(drop)
     }
@@ -335,7 +328,7 @@ pub(crate) fn container_name(name: &str) -> Text {
 }
 
 impl ListEntry {
-    fn into_container(self) -> Container {
+    fn into_container(self) -> Record {
         let published = self
             .ports
             .iter()
@@ -349,7 +342,7 @@ impl ListEntry {
                 })
             })
             .collect();
-        Container {
+        Record {
             id: self.id,
             name: self.names.first().map(|n| container_name(n)),
             image: self.image.map(Text::from),
@@ -452,9 +445,9 @@ pub(crate) fn bindings(
 }
 
 impl InspectEntry {
-    fn into_container(self) -> Container {
+    fn into_container(self) -> Record {
         let settings = self.network_settings;
-        Container {
+        Record {
             id: self.id,
             name: self.name.as_deref().map(container_name),
             image: self.config.and_then(|c| c.image).map(Text::from),
@@ -493,7 +486,6 @@ mod tests {
         assert_eq!(c.published.len(), 2);
         assert!(c.published.iter().all(|p| p.host_ip.is_none()));
         assert_eq!(c.addresses, vec!["172.17.0.2".parse::<IpAddr>().unwrap()]);
-        assert_eq!(c.handle(), "web");
     }
 
     #[test]

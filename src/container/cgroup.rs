@@ -9,7 +9,7 @@ use crate::model::Text;
 
 /// The runtime that made a container, as its cgroup names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runtime {
+pub(crate) enum Runtime {
     Docker,
     Podman,
     /// containerd: nerdctl, or Kubernetes through the CRI plugin.
@@ -20,7 +20,7 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Runtime::Docker => "docker",
             Runtime::Podman => "podman",
@@ -39,18 +39,18 @@ impl fmt::Display for Runtime {
 
 /// A container, as its cgroup names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerId {
-    pub runtime: Runtime,
+pub(crate) struct ContainerId {
+    pub(crate) runtime: Runtime,
     /// The container ID (64 hex digits), or the name for LXC, whose cgroups are named by it.
-    pub id: String,
+    pub(crate) id: String,
     /// The Kubernetes pod's UID, when it runs in one.
-    pub pod: Option<String>,
+    pub(crate) pod: Option<String>,
 }
 
 /// The container named by the cgroup lines of a process (`/proc/PID/cgroup`: v1 lines
 /// `N:controllers:/path`, the v2 line `0::/path`), or `None` for a process that runs in
 /// none.
-pub fn from_cgroup(lines: &[u8]) -> Option<ContainerId> {
+pub(crate) fn from_cgroup(lines: &[u8]) -> Option<ContainerId> {
     lines
         .split(|&b| b == b'\n')
         .filter_map(|line| {
@@ -63,12 +63,12 @@ pub fn from_cgroup(lines: &[u8]) -> Option<ContainerId> {
 }
 
 /// [`from_cgroup`] over lines already split (`Backend::cgroup_lines`).
-pub fn from_lines(lines: &[Text]) -> Option<ContainerId> {
+pub(crate) fn from_lines(lines: &[Text]) -> Option<ContainerId> {
     lines.iter().find_map(|line| from_cgroup(line.as_bytes()))
 }
 
 /// The container a cgroup path names.
-pub fn from_path(path: &str) -> Option<ContainerId> {
+pub(crate) fn from_path(path: &str) -> Option<ContainerId> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     let pod = parts.iter().find_map(|p| pod_uid(p));
     let found = |runtime, id: &str| {

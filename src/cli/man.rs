@@ -12,7 +12,7 @@ use crate::cli::{Cli, EXAMPLES};
 use crate::exit_codes;
 
 /// The whole page, as roff.
-pub fn page() -> io::Result<Vec<u8>> {
+pub(crate) fn page() -> io::Result<Vec<u8>> {
     let man = clap_mangen::Man::new(Cli::command());
     let mut out = Vec::new();
     man.render_title(&mut out)?;

@@ -8,7 +8,7 @@ use crate::model::Text;
 /// The user's name from the system's user database (NSS on Linux, the directory services
 /// on macOS), or the uid as a number. Cached: list mode asks for the same few users once
 /// per owner, and each lookup may go through NSS.
-pub fn user_name(uid: u32) -> Text {
+pub(crate) fn user_name(uid: u32) -> Text {
     static CACHE: Mutex<Vec<(u32, Text)>> = Mutex::new(Vec::new());
     let mut cache = CACHE
         .lock()

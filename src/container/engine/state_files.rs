@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Container, InspectConfig, InspectEntry, InspectHostConfig, InspectNetworkSettings};
+use super::{InspectConfig, InspectEntry, InspectHostConfig, InspectNetworkSettings, Record};
 
 /// `config.v2.json`, the fields rekt reads.
 #[derive(Deserialize)]
@@ -35,7 +35,7 @@ struct State {
 /// The running containers recorded under a Docker data root (`/var/lib/docker`, or what
 /// the daemon's `--data-root` says). Unreadable or half-written files are skipped: this is
 /// the fallback, and it only loses names.
-pub fn from_state_files(data_root: &Path) -> Vec<Container> {
+pub(crate) fn from_state_files(data_root: &Path) -> Vec<Record> {
     let Ok(dir) = std::fs::read_dir(data_root.join("containers")) else {
         return Vec::new();
     };
@@ -44,7 +44,7 @@ pub fn from_state_files(data_root: &Path) -> Vec<Container> {
         .collect()
 }
 
-fn read_container(dir: &Path) -> Option<Container> {
+fn read_container(dir: &Path) -> Option<Record> {
     let config: ConfigV2 =
         serde_json::from_slice(&std::fs::read(dir.join("config.v2.json")).ok()?).ok()?;
     if !config.state.is_some_and(|s| s.running) {

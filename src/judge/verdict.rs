@@ -16,66 +16,66 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::containers::Container;
+use crate::container::Container;
 use crate::exit_codes::ExitCode;
+use crate::lookup::watch::Sighting;
 use crate::lookup::{Elsewhere, Lookup};
 use crate::model::{BoundVisibility, Hidden, Lingering, NetNs, Protocol, Socket};
 use crate::query::{PortSpec, Query};
-use crate::watch::Sighting;
 
 /// The verdict on every port of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// One per port spec, in the order given.
-    pub specs: Vec<SpecVerdict>,
+    pub(crate) specs: Vec<SpecVerdict>,
     /// Whether this verdict follows a signal (it is the recheck).
-    pub after_signal: bool,
+    pub(crate) after_signal: bool,
     /// After a signal: the owners rekt left alone on purpose (clients, unless asked for).
     /// A port that only they hold is still held, and said so, but it does not fail the run:
     /// leaving them was what was asked.
-    pub spared: BTreeSet<u32>,
+    pub(crate) spared: BTreeSet<u32>,
 }
 
 /// The verdict on the ports of one spec (`8000`, `8000-8010/udp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecVerdict {
-    pub spec: PortSpec,
+pub(crate) struct SpecVerdict {
+    pub(crate) spec: PortSpec,
     /// Every (port, protocol) of the spec, by port and then TCP before UDP; consecutive
     /// free ports of one protocol are one entry (`first..=last`), everything else has an
     /// entry per port.
-    pub ports: Vec<PortVerdict>,
+    pub(crate) ports: Vec<PortVerdict>,
 }
 
 /// The status of one port and protocol (or of a run of free ports).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortVerdict {
-    pub first: u16,
+pub(crate) struct PortVerdict {
+    pub(crate) first: u16,
     /// Equal to `first` except for a run of free ports.
-    pub last: u16,
-    pub protocol: Protocol,
-    pub status: Status,
+    pub(crate) last: u16,
+    pub(crate) protocol: Protocol,
+    pub(crate) status: Status,
     /// After a signal: whether the port was held (or hidden) before it, so that the signal
     /// was meant to free it. Always false before a signal.
-    pub was_held: bool,
+    pub(crate) was_held: bool,
     /// After a signal: the holders that did not hold any of the ports before it. Something
     /// took the port again: a supervisor restarted the program, or another was quicker.
-    pub newcomers: Vec<u32>,
+    pub(crate) newcomers: Vec<u32>,
     /// When the settle watch saw it taken again: how long after it was found free.
-    pub retaken_after: Option<Duration>,
+    pub(crate) retaken_after: Option<Duration>,
     /// How long it was watched after it was found free (zero: not watched).
-    pub watched: Duration,
+    pub(crate) watched: Duration,
 }
 
 impl PortVerdict {
     /// Whether a newcomer holds it.
-    pub fn is_retaken(&self) -> bool {
+    pub(crate) fn is_retaken(&self) -> bool {
         !self.newcomers.is_empty()
     }
 }
 
 /// Why a port can or cannot be bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// Processes hold it: these PIDs (after a signal: survivors or newcomers), and
     /// perhaps also sockets whose owner cannot be seen.
     Held {
@@ -103,16 +103,16 @@ pub enum Status {
 
 /// A socket with no visible owner, and why, when the platform could tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HiddenSocket {
-    pub socket: Socket,
-    pub reason: Option<Hidden>,
+pub(crate) struct HiddenSocket {
+    pub(crate) socket: Socket,
+    pub(crate) reason: Option<Hidden>,
 }
 
 /// Another network namespace where a port is held, and the PIDs holding it there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Place {
-    pub netns: NetNs,
-    pub pids: Vec<u32>,
+pub(crate) struct Place {
+    pub(crate) netns: NetNs,
+    pub(crate) pids: Vec<u32>,
 }
 
 impl Status {
@@ -122,7 +122,7 @@ impl Status {
 
     /// Held, by a hidden owner too, or by a container that publishes it: what a signal is
     /// for.
-    pub fn is_held(&self) -> bool {
+    pub(crate) fn is_held(&self) -> bool {
         matches!(
             self,
             Status::Held { .. } | Status::Hidden { .. } | Status::Published { .. }
@@ -130,7 +130,7 @@ impl Status {
     }
 
     /// Some socket on it has an owner that cannot be seen.
-    pub fn has_hidden(&self) -> bool {
+    pub(crate) fn has_hidden(&self) -> bool {
         match self {
             Status::Held { hidden, .. } => !hidden.is_empty(),
             Status::Hidden { .. } => true,
@@ -142,7 +142,7 @@ impl Status {
 impl Verdict {
     /// Judges every port of `query` from `found` (and `elsewhere`, the other network
     /// namespaces' sockets). `before` is the verdict before a signal, for the recheck.
-    pub fn judge(
+    pub(crate) fn judge(
         query: &Query,
         found: &Lookup,
         elsewhere: &[Elsewhere],
@@ -166,7 +166,7 @@ impl Verdict {
 
     /// Marks the free ports that `published` says a running container publishes (with no
     /// socket here). A run of free ports is split around them.
-    pub fn publish(&mut self, mut published: impl FnMut(u16, Protocol) -> Vec<Container>) {
+    pub(crate) fn publish(&mut self, mut published: impl FnMut(u16, Protocol) -> Vec<Container>) {
         for spec in &mut self.specs {
             let mut ports = Vec::with_capacity(spec.ports.len());
             for p in spec.ports.drain(..) {
@@ -207,7 +207,7 @@ impl Verdict {
     }
 
     /// Every container that publishes a port of the verdict with no socket here.
-    pub fn published(&self) -> Vec<&Container> {
+    pub(crate) fn published(&self) -> Vec<&Container> {
         let mut all: Vec<&Container> = Vec::new();
         for p in self.entries() {
             if let Status::Published { containers } = &p.status {
@@ -222,7 +222,7 @@ impl Verdict {
     }
 
     /// After a signal: marks the holders of each port that were not `old` owners.
-    pub fn mark_newcomers(&mut self, old: &BTreeSet<u32>) {
+    pub(crate) fn mark_newcomers(&mut self, old: &BTreeSet<u32>) {
         for p in self.specs.iter_mut().flat_map(|s| &mut s.ports) {
             if let Status::Held { pids, .. } = &p.status {
                 p.newcomers = newcomers(pids, old);
@@ -233,7 +233,7 @@ impl Verdict {
     /// The settle watch's findings: each of `watched` (free ports, watched for `window`)
     /// that was seen taken (`seen`, owned as `taken` says) is held again, by newcomers; the
     /// rest were watched for the whole window.
-    pub fn settled(
+    pub(crate) fn settled(
         &mut self,
         watched: &[(u16, Protocol)],
         window: Duration,
@@ -303,7 +303,7 @@ impl Verdict {
     /// - after a signal: 0 when one of them was held and all are now free (or only
     ///   lingering connections block them, which no signal can end), else 1 (nothing was
     ///   held there to begin with).
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         self.specs
             .iter()
             .map(|s| s.exit_code(self.after_signal, &self.spared))
@@ -312,7 +312,7 @@ impl Verdict {
     }
 
     /// Every PID the verdict names as holding a port here.
-    pub fn holders(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn holders(&self) -> impl Iterator<Item = u32> + '_ {
         self.entries()
             .flat_map(|p| match &p.status {
                 Status::Held { pids, .. } => pids.as_slice(),
@@ -322,7 +322,7 @@ impl Verdict {
     }
 
     /// Every entry of every spec.
-    pub fn entries(&self) -> impl Iterator<Item = &PortVerdict> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &PortVerdict> {
         self.specs.iter().flat_map(|s| &s.ports)
     }
 }
@@ -348,13 +348,13 @@ impl SpecVerdict {
 
     /// Whether every port of the spec is free and none was held before a signal: the spec
     /// is answered by one line (`port 8000 is free`).
-    pub fn all_free(&self) -> bool {
+    pub(crate) fn all_free(&self) -> bool {
         self.ports.iter().all(|p| p.status.is_free() && !p.was_held)
     }
 
     /// The port numbers of the spec that need no line of their own: free in every
     /// protocol and not held before a signal.
-    pub fn quiet_ports(&self) -> u32 {
+    pub(crate) fn quiet_ports(&self) -> u32 {
         let loud: BTreeSet<u16> = self
             .ports
             .iter()
@@ -366,7 +366,7 @@ impl SpecVerdict {
 
     /// Whether the bound-only sockets could not be looked for on a free TCP port of the
     /// spec, and why.
-    pub fn unseen(&self) -> Option<BoundVisibility> {
+    pub(crate) fn unseen(&self) -> Option<BoundVisibility> {
         self.ports.iter().find_map(|p| match p.status {
             Status::Free { unseen } => unseen,
             _ => None,

@@ -14,7 +14,7 @@ use crate::model::{ProcessInfo, Text};
 
 /// What kind of forwarder a process is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Forwarder {
+pub(crate) enum Forwarder {
     /// Docker's userland proxy, forwarding one published port to one container address.
     DockerProxy {
         container_ip: Option<IpAddr>,
@@ -47,7 +47,7 @@ pub enum Forwarder {
 
 impl Forwarder {
     /// What this forwarder is for: `docker-proxy`, `rootlesskit`...
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Forwarder::DockerProxy { .. } => "docker-proxy",
             Forwarder::Dockerd => "dockerd",
@@ -68,7 +68,7 @@ impl Forwarder {
 
     /// Whether it forwards to a container that a Docker-compatible engine knows, so that
     /// the engine can be asked which.
-    pub fn has_engine(&self) -> bool {
+    pub(crate) fn has_engine(&self) -> bool {
         !matches!(
             self,
             Forwarder::WslRelay | Forwarder::Lima | Forwarder::OrbStack | Forwarder::AirPlay
@@ -76,8 +76,19 @@ impl Forwarder {
     }
 }
 
+impl Forwarder {
+    /// The container address it forwards to, when its arguments name one (docker-proxy's
+    /// `-container-ip`): the engine is asked which container has it.
+    pub(crate) fn container_ip(&self) -> Option<IpAddr> {
+        match self {
+            Forwarder::DockerProxy { container_ip, .. } => *container_ip,
+            _ => None,
+        }
+    }
+}
+
 /// The forwarder `info` describes, if it is one.
-pub fn classify(info: &ProcessInfo) -> Option<Forwarder> {
+pub(crate) fn classify(info: &ProcessInfo) -> Option<Forwarder> {
     let name = info.name.as_ref()?.as_str()?;
     // Windows executables end in .exe; compare without it, and without case.
     let name = name

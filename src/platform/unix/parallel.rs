@@ -18,7 +18,7 @@ const CHUNK: usize = 8;
 /// Visits every PID, on as many threads as pay off for that many processes (see
 /// `thread_count`), each thread with its own state from `init`; returns the states. Work is
 /// handed out in small chunks, so one huge process does not leave a thread idle.
-pub fn for_each_pid<S: Send>(
+pub(crate) fn for_each_pid<S: Send>(
     pids: &[u32],
     init: impl Fn() -> S + Sync,
     visit: impl Fn(&mut S, u32) + Sync,

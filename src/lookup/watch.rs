@@ -18,24 +18,24 @@ use crate::query::{PortSpec, Query};
 /// The settle time when `--settle` is not given: longer than every restart measured for a
 /// shell loop, a re-forking script, pm2, runsv, daemontools and (from its documentation)
 /// systemd's default `RestartSec=`.
-pub const DEFAULT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT: Duration = Duration::from_secs(1);
 
 /// The settle time when `--settle` is not given and an owner runs under a supervisor that
 /// waits about a second before it restarts (supervisord, s6-supervise).
-pub const SLOW_SUPERVISOR: Duration = Duration::from_secs(2);
+pub(crate) const SLOW_SUPERVISOR: Duration = Duration::from_secs(2);
 
 /// How often the socket table is asked during the watch.
-pub const INTERVAL: Duration = Duration::from_millis(20);
+pub(crate) const INTERVAL: Duration = Duration::from_millis(20);
 
 /// Something that took a watched port.
 #[derive(Debug, Clone)]
-pub struct Sighting {
-    pub port: u16,
-    pub protocol: Protocol,
+pub(crate) struct Sighting {
+    pub(crate) port: u16,
+    pub(crate) protocol: Protocol,
     /// How long after the watch began it was seen.
-    pub after: Duration,
+    pub(crate) after: Duration,
     /// Its sockets on the port.
-    pub sockets: Vec<Socket>,
+    pub(crate) sockets: Vec<Socket>,
 }
 
 /// Watches `ports`, free now, for `window`, and returns what took each one, as soon as it
@@ -46,7 +46,7 @@ pub struct Sighting {
 /// Windows) is not a taker: it is the ended owner's socket on its way out (wine lists a
 /// killed process's UDP socket so for a moment) or a closed connection's. It only counts
 /// when it is still there at the last look, since the port is not free while it is.
-pub fn settle(
+pub(crate) fn settle(
     query: &Query,
     scope: Scope,
     ports: &[(u16, Protocol)],

@@ -22,15 +22,15 @@ const MAX_RESPONSE: usize = 16 << 20;
 
 /// A response: the status code and the body, decoded from its transfer encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-    pub body: Vec<u8>,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
 }
 
 /// Docker Desktop on Windows serves its API on a named pipe, which rekt does not speak:
 /// every engine there is unreachable, and rekt says what to run instead.
 #[cfg(not(unix))]
-pub fn request(_: &Path, _: &str, _: &str, _: Duration) -> io::Result<Response> {
+pub(crate) fn request(_: &Path, _: &str, _: &str, _: Duration) -> io::Result<Response> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "rekt talks to container engines over unix sockets only",
@@ -40,7 +40,12 @@ pub fn request(_: &Path, _: &str, _: &str, _: Duration) -> io::Result<Response> 
 /// Sends `method path` to the HTTP server on the unix socket `socket` and reads the whole
 /// response, giving up after `timeout` in all.
 #[cfg(unix)]
-pub fn request(socket: &Path, method: &str, path: &str, timeout: Duration) -> io::Result<Response> {
+pub(crate) fn request(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    timeout: Duration,
+) -> io::Result<Response> {
     let deadline = Instant::now() + timeout;
     let mut stream = UnixStream::connect(socket)?;
     let left = || {
@@ -96,7 +101,7 @@ pub fn request(socket: &Path, method: &str, path: &str, timeout: Duration) -> io
 /// The response in `raw`, if it is complete; `eof` says the stream has ended (which
 /// completes a body that has neither a length nor chunks).
 #[cfg_attr(not(unix), allow(dead_code))]
-pub fn parse(raw: &[u8], eof: bool) -> io::Result<Option<Response>> {
+pub(crate) fn parse(raw: &[u8], eof: bool) -> io::Result<Option<Response>> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("bad HTTP: {what}"));
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut response = httparse::Response::new(&mut headers);

@@ -20,13 +20,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
-use crate::containers::Container;
-use crate::forwarder::Forwarder;
+use super::forwarder::Forwarder;
+use crate::container::Container;
 use crate::model::{Owner, Protection, Protocol, Socket, State};
 
 /// What an owner is to the port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// It holds the port: end it.
     Holder,
     /// Its only sockets on the port are outgoing connections from ephemeral ports.
@@ -42,7 +42,7 @@ pub enum Role {
 
 /// How a caller is related to rekt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Relation {
+pub(crate) enum Relation {
     /// rekt itself (it inherited the socket).
     Itself,
     /// rekt's parent (the shell, sudo, the program that ran rekt).
@@ -53,7 +53,7 @@ pub enum Relation {
 
 impl Role {
     /// Its name in JSON and in the ROLE column.
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             Role::Holder => "holder",
             Role::Client => "client",
@@ -64,7 +64,7 @@ impl Role {
     }
 
     /// What rekt does with an owner in this role when asked to end the port's owners.
-    pub fn decision(&self, include: Include) -> Decision {
+    pub(crate) fn decision(&self, include: Include) -> Decision {
         match self {
             Role::Holder => Decision::Signal,
             Role::Client if include.clients => Decision::Signal,
@@ -77,25 +77,25 @@ impl Role {
 
 /// The roles that are signalled only when the user asks for them too.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Include {
+pub(crate) struct Include {
     /// `--include-clients`.
-    pub clients: bool,
+    pub(crate) clients: bool,
     /// `--include-forwarders`.
-    pub forwarders: bool,
+    pub(crate) forwarders: bool,
 }
 
 /// What a forwarder is and what it forwards for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forwarding {
-    pub kind: Forwarder,
+pub(crate) struct Forwarding {
+    pub(crate) kind: Forwarder,
     /// The container it forwards the port to, when an engine (or the state files) could
     /// say which.
-    pub container: Option<Container>,
+    pub(crate) container: Option<Container>,
 }
 
 /// What is done with an owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Signal it.
     Signal,
     /// Never signal it, whatever is asked; the port stays held (exit 3).
@@ -106,23 +106,23 @@ pub enum Decision {
 
 /// What the rules need to know besides the owner.
 #[derive(Debug, Clone, Default)]
-pub struct Facts {
+pub(crate) struct Circumstances {
     /// rekt's PID.
-    pub me: u32,
+    pub(crate) me: u32,
     /// rekt's ancestors, nearest first, up to PID 1.
-    pub callers: Vec<u32>,
+    pub(crate) callers: Vec<u32>,
     /// The ephemeral port range, if known; without it nobody is a client.
-    pub ephemeral: Option<RangeInclusive<u16>>,
+    pub(crate) ephemeral: Option<RangeInclusive<u16>>,
     /// Ports with a listener (listening TCP, unconnected UDP) among the lookup's sockets.
-    pub listening: BTreeSet<(Protocol, u16)>,
+    pub(crate) listening: BTreeSet<(Protocol, u16)>,
     /// Processes that carry a port for something else, by PID (`forwarder::classify` and
     /// the engines say which).
-    pub forwarders: BTreeMap<u32, Forwarding>,
+    pub(crate) forwarders: BTreeMap<u32, Forwarding>,
 }
 
-impl Facts {
-    /// The listeners among `sockets`, for [`Facts::listening`].
-    pub fn listeners(sockets: &[Socket]) -> BTreeSet<(Protocol, u16)> {
+impl Circumstances {
+    /// The listeners among `sockets`, for [`Circumstances::listening`].
+    pub(crate) fn listeners(sockets: &[Socket]) -> BTreeSet<(Protocol, u16)> {
         sockets
             .iter()
             .filter(|s| matches!(s.state, State::Listen | State::Unconnected))
@@ -133,9 +133,9 @@ impl Facts {
 
 /// The role of `owner`. `protection` says which PIDs the system needs
 /// (`Backend::protection`).
-pub fn classify(
+pub(crate) fn classify(
     owner: &Owner,
-    facts: &Facts,
+    facts: &Circumstances,
     protection: impl Fn(u32) -> Option<Protection>,
 ) -> Role {
     let pid = owner.pid;
@@ -165,7 +165,7 @@ pub fn classify(
 /// (SYN_SENT, ESTABLISHED, CLOSE_WAIT), or a connected UDP socket, whose local port lies
 /// in the ephemeral range, with no listener on that port. A server's accepted connection
 /// has its listener's port, which is not ephemeral or has the listener on it.
-pub fn is_client_socket(socket: &Socket, facts: &Facts) -> bool {
+pub(crate) fn is_client_socket(socket: &Socket, facts: &Circumstances) -> bool {
     let outgoing = match socket.protocol {
         Protocol::Tcp => matches!(
             socket.state,
@@ -184,7 +184,7 @@ pub fn is_client_socket(socket: &Socket, facts: &Facts) -> bool {
 /// Above what a few dev servers with their workers use on a few ports; below the count
 /// of listening programs on a typical desktop or server, which a range over every port
 /// would hit.
-pub const MANY: usize = 8;
+pub(crate) const MANY: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -202,12 +202,12 @@ mod tests {
         }
     }
 
-    fn facts() -> Facts {
-        Facts {
+    fn facts() -> Circumstances {
+        Circumstances {
             me: 500,
             callers: vec![400, 300, 1],
             ephemeral: Some(32768..=60999),
-            ..Facts::default()
+            ..Circumstances::default()
         }
     }
 
@@ -219,7 +219,7 @@ mod tests {
         }
     }
 
-    fn role_of(o: &Owner, f: &Facts) -> Role {
+    fn role_of(o: &Owner, f: &Circumstances) -> Role {
         classify(o, f, linux_protection)
     }
 
@@ -267,17 +267,21 @@ mod tests {
         let accepted = owner(42, vec![socket(Protocol::Tcp, 8000, State::Established)]);
         assert_eq!(role_of(&accepted, &f), Role::Holder);
         // A listener on the connection's port: it is that server's accepted connection.
-        f.listening = Facts::listeners(&[socket(Protocol::Tcp, 45000, State::Listen)]);
+        f.listening = Circumstances::listeners(&[socket(Protocol::Tcp, 45000, State::Listen)]);
         let o = owner(42, vec![socket(Protocol::Tcp, 45000, State::Established)]);
         assert_eq!(role_of(&o, &f), Role::Holder);
         // A UDP listener does not make a TCP connection a server's.
-        let udp_only = Facts {
-            listening: Facts::listeners(&[socket(Protocol::Udp, 45000, State::Unconnected)]),
+        let udp_only = Circumstances {
+            listening: Circumstances::listeners(&[socket(
+                Protocol::Udp,
+                45000,
+                State::Unconnected,
+            )]),
             ..facts()
         };
         assert_eq!(role_of(&o, &udp_only), Role::Client);
         // Without a known range nobody is a client.
-        let unknown = Facts {
+        let unknown = Circumstances {
             ephemeral: None,
             ..facts()
         };

@@ -1,21 +1,75 @@
-//! The command line (clap) and the `Options` it turns into. Kept apart so that the rest of
-//! rekt never sees clap types, as in hyperfine.
+//! The command line (clap), the entry point, and the `Options` it turns into (`run`). Kept
+//! apart so that the rest of rekt never sees clap types, as in hyperfine.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
+mod man;
+
 use clap::{ArgGroup, Parser, Subcommand, ValueHint};
 
-use crate::duration;
 use crate::error::UsageError;
-use crate::exit_codes;
+use crate::exit_codes::{self, ExitCode};
+use crate::judge::Include;
 use crate::kill::{Policy, Signal};
 use crate::lookup::Scope;
+use crate::output::{self, Format};
 use crate::platform::{Backend, Os};
-use crate::query::{Blockers, PortSpec, Query};
-use crate::roles::Include;
+use crate::query::{BlockerSearch, PortSpec, Query};
+use crate::run::{self, Options};
+use crate::{debug, duration};
 
-pub const EXAMPLES: &str = "\
+/// The `rekt` binary: parse the command line, run, and return the exit code.
+pub(crate) fn main() -> std::process::ExitCode {
+    debug::from_env();
+    // Even a command line that does not parse gets its answer as JSON when it asked for it.
+    let json = asks_for_json(std::env::args_os());
+    if let Some(e) = signed_port(std::env::args_os()) {
+        return output::usage_error(&e, json).into();
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version go to stdout, through the stream that never panics.
+        Err(err) if !err.use_stderr() => return help(&err).into(),
+        Err(err) => return output::usage_error(&one_line_error(&err), json).into(),
+    };
+    if cli.debug {
+        debug::enable();
+    }
+    match cli.command {
+        Some(Command::Completions { shell }) => return completions(shell).into(),
+        Some(Command::Man) => return man_page().into(),
+        None => {}
+    }
+    match cli.into_options() {
+        Ok(opts) => run::run(&opts).into(),
+        Err(e) => output::usage_error(&e, json).into(),
+    }
+}
+
+/// Writes `--help` or `--version` (clap's answer) to stdout. A closed pipe is not a
+/// failure; a full disk is (exit 4).
+fn help(answer: &clap::Error) -> ExitCode {
+    output::write_stdout(answer.render().to_string().as_bytes(), "the help")
+}
+
+/// Writes the completion script for `shell` to stdout.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rekt", &mut script);
+    output::write_stdout(&script, "the completion script")
+}
+
+/// Writes the man page (roff) to stdout.
+fn man_page() -> ExitCode {
+    match man::page() {
+        Ok(page) => output::write_stdout(&page, "the man page"),
+        Err(e) => output::write_error(&e, "the man page"),
+    }
+}
+
+pub(crate) const EXAMPLES: &str = "\
 Examples:
   rekt                          list every listening TCP and bound UDP socket and its owner
   rekt 8000                     who owns port 8000 (TCP and UDP, IPv4 and IPv6)?
@@ -41,18 +95,18 @@ Examples:
     args_override_self = true,
     group(ArgGroup::new("signal").args(["terminate", "kill"]).multiple(true)),
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Ports: 8000, 8000-8010, 8000/tcp, 8000/udp, 8000-8010/udp. None: list every listener
     #[arg(value_name = "PORT", value_parser = parse_spec, value_hint = ValueHint::Other)]
-    pub ports: Vec<PortSpec>,
+    pub(crate) ports: Vec<PortSpec>,
 
     /// Ask every owner to exit (SIGTERM; on Windows, WM_CLOSE to its windows)
     #[arg(short = 't', long)]
-    pub terminate: bool,
+    pub(crate) terminate: bool,
 
     /// Force every owner to exit (SIGKILL; TerminateProcess on Windows); wins over -t
     #[arg(short = 'k', long)]
-    pub kill: bool,
+    pub(crate) kill: bool,
 
     /// How long to wait for owners to exit after a signal: 500ms, 3s, 1m30s, 1.5s; 0s
     /// signals without waiting (the port check still tells)
@@ -63,33 +117,33 @@ pub struct Cli {
         value_parser = duration::parse,
         value_hint = ValueHint::Other
     )]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 
     /// With -t: force the owners still running after --timeout (with -k: nothing more to do)
     #[arg(long, requires = "signal")]
-    pub escalate: bool,
+    pub(crate) escalate: bool,
 
     /// Ask before signalling each owner (needs a terminal)
     #[arg(short = 'i', long, requires = "signal")]
-    pub interactive: bool,
+    pub(crate) interactive: bool,
 
     /// Also signal clients: processes whose only sockets on the port are outgoing
     /// connections from ephemeral ports (a browser, ssh), which rekt otherwise shows and
     /// spares
     #[arg(long)]
-    pub include_clients: bool,
+    pub(crate) include_clients: bool,
 
     /// Also signal forwarders: processes that only carry a published port for a container
     /// or a VM (docker-proxy, dockerd, rootlesskit, slirp4netns, pasta, wslrelay, Docker
     /// Desktop). Risky: it breaks the container's published port, and signalling dockerd
     /// stops every container; without it rekt ends the container through its engine
     #[arg(long)]
-    pub include_forwarders: bool,
+    pub(crate) include_forwarders: bool,
 
     /// Do not ask before a range of ports signals more than 8 processes (needed without a
     /// terminal)
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
 
     /// After a signal, watch a port that is free for this long, and report a process that
     /// takes it again (a supervisor's restart; exit 3): 0s turns the watch off. Default 1s,
@@ -100,55 +154,55 @@ pub struct Cli {
         value_parser = duration::parse,
         value_hint = ValueHint::Other
     )]
-    pub settle: Option<Duration>,
+    pub(crate) settle: Option<Duration>,
 
     /// Add NAME, USER, TYPE (tcp, tcp6, udp, udp6), STATE, local ADDRESS, ROLE, and who
     /// started each owner: PARENTS, systemd UNIT, SUPERVISOR (with how to stop it)
     #[arg(short = 'v', long)]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
 
     /// Only listeners (listening TCP, unconnected UDP): the fast path, which skips connections
     #[arg(short = 'l', long)]
-    pub listen: bool,
+    pub(crate) listen: bool,
 
     /// Only TCP sockets
     #[arg(long, conflicts_with = "udp")]
-    pub tcp: bool,
+    pub(crate) tcp: bool,
 
     /// Only UDP sockets
     #[arg(long)]
-    pub udp: bool,
+    pub(crate) udp: bool,
 
     /// Only IPv4 sockets
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
-    pub ipv4: bool,
+    pub(crate) ipv4: bool,
 
     /// Only IPv6 sockets
     #[arg(short = '6', long = "ipv6")]
-    pub ipv6: bool,
+    pub(crate) ipv6: bool,
 
     /// Look in every network namespace (containers, ip netns), not just this one (Linux, root)
     #[arg(long)]
-    pub all_netns: bool,
+    pub(crate) all_netns: bool,
 
     /// Print one JSON document on stdout instead of tables and notes
     #[arg(long, conflicts_with = "quiet")]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// Print nothing; only the exit code tells
     #[arg(short = 'q', long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Trace on stderr which sources rekt read and why (also REKT_DEBUG=1)
     #[arg(long)]
-    pub debug: bool,
+    pub(crate) debug: bool,
 
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -166,46 +220,8 @@ fn parse_spec(text: &str) -> Result<PortSpec, UsageError> {
     text.parse::<PortSpec>()
 }
 
-/// How results are shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Tables on stdout, notes on stderr; `verbose` adds columns.
-    Human {
-        verbose: bool,
-    },
-    Json,
-    Quiet,
-}
-
-/// What one run of rekt should do, free of command-line details.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub query: Query,
-    pub format: Format,
-    /// `None`: only show the owners.
-    pub action: Option<Policy>,
-    /// Ask before each signal.
-    pub interactive: bool,
-    /// The roles signalled only on request (`--include-clients`, `--include-forwarders`).
-    pub include: Include,
-    /// Signal a range's many owners without asking (`--yes`).
-    pub yes: bool,
-    /// How long to watch a freed port for a newcomer; `None`: the default, which depends on
-    /// the owners' supervisors.
-    pub settle: Option<Duration>,
-    /// Which network namespaces to look in.
-    pub scope: Scope,
-}
-
-impl Options {
-    /// List mode: no port given, so show every listener.
-    pub fn is_list(&self) -> bool {
-        self.query.ports.is_empty()
-    }
-}
-
 impl Cli {
-    pub fn into_options(self) -> Result<Options, UsageError> {
+    pub(crate) fn into_options(self) -> Result<Options, UsageError> {
         let signal = if self.kill {
             Some(Signal::Kill)
         } else if self.terminate {
@@ -232,11 +248,11 @@ impl Cli {
         // List mode shows listeners: listening TCP and bound UDP.
         query.listen_only = self.listen || query.ports.is_empty();
         query.blockers = if query.listen_only {
-            Blockers::Nowhere
+            BlockerSearch::Nowhere
         } else if self.verbose || signal.is_some() {
-            Blockers::Everywhere
+            BlockerSearch::Everywhere
         } else {
-            Blockers::WhereFree
+            BlockerSearch::WhereFree
         };
         // Neither flag (or, impossibly, both) means both protocols and both families.
         if self.tcp != self.udp {
@@ -293,7 +309,7 @@ impl Cli {
 
 /// Whether the raw command line has `--json` (before any `--`), for answering a command
 /// line that does not parse in the format it asked for.
-pub fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+pub(crate) fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
     args.skip(1)
         .take_while(|a| a != "--")
         .any(|a| a == "--json")
@@ -301,7 +317,7 @@ pub fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
 
 /// `rekt -8000` (a habit from `kill -9`, or a typo) would otherwise be read as the flags
 /// `-8`, `-0`...: a usage error that says what was probably meant. `-4` and `-6` are flags.
-pub fn signed_port(args: impl Iterator<Item = std::ffi::OsString>) -> Option<UsageError> {
+pub(crate) fn signed_port(args: impl Iterator<Item = std::ffi::OsString>) -> Option<UsageError> {
     for arg in args.skip(1) {
         let arg = arg.to_str()?;
         if arg == "--" {
@@ -325,7 +341,7 @@ pub fn signed_port(args: impl Iterator<Item = std::ffi::OsString>) -> Option<Usa
 /// A clap error as one line: the first line of its message, with a pointer to `--help`.
 /// clap's own rendering spans several lines (usage, tips), which scripts and users scan
 /// poorly.
-pub fn one_line_error(err: &clap::Error) -> UsageError {
+pub(crate) fn one_line_error(err: &clap::Error) -> UsageError {
     // A bad port spec or duration: our own message already names the argument.
     if err.kind() == clap::error::ErrorKind::ValueValidation
         && let Some(source) = std::error::Error::source(err)
@@ -454,7 +470,7 @@ mod tests {
         assert!(!opts.include.clients && !opts.yes);
         assert!(parse(&["-k", "--settle", "soon", "80"]).is_err());
         // The help text names the threshold that the code uses.
-        use crate::roles::MANY;
+        use crate::judge::MANY;
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();
         assert!(

@@ -5,6 +5,7 @@ use crate::model::{Protocol, State};
 use crate::query::{CLOSING_STATES, Query};
 
 /// The state for a Linux `sk_state` value.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn from_code(protocol: Protocol, code: u8) -> Option<State> {
     Some(match code {
         1 => State::Established,
@@ -28,6 +29,7 @@ pub fn from_code(protocol: Protocol, code: u8) -> Option<State> {
 }
 
 /// The Linux `sk_state` number of `state`.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn code(state: State) -> u8 {
     match state {
         State::Established => 1,
@@ -49,12 +51,12 @@ pub fn code(state: State) -> u8 {
 /// in, but a bit of `idiag_states` that makes inet_diag walk the bind table for sockets
 /// that are bound and neither listening nor connected. The kernel reports each of them
 /// with its real state, TCP_CLOSE (7). Older kernels ignore the bit and return none.
-pub const BOUND_INACTIVE: u8 = 13;
+pub(crate) const BOUND_INACTIVE: u8 = 13;
 
 /// The states that match `query` for `protocol`, as the bit mask `idiag_states` takes
 /// (`1 << sk_state`). UDP matches in every state, or only unconnected (TCP_CLOSE) when
 /// listeners are asked for.
-pub fn mask(query: &Query, protocol: Protocol) -> u32 {
+pub(crate) fn mask(query: &Query, protocol: Protocol) -> u32 {
     match protocol {
         Protocol::Tcp => query
             .tcp_states()
@@ -68,7 +70,7 @@ pub fn mask(query: &Query, protocol: Protocol) -> u32 {
 /// The TCP states of the sockets that block a bind() besides those a lookup asks for:
 /// bound-only sockets, and connections after a close or shutdown (TIME_WAIT, which is
 /// also where a closed socket's FIN_WAIT2 waits, FIN_WAIT1, CLOSING, LAST_ACK).
-pub const BLOCKER_STATES: [State; 6] = [
+pub(crate) const BLOCKER_STATES: [State; 6] = [
     State::Bound,
     CLOSING_STATES[0],
     CLOSING_STATES[1],
@@ -78,7 +80,7 @@ pub const BLOCKER_STATES: [State; 6] = [
 ];
 
 /// [`BLOCKER_STATES`] as an `idiag_states` mask.
-pub fn blocker_mask() -> u32 {
+pub(crate) fn blocker_mask() -> u32 {
     BLOCKER_STATES
         .iter()
         .fold(0, |mask, &s| mask | 1 << code(s))

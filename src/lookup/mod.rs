@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::model::{BoundVisibility, Lingering, NetNs, Ownership, Protocol, Socket, SocketKey};
 use crate::platform::{Backend, Os};
-use crate::query::{Blockers, PortSpec, Query};
+use crate::query::{BlockerSearch, PortSpec, Query};
+
+pub(crate) mod watch;
 
 /// The sockets that match a query and the processes that hold them.
 #[derive(Debug, Clone, Default)]
@@ -120,9 +122,9 @@ struct FoundBlockers {
 fn find_blockers(query: &Query, scope: Scope, found: &[Socket]) -> io::Result<FoundBlockers> {
     let mut result = FoundBlockers::default();
     let ports = match query.blockers {
-        Blockers::Nowhere => return Ok(result),
-        Blockers::Everywhere => query.port_ranges(Protocol::Tcp),
-        Blockers::WhereFree => {
+        BlockerSearch::Nowhere => return Ok(result),
+        BlockerSearch::Everywhere => query.port_ranges(Protocol::Tcp),
+        BlockerSearch::WhereFree => {
             let held: BTreeSet<u16> = found
                 .iter()
                 .filter(|s| s.protocol == Protocol::Tcp)
@@ -195,7 +197,10 @@ fn without(ranges: &[(u16, u16)], held: &BTreeSet<u16>) -> Vec<(u16, u16)> {
 /// With [`Search::Abandon`], a lookup where every port is held here returns at once and
 /// the search is left to end with the process: for a run that only prints, where waiting
 /// would only cost time.
-pub fn lookup_with_hints(query: &Query, search: Search) -> io::Result<(Lookup, Vec<Elsewhere>)> {
+pub(crate) fn lookup_with_hints(
+    query: &Query,
+    search: Search,
+) -> io::Result<(Lookup, Vec<Elsewhere>)> {
     let stop = Arc::new(AtomicBool::new(false));
     let searching = {
         let (query, stop) = (query.clone(), Arc::clone(&stop));
@@ -239,17 +244,17 @@ pub fn lookup_with_hints(query: &Query, search: Search) -> io::Result<(Lookup, V
 
 /// Whether [`lookup_with_hints`] waits for its search when the port is held here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Search {
+pub(crate) enum Search {
     Finish,
     Abandon,
 }
 
 /// Another network namespace where the query matches, and the PIDs holding the sockets.
 #[derive(Debug, Clone)]
-pub struct Elsewhere {
-    pub netns: NetNs,
-    pub sockets: Vec<Socket>,
-    pub pids: Vec<u32>,
+pub(crate) struct Elsewhere {
+    pub(crate) netns: NetNs,
+    pub(crate) sockets: Vec<Socket>,
+    pub(crate) pids: Vec<u32>,
 }
 
 /// The other network namespaces where `query` matches (without owners), unless `stop` is
