@@ -340,6 +340,31 @@ pub struct ProcessStat {
     /// Stopped by a signal (SIGSTOP, Ctrl-Z): it acts on no signal but SIGKILL and
     /// SIGCONT until it is continued.
     pub stopped: bool,
+    /// Exited, and not yet reaped by its parent: it holds nothing any more.
+    pub zombie: bool,
+    /// Its process group, where the OS has job control.
+    pub group: Option<u32>,
+    /// The foreground process group of its controlling terminal, when it has one: a shell
+    /// whose own group this is, is the one the terminal listens to (back at its prompt).
+    pub terminal_group: Option<u32>,
+}
+
+/// A moment in the unit of [`ProcessStat::started`], and how many of those make a second:
+/// whether a process started after the moment, and how long ago, are told from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    pub now: u64,
+    pub per_second: u64,
+}
+
+impl Clock {
+    /// How long before this moment a process that started at `started` started.
+    pub fn since(&self, started: u64) -> std::time::Duration {
+        let ticks = self.now.saturating_sub(started);
+        let per_second = self.per_second.max(1);
+        std::time::Duration::from_secs(ticks / per_second)
+            + std::time::Duration::from_nanos((ticks % per_second) * 1_000_000_000 / per_second)
+    }
 }
 
 /// The answer to "who owns these sockets?".

@@ -284,6 +284,16 @@ pub(crate) fn sockets_in(query: &Query, scope: Scope) -> io::Result<Vec<Socket>>
     find_sockets(query, scope).map(|(sockets, _)| sockets)
 }
 
+/// The sockets matching `query` on just these (port, protocol)s: a cheap look at a few
+/// ports, as the settle watch makes.
+pub(crate) fn sockets_on(
+    query: &Query,
+    scope: Scope,
+    ports: &[(u16, Protocol)],
+) -> io::Result<Vec<Socket>> {
+    sockets_in(&watch::narrowed(query, ports), scope)
+}
+
 /// The matching sockets in `scope`, and (for every namespace) which namespace each is in.
 fn find_sockets(
     query: &Query,

@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
-use crate::model::{Blockers, SendError, Signal, Socket, Text};
+use crate::model::{Blockers, Clock, SendError, Signal, Socket, Text};
 use crate::query::Query;
 
 #[cfg(target_os = "linux")]
@@ -112,6 +112,18 @@ pub trait Backend {
         None
     }
 
+    /// `pid`'s children, where the OS lists them. A parent that waits (a shell loop's
+    /// `sleep`) shows what it will do next.
+    fn children(_pid: u32) -> Vec<u32> {
+        Vec::new()
+    }
+
+    /// Now, in the unit of [`ProcessStat::started`], where the OS gives one: whether a
+    /// process started after a moment is told by comparing the two.
+    fn clock() -> Option<Clock> {
+        None
+    }
+
     /// The lines of `pid`'s control-group membership (`/proc/PID/cgroup`: `0::/path`,
     /// `1:name=systemd:/path`), each as read. Empty where the OS has none or they are
     /// unreadable. Which unit they name is `context`'s business.
@@ -190,6 +202,13 @@ pub trait Handle {
 
     /// Whether it has exited.
     fn has_exited(&self) -> bool;
+
+    /// Whether it still holds one of the sockets it was pinned for: a process that closed
+    /// them (a server draining its connections after SIGTERM) has let go of the port. By
+    /// default, as long as it runs.
+    fn holds(&self) -> bool {
+        !self.has_exited()
+    }
 
     /// Whether it is stopped (SIGSTOP, Ctrl-Z), so that it cannot act on a polite request
     /// until it is continued. Windows has no stopped state.

@@ -9,16 +9,18 @@
 //! them is done by pure functions below, which the unit tests feed with real lines.
 
 mod ancestry;
+mod restart;
 mod supervisor;
 mod unit;
 
 pub(crate) use ancestry::{Link, ancestry, callers, kind_of};
+pub(crate) use restart::{BUSY, Look, Restarter, RestarterKind, restarters, see, window};
 pub(crate) use supervisor::{Supervisor, SupervisorKind, restarter, systemd_supervisor};
 pub(crate) use unit::{Unit, unit_of};
 
 use crate::model::ProcessInfo;
 use crate::platform::{Backend, Os};
-use supervisor::supervisor_in_chain;
+use supervisor::{recognise, supervisor_in_chain};
 
 /// Who started a process and what would start it again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -52,10 +52,15 @@ impl SupervisorKind {
         }
     }
 
-    /// Whether it waits about a second before it restarts a program (measured: supervisord
-    /// 1.13-1.19 s, s6-supervise 1.11-1.21 s), longer than the default settle time.
-    pub(crate) fn restarts_slowly(self) -> bool {
-        matches!(self, SupervisorKind::Supervisord | SupervisorKind::S6)
+    /// How long after its program exits it may start it again, so how long a freed port
+    /// is watched for it: about a second for supervisord and s6-supervise (measured 1.11-1.21
+    /// s), then two; within a few hundred milliseconds for the others (pm2 147-302 ms, runsv
+    /// 115-161, supervise 132-224; systemd's default `RestartSec=` is 100 ms), then one.
+    pub(crate) fn restart_window(self) -> std::time::Duration {
+        match self {
+            SupervisorKind::Supervisord | SupervisorKind::S6 => std::time::Duration::from_secs(2),
+            _ => std::time::Duration::from_secs(1),
+        }
     }
 }
 

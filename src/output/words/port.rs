@@ -33,19 +33,24 @@ pub(crate) fn elsewhere(port: u16, protocol: Protocol, place: &Place) -> String 
     )
 }
 
-/// After a signal, a port that a newcomer took: `port 18600/tcp was taken again 130ms
-/// after it was free, by 4321 (python3), started by 4100 (bash) < 900 (sshd); the shell
-/// 4100 (bash) started it again; to stop it for good: kill 4100, then run rekt again`.
-pub(crate) fn retaken(status: &PortVerdict, details: &Known) -> String {
-    let port = format!("port {}/{}", status.first, status.protocol);
-    let when = match status.retaken_after {
+/// After a signal, a port that restarted processes took: `port 18600/tcp was taken again
+/// 130ms after it was free, by 4321 (python3), started by 4100 (bash) < 900 (sshd); the
+/// shell 4100 (bash) started it again; to stop it for good: kill 4100, then run rekt
+/// again`. `None` when no newcomer started after the signal.
+pub(crate) fn retaken(status: &PortVerdict, details: &Known) -> Option<String> {
+    let restarted: Vec<u32> = newcomers(status, true);
+    if restarted.is_empty() {
+        return None;
+    }
+    let port = format!("port {}/{}", status.first(), status.protocol());
+    let when = match status.after().and_then(|a| a.retaken_after) {
         Some(after) => format!(" {} after it was free,", waited(after)),
         None => String::new(),
     };
-    let by = list(status.newcomers.iter().map(|&p| who(p, details)));
+    let by = list(restarted.iter().map(|&p| who(p, details)));
     let mut line = format!("{port} was taken again{when} by {by}");
     // The first newcomer with a context speaks for the rest (a server and its workers).
-    let context = status.newcomers.iter().find_map(|&p| details.context(p));
+    let context = restarted.iter().find_map(|&p| details.context(p));
     if let Some(context) = context {
         if !context.parents.is_empty() {
             line.push_str(&format!(
@@ -72,7 +77,55 @@ pub(crate) fn retaken(status: &PortVerdict, details: &Known) -> String {
             }
         }
     }
-    line
+    Some(line)
+}
+
+/// After a signal, a port that processes which were already running took: `port 8000/tcp
+/// was taken by 4321 (python3), which was already running before the signal (not a
+/// restart)`. `None` when every newcomer started after the signal.
+pub(crate) fn taken_by_running(status: &PortVerdict, details: &Known) -> Option<String> {
+    let running = newcomers(status, false);
+    let (which, was) = match running.len() {
+        0 => return None,
+        1 => ("", "was"),
+        _ => ("es", "were"),
+    };
+    let when = match status.after().and_then(|a| a.retaken_after) {
+        Some(after) => format!(" {} after it was free,", waited(after)),
+        None => String::new(),
+    };
+    Some(format!(
+        "port {}/{} was taken{when} by {}, which {was} already running before the signal \
+         (process{which} that did not hold the port then; not a restart)",
+        status.first(),
+        status.protocol(),
+        list(running.iter().map(|&p| who(p, details)))
+    ))
+}
+
+/// The newcomers of a port that started after the signal (`restarted`) or before it.
+fn newcomers(status: &PortVerdict, restarted: bool) -> Vec<u32> {
+    status
+        .newcomers()
+        .iter()
+        .filter(|n| n.restarted == restarted)
+        .map(|n| n.pid)
+        .collect()
+}
+
+/// After a signal, a port the settle watch saw bound again by a socket that was gone, with
+/// its process, before rekt could name them.
+pub(crate) fn bound_briefly(status: &PortVerdict) -> String {
+    let when = match status.after().and_then(|a| a.retaken_after) {
+        Some(after) => format!(" {} after it was free", waited(after)),
+        None => String::new(),
+    };
+    format!(
+        "port {}/{} was bound again{when}, briefly, by a process that exited before rekt \
+         could name it: something keeps binding it, so it may not be free when you bind it",
+        status.first(),
+        status.protocol()
+    )
 }
 
 /// Why a socket has no visible owner, as the one line about it:

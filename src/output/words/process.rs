@@ -4,7 +4,9 @@ use super::super::Known;
 use super::{container, forwarding, ports};
 use crate::judge::{Relation, Role};
 use crate::kill::{Guard, Outcome, Report};
-use crate::model::{Protection, Signal};
+use std::time::Duration;
+
+use crate::model::{Protection, Protocol, Signal};
 use crate::query::PortSpec;
 
 /// `1234 (node)`, or just `1234` when the name is unknown.
@@ -97,12 +99,67 @@ pub(crate) fn outcome_detail(pid: u32, outcome: &Outcome, details: &Known) -> Op
         Outcome::Denied(e) => Some(format!("{e}; {}", details.privilege_hint())),
         Outcome::Failed(e) => Some(e.to_string()),
         Outcome::NoWindows => Some(no_windows().into()),
+        Outcome::HeldBack {
+            port,
+            protocol,
+            blocker,
+        } => Some(held_back(*port, *protocol, *blocker, details)),
+        Outcome::Released => Some("it closed its sockets on the port and is still running".into()),
         Outcome::Exited
         | Outcome::StillRunning
         | Outcome::NotWaited
         | Outcome::AlreadyGone
         | Outcome::Declined => None,
     }
+}
+
+/// Why an owner was not signalled although it holds the port: `port 18522/tcp stays held
+/// by 812 (sshd), which rekt never signals (it is rekt's caller (sshd)), so signalling the
+/// others would only do harm; --partial signals them anyway`.
+fn held_back(port: u16, protocol: Protocol, blocker: u32, details: &Known) -> String {
+    format!(
+        "port {port}/{protocol} stays held by {}, which rekt does not signal ({}), so \
+         signalling the others would free nothing and only do harm; --partial signals them \
+         anyway",
+        who(blocker, details),
+        reason_of(blocker, details)
+    )
+}
+
+/// `4123 (python3) closed its sockets on the port and is still running (draining)`.
+pub(crate) fn released(pid: u32, details: &Known) -> String {
+    format!(
+        "{} let go of the port and is still running (finishing its work); it was not forced",
+        who(pid, details)
+    )
+}
+
+/// `-t --escalate` forcing an owner that could not be asked at all (no window to close).
+pub(crate) fn escalating_at_once(pid: u32, details: &Known) -> String {
+    format!("killing {} instead (--escalate)", who(pid, details))
+}
+
+/// `-t --escalate` forcing an owner that outlived the timeout and still holds the port.
+pub(crate) fn escalating(pid: u32, waited: Duration, details: &Known) -> String {
+    format!(
+        "{} is still running after {}; killing it",
+        who(pid, details),
+        super::waited(waited)
+    )
+}
+
+/// An owner still holding the port after every wait.
+pub(crate) fn still_running(report: &Report, waited: Duration, details: &Known) -> String {
+    format!(
+        "{} is still running after {}{}",
+        who(report.pid, details),
+        super::waited(waited),
+        if report.signal == Some(Signal::Terminate) {
+            "; use -k or --escalate to force it"
+        } else {
+            ""
+        }
+    )
 }
 
 /// Why `-t` could not ask a process without windows (Windows has no SIGTERM).
@@ -125,6 +182,15 @@ pub(crate) fn not_signalled(pid: u32, outcome: &Outcome, details: &Known) -> Str
             format!("{who} already exited or let go of the port; not signalled")
         }
         Outcome::Declined => format!("skipped {who}"),
+        Outcome::HeldBack {
+            port,
+            protocol,
+            blocker,
+        } => format!(
+            "not signalling {who}: {}",
+            held_back(*port, *protocol, *blocker, details)
+        ),
+        Outcome::Released => released(pid, details),
         Outcome::Exited => format!("{who} exited"),
         Outcome::StillRunning => format!("{who} is still running"),
         Outcome::NotWaited => format!("{who} was signalled; not waited for (--timeout 0s)"),

@@ -203,7 +203,7 @@ pub(crate) fn stat(pid: u32) -> Option<ProcessStat> {
         // The System Idle Process (0) is nobody's parent.
         parent: Some(parent).filter(|&p| p != 0 && p != pid),
         started: start_time_of(pid),
-        stopped: false,
+        ..ProcessStat::default()
     })
 }
 
