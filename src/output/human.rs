@@ -74,14 +74,13 @@ impl HumanPrinter {
                 self.note(&line);
             }
             Status::Held { pids, hidden } if after => {
-                for line in [
+                let retaken = [
                     words::retaken(p, details),
                     words::taken_by_running(p, details),
-                ] {
-                    if let Some(line) = line {
-                        let line = self.err_style.red(&line);
-                        self.note(&line);
-                    }
+                ];
+                for line in retaken.into_iter().flatten() {
+                    let line = self.err_style.red(&line);
+                    self.note(&line);
                 }
                 // The holders besides the newcomers: survivors of the signal.
                 let survivors: Vec<u32> = pids
