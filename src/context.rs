@@ -156,6 +156,9 @@ pub enum SupervisorKind {
     /// A container engine, by the container's restart policy (`always`, `unless-stopped`,
     /// `on-failure`): stopping the container through the engine ends it for good.
     Engine,
+    /// A system service (Windows: the service control manager, whose recovery actions may
+    /// restart it): stopping the service ends it for good.
+    Service,
 }
 
 impl SupervisorKind {
@@ -172,6 +175,7 @@ impl SupervisorKind {
             SupervisorKind::Shell => "shell",
             SupervisorKind::Process => "process",
             SupervisorKind::Engine => "engine",
+            SupervisorKind::Service => "service",
         }
     }
 
@@ -244,7 +248,8 @@ fn describe(pid: u32, details: &mut Details) -> Context {
     let supervisor = parents
         .iter()
         .find_map(|&p| supervisor_in_chain(pid, p, details.read(p)))
-        .or_else(|| unit.as_ref().and_then(systemd_supervisor));
+        .or_else(|| unit.as_ref().and_then(systemd_supervisor))
+        .or_else(|| Os::service(pid).map(|name| service_supervisor(&name)));
     Context {
         parents,
         unit,
@@ -383,10 +388,22 @@ pub fn recognise(info: &ProcessInfo) -> Option<SupervisorKind> {
     {
         return Some(SupervisorKind::Pm2);
     }
+    // Where a process cannot rename itself in its command line (Windows), the daemon is
+    // `node ...\pm2\lib\Daemon.js`, as pm2 starts it.
+    if args.get(1).is_some_and(|a| {
+        let a = a.replace('\\', "/");
+        a.ends_with("/pm2/lib/Daemon.js")
+    }) {
+        return Some(SupervisorKind::Pm2);
+    }
     if named("supervisord") || script("supervisord") {
         return Some(SupervisorKind::Supervisord);
     }
-    if named("nodemon") || script("nodemon") || args.get(1).is_some_and(|a| a.contains("/nodemon/"))
+    if named("nodemon")
+        || script("nodemon")
+        || args
+            .get(1)
+            .is_some_and(|a| a.contains("/nodemon/") || a.contains("\\nodemon\\"))
     {
         return Some(SupervisorKind::Nodemon);
     }
@@ -458,7 +475,8 @@ fn supervisor_in_chain(pid: u32, ancestor: u32, info: &ProcessInfo) -> Option<Su
         SupervisorKind::Systemd
         | SupervisorKind::Shell
         | SupervisorKind::Process
-        | SupervisorKind::Engine => {}
+        | SupervisorKind::Engine
+        | SupervisorKind::Service => {}
     }
     Some(supervisor)
 }
@@ -484,6 +502,29 @@ pub fn systemd_supervisor(unit: &Unit) -> Option<Supervisor> {
         name: Some(unit.name.clone()),
         stop: Some(stop),
     })
+}
+
+/// A system service as a supervisor (Windows): `sc.exe stop NAME` stops it for good (the
+/// `.exe`, because in PowerShell `sc` may be Set-Content; `Stop-Service NAME` is the same).
+pub fn service_supervisor(name: &Text) -> Supervisor {
+    Supervisor {
+        kind: SupervisorKind::Service,
+        pid: None,
+        name: Some(name.clone()),
+        stop: Some(format!("sc.exe stop {}", windows_word(name))),
+    }
+}
+
+/// `text` as one word for cmd and PowerShell alike: bare when it is made of safe
+/// characters, else in double quotes (which no service name contains). A name with a
+/// control character is written escaped: shown safely, but not something to paste.
+pub fn windows_word(text: &Text) -> String {
+    let bytes = text.as_bytes();
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b"._-".contains(&b);
+    if !bytes.is_empty() && bytes.iter().all(|&b| safe(b)) {
+        return text.to_string();
+    }
+    format!("\"{}\"", text.to_string().replace('"', ""))
 }
 
 /// The supervisor inferred for a newcomer whose parent also started an owner that rekt
@@ -777,6 +818,48 @@ mod tests {
         );
         assert_eq!(recognise(&info("vim", &["vim", "supervisord.conf"])), None);
         assert_eq!(recognise(&info("bash", &["bash"])), None);
+    }
+
+    #[test]
+    fn windows_command_lines_name_pm2_and_nodemon() {
+        // On Windows a process cannot retitle its command line: pm2's daemon is the node
+        // running pm2's Daemon.js, and nodemon's paths use backslashes.
+        let god = info(
+            "node.exe",
+            &[
+                r"C:\Program Files\nodejs\node.exe",
+                r"C:\Users\dev\AppData\Roaming\npm\node_modules\pm2\lib\Daemon.js",
+            ],
+        );
+        assert_eq!(recognise(&god), Some(SupervisorKind::Pm2));
+        let nodemon = info(
+            "node.exe",
+            &[
+                "node",
+                r"C:\Users\dev\AppData\Roaming\npm\node_modules\nodemon\bin\nodemon.js",
+                "app.js",
+            ],
+        );
+        assert_eq!(recognise(&nodemon), Some(SupervisorKind::Nodemon));
+        let shim = info(
+            "node.exe",
+            &["node", r"C:\app\node_modules\nodemon\lib\cli.js"],
+        );
+        assert_eq!(recognise(&shim), Some(SupervisorKind::Nodemon));
+        // Another script called Daemon.js is not pm2's.
+        let other = info("node.exe", &["node", r"C:\app\lib\Daemon.js"]);
+        assert_eq!(recognise(&other), None);
+    }
+
+    #[test]
+    fn services_stop_through_the_service_manager() {
+        let s = service_supervisor(&Text::from("W3SVC"));
+        assert_eq!(s.kind, SupervisorKind::Service);
+        assert_eq!(s.stop.as_deref(), Some("sc.exe stop W3SVC"));
+        assert_eq!(s.pid, None);
+        let spaced = service_supervisor(&Text::from("My App \"x\""));
+        assert_eq!(spaced.stop.as_deref(), Some("sc.exe stop \"My App x\""));
+        assert_eq!(windows_word(&Text::from("")), "\"\"");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::containers;
 use crate::exit_codes::ExitCode;
 use crate::kill::{Event, Report};
 use crate::lookup::Lookup;
-use crate::model::{Signal, Socket};
+use crate::model::{Hidden, Signal, Socket};
 use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
 use crate::verdict::{PortVerdict, Status, Verdict};
@@ -97,8 +97,15 @@ impl HumanPrinter {
                 };
                 self.note(&line);
             }
-            Status::Hidden { .. } if after => {
-                let by = words::holders(&[], true, details);
+            Status::Hidden { sockets } if after => {
+                let by = match sockets.first().and_then(|h| h.reason.as_ref()) {
+                    // The table names a binder that has exited: say which processes may
+                    // have inherited the socket.
+                    Some(Hidden::BinderExited { binder, heirs }) => {
+                        words::inherited(*binder, heirs)
+                    }
+                    _ => words::holders(&[], true, details),
+                };
                 let line = self
                     .err_style
                     .red(&format!("{port} is {still}held by {by}"));

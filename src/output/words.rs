@@ -8,7 +8,9 @@ use crate::context::{Supervisor, SupervisorKind, Unit};
 use crate::duration;
 use crate::forwarder::Forwarder;
 use crate::kill::{Outcome, Report};
-use crate::model::{BoundVisibility, Hidden, Lingering, Protection, Protocol, Signal, Socket};
+use crate::model::{
+    BoundVisibility, Heir, Hidden, Lingering, Protection, Protocol, Signal, Socket,
+};
 use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
 use crate::roles::{Forwarding, Relation, Role};
@@ -62,13 +64,52 @@ pub fn protection(p: &Protection) -> String {
                                 bootout system/LABEL`, or `gui/$(id -u)/LABEL` for your own \
                                 agents)"
             .into(),
-        Protection::System => "PID 4 is the System process: the kernel's HTTP server \
-                               (http.sys) holds the port for a service or a URL reservation \
-                               (IIS, WinRM, SSRS, WebDAV, ...); `netsh http show servicestate` \
-                               names the process that registered it, and stopping that service \
-                               (or `netsh http delete urlacl URL=...`) frees the port"
+        Protection::System => "PID 4 is the System process (the kernel and its drivers), which \
+                               no program may end, whatever its privileges. On 445 and 139 it \
+                               is file sharing (SMB, NetBIOS over TCP/IP): the Server service \
+                               (LanmanServer) and its drivers. On other ports it is mostly the \
+                               kernel's HTTP server (http.sys) holding the port for a service \
+                               or a URL reservation (IIS, WinRM, SSRS, WebDAV, ...): `netsh \
+                               http show servicestate` names the process that registered it, \
+                               and stopping that service (or `netsh http delete urlacl \
+                               URL=...`) frees the port"
             .into(),
+        Protection::ProtectedProcess => "it is a protected process (such as csrss.exe, an \
+                                         antimalware service or LSA): Windows lets no \
+                                         program end it, whatever its privileges"
+            .into(),
+        Protection::ServiceHost { services, holder } => service_host(services, holder.as_ref()),
     }
+}
+
+/// Why a process that hosts several services is not signalled, and what to stop instead.
+fn service_host(services: &[crate::model::Text], holder: Option<&crate::model::Text>) -> String {
+    let shown = 6;
+    let mut names = list(services.iter().take(shown));
+    if services.len() > shown {
+        names.push_str(&format!(", and {} more", services.len() - shown));
+    }
+    let instead = match holder {
+        Some(name) => {
+            let word = crate::context::windows_word(name);
+            format!(
+                "the port is the service {name}'s: stop it alone with `sc.exe stop {word}` \
+                 (PowerShell: `Stop-Service {word}`)"
+            )
+        }
+        None => "stop the service that holds the port alone with `sc.exe stop NAME` \
+                 (PowerShell: `Stop-Service NAME`)"
+            .into(),
+    };
+    format!(
+        "it hosts {} services ({names}), and ending it would end every one of them; {instead}",
+        services.len()
+    )
+}
+
+/// `; run as Administrator`, where the platform has a hint that can help, else nothing.
+fn hint() -> String {
+    Os::privilege_hint().map_or_else(String::new, |h| format!("; {h}"))
 }
 
 /// Why an owner in `role` is not signalled: `it is rekt's caller (python3)`.
@@ -100,9 +141,10 @@ pub fn outcome_detail(pid: u32, outcome: &Outcome, details: &Details) -> Option<
         Outcome::ViaContainer => Some(details.container(pid).map_or_else(String::new, |c| {
             format!("it runs in {}, which rekt ended instead", container(c))
         })),
-        Outcome::Denied(e) => Some(format!("{e}; {}", Os::PRIVILEGE_HINT)),
+        Outcome::Denied(e) => Some(format!("{e}{}", hint())),
         Outcome::Failed(e) => Some(e.to_string()),
         Outcome::NoWindows => Some(no_windows().into()),
+        Outcome::ConsoleOnly => Some(console_only().into()),
         Outcome::Exited
         | Outcome::StillRunning
         | Outcome::NotWaited
@@ -114,7 +156,14 @@ pub fn outcome_detail(pid: u32, outcome: &Outcome, details: &Details) -> Option<
 /// Why `-t` could not ask a process without windows (Windows has no SIGTERM).
 fn no_windows() -> &'static str {
     "it has no windows to close (Windows has no SIGTERM; -t posts WM_CLOSE to a process's \
-     windows); use -k to end it"
+     windows); use -k, or -t --escalate, to end it"
+}
+
+/// Why `-t` could not ask a console program: closing its console would end them all.
+fn console_only() -> &'static str {
+    "it is a console program, and Windows has no polite signal for one: its only window is \
+     its console's, and closing that would end every program attached to the console; use \
+     -k, or -t --escalate, to end it"
 }
 
 /// The one line for an owner that was not signalled, or whose signal failed.
@@ -130,8 +179,9 @@ pub fn not_signalled(pid: u32, outcome: &Outcome, details: &Details) -> String {
         Outcome::Skipped(role) => {
             format!("not signalling {who}: {}", role_reason(role, pid, details))
         }
-        Outcome::Denied(e) => format!("could not signal {who}: {e}; {}", Os::PRIVILEGE_HINT),
+        Outcome::Denied(e) => format!("could not signal {who}: {e}{}", hint()),
         Outcome::NoWindows => format!("could not ask {who} to exit: {}", no_windows()),
+        Outcome::ConsoleOnly => format!("could not ask {who} to exit: {}", console_only()),
         Outcome::Failed(e) => format!("could not signal {who}: {e}"),
         Outcome::AlreadyGone => {
             format!("{who} already exited or let go of the port; not signalled")
@@ -224,6 +274,10 @@ pub fn supervisor(s: &Supervisor, unit: Option<&Unit>, details: &Details) -> Str
             "its container engine (container {}, restart policy)",
             name.unwrap_or_default()
         ),
+        (SupervisorKind::Service, name) => format!(
+            "the service manager (as the service {})",
+            name.unwrap_or_default()
+        ),
         (kind, _) => {
             let tool = tool(kind);
             if tool.is_empty() {
@@ -247,6 +301,7 @@ fn tool(kind: SupervisorKind) -> &'static str {
         SupervisorKind::Daemontools => "supervise",
         SupervisorKind::Shell | SupervisorKind::Process => "",
         SupervisorKind::Engine => "engine",
+        SupervisorKind::Service => "service",
     }
 }
 
@@ -278,9 +333,20 @@ pub fn supervised(pid: u32, details: &Details) -> Option<String> {
         supervisor(s, context.unit.as_ref(), details)
     );
     if let Some(stop) = &s.stop {
-        line.push_str(&format!("; to stop it for good: {stop}"));
+        line.push_str(&format!("; to stop it for good: {stop}{}", powershell(s)));
     }
     Some(line)
+}
+
+/// A service's stop command in PowerShell's words too: ` (PowerShell: Stop-Service NAME)`.
+fn powershell(s: &Supervisor) -> String {
+    match (s.kind, &s.name) {
+        (SupervisorKind::Service, Some(name)) => format!(
+            " (PowerShell: Stop-Service {})",
+            crate::context::windows_word(name)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// After a signal, a port that a newcomer took: `port 18600/tcp was taken again 130ms
@@ -318,7 +384,10 @@ pub fn retaken(status: &PortVerdict, details: &Details) -> String {
                     SupervisorKind::Shell | SupervisorKind::Process => ", then run rekt again",
                     _ => "",
                 };
-                line.push_str(&format!("; to stop it for good: {stop}{then}"));
+                line.push_str(&format!(
+                    "; to stop it for good: {stop}{then}{}",
+                    powershell(s)
+                ));
             }
         }
     }
@@ -347,14 +416,14 @@ pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Details) -> St
         Some(uid) => format!(" of uid {uid} ({})", Os::user_name(uid)),
         None => String::new(),
     };
-    let hint = Os::PRIVILEGE_HINT;
+    let hint = hint();
     match reason {
         Some(Hidden::OtherUser) => {
-            format!("{port} is held by a process{whose} that you cannot see; {hint}")
+            format!("{port} is held by a process{whose} that you cannot see{hint}")
         }
         Some(Hidden::HiddenPid) => format!(
             "{port} is held by a process{whose} that /proc hides from you (it is mounted \
-             with hidepid); {hint}"
+             with hidepid){hint}"
         ),
         Some(Hidden::Unreadable { pids }) => {
             let which = match pids.as_slice() {
@@ -386,20 +455,76 @@ pub fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Details) -> St
              tunnel such as WireGuard, or NFS) or one in flight between processes over a unix \
              socket (SCM_RIGHTS); rekt cannot tell which, and there is nothing to signal"
         ),
+        Some(Hidden::BinderExited { binder, heirs }) => format!(
+            "{port} is held by a socket that PID {binder} created and that outlived it: that \
+             process has exited (the socket table names the process that bound a socket, not \
+             the one that holds it now){}",
+            heirs_clause(heirs)
+        ),
+        Some(Hidden::Reserved) => format!(
+            "{port} is reserved by the system (an excluded port range; see `netsh int {} show \
+             excludedportrange protocol={}`): no socket is listed, yet a bind() there is \
+             refused, and there is nothing to signal",
+            ip_version(socket),
+            socket.protocol
+        ),
+        Some(Hidden::Unlisted) => format!(
+            "{port} is held by a socket the tables do not show (a bind() there finds it in \
+             use; the socket tables leave out sockets that are bound but neither listening \
+             nor connected), so no process can be named"
+        ),
         None => format!("{port} is held by a socket{whose} whose owner rekt cannot see"),
+    }
+}
+
+/// `a process that inherited the socket from PID 900, which has exited; the likely holder
+/// is its child 1204 (node.exe), ...`: a hidden holder, after a signal.
+pub fn inherited(binder: u32, heirs: &[Heir]) -> String {
+    format!(
+        "a process that inherited the socket from PID {binder}, which has exited{}",
+        heirs_clause(heirs)
+    )
+}
+
+/// `ipv4` or `ipv6`, as netsh names a socket's family.
+fn ip_version(socket: &Socket) -> &'static str {
+    match socket.family {
+        crate::model::Family::V4 => "ipv4",
+        crate::model::Family::V6 => "ipv6",
+    }
+}
+
+/// `; most likely its child 5120 (node.exe), which inherited it`, or why none is named.
+fn heirs_clause(heirs: &[Heir]) -> String {
+    let named = |h: &Heir| match &h.name {
+        Some(name) => format!("{} ({name})", h.pid),
+        None => h.pid.to_string(),
+    };
+    match heirs {
+        [] => "; none of its children that could have inherited it is still running, so \
+               rekt cannot name the holder"
+            .into(),
+        [one] => format!(
+            "; the likely holder is its child {}, started after the bind, which inherited it",
+            named(one)
+        ),
+        many => format!(
+            "; the likely holders are its children {}, started after the bind, which may have \
+             inherited it",
+            list(many.iter().map(named))
+        ),
     }
 }
 
 /// The owner of a hidden socket, as the end of `… shown with PID '-': its owner is …`.
 pub fn hidden_owner(reason: Option<&Hidden>) -> String {
     match reason {
-        Some(Hidden::OtherUser) => format!(
-            "another user's process, which you cannot see; {}",
-            Os::PRIVILEGE_HINT
-        ),
+        Some(Hidden::OtherUser) => {
+            format!("another user's process, which you cannot see{}", hint())
+        }
         Some(Hidden::HiddenPid) => format!(
-            "another user's process, which /proc (mounted with hidepid) hides from you; {}",
-            Os::PRIVILEGE_HINT
+            "another user's process, which /proc (mounted with hidepid) hides from you{}",
+            hint()
         ),
         Some(Hidden::Unreadable { .. }) => "a process whose fds cannot be read even with \
                                              privileges (another user namespace, or a \
@@ -411,6 +536,16 @@ pub fn hidden_owner(reason: Option<&Hidden>) -> String {
         Some(Hidden::Kernel { kind, .. }) => format!("the kernel (a {kind} device)"),
         Some(Hidden::NoProcess) => "no process: the kernel's own socket, or one in flight \
                                     between processes over a unix socket"
+            .into(),
+        Some(Hidden::BinderExited { binder, heirs }) => format!(
+            "not PID {binder}, which created the socket and has exited{}",
+            heirs_clause(heirs)
+        ),
+        Some(Hidden::Reserved) => "no process: the system reserves the port (an excluded \
+                                   port range)"
+            .into(),
+        Some(Hidden::Unlisted) => "a socket the tables do not show (bound, neither listening \
+                                   nor connected)"
             .into(),
         None => "not a visible process".into(),
     }
@@ -753,6 +888,149 @@ mod tests {
             "{client}"
         );
         assert!(client.contains("--include-clients"), "{client}");
+    }
+
+    #[test]
+    fn sockets_without_a_listed_owner_say_why() {
+        use crate::model::{Family, SocketKey, State, Text};
+        let socket = |local: &str, protocol| Socket {
+            protocol,
+            family: if local.starts_with('[') {
+                Family::V6
+            } else {
+                Family::V4
+            },
+            local: local.parse().unwrap(),
+            state: State::Bound,
+            uid: None,
+            key: SocketKey::Pid(900),
+        };
+        let tcp = socket("0.0.0.0:50000", Protocol::Tcp);
+        let details = Details::new();
+        assert_eq!(
+            hidden(&tcp, Some(&Hidden::Reserved), &details),
+            "port 50000/tcp is reserved by the system (an excluded port range; see `netsh int \
+             ipv4 show excludedportrange protocol=tcp`): no socket is listed, yet a bind() \
+             there is refused, and there is nothing to signal"
+        );
+        let udp6 = socket("[::]:50000", Protocol::Udp);
+        let line = hidden(&udp6, Some(&Hidden::Reserved), &details);
+        assert!(
+            line.contains("`netsh int ipv6 show excludedportrange protocol=udp`"),
+            "{line}"
+        );
+        let line = hidden(&tcp, Some(&Hidden::Unlisted), &details);
+        assert!(
+            line.starts_with("port 50000/tcp is held by a socket the tables do not show"),
+            "{line}"
+        );
+
+        let heir = |pid, name: &str| Heir {
+            pid,
+            name: Some(Text::from(name)),
+        };
+        let gone = |heirs| Hidden::BinderExited { binder: 900, heirs };
+        let line = hidden(&tcp, Some(&gone(vec![heir(1204, "node.exe")])), &details);
+        assert_eq!(
+            line,
+            "port 50000/tcp is held by a socket that PID 900 created and that outlived it: that \
+             process has exited (the socket table names the process that bound a socket, not \
+             the one that holds it now); the likely holder is its child 1204 (node.exe), \
+             started after the bind, which inherited it"
+        );
+        let two = gone(vec![
+            heir(1204, "node.exe"),
+            Heir {
+                pid: 1300,
+                name: None,
+            },
+        ]);
+        let line = hidden(&tcp, Some(&two), &details);
+        assert!(
+            line.ends_with(
+                "; the likely holders are its children 1204 (node.exe), 1300, started after \
+                 the bind, which may have inherited it"
+            ),
+            "{line}"
+        );
+        let line = hidden(&tcp, Some(&gone(Vec::new())), &details);
+        assert!(line.ends_with("so rekt cannot name the holder"), "{line}");
+        // A name is another process's choice: printed escaped.
+        let line = hidden(&tcp, Some(&gone(vec![heir(7, "x\x1b[2J")])), &details);
+        assert!(line.contains("7 (x\\e[2J)"), "{line}");
+        assert_eq!(
+            hidden_owner(Some(&gone(vec![heir(7, "a.exe")]))),
+            "not PID 900, which created the socket and has exited; the likely holder is its \
+             child 7 (a.exe), started after the bind, which inherited it"
+        );
+    }
+
+    #[test]
+    fn a_service_host_is_refused_with_the_service_to_stop() {
+        use crate::model::Text;
+        let names = |n: &[&str]| n.iter().map(|&s| Text::from(s)).collect::<Vec<_>>();
+        let host = Protection::ServiceHost {
+            services: names(&["Dnscache", "LanmanWorkstation", "NlaSvc"]),
+            holder: Some(Text::from("Dnscache")),
+        };
+        assert_eq!(
+            protection(&host),
+            "it hosts 3 services (Dnscache, LanmanWorkstation, NlaSvc), and ending it would end \
+             every one of them; the port is the service Dnscache's: stop it alone with \
+             `sc.exe stop Dnscache` (PowerShell: `Stop-Service Dnscache`)"
+        );
+        let many = Protection::ServiceHost {
+            services: names(&["a", "b", "c", "d", "e", "f", "g", "h"]),
+            holder: None,
+        };
+        let line = protection(&many);
+        assert!(
+            line.starts_with("it hosts 8 services (a, b, c, d, e, f, and 2 more)"),
+            "{line}"
+        );
+        assert!(line.ends_with("`sc.exe stop NAME` (PowerShell: `Stop-Service NAME`)"));
+        let ppl = protection(&Protection::ProtectedProcess);
+        assert!(ppl.contains("whatever its privileges"), "{ppl}");
+        let system = protection(&Protection::System);
+        assert!(
+            system.contains("whatever its privileges") && system.contains("445 and 139"),
+            "{system}"
+        );
+    }
+
+    #[test]
+    fn a_service_is_stopped_through_its_manager() {
+        use crate::context::{Context, service_supervisor};
+        use crate::model::Text;
+        let mut details = Details::new();
+        details.set_context(
+            40,
+            Context {
+                supervisor: Some(service_supervisor(&Text::from("MySQL80"))),
+                ..Context::default()
+            },
+        );
+        assert_eq!(
+            supervised(40, &details).unwrap(),
+            "40 runs under the service manager (as the service MySQL80), which may start it \
+             again; to stop it for good: sc.exe stop MySQL80 (PowerShell: Stop-Service MySQL80)"
+        );
+    }
+
+    #[test]
+    fn a_console_program_has_no_polite_signal() {
+        let details = Details::new();
+        let line = not_signalled(12, &Outcome::ConsoleOnly, &details);
+        assert!(
+            line.starts_with("could not ask 12 to exit: it is a console program"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("use -k, or -t --escalate, to end it"),
+            "{line}"
+        );
+        let detail = outcome_detail(12, &Outcome::ConsoleOnly, &details).unwrap();
+        assert!(detail.starts_with("it is a console program"), "{detail}");
     }
 
     #[test]
