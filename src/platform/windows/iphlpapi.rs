@@ -233,8 +233,8 @@ impl Row<'_> {
             return None;
         }
         let end = buf.len() * 8;
-        let start = name as usize - buf.as_ptr() as usize;
-        if start >= end {
+        let start = (name as usize).checked_sub(buf.as_ptr() as usize)?;
+        if start >= end || !start.is_multiple_of(2) {
             return None;
         }
         // SAFETY: `name` points into `buf` (checked above); read up to its end at most.
