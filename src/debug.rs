@@ -8,17 +8,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static ON: AtomicBool = AtomicBool::new(false);
 
 /// Turns tracing on for the rest of the run.
-pub fn enable() {
+pub(crate) fn enable() {
     ON.store(true, Ordering::Relaxed);
 }
 
 /// Whether tracing is on: `--debug`, or `REKT_DEBUG` set to anything but empty or `0`.
-pub fn enabled() -> bool {
+pub(crate) fn enabled() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
 /// Turns tracing on if `REKT_DEBUG` asks for it.
-pub fn from_env() {
+pub(crate) fn from_env() {
     if std::env::var_os("REKT_DEBUG").is_some_and(|v| !v.is_empty() && v != "0") {
         enable();
     }
@@ -26,7 +26,7 @@ pub fn from_env() {
 
 /// Writes one trace line. A closed or failing stderr is ignored: tracing must never stop
 /// the work.
-pub fn write(args: std::fmt::Arguments<'_>) {
+pub(crate) fn write(args: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "rekt: debug: {args}");
 }
 

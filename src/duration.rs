@@ -38,6 +38,7 @@ use crate::error::UsageError;
 use crate::text;
 
 /// The longest duration `parse` accepts; anything longer is almost certainly a typo.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub const MAX: Duration = Duration::from_secs(24 * 60 * 60);
 const MAX_MS: u64 = MAX.as_millis() as u64;
 
@@ -86,6 +87,7 @@ impl Unit {
 }
 
 /// Parses a duration (see the module doc for the grammar).
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn parse(input: &str) -> Result<Duration, UsageError> {
     parse_millis(input)
         .map(Duration::from_millis)
@@ -225,6 +227,7 @@ fn unexpected(input: &str, at: usize) -> String {
 /// `d` in the units `parse` accepts, largest first: `1h30m`, `1m30s`, `1.5s`, `500ms`,
 /// `0s`. Whole milliseconds only (anything finer is dropped); `parse(&format(d)) == Ok(d)`
 /// for every whole-millisecond `d` up to 24h.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn format(d: Duration) -> String {
     let ms = d.as_millis();
     let (hours, ms) = (ms / 3_600_000, ms % 3_600_000);

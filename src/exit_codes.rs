@@ -2,9 +2,9 @@
 
 /// How a run ended. The numbers are part of the interface; see `--help`. For a lookup,
 /// each port argument (a range counts as one) gets a code from its ports' verdict
-/// (`verdict::Verdict::exit_code`), and the run exits with the worst (highest) of them.
+/// (`judge::verdict::Verdict::exit_code`), and the run exits with the worst (highest) of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ExitCode {
+pub(crate) enum ExitCode {
     /// Something holds the port (list mode: always); after a signal, every port that was
     /// held is free, or blocked only by connections that no signal can end (TIME_WAIT).
     Success = 0,
@@ -22,8 +22,10 @@ pub enum ExitCode {
     Error = 4,
 }
 
-/// The exit-code table for `--help` and the README.
-pub const HELP: &str = "\
+/// The exit-code table: the one source for `--help` (printed as is), the man page's EXIT
+/// STATUS and the README's table (both rendered from it). A unit test below fails when the
+/// README's copy differs.
+pub(crate) const HELP: &str = "\
 Exit codes:
   each PORT argument gets one (a range too), and rekt exits with the highest
   0  something holds the port (list mode: always); after -t/-k, every port that was
@@ -42,5 +44,114 @@ Exit codes:
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> Self {
         std::process::ExitCode::from(code as u8)
+    }
+}
+
+/// Each code with its meaning as one line: [`HELP`]'s entries with their wrapped lines joined.
+/// An entry starts with `  CODE  `; the deeper-indented lines under it continue it. Only the
+/// README test needs it today (the binary prints HELP as is, and man.rs splits it itself).
+#[cfg(test)]
+fn meanings() -> Vec<(u8, String)> {
+    let mut entries: Vec<(u8, String)> = Vec::new();
+    for line in HELP.lines().skip(1) {
+        let line = line.trim();
+        let entry = line
+            .split_once("  ")
+            .and_then(|(code, text)| Some((code.parse::<u8>().ok()?, text.trim().to_owned())));
+        if let Some(entry) = entry {
+            entries.push(entry);
+        } else if let Some((_, text)) = entries.last_mut() {
+            text.push(' ');
+            text.push_str(line);
+        }
+        // Else: the sentence before the first code, the table's preamble.
+    }
+    entries
+}
+
+/// [`meanings`] as a markdown table, the README's exit-code table.
+#[cfg(test)]
+fn markdown_table() -> String {
+    let mut table = String::from("| code | meaning |\n|--|--|\n");
+    for (code, text) in meanings() {
+        table.push_str(&markdown_row(code, &text));
+    }
+    table
+}
+
+/// One table row; a `|` or `\` in the text would end the cell or escape what follows.
+#[cfg(test)]
+fn markdown_row(code: u8, text: &str) -> String {
+    let text = text.replace('\\', "\\\\").replace('|', "\\|");
+    format!("| {code} | {text} |\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant, by an exhaustive match: a new variant does not compile until it is
+    /// added here, and then the test below asks for its line in [`HELP`].
+    fn number(code: ExitCode) -> u8 {
+        match code {
+            ExitCode::Success => 0,
+            ExitCode::NothingFound => 1,
+            ExitCode::Usage => 2,
+            ExitCode::Partial => 3,
+            ExitCode::Error => 4,
+        }
+    }
+
+    #[test]
+    fn help_describes_every_code_once_in_order() {
+        let all = [
+            ExitCode::Success,
+            ExitCode::NothingFound,
+            ExitCode::Usage,
+            ExitCode::Partial,
+            ExitCode::Error,
+        ];
+        for code in all {
+            assert_eq!(number(code), code as u8);
+        }
+        let described: Vec<u8> = meanings().iter().map(|(code, _)| *code).collect();
+        assert_eq!(described, all.map(|code| code as u8));
+        for (code, text) in meanings() {
+            assert!(!text.is_empty() && !text.contains("  "), "{code}: {text:?}");
+        }
+    }
+
+    #[test]
+    fn wrapped_lines_are_joined() {
+        let (_, four) = &meanings()[4];
+        assert!(
+            four.starts_with("the lookup itself failed (for example, /proc"),
+            "{four}"
+        );
+        assert!(four.ends_with("the work is still done in full"), "{four}");
+    }
+
+    #[test]
+    fn the_readme_table_is_the_rendered_one() {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("| code | meaning |")
+            .expect("README.md has no exit-code table (a line `| code | meaning |`)");
+        let shown: String = readme[start..]
+            .lines()
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert!(
+            shown == markdown_table(),
+            "README.md's exit-code table differs from src/exit_codes.rs (HELP); \
+             replace it with:\n\n{}",
+            markdown_table()
+        );
+    }
+
+    #[test]
+    fn a_row_escapes_what_would_end_its_cell() {
+        assert_eq!(markdown_row(9, r"a|b\c"), "| 9 | a\\|b\\\\c |\n");
     }
 }

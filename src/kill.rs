@@ -7,10 +7,10 @@
 use std::io;
 use std::time::Duration;
 
+use crate::model::Protection;
 pub use crate::model::Signal;
 use crate::model::{AcquireError, Owner, SendError};
-use crate::platform::{Backend, Os, Pinned as _, Target};
-use crate::roles::{Relation, Role};
+use crate::platform::{Backend, Handle as _, Os, Target};
 
 /// What became of one owner.
 #[derive(Debug)]
@@ -21,10 +21,14 @@ pub enum Outcome {
     StillRunning,
     /// Signalled with `--timeout 0s`: not waited for, so not known to have exited.
     NotWaited,
-    /// Never signalled: a protected PID, rekt or one of its callers.
-    Refused(Role),
-    /// Not signalled, and no failure: its role is signalled only on request (a client).
-    Skipped(Role),
+    /// Never signalled, by the plan: a protected PID, rekt or one of its callers (its role,
+    /// decided before, says which).
+    Refused,
+    /// Never signalled, by the last guard here, whatever the plan said.
+    Guarded(Guard),
+    /// Not signalled, and no failure: its role is signalled only on request (a client, a
+    /// forwarder).
+    Skipped,
     /// The system would not let us signal it.
     Denied(io::Error),
     /// Exited, or let go of the port, before we signalled it.
@@ -51,7 +55,8 @@ impl Outcome {
         matches!(
             self,
             Outcome::StillRunning
-                | Outcome::Refused(_)
+                | Outcome::Refused
+                | Outcome::Guarded(_)
                 | Outcome::Denied(_)
                 | Outcome::NoWindows
                 | Outcome::ConsoleOnly
@@ -73,14 +78,23 @@ pub struct Policy {
 /// How long to wait for a SIGKILLed process to be reaped by the kernel.
 const KILL_WAIT: Duration = Duration::from_secs(2);
 
+/// Why the last guard refuses a PID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// A PID the system needs (0, 1, 4).
+    Protected(Protection),
+    /// rekt itself.
+    Itself,
+}
+
 /// The last guard: why `pid` is never signalled, whatever the plan says. The plan
-/// (`roles`) refuses these and rekt's callers before; this only makes a mistake there
-/// harmless.
-fn never(pid: u32) -> Option<Role> {
+/// (`judge::roles`) refuses these and rekt's callers before; this only makes a mistake
+/// there harmless.
+fn never(pid: u32) -> Option<Guard> {
     if let Some(why) = Os::protection(pid) {
-        return Some(Role::Protected(why));
+        return Some(Guard::Protected(why));
     }
-    (pid == std::process::id()).then_some(Role::Caller(Relation::Itself))
+    (pid == std::process::id()).then_some(Guard::Itself)
 }
 
 /// One owner's fate.
@@ -121,7 +135,7 @@ pub fn pin<'a>(owners: impl IntoIterator<Item = &'a Owner>) -> (Vec<Pinned<'a>>,
     for owner in owners {
         let report = |outcome| Report::new(owner.pid, outcome);
         if let Some(why) = never(owner.pid) {
-            reports.push(report(Outcome::Refused(why)));
+            reports.push(report(Outcome::Guarded(why)));
             continue;
         }
         match Os::pin(owner) {
@@ -306,16 +320,10 @@ mod tests {
 
     #[test]
     fn the_last_guard_never_lets_itself_or_init_through() {
-        assert_eq!(
-            never(std::process::id()),
-            Some(Role::Caller(Relation::Itself))
-        );
+        assert_eq!(never(std::process::id()), Some(Guard::Itself));
         assert!(never(0).is_some());
         #[cfg(target_os = "linux")]
-        assert_eq!(
-            never(1),
-            Some(Role::Protected(crate::model::Protection::Init))
-        );
+        assert_eq!(never(1), Some(Guard::Protected(Protection::Init)));
         let pid = (2..u32::MAX)
             .find(|&p| p != 4 && p != std::process::id())
             .unwrap();

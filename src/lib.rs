@@ -5,42 +5,45 @@
 //! [`kill`] is the termination policy (pin, signal, wait, escalate). The `rekt` binary's
 //! command line, run and output live in private modules behind [`main`].
 
-mod app;
+// Every item is `pub(crate)` unless it is part of the small library API below.
+#![warn(unreachable_pub)]
+
+// The rooms, top to bottom: each uses only the rooms below it (docs/ARCHITECTURE.md).
 mod cli;
 mod container;
-mod containers;
-mod context;
-mod debug;
-mod duration;
-mod engine;
-mod error;
-mod exit_codes;
-mod forwarder;
+mod judge;
 pub mod kill;
 mod lookup;
-pub mod model;
 mod output;
 mod platform;
+mod run;
+mod supervision;
+
+// The vocabulary every room shares.
+mod debug;
+mod duration;
+mod error;
+mod exit_codes;
+pub mod model;
 mod query;
-mod roles;
 #[cfg(test)]
 mod testing;
 pub mod text;
-mod verdict;
-mod watch;
 
 pub use error::UsageError;
 pub use lookup::{Lookup, Scope, lookup, lookup_in};
-pub use query::{Blockers, PortSpec, Query};
+pub use query::{BlockerSearch, PortSpec, Query};
 
 /// The `rekt` binary: parses the command line, runs, and returns the exit code.
 #[doc(hidden)]
 pub fn main() -> std::process::ExitCode {
-    app::main()
+    cli::main()
 }
 
 /// The parsers, for the fuzz targets in `fuzz/`, and the platform seam, for the tests that
-/// pin processes directly. Not a stable API.
+/// call it directly. Not an API: only built with the `internals` feature, which the tests
+/// (a dev-dependency of rekt on itself) and the fuzzers turn on, and a release never has.
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
     pub use crate::duration::{
@@ -56,6 +59,6 @@ pub mod internals {
         Progress, parse_reply, port_filter, request, request_tcp_both,
     };
     #[cfg(target_os = "linux")]
-    pub use crate::platform::state::{code as state_code, from_code as state_from_code};
-    pub use crate::platform::{Backend, Os, Pinned};
+    pub use crate::platform::state_codes::{code as state_code, from_code as state_from_code};
+    pub use crate::platform::{Backend, Handle, Os};
 }

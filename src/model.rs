@@ -260,6 +260,32 @@ pub enum Signal {
     Kill,
 }
 
+impl Signal {
+    /// The imperative: `terminate`, `kill` (the `-i` question, JSON's `signal`).
+    pub fn verb(self) -> &'static str {
+        match self {
+            Signal::Terminate => "terminate",
+            Signal::Kill => "kill",
+        }
+    }
+
+    /// The past tense: `terminated 1234 (node)`.
+    pub fn past(self) -> &'static str {
+        match self {
+            Signal::Terminate => "terminated",
+            Signal::Kill => "killed",
+        }
+    }
+
+    /// What a container engine is asked to do: `stop` (`-t`) or `kill` (`-k`).
+    pub fn engine_verb(self) -> &'static str {
+        match self {
+            Signal::Terminate => "stop",
+            Signal::Kill => "kill",
+        }
+    }
+}
+
 /// Why a found owner could not be pinned for signalling.
 #[derive(Debug)]
 pub enum AcquireError {
@@ -402,7 +428,7 @@ pub(crate) mod testing {
     use super::{Family, ProcessInfo, Protocol, Socket, SocketKey, State, Text};
 
     /// An IPv4 socket on 127.0.0.1:`port` of uid 1000, keyed by `inode`.
-    pub fn socket(protocol: Protocol, port: u16, state: State, inode: u64) -> Socket {
+    pub(crate) fn socket(protocol: Protocol, port: u16, state: State, inode: u64) -> Socket {
         Socket {
             protocol,
             family: Family::V4,
@@ -414,7 +440,7 @@ pub(crate) mod testing {
     }
 
     /// A process known only by its name and command line.
-    pub fn info(name: &str, cmdline: &[&str]) -> ProcessInfo {
+    pub(crate) fn info(name: &str, cmdline: &[&str]) -> ProcessInfo {
         ProcessInfo {
             name: Some(Text::from(name)),
             cmdline: cmdline.iter().map(|a| Text::from(*a)).collect(),

@@ -105,7 +105,7 @@ fn parse_port(digits: &str, whole: &str) -> Result<u16, UsageError> {
 
 /// The TCP states that count as "holding" a port by default: a listener, and both ends of
 /// live connections. TIME_WAIT and other closing states have no owning process.
-pub const DEFAULT_TCP_STATES: &[State] = &[
+pub(crate) const DEFAULT_TCP_STATES: &[State] = &[
     State::Listen,
     State::Established,
     State::SynSent,
@@ -119,7 +119,7 @@ pub const DEFAULT_TCP_STATES: &[State] = &[
 /// nothing else holds a port (see `Backend::blockers`; macOS finds sockets only through
 /// processes, so it has none of these to report).
 #[cfg_attr(target_os = "macos", allow(dead_code))]
-pub const CLOSING_STATES: [State; 5] = [
+pub(crate) const CLOSING_STATES: [State; 5] = [
     State::TimeWait,
     State::FinWait1,
     State::FinWait2,
@@ -141,13 +141,13 @@ pub struct Query {
     pub listen_only: bool,
     /// Where to look for the other sockets that make a bind() fail (bound-only ones,
     /// closing connections), which cost another walk of the kernel's tables.
-    pub blockers: Blockers,
+    pub blockers: BlockerSearch,
 }
 
 /// Where a lookup looks for the sockets that block a bind() besides listeners and live
 /// connections (`Backend::blockers`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blockers {
+pub enum BlockerSearch {
     /// On the TCP ports that nothing else holds: where they decide between "free" and not.
     WhereFree,
     /// On every TCP port asked about (`-v`; and `-t`/`-k`, so that one run ends every
@@ -167,7 +167,7 @@ impl Query {
             ipv4: true,
             ipv6: true,
             listen_only: false,
-            blockers: Blockers::WhereFree,
+            blockers: BlockerSearch::WhereFree,
         }
     }
 

@@ -5,7 +5,7 @@
 /// port number it picks cannot collide with another process's. Without root it does
 /// nothing, and the test must cope with a shared namespace. Returns whether it moved.
 #[cfg(target_os = "linux")]
-pub fn private_netns() -> bool {
+pub(crate) fn private_netns() -> bool {
     use crate::platform::{Backend, Os};
     if !Os::is_privileged() {
         return false;

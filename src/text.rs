@@ -444,6 +444,33 @@ fn lower_hex_digit(c: char) -> Option<u8> {
     }
 }
 
+/// `text` as one word for a POSIX shell, so that a printed command can be pasted as it is:
+/// bare when it is made of safe characters, else in single quotes. A name with a control
+/// character or bytes that are not UTF-8 is written escaped and quoted: shown safely, but
+/// not something to paste.
+pub fn shell_word(text: &Text) -> String {
+    let bytes = text.as_bytes();
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(&b);
+    if !bytes.is_empty() && bytes.iter().all(|&b| safe(b)) {
+        return text.to_string();
+    }
+    let shown = text.to_string();
+    format!("'{}'", shown.replace('\'', r"'\''"))
+}
+
+/// `text` as one word for cmd and PowerShell alike (a Windows service's name): bare when it
+/// is made of safe characters, else in double quotes (which no service name contains). A
+/// name with a control character is written escaped: shown safely, but not something to
+/// paste.
+pub(crate) fn windows_word(text: &Text) -> String {
+    let bytes = text.as_bytes();
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b"._-".contains(&b);
+    if !bytes.is_empty() && bytes.iter().all(|&b| safe(b)) {
+        return text.to_string();
+    }
+    format!("\"{}\"", text.to_string().replace('"', ""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,5 +691,18 @@ mod tests {
                 esc(&[a, b, b'x']);
             }
         }
+    }
+
+    #[test]
+    fn shell_words_are_safe_to_paste() {
+        assert_eq!(shell_word(&Text::from("app.service")), "app.service");
+        assert_eq!(shell_word(&Text::from("/etc/sv/app")), "/etc/sv/app");
+        assert_eq!(shell_word(&Text::from("my app")), "'my app'");
+        assert_eq!(shell_word(&Text::from("a;rm -rf /")), "'a;rm -rf /'");
+        assert_eq!(shell_word(&Text::from("it's")), r"'it'\''s'");
+        assert_eq!(shell_word(&Text::from("")), "''");
+        // A control character is shown escaped, never raw.
+        let hostile = shell_word(&Text::from("x\x1b[2J"));
+        assert!(!hostile.contains('\x1b'), "{hostile}");
     }
 }

@@ -7,7 +7,7 @@
 
 mod common;
 use common::{Holder, code, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners};
-use rekt::internals::{Backend, Os, Pinned};
+use rekt::internals::{Backend, Handle, Os};
 use rekt::model::{AcquireError, Owner};
 use std::net::UdpSocket;
 use std::time::Duration;

@@ -4,17 +4,16 @@ use std::collections::BTreeSet;
 use std::io;
 
 use super::stream::{Stream, Which};
-use super::{Details, Printer, Style, table, words};
-use crate::containers;
+use super::{Known, Printer, Style, table, words};
+use crate::container::Ending;
 use crate::exit_codes::ExitCode;
+use crate::judge::{PortVerdict, Status, Verdict};
 use crate::kill::{Event, Report};
 use crate::lookup::Lookup;
 use crate::model::{Hidden, Signal, Socket};
-use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
-use crate::verdict::{PortVerdict, Status, Verdict};
 
-pub struct HumanPrinter {
+pub(crate) struct HumanPrinter {
     verbose: bool,
     listing: bool,
     out: Stream,
@@ -24,7 +23,7 @@ pub struct HumanPrinter {
 }
 
 impl HumanPrinter {
-    pub fn new(verbose: bool) -> HumanPrinter {
+    pub(crate) fn new(verbose: bool) -> HumanPrinter {
         HumanPrinter {
             verbose,
             listing: false,
@@ -58,13 +57,7 @@ impl HumanPrinter {
     /// The line for one port, if it needs one of its own. Before a signal, a held port is
     /// in the table and a hidden one has its notes already; a free one is summed up with
     /// the others. After a signal, every port the signal was for gets a line.
-    fn port_line(
-        &mut self,
-        p: &PortVerdict,
-        after: bool,
-        spared: &BTreeSet<u32>,
-        details: &Details,
-    ) {
+    fn port_line(&mut self, p: &PortVerdict, after: bool, spared: &BTreeSet<u32>, details: &Known) {
         let port = format!("port {}/{}", p.first, p.protocol);
         let still = if p.was_held { "still " } else { "" };
         match &p.status {
@@ -155,7 +148,7 @@ impl Printer for HumanPrinter {
         self.verbose && !listing
     }
 
-    fn supervised(&mut self, pid: u32, details: &Details) {
+    fn supervised(&mut self, pid: u32, details: &Known) {
         if let Some(line) = words::supervised(pid, details) {
             self.warn(&line);
         }
@@ -165,7 +158,7 @@ impl Printer for HumanPrinter {
         self.warn(&words::too_many(count, ports, asked));
     }
 
-    fn owners(&mut self, found: &Lookup, details: &Details) {
+    fn owners(&mut self, found: &Lookup, details: &Known) {
         self.print_table(&table::lookup_table(found, self.verbose, details));
         if self.verbose {
             // What would restart an owner, and how to stop that, for the owners shown.
@@ -177,7 +170,7 @@ impl Printer for HumanPrinter {
         }
     }
 
-    fn listeners(&mut self, found: &Lookup, details: &Details) {
+    fn listeners(&mut self, found: &Lookup, details: &Known) {
         self.listing = true;
         let table = table::list_table(found, self.verbose, details);
         if table.is_empty() {
@@ -187,10 +180,10 @@ impl Printer for HumanPrinter {
         self.print_table(&table);
     }
 
-    fn hidden(&mut self, found: &Lookup, privileged: bool) {
+    fn hidden(&mut self, found: &Lookup, privileged: bool, details: &Known) {
         let hidden = &found.ownership.hidden;
         if !self.listing && found.ownership.incomplete && !privileged {
-            for line in shared_notes(found) {
+            for line in shared_notes(found, details) {
                 self.warn(&line);
             }
         }
@@ -199,7 +192,7 @@ impl Printer for HumanPrinter {
             // One footnote per kind of owner, in order of first appearance.
             let mut kinds: Vec<(String, usize)> = Vec::new();
             for s in hidden {
-                let owner = words::hidden_owner(reason(s));
+                let owner = words::hidden_owner(reason(s), details);
                 match kinds.iter_mut().find(|(k, _)| *k == owner) {
                     Some((_, n)) => *n += 1,
                     None => kinds.push((owner, 1)),
@@ -215,7 +208,7 @@ impl Printer for HumanPrinter {
         }
         let mut said: Vec<String> = Vec::new();
         for s in hidden {
-            let line = words::hidden(s, reason(s), &Details::new());
+            let line = words::hidden(s, reason(s), details);
             if !said.contains(&line) {
                 self.warn(&line);
                 said.push(line);
@@ -223,7 +216,7 @@ impl Printer for HumanPrinter {
         }
     }
 
-    fn verdict(&mut self, verdict: &Verdict, details: &Details) {
+    fn verdict(&mut self, verdict: &Verdict, details: &Known) {
         let after = verdict.after_signal;
         let mut free: Vec<PortSpec> = Vec::new();
         let mut unseen = None;
@@ -259,11 +252,11 @@ impl Printer for HumanPrinter {
             self.warn(words::unseen(why));
         }
     }
-    fn skipped(&mut self, report: &Report, details: &Details) {
+    fn skipped(&mut self, report: &Report, details: &Known) {
         self.note(&words::not_signalled(report.pid, &report.outcome, details));
     }
 
-    fn event(&mut self, event: Event<'_>, details: &Details) {
+    fn event(&mut self, event: Event<'_>, details: &Known) {
         let line = match event {
             Event::Sent(report, signal) => words::signalled(report, signal, details),
             Event::NotSent(report) => words::not_signalled(report.pid, &report.outcome, details),
@@ -290,11 +283,11 @@ impl Printer for HumanPrinter {
         self.note(&line);
     }
 
-    fn outcomes(&mut self, _: &[Report], _: &Details) {}
+    fn outcomes(&mut self, _: &[Report], _: &Known) {}
 
-    fn container(&mut self, report: &containers::Report, details: &Details) {
+    fn container(&mut self, report: &Ending, details: &Known) {
         let line = words::container_ended(report, details);
-        let line = if report.ended.is_failure() {
+        let line = if report.outcome.is_failure() {
             self.err_style.red(&line)
         } else {
             line
@@ -303,11 +296,11 @@ impl Printer for HumanPrinter {
     }
 
     fn lookup_failed(&mut self, error: &io::Error) {
-        self.note(&format!("rekt: cannot look up sockets: {error}"));
+        self.note(&format!("rekt: {}", words::lookup_failed(error)));
     }
 
     fn recheck_failed(&mut self, error: &io::Error) {
-        self.note(&format!("rekt: cannot check the ports again: {error}"));
+        self.note(&format!("rekt: {}", words::recheck_failed(error)));
     }
 
     fn finish(&mut self, code: ExitCode) -> ExitCode {
@@ -326,8 +319,8 @@ impl Printer for HumanPrinter {
 /// A socket you can see an owner of, but that another user created: that user's processes
 /// (a root master process, say) may hold it too, and you cannot see them. Said once per
 /// (port, protocol, uid), since the lookup is otherwise complete and exits 0.
-fn shared_notes(found: &Lookup) -> Vec<String> {
-    let Some(me) = Os::current_uid() else {
+fn shared_notes(found: &Lookup, details: &Known) -> Vec<String> {
+    let Some(me) = details.me() else {
         return Vec::new();
     };
     let mut keys: Vec<(u16, &'static str, u32)> = found
@@ -351,9 +344,9 @@ fn shared_notes(found: &Lookup) -> Vec<String> {
         .map(|(port, proto, uid)| {
             format!(
                 "port {port}/{proto}: the socket belongs to uid {uid} ({}), whose processes may \
-                 hold it too without your seeing them; {}",
-                Os::user_name(uid),
-                Os::PRIVILEGE_HINT
+                 hold it too without your seeing them{}",
+                details.user(uid),
+                details.privilege_hint()
             )
         })
         .collect()

@@ -8,22 +8,21 @@ use serde::Serialize;
 use serde_json::ser::{Formatter, PrettyFormatter};
 
 use super::stream::{Stream, Which};
-use super::{Details, Printer, words};
-use crate::containers::{self, Container, Ended};
-use crate::context::Context;
+use super::{Known, Printer, words};
+use crate::container::{Container, EndOutcome, Ending};
 use crate::exit_codes::ExitCode;
+use crate::judge::Role;
+use crate::judge::{PortVerdict, Status, Verdict};
 use crate::kill::{Event, Outcome, Report};
 use crate::lookup::Lookup;
 use crate::model::{BoundVisibility, Family, Hidden, Owner, Signal, Socket, Text};
-use crate::platform::{Backend, Os};
 use crate::query::PortSpec;
-use crate::roles::Role;
+use crate::supervision::Context;
 use crate::text;
-use crate::verdict::{PortVerdict, Status, Verdict};
 use std::net::SocketAddr;
 
 #[derive(Default)]
-pub struct JsonPrinter {
+pub(crate) struct JsonPrinter {
     doc: Document,
 }
 
@@ -201,13 +200,13 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-fn parents(context: &Context, details: &Details) -> Vec<JsonProcess> {
+fn parents(context: &Context, details: &Known) -> Vec<JsonProcess> {
     context
         .parents
         .iter()
         .map(|&pid| JsonProcess {
             pid,
-            name: details.get(&pid).and_then(|i| i.name.clone()),
+            name: details.info(pid).and_then(|i| i.name.clone()),
         })
         .collect()
 }
@@ -273,7 +272,7 @@ impl From<&Container> for JsonContainer {
             restart: c.restart.clone(),
             pod: c.pod.clone(),
             engine: c.engine.is_some(),
-            command: c.command(false),
+            command: c.command(Signal::Terminate),
         }
     }
 }
@@ -293,7 +292,7 @@ struct JsonPlace {
     pids: Vec<u32>,
 }
 
-fn port(p: &PortVerdict, after: bool, details: &Details) -> JsonPort {
+fn port(p: &PortVerdict, after: bool, details: &Known) -> JsonPort {
     let mut json = JsonPort {
         port: p.first,
         last_port: (p.last != p.first).then_some(p.last),
@@ -316,7 +315,7 @@ fn port(p: &PortVerdict, after: bool, details: &Details) -> JsonPort {
                 let context = details.context(pid).cloned().unwrap_or_default();
                 JsonNewcomer {
                     pid,
-                    name: details.get(&pid).and_then(|i| i.name.clone()),
+                    name: details.info(pid).and_then(|i| i.name.clone()),
                     parents: parents(&context, details),
                     unit: unit(&context),
                     supervisor: supervisor(&context),
@@ -394,14 +393,14 @@ fn reason_name(reason: &Hidden) -> &'static str {
     }
 }
 
-fn socket(s: &Socket, found: &Lookup) -> JsonSocket {
+fn socket(s: &Socket, found: &Lookup, details: &Known) -> JsonSocket {
     // An interface index names an interface of the socket's own namespace.
     let interface = match s.local {
         SocketAddr::V6(a) if a.scope_id() != 0 && a.ip().is_unicast_link_local() => Some(
             found
                 .netns
                 .is_empty()
-                .then(|| Os::interface_name(a.scope_id()))
+                .then(|| details.interface(a.scope_id()))
                 .flatten()
                 .unwrap_or_else(|| Text::from(a.scope_id().to_string())),
         ),
@@ -438,8 +437,8 @@ impl From<&Socket> for JsonSocket {
     }
 }
 
-fn owner(o: &Owner, found: &Lookup, details: &Details) -> JsonOwner {
-    let info = details.get(&o.pid).cloned().unwrap_or_default();
+fn owner(o: &Owner, found: &Lookup, details: &Known) -> JsonOwner {
+    let info = details.info(o.pid).cloned().unwrap_or_default();
     let context = details.context(o.pid);
     let role = details.role(o.pid);
     let forwarding = match role {
@@ -463,7 +462,11 @@ fn owner(o: &Owner, found: &Lookup, details: &Details) -> JsonOwner {
         cmdline: info.cmdline,
         user: info.user,
         uid: info.uid,
-        sockets: o.sockets.iter().map(|s| socket(s, found)).collect(),
+        sockets: o
+            .sockets
+            .iter()
+            .map(|s| socket(s, found, details))
+            .collect(),
         signal: None,
         outcome: None,
         message: None,
@@ -472,12 +475,12 @@ fn owner(o: &Owner, found: &Lookup, details: &Details) -> JsonOwner {
 
 impl JsonPrinter {
     /// The document for a command line that could not be run.
-    pub fn usage_error(&mut self, error: &crate::error::UsageError) {
+    pub(crate) fn usage_error(&mut self, error: &crate::error::UsageError) {
         self.doc.mode = "usage";
         self.doc.error = Some(error.to_string());
     }
 
-    fn record(&mut self, mode: &'static str, found: &Lookup, details: &Details) {
+    fn record(&mut self, mode: &'static str, found: &Lookup, details: &Known) {
         self.doc.mode = mode;
         self.doc.owners = found
             .ownership
@@ -494,7 +497,7 @@ impl JsonPrinter {
                 JsonSocket {
                     reason: reason.map(reason_name),
                     message: Some(words::hidden(s, reason, details)),
-                    ..socket(s, found)
+                    ..socket(s, found, details)
                 }
             })
             .collect();
@@ -509,8 +512,8 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::StillRunning => "still_running",
         Outcome::NotWaited => "not_waited",
         Outcome::ViaContainer => "container",
-        Outcome::Refused(_) => "refused",
-        Outcome::Skipped(_) => "skipped",
+        Outcome::Refused | Outcome::Guarded(_) => "refused",
+        Outcome::Skipped => "skipped",
         Outcome::Denied(_) => "denied",
         Outcome::AlreadyGone => "already_gone",
         Outcome::Declined => "declined",
@@ -530,23 +533,23 @@ impl Printer for JsonPrinter {
     }
 
     /// The owner's `supervisor` says it.
-    fn supervised(&mut self, _: u32, _: &Details) {}
+    fn supervised(&mut self, _: u32, _: &Known) {}
 
     fn too_many(&mut self, count: usize, ports: &[PortSpec], asked: bool) {
         self.doc.error = Some(words::too_many(count, ports, asked));
     }
 
-    fn owners(&mut self, found: &Lookup, details: &Details) {
+    fn owners(&mut self, found: &Lookup, details: &Known) {
         self.record("lookup", found, details);
     }
 
-    fn listeners(&mut self, found: &Lookup, details: &Details) {
+    fn listeners(&mut self, found: &Lookup, details: &Known) {
         self.record("list", found, details);
     }
 
-    fn hidden(&mut self, _: &Lookup, _: bool) {}
+    fn hidden(&mut self, _: &Lookup, _: bool, _: &Known) {}
 
-    fn verdict(&mut self, verdict: &Verdict, details: &Details) {
+    fn verdict(&mut self, verdict: &Verdict, details: &Known) {
         let after = verdict.after_signal;
         self.doc.ports = Some(verdict.entries().map(|p| port(p, after, details)).collect());
         for p in verdict.entries() {
@@ -561,40 +564,37 @@ impl Printer for JsonPrinter {
         }
     }
 
-    fn skipped(&mut self, _: &Report, _: &Details) {}
+    fn skipped(&mut self, _: &Report, _: &Known) {}
 
-    fn container(&mut self, report: &containers::Report, details: &Details) {
+    fn container(&mut self, report: &Ending, details: &Known) {
         self.doc.containers.push(JsonEnded {
-            container: JsonContainer::from(&report.target.container),
-            owners: report.target.owners.clone(),
-            action: match report.signal {
-                Signal::Terminate => "stop",
-                Signal::Kill => "kill",
+            container: JsonContainer::from(&report.job.container),
+            owners: report.job.owners.clone(),
+            action: report.signal.engine_verb(),
+            outcome: match &report.outcome {
+                EndOutcome::Stopped => "stopped",
+                EndOutcome::Killed => "killed",
+                EndOutcome::NotRunning => "not_running",
+                EndOutcome::Declined => "declined",
+                EndOutcome::Unreachable(_) => "refused",
+                EndOutcome::Failed(_) => "failed",
             },
-            outcome: match &report.ended {
-                Ended::Stopped => "stopped",
-                Ended::Killed => "killed",
-                Ended::NotRunning => "not_running",
-                Ended::Declined => "declined",
-                Ended::Unreachable(_) => "refused",
-                Ended::Failed(_) => "failed",
-            },
-            message: matches!(report.ended, Ended::Unreachable(_) | Ended::Failed(_))
-                .then(|| words::container_ended(report, details)),
+            message: matches!(
+                report.outcome,
+                EndOutcome::Unreachable(_) | EndOutcome::Failed(_)
+            )
+            .then(|| words::container_ended(report, details)),
         });
     }
 
-    fn event(&mut self, _: Event<'_>, _: &Details) {}
+    fn event(&mut self, _: Event<'_>, _: &Known) {}
 
-    fn outcomes(&mut self, reports: &[Report], details: &Details) {
+    fn outcomes(&mut self, reports: &[Report], details: &Known) {
         let by_pid: HashMap<u32, &Report> = reports.iter().map(|r| (r.pid, r)).collect();
         for owner in &mut self.doc.owners {
             if let Some(report) = by_pid.get(&owner.pid) {
                 owner.outcome = Some(outcome_name(&report.outcome));
-                owner.signal = report.signal.map(|s| match s {
-                    Signal::Terminate => "terminate",
-                    Signal::Kill => "kill",
-                });
+                owner.signal = report.signal.map(Signal::verb);
                 owner.continued = report.continued;
                 owner.message = words::outcome_detail(report.pid, &report.outcome, details);
             }
@@ -602,11 +602,11 @@ impl Printer for JsonPrinter {
     }
 
     fn lookup_failed(&mut self, error: &io::Error) {
-        self.doc.error = Some(format!("cannot look up sockets: {error}"));
+        self.doc.error = Some(words::lookup_failed(error));
     }
 
     fn recheck_failed(&mut self, error: &io::Error) {
-        self.doc.error = Some(format!("cannot check the ports again: {error}"));
+        self.doc.error = Some(words::recheck_failed(error));
     }
 
     fn finish(&mut self, code: ExitCode) -> ExitCode {

@@ -5,35 +5,42 @@
 
 mod human;
 mod json;
-mod man;
 mod stream;
 mod table;
 mod words;
 
 use std::io::{self, BufRead, IsTerminal};
 
-use clap::CommandFactory;
-
-use crate::cli::{Cli, Format};
-use crate::containers::{self, Container};
+use crate::container::{Container, Ending};
 use crate::error::UsageError;
 use crate::exit_codes::ExitCode;
+use crate::judge::Verdict;
 use crate::kill::{Event, Report};
 use crate::lookup::Lookup;
 use crate::model::Signal;
 use crate::query::PortSpec;
-use crate::verdict::Verdict;
 
-pub use human::HumanPrinter;
-pub use json::JsonPrinter;
+pub(crate) use human::HumanPrinter;
+pub(crate) use json::JsonPrinter;
 use stream::{Stream, Which};
 
-/// What is known of each process: details, roles and contexts, read once per run for the
-/// owners that will be shown.
-pub use crate::context::Details;
+mod known;
+
+pub(crate) use known::Known;
+
+/// How results are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Tables on stdout, notes on stderr; `verbose` adds columns.
+    Human {
+        verbose: bool,
+    },
+    Json,
+    Quiet,
+}
 
 /// What a run tells its printer, in the order it happens.
-pub trait Printer {
+pub(crate) trait Printer {
     /// Whether this printer shows process details (names, users), so that they are worth
     /// reading: in list mode (`listing`), or for a run that signals (`signalling`), whose
     /// reports name processes.
@@ -43,29 +50,29 @@ pub trait Printer {
     /// owners it signals anyway, when details are wanted.
     fn wants_context(&self, listing: bool) -> bool;
     /// The owners of the requested ports.
-    fn owners(&mut self, found: &Lookup, details: &Details);
+    fn owners(&mut self, found: &Lookup, details: &Known);
     /// List mode: every listener and its owner.
-    fn listeners(&mut self, found: &Lookup, details: &Details);
+    fn listeners(&mut self, found: &Lookup, details: &Known);
     /// Matching sockets whose owner could not be found, each with its reason.
-    fn hidden(&mut self, found: &Lookup, privileged: bool);
+    fn hidden(&mut self, found: &Lookup, privileged: bool, details: &Known);
     /// The status of every port asked about: once per run, after the lookup, or after
     /// the signals and the second lookup (`verdict.after_signal`).
-    fn verdict(&mut self, verdict: &Verdict, details: &Details);
+    fn verdict(&mut self, verdict: &Verdict, details: &Known);
     /// An owner that will not be signalled (protected, rekt's caller, a client, already
     /// gone, declined).
-    fn skipped(&mut self, report: &Report, details: &Details);
+    fn skipped(&mut self, report: &Report, details: &Known);
     /// An owner about to be signalled runs under a supervisor that may start it again.
-    fn supervised(&mut self, pid: u32, details: &Details);
+    fn supervised(&mut self, pid: u32, details: &Known);
     /// A range would signal `count` processes and was not confirmed: declined on the
     /// terminal (`asked`), or refused for want of one.
     fn too_many(&mut self, count: usize, ports: &[PortSpec], asked: bool);
     /// Progress while signalling, as it happens.
-    fn event(&mut self, event: Event<'_>, details: &Details);
+    fn event(&mut self, event: Event<'_>, details: &Known);
     /// What became of a container that rekt set out to end through its engine, as it
     /// happens.
-    fn container(&mut self, report: &containers::Report, details: &Details);
+    fn container(&mut self, report: &Ending, details: &Known);
     /// What became of every owner, once signalling is over.
-    fn outcomes(&mut self, reports: &[Report], details: &Details);
+    fn outcomes(&mut self, reports: &[Report], details: &Known);
     /// The lookup itself failed (exit 4).
     fn lookup_failed(&mut self, error: &io::Error);
     /// The check after signalling failed (exit 4).
@@ -76,7 +83,7 @@ pub trait Printer {
 }
 
 /// The printer for `format`.
-pub fn printer(format: Format) -> Box<dyn Printer> {
+pub(crate) fn printer(format: Format) -> Box<dyn Printer> {
     match format {
         Format::Human { verbose } => Box::new(HumanPrinter::new(verbose)),
         Format::Json => Box::new(JsonPrinter::default()),
@@ -85,7 +92,7 @@ pub fn printer(format: Format) -> Box<dyn Printer> {
 }
 
 /// `-q`: the exit code says it all.
-pub struct QuietPrinter;
+pub(crate) struct QuietPrinter;
 
 impl Printer for QuietPrinter {
     fn wants_details(&self, _: bool, _: bool) -> bool {
@@ -94,16 +101,16 @@ impl Printer for QuietPrinter {
     fn wants_context(&self, _: bool) -> bool {
         false
     }
-    fn supervised(&mut self, _: u32, _: &Details) {}
+    fn supervised(&mut self, _: u32, _: &Known) {}
     fn too_many(&mut self, _: usize, _: &[PortSpec], _: bool) {}
-    fn owners(&mut self, _: &Lookup, _: &Details) {}
-    fn listeners(&mut self, _: &Lookup, _: &Details) {}
-    fn hidden(&mut self, _: &Lookup, _: bool) {}
-    fn verdict(&mut self, _: &Verdict, _: &Details) {}
-    fn skipped(&mut self, _: &Report, _: &Details) {}
-    fn event(&mut self, _: Event<'_>, _: &Details) {}
-    fn outcomes(&mut self, _: &[Report], _: &Details) {}
-    fn container(&mut self, _: &containers::Report, _: &Details) {}
+    fn owners(&mut self, _: &Lookup, _: &Known) {}
+    fn listeners(&mut self, _: &Lookup, _: &Known) {}
+    fn hidden(&mut self, _: &Lookup, _: bool, _: &Known) {}
+    fn verdict(&mut self, _: &Verdict, _: &Known) {}
+    fn skipped(&mut self, _: &Report, _: &Known) {}
+    fn event(&mut self, _: Event<'_>, _: &Known) {}
+    fn outcomes(&mut self, _: &[Report], _: &Known) {}
+    fn container(&mut self, _: &Ending, _: &Known) {}
     fn lookup_failed(&mut self, _: &io::Error) {}
     fn recheck_failed(&mut self, _: &io::Error) {}
     fn finish(&mut self, code: ExitCode) -> ExitCode {
@@ -113,7 +120,7 @@ impl Printer for QuietPrinter {
 
 /// Says a usage error in one line on stderr, or, when the command line asked for `--json`,
 /// as a JSON document on stdout; returns its exit code.
-pub fn usage_error(error: &UsageError, json: bool) -> ExitCode {
+pub(crate) fn usage_error(error: &UsageError, json: bool) -> ExitCode {
     if json {
         let mut printer = JsonPrinter::default();
         printer.usage_error(error);
@@ -128,28 +135,9 @@ pub fn usage_error(error: &UsageError, json: bool) -> ExitCode {
     }
 }
 
-/// Writes `--help` or `--version` (clap's answer) to stdout. A closed pipe is not a
+/// Writes `bytes` (`what`: the help, the man page) to stdout. A closed pipe is not a
 /// failure; a full disk is (exit 4).
-pub fn help(answer: &clap::Error) -> ExitCode {
-    write_all_of(answer.render().to_string().as_bytes(), "the help")
-}
-
-/// Writes the completion script for `shell` to stdout. A closed pipe is not a failure.
-pub fn completions(shell: clap_complete::Shell) -> ExitCode {
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "rekt", &mut script);
-    write_all_of(&script, "the completion script")
-}
-
-/// Writes the man page (roff) to stdout. A closed pipe is not a failure.
-pub fn man_page() -> ExitCode {
-    match man::page() {
-        Ok(page) => write_all_of(&page, "the man page"),
-        Err(e) => write_error(&e, "the man page"),
-    }
-}
-
-fn write_all_of(bytes: &[u8], what: &str) -> ExitCode {
+pub(crate) fn write_stdout(bytes: &[u8], what: &str) -> ExitCode {
     let mut out = Stream::new(Which::Stdout);
     out.write(bytes);
     match out.failure() {
@@ -158,19 +146,16 @@ fn write_all_of(bytes: &[u8], what: &str) -> ExitCode {
     }
 }
 
-fn write_error(e: &io::Error, what: &str) -> ExitCode {
+/// Says that `what` could not be written (exit 4).
+pub(crate) fn write_error(e: &io::Error, what: &str) -> ExitCode {
     Stream::new(Which::Stderr).line(&format!("rekt: cannot write {what}: {e}"));
     ExitCode::Error
 }
 
 /// Asks whether to send `signal` to `pid`, on stderr or (`to_tty`, for `--json`, which
 /// writes nothing to stderr) on the controlling terminal; anything but y or yes is no.
-pub fn confirm(signal: Signal, pid: u32, details: &Details, to_tty: bool) -> bool {
-    let question = format!(
-        "{} {}? [y/N] ",
-        words::verb(signal),
-        words::who(pid, details)
-    );
+pub(crate) fn confirm(signal: Signal, pid: u32, details: &Known, to_tty: bool) -> bool {
+    let question = format!("{} {}? [y/N] ", signal.verb(), words::who(pid, details));
     ask(&question, to_tty)
 }
 
@@ -197,20 +182,20 @@ fn ask(question: &str, to_tty: bool) -> bool {
 }
 
 /// Asks whether to end `container` through its engine; anything but y or yes is no.
-pub fn confirm_container(signal: Signal, container: &Container, to_tty: bool) -> bool {
-    let verb = match signal {
-        Signal::Terminate => "stop",
-        Signal::Kill => "kill",
-    };
+pub(crate) fn confirm_container(signal: Signal, container: &Container, to_tty: bool) -> bool {
     ask(
-        &format!("{verb} {}? [y/N] ", words::container(container)),
+        &format!(
+            "{} {}? [y/N] ",
+            signal.engine_verb(),
+            words::container(container)
+        ),
         to_tty,
     )
 }
 
 /// Asks once whether to signal the `count` processes that a range of ports would hit;
 /// anything but y or yes is no.
-pub fn confirm_many(count: usize, ports: &[PortSpec], to_tty: bool) -> bool {
+pub(crate) fn confirm_many(count: usize, ports: &[PortSpec], to_tty: bool) -> bool {
     ask(&format!("{}? [y/N] ", words::many(count, ports)), to_tty)
 }
 
@@ -223,23 +208,23 @@ const TERMINAL: &str = "CONOUT$";
 /// ANSI styling, on only for a terminal and only when `NO_COLOR` is unset
 /// (https://no-color.org).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Style {
+pub(crate) struct Style {
     enabled: bool,
 }
 
 impl Style {
     #[cfg(test)]
-    pub fn plain() -> Style {
+    pub(crate) fn plain() -> Style {
         Style { enabled: false }
     }
 
     #[cfg(test)]
-    pub fn colored() -> Style {
+    pub(crate) fn colored() -> Style {
         Style { enabled: true }
     }
 
     /// Colour for `stream` if it is a terminal and the user has not opted out.
-    pub fn for_stream(stream: &impl IsTerminal) -> Style {
+    pub(crate) fn for_stream(stream: &impl IsTerminal) -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style {
             enabled: !no_color && stream.is_terminal(),
@@ -254,19 +239,19 @@ impl Style {
         }
     }
 
-    pub fn bold(self, text: &str) -> String {
+    pub(crate) fn bold(self, text: &str) -> String {
         self.paint("1", text)
     }
 
-    pub fn green(self, text: &str) -> String {
+    pub(crate) fn green(self, text: &str) -> String {
         self.paint("32", text)
     }
 
-    pub fn red(self, text: &str) -> String {
+    pub(crate) fn red(self, text: &str) -> String {
         self.paint("31", text)
     }
 
-    pub fn yellow(self, text: &str) -> String {
+    pub(crate) fn yellow(self, text: &str) -> String {
         self.paint("33", text)
     }
 }

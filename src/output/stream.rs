@@ -8,14 +8,14 @@ use std::io::{self, Write};
 
 /// Which standard stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Which {
+pub(crate) enum Which {
     Stdout,
     Stderr,
 }
 
 /// One standard stream, written whole lines at a time.
 #[derive(Debug)]
-pub struct Stream {
+pub(crate) struct Stream {
     which: Which,
     /// Set once a write failed: nothing more is written there.
     stopped: bool,
@@ -24,7 +24,7 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn new(which: Which) -> Stream {
+    pub(crate) fn new(which: Which) -> Stream {
         Stream {
             which,
             stopped: false,
@@ -33,7 +33,7 @@ impl Stream {
     }
 
     /// Writes `bytes` (whole lines) and flushes, unless the stream has failed before.
-    pub fn write(&mut self, bytes: &[u8]) {
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
         if self.stopped {
             return;
         }
@@ -53,7 +53,7 @@ impl Stream {
     }
 
     /// Writes one line.
-    pub fn line(&mut self, text: &str) {
+    pub(crate) fn line(&mut self, text: &str) {
         let mut line = String::with_capacity(text.len() + 1);
         line.push_str(text);
         line.push('\n');
@@ -61,7 +61,7 @@ impl Stream {
     }
 
     /// The first write error that was not a closed pipe.
-    pub fn failure(&self) -> Option<&io::Error> {
+    pub(crate) fn failure(&self) -> Option<&io::Error> {
         self.failure.as_ref()
     }
 }

@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::{Details, Style, words};
+use super::{Known, Style, words};
+use crate::judge::Role;
 use crate::lookup::Lookup;
 use crate::model::{Owner, Socket, SocketKey, Text};
-use crate::platform::{Backend, Os};
-use crate::roles::Role;
 use crate::text;
 
 /// A plain text table: columns padded to their widest cell, two spaces apart, no trailing
@@ -16,29 +15,29 @@ use crate::text;
 /// `Display`); widths are display widths, so wide characters line up, and padding is
 /// computed on the text alone, so colour never breaks alignment.
 #[derive(Debug, Default)]
-pub struct Table {
+pub(crate) struct Table {
     headers: Vec<&'static str>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    pub fn new(headers: Vec<&'static str>) -> Table {
+    pub(crate) fn new(headers: Vec<&'static str>) -> Table {
         Table {
             headers,
             rows: Vec::new(),
         }
     }
 
-    pub fn push(&mut self, row: Vec<String>) {
+    pub(crate) fn push(&mut self, row: Vec<String>) {
         debug_assert_eq!(row.len(), self.headers.len());
         self.rows.push(row);
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
-    pub fn write(&self, out: &mut impl Write, style: Style) -> io::Result<()> {
+    pub(crate) fn write(&self, out: &mut impl Write, style: Style) -> io::Result<()> {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.len()).collect();
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
@@ -67,15 +66,15 @@ impl Table {
 }
 
 /// One row of the lookup table: one owner on one port.
-pub struct OwnerRow<'a> {
-    pub port: u16,
-    pub owner: &'a Owner,
+pub(crate) struct OwnerRow<'a> {
+    pub(crate) port: u16,
+    pub(crate) owner: &'a Owner,
     /// The owner's matching sockets on this port.
-    pub sockets: Vec<&'a Socket>,
+    pub(crate) sockets: Vec<&'a Socket>,
 }
 
 /// The rows of the lookup table, one per (port, pid), sorted by port, then PID.
-pub fn owner_rows(owners: &[Owner]) -> Vec<OwnerRow<'_>> {
+pub(crate) fn owner_rows(owners: &[Owner]) -> Vec<OwnerRow<'_>> {
     let mut rows: Vec<OwnerRow<'_>> = owners
         .iter()
         .flat_map(|owner| {
@@ -93,7 +92,7 @@ pub fn owner_rows(owners: &[Owner]) -> Vec<OwnerRow<'_>> {
 /// The lookup table: PORT PID; NAME USER TYPE STATE ADDRESS when verbose; ROLE when
 /// verbose or when an owner is not a plain holder (a client, rekt's caller); PARENTS UNIT
 /// SUPERVISOR when verbose, and NETNS last when looking in every network namespace.
-pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
+pub(crate) fn lookup_table(found: &Lookup, verbose: bool, details: &Known) -> Table {
     let mut headers = vec!["PORT", "PID"];
     if verbose {
         headers.extend(["NAME", "USER", "TYPE", "STATE", "ADDRESS"]);
@@ -131,12 +130,14 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
     for row in owner_rows(&found.ownership.owners) {
         let mut cells = vec![row.port.to_string(), row.owner.pid.to_string()];
         if verbose {
-            let info = details.get(&row.owner.pid);
+            let info = details.info(row.owner.pid);
             cells.push(or_unknown(info.and_then(|i| i.name.as_ref())));
             cells.push(or_unknown(info.and_then(|i| i.user.as_ref())));
             cells.push(joined(row.sockets.iter().map(|s| s.kind().to_owned())));
             cells.push(joined(row.sockets.iter().map(|s| s.state.to_string())));
-            cells.push(joined(row.sockets.iter().map(|s| address(found, s))));
+            cells.push(joined(
+                row.sockets.iter().map(|s| address(found, s, details)),
+            ));
         }
         let pid = row.owner.pid;
         if roles {
@@ -173,7 +174,7 @@ pub fn lookup_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
 
 /// The list table: one row per socket and owner, sorted by port (the socket list's order).
 /// Sockets without a visible owner get one row with `-` for the owner.
-pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
+pub(crate) fn list_table(found: &Lookup, verbose: bool, details: &Known) -> Table {
     let mut headers = vec!["PORT", "PROTO", "ADDRESS", "PID", "NAME", "USER"];
     if verbose {
         headers.push("STATE");
@@ -194,7 +195,7 @@ pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
             let mut cells = vec![
                 socket.port().to_string(),
                 socket.kind().to_owned(),
-                address(found, socket),
+                address(found, socket, details),
                 pid,
                 name,
                 user,
@@ -211,11 +212,11 @@ pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
             // The socket's uid is known even when its process is not.
             let user = socket
                 .uid
-                .map_or_else(|| "-".into(), |uid| Os::user_name(uid).to_string());
+                .map_or_else(|| "-".into(), |uid| details.user(uid).to_string());
             push("-".into(), "-".into(), user);
         }
         for pid in pids {
-            let info = details.get(pid);
+            let info = details.info(*pid);
             push(
                 pid.to_string(),
                 or_unknown(info.and_then(|i| i.name.as_ref())),
@@ -228,9 +229,9 @@ pub fn list_table(found: &Lookup, verbose: bool, details: &Details) -> Table {
 
 /// The local address. An interface index names an interface in the socket's own network
 /// namespace, so with `--all-netns` the index is shown rather than a name from ours.
-fn address(found: &Lookup, socket: &Socket) -> String {
+fn address(found: &Lookup, socket: &Socket, details: &Known) -> String {
     if found.netns.is_empty() {
-        socket.local_display(Os::interface_name)
+        socket.local_display(|index| details.interface(index))
     } else {
         socket.local_display(|_| None)
     }

@@ -19,19 +19,21 @@ use crate::query::Query;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub use linux::Linux as Os;
-#[cfg(target_os = "linux")]
-#[doc(hidden)]
-pub use linux::{proc_net, sock_diag, state};
+#[cfg(all(target_os = "linux", feature = "internals"))]
+pub(crate) use linux::{proc_net, sock_diag, state_codes};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub use windows::Windows as Os;
 
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub use macos::Macos as Os;
 
 // The macOS decoders are pure functions over bytes, and the bind probe uses only portable
@@ -44,19 +46,18 @@ mod macos_decode;
 mod macos_probe;
 
 #[cfg(any(target_os = "linux", target_os = "macos"))]
-mod parallel;
-#[cfg(any(target_os = "linux", target_os = "macos"))]
-mod users;
+mod unix;
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 compile_error!("rekt supports Linux, macOS and Windows only");
 
 /// What rekt needs from an operating system.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub trait Backend {
     /// An owner pinned for signalling: whatever is done through it reaches the process
     /// that was found, or nobody (a pidfd; a process handle; on macOS, a PID and start
     /// time checked again just before each signal).
-    type Target: Pinned;
+    type Target: Handle;
 
     /// What to suggest when something is hidden or denied for lack of privileges.
     const PRIVILEGE_HINT: &'static str;
@@ -111,9 +112,6 @@ pub trait Backend {
     /// not. rekt itself and its callers are the policy's business (`roles`).
     fn protection(pid: u32) -> Option<Protection>;
 
-    /// The PID of rekt's parent.
-    fn parent_pid() -> Option<u32>;
-
     /// `pid`'s parent, start time and whether it is stopped: what an ancestry (built in
     /// `context`, which guards against cycles and reused PIDs) and a stopped owner need.
     /// `None` when the process is gone or unreadable.
@@ -165,7 +163,8 @@ pub trait Backend {
     /// Whether rekt runs with the privileges to see and signal every process.
     fn is_privileged() -> bool;
 
-    /// rekt's real uid, where sockets carry uids (Linux, macOS).
+    /// rekt's uid, to compare with a socket's, where sockets carry uids: the real uid on
+    /// Linux, the effective uid on macOS (a socket's uid there is its holder's effective uid).
     fn current_uid() -> Option<u32>;
 
     /// The network namespace rekt runs in. By default the OS has none (the CLI refuses
@@ -206,7 +205,8 @@ pub trait Backend {
 }
 
 /// A pinned process.
-pub trait Pinned {
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
+pub trait Handle {
     /// Delivers `signal` to the pinned process.
     fn send(&self, signal: Signal) -> Result<(), SendError>;
 
@@ -226,4 +226,4 @@ pub trait Pinned {
 }
 
 /// The pinned-process type of this OS.
-pub type Target = <Os as Backend>::Target;
+pub(crate) type Target = <Os as Backend>::Target;

@@ -13,24 +13,24 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{CWD, Mode, OFlags, RawDir, openat, readlinkat_raw};
 use rustix::io::Errno;
 
-pub use crate::platform::parallel::for_each_pid;
+pub(crate) use crate::platform::unix::parallel::for_each_pid;
 
 /// One fd that refers to a wanted socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Hit {
-    pub pid: u32,
-    pub fd: u32,
-    pub inode: u64,
+pub(crate) struct Hit {
+    pub(crate) pid: u32,
+    pub(crate) fd: u32,
+    pub(crate) inode: u64,
 }
 
 /// What a scan found.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// Sorted by pid, then fd.
-    pub hits: Vec<Hit>,
+    pub(crate) hits: Vec<Hit>,
     /// Processes whose fd directory we may not read (another user's, without privileges),
     /// sorted.
-    pub denied: Vec<u32>,
+    pub(crate) denied: Vec<u32>,
 }
 
 /// The getdents64 buffer. 32 KiB holds about 1,300 fd entries per call.
@@ -38,15 +38,15 @@ const DIRENT_BUF: usize = 32 * 1024;
 
 /// `socket:[` followed by up to 20 digits and `]`; longer links are not sockets.
 const LINK_BUF: usize = 40;
-pub const SOCKET_PREFIX: &[u8] = b"socket:[";
+pub(crate) const SOCKET_PREFIX: &[u8] = b"socket:[";
 
 /// Opens `/proc` as a directory fd that every later lookup is relative to.
-pub fn open_proc() -> io::Result<OwnedFd> {
+pub(crate) fn open_proc() -> io::Result<OwnedFd> {
     open_dir(CWD, c"/proc")
 }
 
 /// Finds every fd of every process that refers to one of `inodes` (sorted, deduplicated).
-pub fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
+pub(crate) fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     debug_assert!(inodes.is_sorted());
     let pids = list_pids(proc_dir)?;
     let parts = for_each_pid(
@@ -70,7 +70,7 @@ pub fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
 /// thread's table) never sees. Hits are recorded under the process's PID, which is what
 /// is signalled. Costs a directory listing per process and a `kcmp` per thread, so it runs
 /// only when a socket is left without an owner.
-pub fn scan_threads(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
+pub(crate) fn scan_threads(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     debug_assert!(inodes.is_sorted());
     let pids = list_pids(proc_dir)?;
     let parts = for_each_pid(
@@ -118,7 +118,7 @@ fn shares_fd_table(pid: u32, tid: u32) -> bool {
 /// thread's fd table, or in the table of a thread that has one of its own (see
 /// [`scan_threads`]), or (when the main thread has exited) in the one its other threads
 /// share. Used just before a signal to prove the PID still holds what we found.
-pub fn holds(pid: u32, fd: u32, inodes: &[u64]) -> io::Result<bool> {
+pub(crate) fn holds(pid: u32, fd: u32, inodes: &[u64]) -> io::Result<bool> {
     let proc_dir = open_proc()?;
     let link = |dir: &str| {
         let path = CString::new(format!("{dir}/{fd}")).map_err(io::Error::other)?;
@@ -143,19 +143,19 @@ pub fn holds(pid: u32, fd: u32, inodes: &[u64]) -> io::Result<bool> {
 
 /// Reads the link at `path` (relative to `at`) and returns the number in `PREFIX…]`:
 /// `socket:[12345]`, `net:[4026531840]`. `None` for a link of any other form.
-pub fn link_id(at: impl AsFd, path: &CStr, prefix: &[u8]) -> io::Result<Option<u64>> {
+pub(crate) fn link_id(at: impl AsFd, path: &CStr, prefix: &[u8]) -> io::Result<Option<u64>> {
     let mut buf = [0u8; LINK_BUF];
     let n = readlinkat_raw(at, path, &mut buf)?;
     Ok(bracketed(&buf[..n.min(LINK_BUF)], prefix))
 }
 
 /// The number in `PREFIX12345]`, or `None` for any other text.
-pub fn bracketed(link: &[u8], prefix: &[u8]) -> Option<u64> {
+pub(crate) fn bracketed(link: &[u8], prefix: &[u8]) -> Option<u64> {
     decimal(link.strip_prefix(prefix)?.strip_suffix(b"]")?)
 }
 
 /// Decimal digits that fit a u64; `None` for anything else (empty, a sign, overflow).
-pub fn decimal(digits: &[u8]) -> Option<u64> {
+pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
@@ -168,7 +168,7 @@ pub fn decimal(digits: &[u8]) -> Option<u64> {
 }
 
 /// Every numeric entry of `/proc`: the thread-group leaders, which own the fd tables.
-pub fn list_pids(proc_dir: &OwnedFd) -> io::Result<Vec<u32>> {
+pub(crate) fn list_pids(proc_dir: &OwnedFd) -> io::Result<Vec<u32>> {
     // getdents64 continues from the fd's offset, so read a private duplicate from 0.
     let dir = open_dir(proc_dir, c".")?;
     let mut buf = DirBuf::new();
@@ -311,23 +311,23 @@ fn pid_fd_path(pid: u32, buf: &mut [u8; 16]) -> &CStr {
     CStr::from_bytes_until_nul(&buf[..]).expect("NUL written above")
 }
 
-pub fn open_dir(at: impl AsFd, path: &CStr) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir(at: impl AsFd, path: &CStr) -> io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     Ok(openat(at, path, flags, Mode::empty())?)
 }
 
 /// A reusable buffer for `getdents64`, one per thread.
-pub struct DirBuf(Vec<MaybeUninit<u8>>);
+pub(crate) struct DirBuf(Vec<MaybeUninit<u8>>);
 
 impl DirBuf {
-    pub fn new() -> DirBuf {
+    pub(crate) fn new() -> DirBuf {
         DirBuf(vec![MaybeUninit::uninit(); DIRENT_BUF])
     }
 }
 
 /// Calls `f` with every entry name of the directory `dir` but `.` and `..`, reading from
 /// the fd's current offset.
-pub fn for_each_name(
+pub(crate) fn for_each_name(
     dir: BorrowedFd<'_>,
     buf: &mut DirBuf,
     mut f: impl FnMut(&CStr),

@@ -32,7 +32,7 @@ use crate::model::{Hidden, Protocol, Socket, SocketKey, Text};
 
 /// The explanation of each of `hidden`, given the processes whose fds could not be read
 /// (`denied`, sorted).
-pub fn explain(hidden: &[Socket], denied: &[u32]) -> BTreeMap<SocketKey, Hidden> {
+pub(crate) fn explain(hidden: &[Socket], denied: &[u32]) -> BTreeMap<SocketKey, Hidden> {
     let privileged = rustix::process::geteuid().is_root();
     let me = rustix::process::getuid().as_raw();
     let hidepid =
@@ -121,7 +121,7 @@ impl Facts<'_> {
 /// processes: `hidepid=1`/`noaccess` (listed, but nothing readable), `2`/`invisible`
 /// (not listed) or `4`/`ptraceable` (only those we may ptrace). The option is among the
 /// super options, the last field of the line.
-pub fn hidepid(mountinfo: &str) -> bool {
+pub(crate) fn hidepid(mountinfo: &str) -> bool {
     mountinfo.lines().any(|line| {
         let mut fields = line.split(' ');
         let Some(mount_point) = fields.nth(4) else {
@@ -144,7 +144,7 @@ pub fn hidepid(mountinfo: &str) -> bool {
 
 /// Whether `status` (`/proc/self/status`) says this process is in a child PID namespace:
 /// its `NSpid` line lists one PID per namespace level, outermost first.
-pub fn in_child_pid_namespace(status: &str) -> bool {
+pub(crate) fn in_child_pid_namespace(status: &str) -> bool {
     status
         .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))
@@ -166,11 +166,11 @@ fn real_uid(pid: u32) -> Option<u32> {
 
 /// A UDP tunnel device, whose socket the kernel holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tunnel {
-    pub kind: String,
+pub(crate) struct Tunnel {
+    pub(crate) kind: String,
     /// Its name: chosen by whoever made it (root in some namespace), so printed escaped.
-    pub device: Text,
-    pub port: u16,
+    pub(crate) device: Text,
+    pub(crate) port: u16,
 }
 
 // rtnetlink (linux/rtnetlink.h, linux/if_link.h).
@@ -228,7 +228,7 @@ fn tunnels() -> std::io::Result<Vec<Tunnel>> {
 
 /// Parses one buffer of an RTM_GETLINK dump into `out`; true once the dump is over (or
 /// the buffer makes no sense, which ends it too: this is a best effort).
-pub fn parse_links(buf: &[u8], out: &mut Vec<Tunnel>) -> bool {
+pub(crate) fn parse_links(buf: &[u8], out: &mut Vec<Tunnel>) -> bool {
     let mut at = 0;
     while let Some(header) = buf.get(at..at + 16) {
         let len = u32::from_ne_bytes(header[0..4].try_into().expect("4 bytes")) as usize;

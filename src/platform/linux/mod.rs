@@ -4,11 +4,11 @@
 mod fd_scan;
 mod hidden;
 mod netns;
-pub mod proc_net;
+pub(crate) mod proc_net;
 mod process;
 mod signal;
-pub mod sock_diag;
-pub mod state;
+pub(crate) mod sock_diag;
+pub(crate) mod state_codes;
 
 use std::io;
 use std::sync::atomic::AtomicBool;
@@ -19,9 +19,10 @@ use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessSt
 use crate::model::{Blockers, Socket, SocketKey, Text};
 use crate::query::Query;
 
-pub use signal::Target;
+pub(crate) use signal::Target;
 
 /// The Linux backend.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub struct Linux;
 
 impl Backend for Linux {
@@ -65,7 +66,7 @@ impl Backend for Linux {
     }
 
     fn user_name(uid: u32) -> Text {
-        super::users::user_name(uid)
+        super::unix::users::user_name(uid)
     }
 
     fn interface_name(index: u32) -> Option<Text> {
@@ -85,10 +86,6 @@ impl Backend for Linux {
             1 => Some(Protection::Init),
             _ => None,
         }
-    }
-
-    fn parent_pid() -> Option<u32> {
-        Some(std::os::unix::process::parent_id())
     }
 
     fn process_stat(pid: u32) -> Option<ProcessStat> {
@@ -177,7 +174,7 @@ fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
 /// The IPV6_V6ONLY option that new IPv6 sockets of this thread's network namespace get
 /// unless they set it (`net.ipv6.bindv6only`, 0 by default): the best guess for a socket
 /// whose option the kernel does not report (the /proc/net tables never do).
-pub fn bindv6only() -> bool {
+pub(crate) fn bindv6only() -> bool {
     // Network sysctls are those of the namespace of the thread that opens them.
     std::fs::read("/proc/sys/net/ipv6/bindv6only").is_ok_and(|v| v.first() == Some(&b'1'))
 }

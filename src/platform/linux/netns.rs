@@ -27,7 +27,7 @@ use crate::query::Query;
 const NAMED: &str = "/var/run/netns";
 
 /// The network namespace this thread is in.
-pub fn current() -> io::Result<NetNs> {
+pub(crate) fn current() -> io::Result<NetNs> {
     let file = current_file()?;
     let inode = file.ino();
     Ok(NetNs {
@@ -42,7 +42,7 @@ pub fn current() -> io::Result<NetNs> {
 
 /// Every network namespace other than ours that we can find, sorted by inode. Stops
 /// looking at processes once `stop` is raised.
-pub fn others(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
+pub(crate) fn others(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
     let file = current_file()?;
     let here = file.ino();
     let mut found: Vec<NetNs> = named(file.dev())
@@ -92,13 +92,13 @@ fn current_file() -> io::Result<std::fs::Metadata> {
 }
 
 /// The sockets matching `query` inside `ns`.
-pub fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
+pub(crate) fn sockets_in(ns: &NetNs, query: &Query) -> io::Result<Vec<Socket>> {
     read_in(ns, query, sock_diag::sockets, proc_net::sockets_in)
 }
 
 /// The sockets blocking a bind() on the query's TCP ports inside `ns` (see
 /// `Backend::blockers`).
-pub fn blockers_in(ns: &NetNs, query: &Query) -> io::Result<Blockers> {
+pub(crate) fn blockers_in(ns: &NetNs, query: &Query) -> io::Result<Blockers> {
     read_in(ns, query, sock_diag::blockers, proc_net::blockers_in)
 }
 

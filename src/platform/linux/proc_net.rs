@@ -11,12 +11,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use super::fd_scan::decimal;
-use super::state::BLOCKER_STATES;
+use super::state_codes::BLOCKER_STATES;
 use crate::model::{Blockers, BoundVisibility, Family, Lingering, Protocol, Socket, SocketKey};
 use crate::query::Query;
 
 /// Why a table line was not a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub enum LineError {
     /// The column-title line at the top of every table.
     Header,
@@ -38,6 +39,7 @@ fn tables(query: &Query) -> impl Iterator<Item = (&'static str, Protocol, Family
 
 /// Every matching socket in the text tables of the calling thread's network namespace. A
 /// table that cannot be read fails the lookup, except the IPv6 ones on a kernel without IPv6.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
     // /proc/net is the main thread's namespace; a thread can be in another (setns, or a
     // test that unshared). /proc/thread-self exists since Linux 3.17.
@@ -60,7 +62,7 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
 /// Such a kernel is told apart from a hidden or damaged /proc by `if_inet6` in the same
 /// directory, which the kernel creates with the IPv6 tables, in every network namespace,
 /// whether or not any address is configured.
-pub fn sockets_in(dir: &Path, query: &Query) -> io::Result<Vec<Socket>> {
+pub(crate) fn sockets_in(dir: &Path, query: &Query) -> io::Result<Vec<Socket>> {
     let mut out = Vec::new();
     let mut closing = Vec::new();
     let tick = clock_tick();
@@ -140,7 +142,7 @@ fn blocker(
 /// are in no text table, so they cannot be found this way. Right after a [`sockets_in`]
 /// of the same tables and ports on this thread, what it saw is used instead of reading
 /// them again.
-pub fn blockers_in(dir: &Path, query: &Query) -> io::Result<Blockers> {
+pub(crate) fn blockers_in(dir: &Path, query: &Query) -> io::Result<Blockers> {
     let mut found = Blockers {
         bound: BoundVisibility::TextTables,
         ..Blockers::default()
@@ -226,6 +228,8 @@ fn no_ipv6(dir: &Path, family: Family) -> bool {
 
 /// Reads one table, appending the sockets that match `query` to `out`. Lines that do not
 /// parse are skipped.
+#[cfg(any(test, feature = "internals"))]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn read_table(
     mut input: impl BufRead,
     protocol: Protocol,
@@ -252,6 +256,8 @@ pub fn read_table(
 /// `   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000  0 41234 ...`
 /// (slot, local address, remote address, state, queues, timer, retransmits, uid, timeout,
 /// inode). Inode 0 sockets are returned too; they have no owner and callers drop them.
+#[cfg(any(test, feature = "internals"))]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn parse_line(line: &[u8], protocol: Protocol, family: Family) -> Result<Socket, LineError> {
     parse_fields(line, protocol, family).map(|(socket, _)| socket)
 }
@@ -285,7 +291,7 @@ fn parse_fields(
     next("remote address")?;
     let state = hex_u32(next("state")?)
         .and_then(|code| u8::try_from(code).ok())
-        .and_then(|code| super::state::from_code(protocol, code))
+        .and_then(|code| super::state_codes::from_code(protocol, code))
         .ok_or(LineError::Malformed("state"))?;
     next("queues")?;
     let timer = next("timer")?;

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use super::fd_scan::decimal;
 use crate::model::{ProcessInfo, ProcessStat, Text};
-use crate::platform::users::user_name;
+use crate::platform::unix::users::user_name;
 
-pub fn process_info(pid: u32) -> ProcessInfo {
+pub(crate) fn process_info(pid: u32) -> ProcessInfo {
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {
         let bytes = p.as_os_str().as_bytes();
         // An executable replaced on disk (a rebuilt server) is still the right name.
@@ -35,7 +35,7 @@ pub fn process_info(pid: u32) -> ProcessInfo {
 }
 
 /// The short command name (`/proc/PID/comm`), which any user may read.
-pub fn command_name(pid: u32) -> Option<Text> {
+pub(crate) fn command_name(pid: u32) -> Option<Text> {
     let comm = fs::read(format!("/proc/{pid}/comm")).ok()?;
     let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
     (!comm.is_empty()).then(|| Text::from_bytes(comm))
@@ -52,7 +52,7 @@ fn command_line(pid: u32) -> Vec<Text> {
 }
 
 /// The parent, start time and state from `/proc/PID/stat`.
-pub fn stat(pid: u32) -> Option<ProcessStat> {
+pub(crate) fn stat(pid: u32) -> Option<ProcessStat> {
     parse_stat(&fs::read(format!("/proc/{pid}/stat")).ok()?)
 }
 
@@ -77,7 +77,7 @@ fn parse_stat(stat: &[u8]) -> Option<ProcessStat> {
 }
 
 /// The lines of `/proc/PID/cgroup`, as read.
-pub fn cgroup_lines(pid: u32) -> Vec<Text> {
+pub(crate) fn cgroup_lines(pid: u32) -> Vec<Text> {
     let Ok(raw) = fs::read(format!("/proc/{pid}/cgroup")) else {
         return Vec::new();
     };
@@ -88,14 +88,14 @@ pub fn cgroup_lines(pid: u32) -> Vec<Text> {
 }
 
 /// The working directory (`/proc/PID/cwd`), where we may read it.
-pub fn working_dir(pid: u32) -> Option<Text> {
+pub(crate) fn working_dir(pid: u32) -> Option<Text> {
     let dir = fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
     Some(Text::from_bytes(dir.as_os_str().as_bytes()))
 }
 
 /// The values of the variables `names` in `/proc/PID/environ` (readable by root and the
 /// process's own user). Nothing else from it is kept.
-pub fn environment(pid: u32, names: &[&str]) -> Vec<(String, Text)> {
+pub(crate) fn environment(pid: u32, names: &[&str]) -> Vec<(String, Text)> {
     let Ok(raw) = fs::read(format!("/proc/{pid}/environ")) else {
         return Vec::new();
     };
@@ -120,7 +120,7 @@ fn parse_environment(raw: &[u8], names: &[&str]) -> Vec<(String, Text)> {
 
 /// The ephemeral port range, `net.ipv4.ip_local_port_range` (which IPv6 uses too), of
 /// rekt's network namespace.
-pub fn ephemeral_ports() -> Option<std::ops::RangeInclusive<u16>> {
+pub(crate) fn ephemeral_ports() -> Option<std::ops::RangeInclusive<u16>> {
     parse_port_range(&fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?)
 }
 

@@ -16,10 +16,11 @@ use rustix::process::{Pid, PidfdFlags, kill_process, pidfd_open, pidfd_send_sign
 
 use super::fd_scan::holds;
 use crate::model::{AcquireError, Owner, SendError, Signal, SocketKey};
-use crate::platform::Pinned;
+use crate::platform::Handle;
 
 /// One owner, pinned: signals sent through it reach the process we found or nobody.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub struct Target {
     pid: Pid,
     pidfd: Option<OwnedFd>,
@@ -27,7 +28,7 @@ pub struct Target {
 
 impl Target {
     /// Pins `owner` and checks that it still holds at least one of its matching sockets.
-    pub fn acquire(owner: &Owner) -> Result<Target, AcquireError> {
+    pub(crate) fn acquire(owner: &Owner) -> Result<Target, AcquireError> {
         let Some(pid) = Pid::from_raw(owner.pid as i32) else {
             return Err(AcquireError::Gone);
         };
@@ -63,7 +64,7 @@ impl Target {
     }
 }
 
-impl Pinned for Target {
+impl Handle for Target {
     fn send(&self, signal: Signal) -> Result<(), SendError> {
         let sig = match signal {
             Signal::Terminate => rustix::process::Signal::TERM,
@@ -114,7 +115,7 @@ impl Pinned for Target {
 }
 
 /// Waits until every target has exited or `timeout` passes; returns which have exited.
-pub fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
+pub(crate) fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
     let deadline = Instant::now() + timeout;
     let mut exited: Vec<bool> = targets.iter().map(|t| t.has_exited()).collect();
     loop {

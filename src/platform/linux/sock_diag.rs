@@ -126,6 +126,7 @@ const MSG_IF: usize = offset_of!(InetDiagMsg, id) + offset_of!(InetDiagSockId, i
 
 /// Something the kernel's reply did not allow us to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub enum DiagError {
     /// A message header or body is cut short, or claims a length it does not have.
     BadLength { at: usize, len: usize },
@@ -160,6 +161,7 @@ impl From<DiagError> for io::Error {
 
 /// Whether a reply buffer finished the dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub enum Progress {
     More,
     Done,
@@ -167,15 +169,16 @@ pub enum Progress {
 
 /// One socket of a dump reply, with what the kernel says about it beyond the [`Socket`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diag {
-    pub socket: Socket,
+pub(crate) struct Diag {
+    pub(crate) socket: Socket,
     /// Its IPV6_V6ONLY option, when the reply has it (`INET_DIAG_SKV6ONLY`).
-    pub v6only: Option<bool>,
+    pub(crate) v6only: Option<bool>,
     /// The time left before the kernel drops it, for a socket on the TIME_WAIT timer.
-    pub expires: Option<Duration>,
+    pub(crate) expires: Option<Duration>,
 }
 
 /// Every matching socket, by one dump per wanted protocol and family.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
     let nl = open()?;
     let mut buf = vec![0u8; 64 * 1024];
@@ -185,7 +188,7 @@ pub fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
         if !query.wants_protocol(protocol) {
             continue;
         }
-        let states = super::state::mask(query, protocol);
+        let states = super::state_codes::mask(query, protocol);
         let ranges = query.port_ranges(protocol);
         dump_families(
             &nl, query, protocol, states, &ranges, &mut buf, &mut seq, &mut diags,
@@ -273,7 +276,7 @@ fn v6only(d: &Diag, query: &Query, default: &mut Option<bool>) -> Option<bool> {
 ///   (FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK). With an inode, a process still holds the
 ///   socket (it called shutdown()); without (inode 0), none does any more: the socket
 ///   lingers until the kernel drops it, and `expires` says when for the TIME_WAIT timer.
-pub fn blockers(query: &Query) -> io::Result<Blockers> {
+pub(crate) fn blockers(query: &Query) -> io::Result<Blockers> {
     let ranges = query.port_ranges(Protocol::Tcp);
     if !query.wants_protocol(Protocol::Tcp) || ranges.is_empty() {
         return Ok(Blockers::default());
@@ -292,7 +295,7 @@ pub fn blockers(query: &Query) -> io::Result<Blockers> {
         &nl,
         &both,
         Protocol::Tcp,
-        super::state::blocker_mask() & !old_kernel_for_tests(),
+        super::state_codes::blocker_mask() & !old_kernel_for_tests(),
         &with_probe,
         &mut buf,
         &mut 0,
@@ -343,7 +346,7 @@ pub fn blockers(query: &Query) -> io::Result<Blockers> {
 #[cfg(debug_assertions)]
 fn old_kernel_for_tests() -> u32 {
     match std::env::var_os("REKT_TEST_OLD_KERNEL") {
-        Some(_) => 1 << super::state::BOUND_INACTIVE,
+        Some(_) => 1 << super::state_codes::BOUND_INACTIVE,
         None => 0,
     }
 }
@@ -391,7 +394,7 @@ impl Probe {
 /// IPv6 can be missing: a kernel without IPv6 (`ipv6.disable=1`, or built without it)
 /// answers the AF_INET6 dump with ENOENT (no inet_diag handler registered for the family),
 /// EAFNOSUPPORT or EOPNOTSUPP. Any error for IPv4 is a real failure.
-pub fn family_missing(family: Family, error: &io::Error) -> bool {
+pub(crate) fn family_missing(family: Family, error: &io::Error) -> bool {
     family == Family::V6
         && matches!(
             error.raw_os_error(),
@@ -402,7 +405,7 @@ pub fn family_missing(family: Family, error: &io::Error) -> bool {
 /// Whether a failed dump means netlink itself was refused (a seccomp filter, an LSM, a
 /// kernel or container without sock_diag), so that the /proc/net text tables may answer
 /// instead. A reply we could not parse is not a refusal: it fails the lookup.
-pub fn refused(error: &io::Error) -> bool {
+pub(crate) fn refused(error: &io::Error) -> bool {
     matches!(
         error.raw_os_error(),
         Some(
@@ -462,9 +465,11 @@ fn dump(
 
 /// The dump request: netlink header, `inet_diag_req_v2`, and a bytecode attribute that
 /// keeps only the wanted local ports (none in list mode, which wants every port).
+#[cfg(any(test, feature = "internals"))]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn request(protocol: Protocol, family: Family, query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(protocol));
-    let states = super::state::mask(query, protocol);
+    let states = super::state_codes::mask(query, protocol);
     by_family(protocol, family, states, &bytecode, seq)
 }
 
@@ -498,9 +503,15 @@ fn by_family(
 
 /// A TCPDIAG_GETSOCK dump request (`struct inet_diag_req`) for TCP in both families: the
 /// kernel ignores its family field and dumps both.
+#[cfg(any(test, feature = "internals"))]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn request_tcp_both(query: &Query, seq: u32) -> Vec<u8> {
     let bytecode = port_filter(&query.port_ranges(Protocol::Tcp));
-    tcp_both(super::state::mask(query, Protocol::Tcp), &bytecode, seq)
+    tcp_both(
+        super::state_codes::mask(query, Protocol::Tcp),
+        &bytecode,
+        seq,
+    )
 }
 
 fn tcp_both(states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
@@ -558,6 +569,7 @@ fn finish(mut msg: Vec<u8>, bytecode: &[u8]) -> Vec<u8> {
 /// with a `JMP` that sends a match straight to the end, as iproute2's ss does for OR.
 /// Returns an empty program (no kernel filtering; the caller filters) when the ranges are
 /// too many for the 16-bit jump offsets.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn port_filter(ranges: &[(u16, u16)]) -> Vec<u8> {
     if ranges.len() > MAX_FILTER_RANGES {
         return Vec::new();
@@ -584,6 +596,8 @@ pub fn port_filter(ranges: &[(u16, u16)]) -> Vec<u8> {
 
 /// Parses one buffer of a sock_diag dump reply, appending its sockets to `out`. Messages
 /// for other sequence numbers are ignored.
+#[cfg(any(test, feature = "internals"))]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub fn parse_reply(
     buf: &[u8],
     protocol: Protocol,
@@ -597,7 +611,7 @@ pub fn parse_reply(
 }
 
 /// [`parse_reply`], keeping what the kernel says beyond each socket.
-pub fn parse_diags(
+pub(crate) fn parse_diags(
     buf: &[u8],
     protocol: Protocol,
     seq: u32,
@@ -681,7 +695,8 @@ fn parse_diag_msg(body: &[u8], protocol: Protocol) -> Result<Option<Diag>, DiagE
         IpAddr::V6(v6) if v6.is_unicast_link_local() => u32_at(MSG_IF),
         _ => 0,
     };
-    let Some(state) = super::state::from_code(protocol, msg[offset_of!(InetDiagMsg, state)]) else {
+    let Some(state) = super::state_codes::from_code(protocol, msg[offset_of!(InetDiagMsg, state)])
+    else {
         return Ok(None);
     };
     let expires = (msg[offset_of!(InetDiagMsg, timer)] == TIMER_TIME_WAIT)
@@ -799,7 +814,7 @@ mod tests {
     }
 
     /// A netlink message of `kind` with `body`, padded to 4 bytes.
-    pub fn message(kind: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+    pub(crate) fn message(kind: u16, seq: u32, body: &[u8]) -> Vec<u8> {
         let len = NLMSG_HDR_LEN + body.len();
         let mut m = Vec::new();
         m.extend_from_slice(&(len as u32).to_ne_bytes());

@@ -3,8 +3,9 @@
 //! `decode.rs`; nothing here interprets a struct field itself.
 //!
 //! libproc's `proc_pidinfo` and `proc_pidfdinfo` return the number of bytes written, and 0
-//! on failure with `errno` set. An empty fd list is also 0 bytes, so `errno` is cleared
-//! before each call to tell the two apart.
+//! on failure with `errno` set (the wrappers in `libproc.c` turn the kernel's -1 into 0).
+//! An empty fd list is also 0 bytes, so `errno` is cleared before each call to tell the two
+//! apart. `proc_listallpids` fails the same way, with 0, never a negative number.
 
 use std::io;
 use std::mem::size_of;
@@ -22,23 +23,22 @@ const PROC_PIDFDSOCKETINFO: c_int = 3;
 
 /// Every PID on the system, sorted. `proc_listallpids` with no buffer says how many there
 /// are (with some room to spare); the list is read again with a bigger buffer while it
-/// fills the one it was given, since processes start meanwhile.
-pub fn list_pids() -> io::Result<Vec<u32>> {
+/// fills the one it was given, since processes start meanwhile. A refused list is an error
+/// (`decode::listed_pids`), never an empty machine.
+pub(crate) fn list_pids() -> io::Result<Vec<u32>> {
+    let listed =
+        |n: c_int| decode::listed_pids(n, errno()).map_err(|e| with_call("proc_listallpids", e));
+    clear_errno();
     // SAFETY: a null buffer of size 0 only asks for the count.
-    let hint = unsafe { libc::proc_listallpids(std::ptr::null_mut(), 0) };
-    if hint < 0 {
-        return Err(with_call("proc_listallpids", io::Error::last_os_error()));
-    }
-    let mut room = usize::try_from(hint).unwrap_or(0) + 64;
+    let hint = listed(unsafe { libc::proc_listallpids(std::ptr::null_mut(), 0) })?;
+    let mut room = hint + 64;
     loop {
         let mut pids: Vec<c_int> = vec![0; room];
         let bytes = c_int::try_from(room * size_of::<c_int>()).unwrap_or(c_int::MAX);
+        clear_errno();
         // SAFETY: `pids` has room for `bytes` bytes.
-        let n = unsafe { libc::proc_listallpids(pids.as_mut_ptr().cast(), bytes) };
-        if n < 0 {
-            return Err(with_call("proc_listallpids", io::Error::last_os_error()));
-        }
-        let n = usize::try_from(n).unwrap_or(0).min(room);
+        let n = listed(unsafe { libc::proc_listallpids(pids.as_mut_ptr().cast(), bytes) })?;
+        let n = n.min(room);
         if n < room || room >= 1 << 22 {
             pids.truncate(n);
             let mut pids: Vec<u32> = pids
@@ -73,14 +73,14 @@ fn pid_info(pid: u32, flavor: c_int, buf: &mut [u8]) -> io::Result<usize> {
 
 /// `proc_bsdinfo` of `pid`: only for one's own processes (all of them as root); others
 /// give EPERM, and a process that has exited (or is a zombie) ESRCH.
-pub fn bsd_info(pid: u32) -> io::Result<BsdInfo> {
+pub(crate) fn bsd_info(pid: u32) -> io::Result<BsdInfo> {
     let mut buf = [0u8; size_of::<ProcBsdInfo>()];
     let n = pid_info(pid, libc::PROC_PIDTBSDINFO, &mut buf)?;
     decode::bsd_info(&buf[..n]).ok_or_else(|| short_answer("PROC_PIDTBSDINFO"))
 }
 
 /// `proc_bsdshortinfo` of `pid`, which any user may read about any process.
-pub fn short_info(pid: u32) -> io::Result<ShortInfo> {
+pub(crate) fn short_info(pid: u32) -> io::Result<ShortInfo> {
     let mut buf = [0u8; size_of::<ProcBsdShortInfo>()];
     let n = pid_info(pid, PROC_PIDT_SHORTBSDINFO, &mut buf)?;
     decode::short_info(&buf[..n]).ok_or_else(|| short_answer("PROC_PIDT_SHORTBSDINFO"))
@@ -90,7 +90,7 @@ pub fn short_info(pid: u32) -> io::Result<ShortInfo> {
 /// from `nfiles` (the fd table's size, from `proc_bsdinfo`) with some room for fds opened
 /// meanwhile; read again with twice the room while the answer fills the buffer. There is
 /// no fixed cap (killport's 1024-fd cap missed sockets).
-pub fn fd_list(pid: u32, nfiles: u32, buf: &mut Vec<u8>) -> io::Result<&[u8]> {
+pub(crate) fn fd_list(pid: u32, nfiles: u32, buf: &mut Vec<u8>) -> io::Result<&[u8]> {
     let entry = size_of::<ProcFdInfo>();
     let mut slots = usize::try_from(nfiles).unwrap_or(0) + 32;
     loop {
@@ -108,7 +108,7 @@ pub fn fd_list(pid: u32, nfiles: u32, buf: &mut Vec<u8>) -> io::Result<&[u8]> {
 
 /// The socket at `fd` of `pid` (`PROC_PIDFDSOCKETINFO`), if it is a TCP or UDP socket of
 /// IPv4 or IPv6. EBADF: the fd was closed since the list was read.
-pub fn socket(
+pub(crate) fn socket(
     pid: u32,
     fd: u32,
     buf: &mut [u8; size_of::<SocketFdInfo>()],
@@ -134,7 +134,7 @@ pub fn socket(
 }
 
 /// The executable's path (`proc_pidpath`), which any user may read about any process.
-pub fn path(pid: u32) -> Option<Vec<u8>> {
+pub(crate) fn path(pid: u32) -> Option<Vec<u8>> {
     let pid = c_int::try_from(pid).ok()?;
     let mut buf = vec![0u8; PROC_PIDPATHINFO_MAXSIZE];
     // SAFETY: `buf` has room for the size passed.
@@ -148,8 +148,9 @@ pub fn path(pid: u32) -> Option<Vec<u8>> {
 }
 
 /// The arguments of `pid` (`sysctl kern.procargs2`): one's own processes only (all as
-/// root). `None` when they cannot be read.
-pub fn args(pid: u32) -> Option<Vec<Vec<u8>>> {
+/// root). `None` when they cannot be read. `word` is the size of a pointer in the process
+/// (`BsdInfo::word`), which the strings are aligned to.
+pub(crate) fn args(pid: u32, word: usize) -> Option<Vec<Vec<u8>>> {
     let pid = c_int::try_from(pid).ok()?;
     let mut size = arg_max()?;
     let mut buf = vec![0u8; size];
@@ -170,7 +171,7 @@ pub fn args(pid: u32) -> Option<Vec<Vec<u8>>> {
         return None;
     }
     buf.truncate(size.min(buf.len()));
-    Some(decode::proc_args(&buf))
+    Some(decode::proc_args(&buf, word))
 }
 
 /// `kern.argmax`: the most that `KERN_PROCARGS2` can return.
@@ -200,21 +201,26 @@ fn clear_errno() {
     unsafe { *libc::__error() = 0 };
 }
 
+fn errno() -> i32 {
+    // SAFETY: __error returns this thread's errno.
+    unsafe { *libc::__error() }
+}
+
 fn short_answer(flavor: &str) -> io::Error {
     io::Error::other(format!("proc_pidinfo({flavor}): short answer"))
 }
 
 /// An error that names the call, keeping its kind.
-pub fn with_call(call: &str, err: io::Error) -> io::Error {
+pub(crate) fn with_call(call: &str, err: io::Error) -> io::Error {
     io::Error::new(err.kind(), format!("{call} failed: {err}"))
 }
 
 /// Whether an error means "not yours to read" (another user's process, without root).
-pub fn is_denied(err: &io::Error) -> bool {
+pub(crate) fn is_denied(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EPERM | libc::EACCES))
 }
 
 /// Whether an error means the process is gone.
-pub fn is_gone(err: &io::Error) -> bool {
+pub(crate) fn is_gone(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::ESRCH)
 }

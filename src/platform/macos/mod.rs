@@ -7,10 +7,16 @@
 //! groups them, as on Windows.
 //!
 //! The difference from Linux that matters: a socket is visible only through a process
-//! that rekt may read. Without root, another user's processes cannot be read, and their
-//! sockets are not seen at all. So when the scan met such processes and found nothing on
-//! a port the user named, a bind() probe (`probe.rs`) checks the port; a port in use is
-//! reported as held by a process you cannot see, with the sudo hint.
+//! that rekt may read. Without root, another user's processes (another effective uid: the
+//! kernel's test) cannot be read, and their sockets are not seen at all. So when the scan
+//! met such processes and found nothing on a port the user named, a bind() probe
+//! (`probe.rs`) checks the port; a port in use is reported as held by a process you cannot
+//! see, with the sudo hint. Only PID 0's refusal is not counted; launchd and the system's
+//! daemons are other users' on every Mac, so a normal user's scan is always incomplete, as
+//! on Linux, and the probe runs for every named port that no visible socket is on.
+//!
+//! The kernel says nothing about a socket's own uid (`soi_stat` is never filled), so a
+//! socket's uid is the effective uid of the process it was found in.
 
 mod decode;
 mod libproc;
@@ -28,13 +34,14 @@ use crate::model::{AcquireError, Owner, Ownership, ProcessInfo, Protection, Sock
 use crate::model::{SocketKey, Text};
 use crate::query::Query;
 
-pub use signal::Target;
+pub(crate) use signal::Target;
 
 /// Whether the last scan met processes it could not read. The scan happens in `sockets()`,
 /// and `owners()`, which lookup calls next with what it returned, reports it.
 static LAST_SCAN_DENIED: AtomicBool = AtomicBool::new(false);
 
 /// The macOS backend.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub struct Macos;
 
 impl Backend for Macos {
@@ -47,7 +54,8 @@ impl Backend for Macos {
     fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
         let found = scan::scan(query)?;
         crate::debug!(
-            "sockets: libproc scan: {} matching, {} processes unreadable",
+            "sockets: libproc scan: {} matching; {} processes that may hold sockets \
+             unreadable (PID 0 not counted)",
             found.sockets.len(),
             found.denied
         );
@@ -68,7 +76,7 @@ impl Backend for Macos {
     }
 
     fn user_name(uid: u32) -> Text {
-        super::users::user_name(uid)
+        super::unix::users::user_name(uid)
     }
 
     /// PID 0 is the kernel (kernel_task), and kill(2) with 0 would mean rekt's own process
@@ -81,20 +89,17 @@ impl Backend for Macos {
         }
     }
 
-    fn parent_pid() -> Option<u32> {
-        Some(std::os::unix::process::parent_id())
-    }
-
     /// Root may read every process's fds.
     fn is_privileged() -> bool {
         // SAFETY: geteuid cannot fail.
         unsafe { libc::geteuid() == 0 }
     }
 
-    /// Sockets carry the uid they were created with (`vst_uid`).
+    /// The effective uid: a socket's uid is its holder's effective uid, and every process
+    /// rekt can read without root has rekt's effective uid.
     fn current_uid() -> Option<u32> {
-        // SAFETY: getuid cannot fail.
-        Some(unsafe { libc::getuid() })
+        // SAFETY: geteuid cannot fail.
+        Some(unsafe { libc::geteuid() })
     }
 
     fn pin(owner: &Owner) -> Result<Target, AcquireError> {

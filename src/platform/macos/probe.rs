@@ -27,7 +27,7 @@ use crate::model::{Family, Protocol};
 /// Whether binding `protocol` on the wildcard address of `family` at `port` fails with
 /// EADDRINUSE. Any other failure (no IPv6, a port reserved by the system) says nothing
 /// about the port and is `Ok(false)`; only a failure to make the socket is an error.
-pub fn in_use(protocol: Protocol, family: Family, port: u16) -> io::Result<bool> {
+pub(crate) fn in_use(protocol: Protocol, family: Family, port: u16) -> io::Result<bool> {
     let (domain, kind) = (
         match family {
             Family::V4 => libc::AF_INET,

@@ -7,13 +7,15 @@ use std::path::Path;
 
 use super::libproc;
 use crate::model::{ProcessInfo, Text};
-use crate::platform::users::user_name;
+use crate::platform::unix::users::user_name;
 
 /// NAME is the executable's file name (`proc_pidpath`, which any user may read, and which
 /// is right even when a program renames itself); else the name the kernel keeps
-/// (`proc_name`'s: `pbi_name`, else `pbi_comm`), else the short command name. USER is the
-/// real uid (`pbi_ruid`, or `pbsi_ruid` for another user's process).
-pub fn process_info(pid: u32) -> ProcessInfo {
+/// (`proc_name`'s: `pbi_name`, else `pbi_comm`, cut by the kernel to 31 and 15 bytes), else
+/// the short command name. USER is the real uid (`pbi_ruid`, or `pbsi_ruid` for another
+/// user's process), as on Linux; the uid of its sockets is the effective one
+/// (`decode::held`), which differs only for a setuid program.
+pub(crate) fn process_info(pid: u32) -> ProcessInfo {
     let exe = libproc::path(pid);
     let bsd = libproc::bsd_info(pid).ok();
     let short = match bsd {
@@ -36,7 +38,9 @@ pub fn process_info(pid: u32) -> ProcessInfo {
     ProcessInfo {
         name,
         exe: exe.map(Text::from_bytes),
-        cmdline: libproc::args(pid)
+        // Arguments are readable only where bsd_info is; 64-bit is every process since
+        // macOS 10.15.
+        cmdline: libproc::args(pid, bsd.as_ref().map_or(8, |b| b.word()))
             .unwrap_or_default()
             .into_iter()
             .map(Text::from_bytes)

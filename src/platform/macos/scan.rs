@@ -6,27 +6,28 @@
 use std::io;
 use std::mem::size_of;
 
-use super::decode::SocketFdInfo;
+use super::decode::{self, SocketFdInfo};
 use super::libproc;
 use super::probe;
 use crate::model::{Family, Protocol, Socket, SocketKey, State};
-use crate::platform::parallel::for_each_pid;
+use crate::platform::unix::parallel::for_each_pid;
 use crate::query::Query;
 
 /// What a scan found.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// The matching sockets, one per (process, socket), sorted by PID.
-    pub sockets: Vec<Socket>,
-    /// Processes whose fds could not be read (another user's, without root).
-    pub denied: usize,
+    pub(crate) sockets: Vec<Socket>,
+    /// Processes whose fds could not be read and that may hold a socket
+    /// (`decode::refusal_counts`): without root, every other user's but the kernel's.
+    pub(crate) denied: usize,
     /// The (protocol, port) of every socket seen on a port the query names, whatever its
     /// state or family: the ports that are not free.
-    pub seen: Vec<(Protocol, u16)>,
+    pub(crate) seen: Vec<(Protocol, u16)>,
 }
 
 /// Scans every process for sockets that match `query`.
-pub fn scan(query: &Query) -> io::Result<Scan> {
+pub(crate) fn scan(query: &Query) -> io::Result<Scan> {
     let pids = libproc::list_pids()?;
     let parts = for_each_pid(&pids, || Worker::new(query), Worker::visit);
     let mut scan = Scan::default();
@@ -60,26 +61,24 @@ impl<'q> Worker<'q> {
     }
 
     fn visit(&mut self, pid: u32) {
-        // ESRCH (exited, or a zombie) is normal; EPERM is another user's process.
+        // ESRCH (exited, or a zombie) is normal; EPERM is another user's process (another
+        // effective uid), or one a sandbox hides.
+        let refused = |e: &io::Error| libproc::is_denied(e) && decode::refusal_counts(pid);
         let info = match libproc::bsd_info(pid) {
             Ok(info) => info,
             Err(e) => {
-                if libproc::is_denied(&e) {
-                    self.scan.denied += 1;
-                }
+                self.scan.denied += usize::from(refused(&e));
                 return;
             }
         };
         let list = match libproc::fd_list(pid, info.nfiles, &mut self.fds) {
             Ok(list) => list,
             Err(e) => {
-                if libproc::is_denied(&e) {
-                    self.scan.denied += 1;
-                }
+                self.scan.denied += usize::from(refused(&e));
                 return;
             }
         };
-        let fds: Vec<u32> = super::decode::socket_fds(list).collect();
+        let fds: Vec<u32> = decode::socket_fds(list).collect();
         for fd in fds {
             // EBADF: closed since the list was read. Anything else: skip this fd.
             let Ok(Some(found)) = libproc::socket(pid, fd, &mut self.info) else {
@@ -89,17 +88,7 @@ impl<'q> Worker<'q> {
             if !self.query.ports.is_empty() && self.query.matches_port(found.protocol, port) {
                 self.scan.seen.push((found.protocol, port));
             }
-            let socket = Socket {
-                protocol: found.protocol,
-                family: found.family,
-                local: found.local,
-                state: found.state,
-                uid: Some(found.uid),
-                key: SocketKey::Held {
-                    pid: Some(pid),
-                    socket: found.handle,
-                },
-            };
+            let socket = decode::held(found, pid, &info);
             if self.query.matches(&socket) {
                 self.scan.sockets.push(socket);
             }
@@ -109,13 +98,13 @@ impl<'q> Worker<'q> {
 
 /// Probing more ports than this (a wide range) costs more than it tells: the ports of a
 /// range that no visible process holds are then simply reported free, as lsof would.
-pub const PROBE_LIMIT: usize = 64;
+pub(crate) const PROBE_LIMIT: usize = 64;
 
 /// The ports the query names that no visible socket is on, but that a bind() probe finds
 /// in use: one socket per (protocol, family) found busy, bound to the wildcard address,
 /// with no owner (`SocketKey::Held { pid: None, .. }`). List mode names no ports and is not
 /// probed; nor is a query of more than [`PROBE_LIMIT`] ports per protocol.
-pub fn probe(query: &Query, seen: &[(Protocol, u16)]) -> Vec<Socket> {
+pub(crate) fn probe(query: &Query, seen: &[(Protocol, u16)]) -> Vec<Socket> {
     let mut found = Vec::new();
     if query.ports.is_empty() {
         return found;

@@ -22,13 +22,14 @@ use std::time::{Duration, Instant};
 use super::decode::{SZOMB, Started};
 use super::libproc;
 use crate::model::{AcquireError, Owner, SendError, Signal, SocketKey};
-use crate::platform::Pinned;
+use crate::platform::Handle;
 
 /// How often `wait_for_exit` looks.
 const POLL: Duration = Duration::from_millis(10);
 
 /// One owner, pinned by PID and start time.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub struct Target {
     pid: u32,
     started: Started,
@@ -38,7 +39,7 @@ pub struct Target {
 
 impl Target {
     /// Pins `owner` and checks that it still holds at least one of its matching sockets.
-    pub fn acquire(owner: &Owner) -> Result<Target, AcquireError> {
+    pub(crate) fn acquire(owner: &Owner) -> Result<Target, AcquireError> {
         let handles: Vec<u64> = owner
             .sockets
             .iter()
@@ -96,7 +97,7 @@ impl Target {
     }
 }
 
-impl Pinned for Target {
+impl Handle for Target {
     fn send(&self, signal: Signal) -> Result<(), SendError> {
         self.check()?;
         let sig = match signal {
@@ -131,7 +132,7 @@ impl Pinned for Target {
 }
 
 /// Waits until every target has exited or `timeout` passes; returns which have exited.
-pub fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
+pub(crate) fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
     let deadline = Instant::now() + timeout;
     let mut exited: Vec<bool> = targets.iter().map(|t| t.has_exited()).collect();
     loop {

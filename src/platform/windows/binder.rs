@@ -18,24 +18,24 @@ use crate::model::Heir;
 
 /// A process as the Toolhelp snapshot lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub pid: u32,
+pub(crate) struct Entry {
+    pub(crate) pid: u32,
     /// The parent the system recorded at its creation: it may have exited since.
-    pub parent: u32,
-    pub name: crate::model::Text,
+    pub(crate) parent: u32,
+    pub(crate) name: crate::model::Text,
 }
 
 /// When a process was created and whether it has exited, as GetProcessTimes says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Times {
+pub(crate) struct Times {
     /// FILETIME ticks.
-    pub created: u64,
-    pub exited: bool,
+    pub(crate) created: u64,
+    pub(crate) exited: bool,
 }
 
 /// What a row's PID is to its socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Binder {
+pub(crate) enum Binder {
     /// A live process that bound the socket (or whose age cannot be told): the owner.
     Holder,
     /// The binder is gone: it has exited, or its PID now names a process created after the
@@ -45,7 +45,7 @@ pub enum Binder {
 
 /// Judges row PID `pid`, bound at `bound_at` (when the table says), against the process
 /// list `list` and the processes' times (`times`; `None` where they cannot be read).
-pub fn judge(
+pub(crate) fn judge(
     pid: u32,
     bound_at: Option<u64>,
     list: &[Entry],

@@ -19,7 +19,7 @@ const QUOTE: u16 = b'"' as u16;
 const BACKSLASH: u16 = b'\\' as u16;
 
 /// The arguments of `line`, each as UTF-16.
-pub fn split(line: &[u16]) -> Vec<Vec<u16>> {
+pub(crate) fn split(line: &[u16]) -> Vec<Vec<u16>> {
     let mut args = Vec::new();
     let mut rest = line;
     // argv[0]: quotes delimit it, nothing is escaped.

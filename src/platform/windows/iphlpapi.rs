@@ -39,7 +39,7 @@ use crate::model::{Family, Protocol, Socket, SocketKey, State, Text};
 
 /// One of the four tables; it decides the call and the row layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
+pub(crate) enum Table {
     Tcp4,
     Tcp6,
     Udp4,
@@ -47,16 +47,16 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Tcp4, Table::Tcp6, Table::Udp4, Table::Udp6];
+    pub(crate) const ALL: [Table; 4] = [Table::Tcp4, Table::Tcp6, Table::Udp4, Table::Udp6];
 
-    pub fn protocol(self) -> Protocol {
+    pub(crate) fn protocol(self) -> Protocol {
         match self {
             Table::Tcp4 | Table::Tcp6 => Protocol::Tcp,
             Table::Udp4 | Table::Udp6 => Protocol::Udp,
         }
     }
 
-    pub fn family(self) -> Family {
+    pub(crate) fn family(self) -> Family {
         match self {
             Table::Tcp4 | Table::Udp4 => Family::V4,
             Table::Tcp6 | Table::Udp6 => Family::V6,
@@ -64,7 +64,7 @@ impl Table {
     }
 
     /// The table that holds `socket`.
-    pub fn of(socket: &Socket) -> Table {
+    pub(crate) fn of(socket: &Socket) -> Table {
         match (socket.protocol, socket.family) {
             (Protocol::Tcp, Family::V4) => Table::Tcp4,
             (Protocol::Tcp, Family::V6) => Table::Tcp6,
@@ -148,18 +148,18 @@ struct Layout {
 /// One row of a table: the socket, when it was bound, and the row as the API wrote it
 /// (what `GetOwnerModuleFrom*Entry` takes).
 #[derive(Debug, Clone)]
-pub struct Row<'a> {
-    pub socket: Socket,
+pub(crate) struct Row<'a> {
+    pub(crate) socket: Socket,
     /// When the bind happened, in FILETIME ticks; `None` when the table leaves it 0 (wine
     /// does).
-    pub bound_at: Option<u64>,
+    pub(crate) bound_at: Option<u64>,
     table: Table,
     bytes: &'a [u8],
 }
 
 impl Row<'_> {
     /// The PID the table names: the process that bound the socket.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         match self.socket.key {
             SocketKey::Pid(pid) => pid,
             SocketKey::Inode(_) | SocketKey::Held { .. } => 0,
@@ -173,7 +173,7 @@ impl Row<'_> {
     /// Wine 8.0 does not implement these calls, and its stubs abort the process: callers
     /// ask only where a process hosts several services, which never happens under wine
     /// (see `services::is_wine`).
-    pub fn owner_module(&self) -> Option<Text> {
+    pub(crate) fn owner_module(&self) -> Option<Text> {
         // The row, copied into its SDK struct: aligned, and of the size the call reads.
         fn copy<T: Default>(bytes: &[u8]) -> Option<T> {
             if bytes.len() < size_of::<T>() {
@@ -246,7 +246,7 @@ impl Row<'_> {
 
 /// A table as the system returned it. The buffer is made of u64s so the rows the API
 /// writes into it are aligned.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     table: Table,
     words: Vec<u64>,
 }
@@ -254,7 +254,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads the whole table: asks for its size, then fills a buffer, and asks again with a
     /// bigger one while the table grows in between.
-    pub fn take(table: Table) -> io::Result<Snapshot> {
+    pub(crate) fn take(table: Table) -> io::Result<Snapshot> {
         // Sockets come and go while we ask; a few retries absorb that. Many more would mean
         // the size answer is not to be trusted.
         const TRIES: usize = 8;
@@ -286,12 +286,12 @@ impl Snapshot {
     }
 
     /// Every row of the table, as sockets keyed by their owning PID.
-    pub fn sockets(&self) -> impl Iterator<Item = Socket> + '_ {
+    pub(crate) fn sockets(&self) -> impl Iterator<Item = Socket> + '_ {
         self.rows().map(|row| row.socket)
     }
 
     /// Every row of the table.
-    pub fn rows(&self) -> impl Iterator<Item = Row<'_>> + '_ {
+    pub(crate) fn rows(&self) -> impl Iterator<Item = Row<'_>> + '_ {
         // SAFETY: viewing initialised u64s as bytes; u8 has no alignment needs.
         let bytes = unsafe {
             std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 8)
@@ -346,7 +346,7 @@ unsafe fn call(table: Table, buf: *mut core::ffi::c_void, size: &mut u32) -> u32
 /// Decodes a table in the layout of `MIB_{TCP,TCP6,UDP,UDP6}TABLE_OWNER_MODULE`, in native
 /// byte order as the API writes it. A count larger than the buffer yields only the rows
 /// that fit; a TCP row with an unknown state is skipped, since no query can ask for it.
-pub fn decode(table: Table, bytes: &[u8]) -> impl Iterator<Item = Row<'_>> + '_ {
+pub(crate) fn decode(table: Table, bytes: &[u8]) -> impl Iterator<Item = Row<'_>> + '_ {
     let layout = table.layout();
     let count = dword(bytes, 0).unwrap_or(0) as usize;
     let rows = bytes.get(layout.rows_at..).unwrap_or_default();
@@ -393,7 +393,7 @@ fn decode_row<'a>(table: Table, layout: &Layout, row: &'a [u8]) -> Option<Row<'a
 
 /// A `MIB_TCP_STATE` value as rekt's state. DELETE_TCB (a connection being torn down) has
 /// no Linux counterpart; it is closest to CLOSE.
-pub fn tcp_state(code: u32) -> Option<State> {
+pub(crate) fn tcp_state(code: u32) -> Option<State> {
     let code = i32::try_from(code).ok()?;
     Some(match code {
         MIB_TCP_STATE_CLOSED | MIB_TCP_STATE_DELETE_TCB => State::Close,

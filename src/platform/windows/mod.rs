@@ -24,9 +24,10 @@ use binder::Binder;
 use iphlpapi::{Snapshot, Table};
 use probe::Probe;
 
-pub use terminate::Target;
+pub(crate) use terminate::Target;
 
 /// The Windows backend.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub struct Windows;
 
 impl Backend for Windows {
@@ -134,10 +135,6 @@ impl Backend for Windows {
     /// enabled for it), and what is still denied is protected.
     fn privilege_hint() -> Option<&'static str> {
         (!process::is_privileged()).then_some(Self::PRIVILEGE_HINT)
-    }
-
-    fn parent_pid() -> Option<u32> {
-        process::parent_pid()
     }
 
     /// The recorded parent from a process snapshot and the start time from the process's

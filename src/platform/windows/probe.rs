@@ -28,7 +28,7 @@ use crate::model::{Family, Protocol};
 
 /// What a bind() to the wildcard address said about a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
+pub(crate) enum Probe {
     /// It succeeded: nothing holds the port there.
     Free,
     /// WSAEADDRINUSE: a socket holds the port.
@@ -40,7 +40,7 @@ pub enum Probe {
 }
 
 /// What a bind() error code says about the port.
-pub fn classify(code: i32) -> Probe {
+pub(crate) fn classify(code: i32) -> Probe {
     match code {
         0 => Probe::Free,
         WSAEADDRINUSE => Probe::InUse,
@@ -51,7 +51,7 @@ pub fn classify(code: i32) -> Probe {
 
 /// Binds a fresh `protocol` socket to the wildcard address of `family` at `port`, and
 /// closes it.
-pub fn probe(protocol: Protocol, family: Family, port: u16) -> Probe {
+pub(crate) fn probe(protocol: Protocol, family: Family, port: u16) -> Probe {
     if !started() {
         return Probe::Unknown;
     }
@@ -132,7 +132,7 @@ pub fn probe(protocol: Protocol, family: Family, port: u16) -> Probe {
 
 /// A port the system picks for a fresh `protocol` socket bound to 127.0.0.1:0 (one of its
 /// dynamic ports), and that is free again when this returns: nothing listens on it.
-pub fn ephemeral_port(protocol: Protocol) -> Option<u16> {
+pub(crate) fn ephemeral_port(protocol: Protocol) -> Option<u16> {
     if !started() {
         return None;
     }

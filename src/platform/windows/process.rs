@@ -34,8 +34,8 @@ use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, PROCESSENTRY32W, Process32FirstW, Process32NextW, TH32CS_SNAPPROCESS,
 };
 use windows_sys::Win32::System::Threading::{
-    GetCurrentProcess, GetCurrentProcessId, GetExitCodeProcess, GetProcessTimes, OpenProcess,
-    OpenProcessToken, PROCESS_ACCESS_RIGHTS, PROCESS_NAME_WIN32, PROCESS_QUERY_INFORMATION,
+    GetCurrentProcess, GetExitCodeProcess, GetProcessTimes, OpenProcess, OpenProcessToken,
+    PROCESS_ACCESS_RIGHTS, PROCESS_NAME_WIN32, PROCESS_QUERY_INFORMATION,
     PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_VM_READ, QueryFullProcessImageNameW,
 };
 
@@ -46,7 +46,7 @@ use crate::model::{ProcessInfo, ProcessStat, Text};
 /// The exit code GetExitCodeProcess gives a process that is still running.
 const STILL_ACTIVE: u32 = 259;
 
-pub fn process_info(pid: u32) -> ProcessInfo {
+pub(crate) fn process_info(pid: u32) -> ProcessInfo {
     let entry = match pid {
         // Neither has an image file; OpenProcess refuses PID 0 outright.
         0 | 4 => None,
@@ -87,7 +87,7 @@ fn describe(pid: u32, entry: Option<&Entry>, handle: Option<&OwnedHandle>) -> Pr
 
 /// Every process, from one Toolhelp snapshot: PID, recorded parent and executable name
 /// (`szExeFile`, which needs no access to the process). `None` if no snapshot can be taken.
-pub fn processes() -> Option<Vec<Entry>> {
+pub(crate) fn processes() -> Option<Vec<Entry>> {
     // SAFETY: returns a new snapshot handle or INVALID_HANDLE_VALUE.
     let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0) };
     if snap == INVALID_HANDLE_VALUE || snap.is_null() {
@@ -404,7 +404,7 @@ fn token_information(token: &OwnedHandle, class: i32) -> Option<Vec<u64>> {
 
 /// Whether rekt runs elevated (as Administrator): only then may it open every process
 /// (but the protected ones). Asked once.
-pub fn is_privileged() -> bool {
+pub(crate) fn is_privileged() -> bool {
     static ELEVATED: OnceLock<bool> = OnceLock::new();
     *ELEVATED.get_or_init(|| {
         // SAFETY: returns the current process's pseudo handle, which needs no closing.
@@ -431,7 +431,7 @@ pub fn is_privileged() -> bool {
 /// Whether SeDebugPrivilege is enabled in rekt's token. An elevated token holds it,
 /// disabled; enabled, it lets rekt open other accounts' processes (services, SYSTEM's).
 /// Tried once, before the first OpenProcess.
-pub fn debug_privilege() -> bool {
+pub(crate) fn debug_privilege() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     *ENABLED.get_or_init(|| {
         // SAFETY: the current process's pseudo handle needs no closing.
@@ -477,7 +477,7 @@ pub fn debug_privilege() -> bool {
 /// antimalware services, LSA when so configured), so that no privilege lets rekt end it.
 /// From `NtQueryInformationProcess(ProcessProtectionInformation)` (Windows 8.1 and
 /// later), which a limited handle may ask; false where that cannot be read.
-pub fn is_protected(pid: u32) -> bool {
+pub(crate) fn is_protected(pid: u32) -> bool {
     let Ok(process) = open(pid, PROCESS_QUERY_LIMITED_INFORMATION) else {
         return false;
     };
@@ -502,24 +502,9 @@ fn protected_level(level: u8) -> bool {
     matches!(level & 0x7, 1 | 2)
 }
 
-/// Our parent's PID, looked up once. Windows keeps a parent's PID after the parent exits,
-/// and may give it to a new process: a "parent" that started after us is not ours.
-pub fn parent_pid() -> Option<u32> {
-    static PARENT: OnceLock<Option<u32>> = OnceLock::new();
-    *PARENT.get_or_init(|| {
-        // SAFETY: plain call.
-        let me = unsafe { GetCurrentProcessId() };
-        let parent = recorded_parent(me)?;
-        match (start_time_of(parent), start_time_of(me)) {
-            (Some(theirs), Some(ours)) if theirs > ours => None,
-            _ => Some(parent),
-        }
-    })
-}
-
 /// The parent the system recorded for `pid` and when `pid` started. The recorded parent
 /// may have exited and its PID been reused: `context` compares start times.
-pub fn stat(pid: u32) -> Option<ProcessStat> {
+pub(crate) fn stat(pid: u32) -> Option<ProcessStat> {
     let parent = recorded_parent(pid)?;
     Some(ProcessStat {
         // The System Idle Process (0) is nobody's parent.
@@ -649,9 +634,8 @@ mod tests {
     fn our_parent_started_before_us() {
         // tests/windows.rs checks end to end that rekt refuses to signal its parent.
         let me = std::process::id();
-        let parent = parent_pid().expect("a parent");
+        let parent = recorded_parent(me).expect("a parent");
         assert_ne!(parent, me);
-        assert_eq!(recorded_parent(me), Some(parent));
         assert!(start_time_of(parent) <= start_time_of(me));
         let t = times(me).expect("our own times");
         assert!(!t.exited);

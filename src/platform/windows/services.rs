@@ -23,7 +23,7 @@ use crate::model::Text;
 /// The running services by the PID of the process they run in, each list sorted; read
 /// once per run (the services that matter are those running when rekt looked). Empty when
 /// the SCM cannot be asked.
-pub fn by_pid() -> &'static BTreeMap<u32, Vec<Text>> {
+pub(crate) fn by_pid() -> &'static BTreeMap<u32, Vec<Text>> {
     static SERVICES: OnceLock<BTreeMap<u32, Vec<Text>>> = OnceLock::new();
     SERVICES.get_or_init(|| {
         let mut map: BTreeMap<u32, Vec<Text>> = BTreeMap::new();
@@ -38,7 +38,7 @@ pub fn by_pid() -> &'static BTreeMap<u32, Vec<Text>> {
 }
 
 /// The services that run in `pid`.
-pub fn of(pid: u32) -> &'static [Text] {
+pub(crate) fn of(pid: u32) -> &'static [Text] {
     by_pid().get(&pid).map_or(&[], Vec::as_slice)
 }
 
@@ -46,19 +46,19 @@ pub fn of(pid: u32) -> &'static [Text] {
 /// that hosts several (filled by `owners`, read by `protection` and `service`).
 static PORT_SERVICE: Mutex<BTreeMap<u32, Text>> = Mutex::new(BTreeMap::new());
 
-pub fn set_port_service(pid: u32, name: Text) {
+pub(crate) fn set_port_service(pid: u32, name: Text) {
     if let Ok(mut map) = PORT_SERVICE.lock() {
         map.insert(pid, name);
     }
 }
 
-pub fn port_service(pid: u32) -> Option<Text> {
+pub(crate) fn port_service(pid: u32) -> Option<Text> {
     PORT_SERVICE.lock().ok()?.get(&pid).cloned()
 }
 
 /// The service `pid` runs: the one it hosts alone, or, in a process that hosts several,
 /// the one whose module bound the port's socket.
-pub fn service(pid: u32) -> Option<Text> {
+pub(crate) fn service(pid: u32) -> Option<Text> {
     match of(pid) {
         [] => None,
         [one] => Some(one.clone()),
@@ -155,7 +155,7 @@ unsafe fn wide_z(p: *const u16) -> Option<Text> {
 /// Whether rekt runs under wine (ntdll exports `wine_get_version`). Wine 8.0 implements
 /// neither `GetOwnerModuleFrom*Entry` nor `GetProcessInformation`, and its stubs for them
 /// abort the process; rekt does not call them there.
-pub fn is_wine() -> bool {
+pub(crate) fn is_wine() -> bool {
     static WINE: OnceLock<bool> = OnceLock::new();
     *WINE.get_or_init(|| {
         let ntdll: Vec<u16> = "ntdll.dll\0".encode_utf16().collect();

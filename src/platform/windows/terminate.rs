@@ -36,7 +36,7 @@ use super::iphlpapi::{Snapshot, Table};
 use super::last_error;
 use super::process::{open, times_of};
 use crate::model::{AcquireError, Owner, SendError, Signal, SocketKey};
-use crate::platform::Pinned;
+use crate::platform::Handle;
 
 /// The exit code a killed process gets, as with `taskkill /f`.
 const KILLED_EXIT_CODE: u32 = 1;
@@ -44,6 +44,7 @@ const KILLED_EXIT_CODE: u32 = 1;
 /// One owner, pinned by a process handle: what is done through it reaches the process we
 /// found or nobody.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // lib.rs: internals
 pub struct Target {
     pid: u32,
     handle: OwnedHandle,
@@ -54,7 +55,7 @@ pub struct Target {
 impl Target {
     /// Opens `owner` to end it, and checks, in fresh tables, that it still owns one of its
     /// sockets.
-    pub fn acquire(owner: &Owner) -> Result<Target, AcquireError> {
+    pub(crate) fn acquire(owner: &Owner) -> Result<Target, AcquireError> {
         let access = PROCESS_TERMINATE | PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION;
         Target::open_checked(owner, access, false)
     }
@@ -62,7 +63,7 @@ impl Target {
     /// Opens `owner` to wait on it, with the rights waiting needs (SYNCHRONIZE, and the
     /// limited query right for its creation time where granted), which are granted where
     /// the right to end it may not be.
-    pub fn watch(owner: &Owner) -> Result<Target, AcquireError> {
+    pub(crate) fn watch(owner: &Owner) -> Result<Target, AcquireError> {
         let access = PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION;
         Target::open_checked(owner, access, true)
             .or_else(|_| Target::open_checked(owner, PROCESS_SYNCHRONIZE, true))
@@ -149,7 +150,7 @@ impl Target {
     }
 }
 
-impl Pinned for Target {
+impl Handle for Target {
     fn send(&self, signal: Signal) -> Result<(), SendError> {
         let result = match signal {
             _ if self.watch_only => Err(self.denial()),
@@ -300,7 +301,7 @@ fn top_level_windows(pid: u32) -> Vec<Window> {
 /// Waits until every target has exited or `timeout` passes; returns which have exited.
 /// Waiting on each handle in turn with the time left is enough: the total never exceeds the
 /// timeout, and a handle checked late is checked with whatever time remains (or none).
-pub fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
+pub(crate) fn wait_for_exit(targets: &[&Target], timeout: Duration) -> Vec<bool> {
     let deadline = Instant::now() + timeout;
     targets
         .iter()

@@ -1,0 +1,527 @@
+//! Container engines, through the Docker Engine API over a unix socket (Podman serves the
+//! same API): which running containers publish a port, what a container is called, and
+//! ending one. Blocking, without an async runtime: every call is bounded by a short
+//! timeout, a missing socket costs one `stat`, and a slow or dead engine never stalls a
+//! lookup; it only loses the names, and rekt says so.
+//!
+//! rekt talks to an engine only when an owner is a forwarder or runs in a container, or
+//! when a port is free and an engine socket exists (a port published with NAT rules alone
+//! has no socket to find).
+
+mod http;
+mod state_files;
+
+use std::io;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::model::{Protocol, Text};
+
+pub(crate) use state_files::from_state_files;
+
+/// How long a query may take. The engine answers from memory in milliseconds; more means
+/// it is stuck, and rekt goes on without it.
+const QUERY_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// How much longer than the grace period a stop may take before rekt stops waiting.
+const STOP_MARGIN: Duration = Duration::from_secs(5);
+
+/// Which engine serves a socket: it decides the command rekt suggests (`docker stop web`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Docker,
+    Podman,
+}
+
+impl Kind {
+    /// The engine's command-line tool.
+    pub(crate) fn command(self) -> &'static str {
+        match self {
+            Kind::Docker => "docker",
+            Kind::Podman => "podman",
+        }
+    }
+}
+
+/// One engine's API socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Engine {
+    pub(crate) socket: PathBuf,
+    pub(crate) kind: Kind,
+}
+
+/// Why an engine call did not work.
+#[derive(Debug)]
+pub(crate) enum EngineError {
+    /// No engine answers there: no socket, or nothing listening on it.
+    Unreachable(io::Error),
+    /// The socket is not ours to use (not root, not in the docker group).
+    Denied(io::Error),
+    /// It did not answer in time.
+    Timeout,
+    /// It answered with an error status (404: no such container).
+    Api { status: u16, message: String },
+    /// It answered something we could not read.
+    Malformed(String),
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::Unreachable(e) => write!(f, "no engine answers: {e}"),
+            EngineError::Denied(e) => write!(f, "{e}"),
+            EngineError::Timeout => f.write_str("the engine did not answer in time"),
+            EngineError::Api { status, message } => {
+                write!(f, "the engine said {status}: {message}")
+            }
+            EngineError::Malformed(why) => write!(f, "unreadable answer from the engine: {why}"),
+        }
+    }
+}
+
+/// A running container, as much as the engine (or its state files) tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Record {
+    /// The full ID (64 hex digits for Docker and Podman).
+    pub(crate) id: String,
+    /// Its name, without Docker's leading `/`.
+    pub(crate) name: Option<Text>,
+    pub(crate) image: Option<Text>,
+    /// The ports it publishes on the host.
+    pub(crate) published: Vec<Published>,
+    /// Its addresses on the engine's networks (what docker-proxy forwards to).
+    pub(crate) addresses: Vec<IpAddr>,
+    /// Its restart policy (`always`, `unless-stopped`, `on-failure`), when it has one.
+    pub(crate) restart: Option<Text>,
+}
+
+/// A port a container publishes on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Published {
+    /// The host address it is published on; `None` for every address.
+    pub(crate) host_ip: Option<IpAddr>,
+    pub(crate) host_port: u16,
+    pub(crate) container_port: u16,
+    pub(crate) protocol: Protocol,
+}
+
+impl Record {
+    /// Whether it publishes `port` for `protocol` on the host.
+    pub(crate) fn publishes(&self, port: u16, protocol: Protocol) -> bool {
+        self.published
+            .iter()
+            .any(|p| p.host_port == port && p.protocol == protocol)
+    }
+}
+
+/// The first 12 digits of an ID, as `docker ps` shows it.
+pub(crate) fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// The engines to ask: the one `DOCKER_HOST` names (a `unix://` socket), or else every
+/// well-known socket that exists. Costs one `stat` per candidate; nothing is connected to.
+pub(crate) fn discover() -> Vec<Engine> {
+    if let Some(host) = std::env::var_os("DOCKER_HOST") {
+        let host = host.to_string_lossy().into_owned();
+        return match host.strip_prefix("unix://") {
+            Some(path) => vec![Engine {
+                kind: kind_of(Path::new(path)),
+                socket: PathBuf::from(path),
+            }],
+            // tcp:// and ssh:// engines are remote: their containers' ports are not here.
+            None => Vec::new(),
+        };
+    }
+    let mut candidates = vec![
+        PathBuf::from("/var/run/docker.sock"),
+        PathBuf::from("/run/podman/podman.sock"),
+    ];
+    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR") {
+        let runtime = PathBuf::from(runtime);
+        candidates.push(runtime.join("docker.sock"));
+        candidates.push(runtime.join("podman/podman.sock"));
+    }
+    candidates
+        .into_iter()
+        .filter(|path| path.exists())
+        .map(|socket| Engine {
+            kind: kind_of(&socket),
+            socket,
+        })
+        .collect()
+}
+
+fn kind_of(socket: &Path) -> Kind {
+    if socket.to_string_lossy().contains("podman") {
+        Kind::Podman
+    } else {
+        Kind::Docker
+    }
+}
+
+impl Engine {
+    /// Every running container, with the ports it publishes and its addresses.
+    pub(crate) fn containers(&self) -> Result<Vec<Record>, EngineError> {
+        let body = self.call("GET", "/containers/json", QUERY_TIMEOUT, &[200])?;
+        let list: Vec<ListEntry> =
+            serde_json::from_slice(&body).map_err(|e| EngineError::Malformed(e.to_string()))?;
+        Ok(list.into_iter().map(ListEntry::into_container).collect())
+    }
+
+    /// One container by ID (or name), with its restart policy.
+    pub(crate) fn inspect(&self, id: &str) -> Result<Record, EngineError> {
+        let path = format!("/containers/{}/json", encode(id));
+        let body = self.call("GET", &path, QUERY_TIMEOUT, &[200])?;
+        let entry: InspectEntry =
+            serde_json::from_slice(&body).map_err(|e| EngineError::Malformed(e.to_string()))?;
+        Ok(entry.into_container())
+    }
+
+    /// `docker stop`: SIGTERM (or the image's stop signal), then SIGKILL after `grace`.
+    /// Stopping through the engine is also what keeps a restart policy from bringing the
+    /// container back.
+    pub(crate) fn stop(&self, id: &str, grace: Duration) -> Result<(), EngineError> {
+        let path = format!("/containers/{}/stop?t={}", encode(id), grace.as_secs());
+        // 304: it was not running, which is what was wanted.
+        self.call("POST", &path, grace + STOP_MARGIN, &[204, 304])
+            .map(drop)
+    }
+
+    /// `docker kill`: SIGKILL now.
+    pub(crate) fn kill(&self, id: &str) -> Result<(), EngineError> {
+        let path = format!("/containers/{}/kill", encode(id));
+        self.call("POST", &path, QUERY_TIMEOUT + STOP_MARGIN, &[204])
+            .map(drop)
+    }
+
+    /// Waits until the container is not running, at most `timeout`.
+    pub(crate) fn wait_not_running(&self, id: &str, timeout: Duration) -> Result<(), EngineError> {
+        let path = format!("/containers/{}/wait?condition=not-running", encode(id));
+        self.call("POST", &path, timeout, &[200]).map(drop)
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        timeout: Duration,
+        ok: &[u16],
+    ) -> Result<Vec<u8>, EngineError> {
+        crate::debug!("engine: {method} {path} on {}", self.socket.display());
+        let response =
+            http::request(&self.socket, method, path, timeout).map_err(|e| match e.kind() {
+                io::ErrorKind::PermissionDenied => EngineError::Denied(e),
+                io::ErrorKind::TimedOut => EngineError::Timeout,
+                io::ErrorKind::InvalidData => EngineError::Malformed(e.to_string()),
+                _ => EngineError::Unreachable(e),
+            })?;
+        if ok.contains(&response.status) {
+            return Ok(response.body);
+        }
+        // Errors come as {"message": "..."}.
+        let message = serde_json::from_slice::<ErrorBody>(&response.body)
+            .map(|e| e.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&response.body).trim().to_owned());
+        Err(EngineError::Api {
+            status: response.status,
+            message,
+        })
+    }
+}
+
+/// A container ID or name in a URL path: IDs and names are `[a-zA-Z0-9][a-zA-Z0-9_.-]*`,
+/// but what we pass on came from the system, so anything else is percent-encoded.
+fn encode(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    message: String,
+}
+
+/// One entry of `GET /containers/json`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListEntry {
+    id: String,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    ports: Option<Vec<ListPort>>,
+    #[serde(default)]
+    network_settings: Option<NetworkSettings>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListPort {
+    #[serde(rename = "IP", default)]
+    ip: Option<String>,
+    private_port: u16,
+    #[serde(default)]
+    public_port: Option<u16>,
+    #[serde(rename = "Type", default)]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct NetworkSettings {
+    #[serde(default)]
+    networks: Option<std::collections::BTreeMap<String, Network>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Network {
+    #[serde(rename = "IPAddress", default)]
+    ip_address: Option<String>,
+    #[serde(rename = "GlobalIPv6Address", default)]
+    global_ipv6_address: Option<String>,
+}
+
+/// The container's addresses on its networks.
+pub(crate) fn addresses(
+    networks: Option<&std::collections::BTreeMap<String, Network>>,
+) -> Vec<IpAddr> {
+    networks
+        .into_iter()
+        .flatten()
+        .flat_map(|(_, n)| [&n.ip_address, &n.global_ipv6_address])
+        .filter_map(|a| a.as_deref()?.parse().ok())
+        .collect()
+}
+
+fn protocol(kind: Option<&str>) -> Option<Protocol> {
+    match kind.unwrap_or("tcp") {
+        "tcp" => Some(Protocol::Tcp),
+        "udp" => Some(Protocol::Udp),
+        // sctp: rekt does not look at SCTP sockets.
+        _ => None,
+    }
+}
+
+/// `0.0.0.0` and `::` mean every address.
+fn host_ip(ip: Option<&str>) -> Option<IpAddr> {
+    ip.and_then(|ip| ip.parse::<IpAddr>().ok())
+        .filter(|ip| !ip.is_unspecified())
+}
+
+/// Docker names start with `/`.
+pub(crate) fn container_name(name: &str) -> Text {
+    Text::from(name.strip_prefix('/').unwrap_or(name))
+}
+
+impl ListEntry {
+    fn into_container(self) -> Record {
+        let published = self
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| {
+                Some(Published {
+                    host_ip: host_ip(p.ip.as_deref()),
+                    host_port: p.public_port.filter(|&port| port != 0)?,
+                    container_port: p.private_port,
+                    protocol: protocol(p.kind.as_deref())?,
+                })
+            })
+            .collect();
+        Record {
+            id: self.id,
+            name: self.names.first().map(|n| container_name(n)),
+            image: self.image.map(Text::from),
+            published,
+            addresses: addresses(self.network_settings.unwrap_or_default().networks.as_ref()),
+            restart: None,
+        }
+    }
+}
+
+/// `GET /containers/{id}/json`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectEntry {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    config: Option<InspectConfig>,
+    #[serde(default)]
+    host_config: Option<InspectHostConfig>,
+    #[serde(default)]
+    network_settings: Option<InspectNetworkSettings>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct InspectConfig {
+    #[serde(default)]
+    pub(crate) image: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct InspectHostConfig {
+    #[serde(default)]
+    pub(crate) restart_policy: Option<RestartPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RestartPolicy {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+impl RestartPolicy {
+    /// The policy, unless it is `no` (or empty): one that can bring a container back.
+    pub(crate) fn restarts(&self) -> Option<Text> {
+        self.name
+            .as_deref()
+            .filter(|n| !n.is_empty() && *n != "no")
+            .map(Text::from)
+    }
+}
+
+/// Inspect's network settings: the networks as in the list, and the published ports as a
+/// map `"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "18700"}]`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct InspectNetworkSettings {
+    #[serde(default)]
+    pub(crate) networks: Option<std::collections::BTreeMap<String, Network>>,
+    #[serde(default)]
+    pub(crate) ports: Option<std::collections::BTreeMap<String, Option<Vec<Binding>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Binding {
+    #[serde(default)]
+    host_ip: Option<String>,
+    #[serde(default)]
+    host_port: Option<String>,
+}
+
+/// The published ports of a `"80/tcp": [{HostIp, HostPort}]` map (inspect, state files).
+pub(crate) fn bindings(
+    ports: &std::collections::BTreeMap<String, Option<Vec<Binding>>>,
+) -> Vec<Published> {
+    let mut out = Vec::new();
+    for (key, bindings) in ports {
+        let (port, kind) = key.split_once('/').unwrap_or((key, "tcp"));
+        let (Ok(container_port), Some(protocol)) = (port.parse(), protocol(Some(kind))) else {
+            continue;
+        };
+        for b in bindings.iter().flatten() {
+            let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse().ok()) else {
+                continue;
+            };
+            out.push(Published {
+                host_ip: host_ip(b.host_ip.as_deref()),
+                host_port,
+                container_port,
+                protocol,
+            });
+        }
+    }
+    out
+}
+
+impl InspectEntry {
+    fn into_container(self) -> Record {
+        let settings = self.network_settings;
+        Record {
+            id: self.id,
+            name: self.name.as_deref().map(container_name),
+            image: self.config.and_then(|c| c.image).map(Text::from),
+            addresses: settings
+                .as_ref()
+                .map(|s| addresses(s.networks.as_ref()))
+                .unwrap_or_default(),
+            published: settings
+                .and_then(|s| s.ports)
+                .map(|p| bindings(&p))
+                .unwrap_or_default(),
+            restart: self
+                .host_config
+                .and_then(|h| h.restart_policy)
+                .and_then(|r| r.restarts()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What Docker 20.10 answered here for `docker run -d --name web -p 18700:80 IMG`.
+    const LIST: &str = r#"[{"Id":"6e29ed62a3f759cd47691d838c64b0705de4a2b2587ee50d28db0a8c9c1c4b48","Names":["/web"],"Image":"rekt-test/busybox","ImageID":"sha256:e2a6","Command":"/bin/httpd -f -p 80","Created":1795838655,"Ports":[{"IP":"0.0.0.0","PrivatePort":80,"PublicPort":18700,"Type":"tcp"},{"IP":"::","PrivatePort":80,"PublicPort":18700,"Type":"tcp"},{"PrivatePort":9000,"Type":"tcp"}],"Labels":{},"State":"running","Status":"Up 1 second","HostConfig":{"NetworkMode":"default"},"NetworkSettings":{"Networks":{"bridge":{"IPAMConfig":null,"Links":null,"Aliases":null,"NetworkID":"4a0a","EndpointID":"1d2c","Gateway":"172.17.0.1","IPAddress":"172.17.0.2","IPPrefixLen":16,"IPv6Gateway":"","GlobalIPv6Address":"","GlobalIPv6PrefixLen":0,"MacAddress":"02:42:ac:11:00:02","DriverOpts":null}}},"Mounts":[]}]"#;
+
+    #[test]
+    fn the_list_gives_names_ports_and_addresses() {
+        let list: Vec<ListEntry> = serde_json::from_str(LIST).unwrap();
+        let c = list.into_iter().next().unwrap().into_container();
+        assert_eq!(c.name, Some(Text::from("web")));
+        assert_eq!(c.image, Some(Text::from("rekt-test/busybox")));
+        assert!(c.publishes(18700, Protocol::Tcp));
+        assert!(!c.publishes(18700, Protocol::Udp));
+        assert!(!c.publishes(9000, Protocol::Tcp), "exposed, not published");
+        assert_eq!(c.published.len(), 2);
+        assert!(c.published.iter().all(|p| p.host_ip.is_none()));
+        assert_eq!(c.addresses, vec!["172.17.0.2".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn inspect_gives_the_restart_policy() {
+        let body = r#"{"Id":"abc","Name":"/api","Config":{"Image":"img"},"HostConfig":{"RestartPolicy":{"Name":"always","MaximumRetryCount":0}},"NetworkSettings":{"Networks":{"bridge":{"IPAddress":"172.17.0.3"}},"Ports":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}],"53/udp":null}}}"#;
+        let entry: InspectEntry = serde_json::from_str(body).unwrap();
+        let c = entry.into_container();
+        assert_eq!(c.restart, Some(Text::from("always")));
+        assert_eq!(c.name, Some(Text::from("api")));
+        assert_eq!(
+            c.published,
+            vec![Published {
+                host_ip: Some("127.0.0.1".parse().unwrap()),
+                host_port: 8080,
+                container_port: 80,
+                protocol: Protocol::Tcp
+            }]
+        );
+        let no: RestartPolicy = serde_json::from_str(r#"{"Name":"no"}"#).unwrap();
+        assert_eq!(no.restarts(), None);
+    }
+
+    #[test]
+    fn ids_are_encoded_for_the_path() {
+        assert_eq!(encode("web-1_a.b"), "web-1_a.b");
+        assert_eq!(encode("a/../b?c"), "a%2F..%2Fb%3Fc");
+        assert_eq!(short_id("6e29ed62a3f759cd47691d83"), "6e29ed62a3f7");
+    }
+
+    #[test]
+    fn docker_host_names_the_engine() {
+        // discover() reads the environment; only the parsing is checked here.
+        assert_eq!(
+            kind_of(Path::new("/run/user/1000/podman/podman.sock")),
+            Kind::Podman
+        );
+        assert_eq!(kind_of(Path::new("/var/run/docker.sock")), Kind::Docker);
+    }
+}

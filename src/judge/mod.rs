@@ -1,0 +1,13 @@
+//! Pure rules between the lookup and the kill: what each owner is to the port (`roles`),
+//! which processes only forward a port for a container (`forwarder`), and the per-port
+//! verdict (`verdict`). Nothing here reads the system; every rule is unit-tested on facts.
+
+mod forwarder;
+mod roles;
+mod verdict;
+
+pub(crate) use forwarder::{Forwarder, classify as classify_forwarder};
+pub(crate) use roles::{
+    Circumstances, Decision, Forwarding, Include, MANY, Relation, Role, classify,
+};
+pub(crate) use verdict::{Place, PortVerdict, Status, Verdict};

@@ -1,0 +1,314 @@
+//! The two-step join: the sockets that match a query, then the processes that hold them;
+//! the other sockets that block a bind() on a port nothing else holds; and, for a port that
+//! is free here, the other network namespaces where it is held.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::model::{BoundVisibility, Lingering, NetNs, Ownership, Protocol, Socket, SocketKey};
+use crate::platform::{Backend, Os};
+use crate::query::{BlockerSearch, PortSpec, Query};
+
+pub(crate) mod watch;
+
+/// The sockets that match a query and the processes that hold them.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    pub sockets: Vec<Socket>,
+    pub ownership: Ownership,
+    /// The network namespace of each socket, by socket key; filled only when looking in
+    /// every namespace ([`Scope::AllNetns`]).
+    pub netns: BTreeMap<SocketKey, NetNs>,
+    /// Sockets that no process holds but that still block a plain bind() (TIME_WAIT),
+    /// found where blockers were looked for ([`Query::blockers`]).
+    pub lingering: Vec<Lingering>,
+    /// Whether bound-but-not-listening TCP sockets could be seen where they were looked
+    /// for (`Unknown` when they were not looked for).
+    pub bound: BoundVisibility,
+}
+
+/// Where to look for sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// This network namespace: what fuser, lsof and ss see.
+    Here,
+    /// Every network namespace on the machine (containers, `ip netns`), Linux only.
+    AllNetns,
+}
+
+/// Finds the sockets matching `query` in this network namespace, then their owners.
+pub fn lookup(query: &Query) -> io::Result<Lookup> {
+    lookup_in(query, Scope::Here)
+}
+
+/// Finds the sockets matching `query` in `scope`, then their owners. When no socket matches,
+/// the process scan (the expensive part) is skipped.
+pub fn lookup_in(query: &Query, scope: Scope) -> io::Result<Lookup> {
+    lookup_then(query, scope, |_| {})
+}
+
+/// `lookup_in`, telling `all_held` whether every port asked about has a socket (see
+/// [`every_port_held`]), before the process scan starts.
+fn lookup_then(query: &Query, scope: Scope, all_held: impl FnOnce(bool)) -> io::Result<Lookup> {
+    let (mut sockets, mut netns) = find_sockets(query, scope)?;
+    let blockers = find_blockers(query, scope, &sockets)?;
+    sockets.extend(blockers.sockets);
+    netns.extend(blockers.netns);
+    all_held(every_port_held(query, &sockets));
+    let mut found = Lookup {
+        netns,
+        lingering: blockers.lingering,
+        bound: blockers.bound,
+        ..Lookup::default()
+    };
+    if sockets.is_empty() {
+        return Ok(found);
+    }
+    // One order whatever the source's (dump order differs between netlink and /proc/net),
+    // so that output is deterministic: port, then tcp before udp, IPv4 before IPv6.
+    sockets.sort_by_key(|s| (s.port(), s.protocol, s.family, s.local, s.state, s.key));
+    let mut ownership = Os::owners(&sockets)?;
+    if !ownership.hidden.is_empty() {
+        // A socket whose process exited during the scan is gone now, not hidden: ask the
+        // kernel again and keep only the ones that still exist.
+        let (mut now, _) = find_sockets(query, scope)?;
+        now.extend(find_blockers(query, scope, &now)?.sockets);
+        ownership.hidden.retain(|s| {
+            now.iter()
+                .any(|n| n.key == s.key && n.protocol == s.protocol)
+        });
+        let keys: BTreeSet<SocketKey> = ownership.hidden.iter().map(|s| s.key).collect();
+        ownership.reasons.retain(|key, _| keys.contains(key));
+    }
+    found.sockets = sockets;
+    found.ownership = ownership;
+    Ok(found)
+}
+
+/// Whether every port that `query` names has at least one of `sockets`, in one of the
+/// protocols its spec asks about: then no port needs the other namespaces' hint (a spec
+/// without a protocol whose TCP port is held here is answered, whatever UDP does). List
+/// mode names no port, so it never is.
+fn every_port_held(query: &Query, sockets: &[Socket]) -> bool {
+    if query.ports.is_empty() {
+        return false;
+    }
+    let held: BTreeSet<(u16, Protocol)> = sockets.iter().map(|s| (s.port(), s.protocol)).collect();
+    query.ports.iter().all(|spec| {
+        (spec.first..=spec.last).all(|port| {
+            [Protocol::Tcp, Protocol::Udp].into_iter().any(|p| {
+                spec.protocol.is_none_or(|want| want == p)
+                    && query.wants_protocol(p)
+                    && held.contains(&(port, p))
+            })
+        })
+    })
+}
+
+/// What [`find_blockers`] found.
+#[derive(Debug, Default)]
+struct FoundBlockers {
+    sockets: Vec<Socket>,
+    netns: BTreeMap<SocketKey, NetNs>,
+    lingering: Vec<Lingering>,
+    bound: BoundVisibility,
+}
+
+/// The sockets that block a bind() on the query's TCP ports besides `found` (bound-only
+/// and closing ones), on the ports [`Query::blockers`] says: all of them, or those where
+/// `found` has no TCP socket.
+fn find_blockers(query: &Query, scope: Scope, found: &[Socket]) -> io::Result<FoundBlockers> {
+    let mut result = FoundBlockers::default();
+    let ports = match query.blockers {
+        BlockerSearch::Nowhere => return Ok(result),
+        BlockerSearch::Everywhere => query.port_ranges(Protocol::Tcp),
+        BlockerSearch::WhereFree => {
+            let held: BTreeSet<u16> = found
+                .iter()
+                .filter(|s| s.protocol == Protocol::Tcp)
+                .map(Socket::port)
+                .collect();
+            without(&query.port_ranges(Protocol::Tcp), &held)
+        }
+    };
+    if query.ports.is_empty() || !query.wants_protocol(Protocol::Tcp) || ports.is_empty() {
+        return Ok(result);
+    }
+    let mut tcp = query.clone();
+    tcp.ports = ports
+        .into_iter()
+        .map(|(first, last)| PortSpec {
+            first,
+            last,
+            protocol: Some(Protocol::Tcp),
+        })
+        .collect();
+    let here = Os::blockers(&tcp)?;
+    (result.sockets, result.lingering, result.bound) = (here.sockets, here.lingering, here.bound);
+    if scope == Scope::AllNetns {
+        let ns = Os::current_netns()?;
+        result
+            .netns
+            .extend(result.sockets.iter().map(|s| (s.key, ns.clone())));
+        for ns in Os::other_netns(&AtomicBool::new(false))? {
+            let Ok(there) = Os::blockers_in_netns(&ns, &tcp) else {
+                // Gone since it was listed, or unreadable: its sockets proper were read
+                // (or the lookup failed) in `find_sockets`.
+                continue;
+            };
+            result
+                .netns
+                .extend(there.sockets.iter().map(|s| (s.key, ns.clone())));
+            result.sockets.extend(there.sockets);
+            result.lingering.extend(there.lingering);
+        }
+    }
+    Ok(result)
+}
+
+/// `ranges` (sorted, merged) without the ports in `held`.
+fn without(ranges: &[(u16, u16)], held: &BTreeSet<u16>) -> Vec<(u16, u16)> {
+    let mut out = Vec::new();
+    for &(first, last) in ranges {
+        let mut start = u32::from(first);
+        for &port in held.range(first..=last) {
+            if u32::from(port) > start {
+                out.push((start as u16, port - 1));
+            }
+            start = u32::from(port) + 1;
+        }
+        if start <= u32::from(last) {
+            out.push((start as u16, last));
+        }
+    }
+    out
+}
+
+/// Looks up `query` in this namespace like [`lookup`] and, at the same time on another
+/// thread, searches the other network namespaces for it, so that a free port can come with
+/// a hint ("held in a container") at almost no extra wall time: the search runs while the
+/// kernel dumps the socket tables, and stops the moment every port asked about turns out
+/// to be held here.
+///
+/// With [`Search::Finish`], the search thread is always waited for, so that no thread of
+/// rekt's still reads /proc or enters namespaces once this returns (before signalling, say).
+/// With [`Search::Abandon`], a lookup where every port is held here returns at once and
+/// the search is left to end with the process: for a run that only prints, where waiting
+/// would only cost time.
+pub(crate) fn lookup_with_hints(
+    query: &Query,
+    search: Search,
+) -> io::Result<(Lookup, Vec<Elsewhere>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let searching = {
+        let (query, stop) = (query.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || search_elsewhere(&query, &stop))
+    };
+    let mut held_everywhere = false;
+    let found = lookup_then(query, Scope::Here, |all| {
+        held_everywhere = all;
+        stop.store(all, Ordering::Relaxed)
+    });
+    let all_held = held_everywhere || found.is_err();
+    if all_held {
+        // Held here (or failed): no hint needed, and the search stops at its next check.
+        stop.store(true, Ordering::Relaxed);
+        if search == Search::Abandon {
+            return found.map(|found| (found, Vec::new()));
+        }
+    }
+    let elsewhere = searching
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let found = found?;
+    if all_held {
+        return Ok((found, Vec::new()));
+    }
+    let mut elsewhere = elsewhere.unwrap_or_default();
+    if !elsewhere.is_empty() {
+        let all: Vec<Socket> = elsewhere.iter().flat_map(|e| e.sockets.clone()).collect();
+        let ownership = Os::owners(&all)?;
+        for e in &mut elsewhere {
+            e.pids = ownership
+                .owners
+                .iter()
+                .filter(|o| o.sockets.iter().any(|s| e.sockets.contains(s)))
+                .map(|o| o.pid)
+                .collect();
+        }
+    }
+    Ok((found, elsewhere))
+}
+
+/// Whether [`lookup_with_hints`] waits for its search when the port is held here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Search {
+    Finish,
+    Abandon,
+}
+
+/// Another network namespace where the query matches, and the PIDs holding the sockets.
+#[derive(Debug, Clone)]
+pub(crate) struct Elsewhere {
+    pub(crate) netns: NetNs,
+    pub(crate) sockets: Vec<Socket>,
+    pub(crate) pids: Vec<u32>,
+}
+
+/// The other network namespaces where `query` matches (without owners), unless `stop` is
+/// raised first.
+fn search_elsewhere(query: &Query, stop: &AtomicBool) -> io::Result<Vec<Elsewhere>> {
+    let mut found = Vec::new();
+    for ns in Os::other_netns(stop)? {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if let Ok(sockets) = Os::sockets_in_netns(&ns, query)
+            && !sockets.is_empty()
+        {
+            found.push(Elsewhere {
+                netns: ns,
+                sockets,
+                pids: Vec::new(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The sockets matching `query` in `scope`, without their owners: a cheap look, for
+/// watching a port.
+pub(crate) fn sockets_in(query: &Query, scope: Scope) -> io::Result<Vec<Socket>> {
+    find_sockets(query, scope).map(|(sockets, _)| sockets)
+}
+
+/// The matching sockets in `scope`, and (for every namespace) which namespace each is in.
+fn find_sockets(
+    query: &Query,
+    scope: Scope,
+) -> io::Result<(Vec<Socket>, BTreeMap<SocketKey, NetNs>)> {
+    let mut sockets = Os::sockets(query)?;
+    let mut netns = BTreeMap::new();
+    if scope == Scope::AllNetns {
+        let here = Os::current_netns()?;
+        netns.extend(sockets.iter().map(|s| (s.key, here.clone())));
+        for ns in Os::other_netns(&AtomicBool::new(false))? {
+            let found = match Os::sockets_in_netns(&ns, query) {
+                Ok(found) => found,
+                // Its last process exited since we listed it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("network namespace {}: {e}", ns.label()),
+                    ));
+                }
+            };
+            netns.extend(found.iter().map(|s| (s.key, ns.clone())));
+            sockets.extend(found);
+        }
+    }
+    Ok((sockets, netns))
+}
