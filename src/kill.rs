@@ -49,6 +49,10 @@ pub enum Outcome {
     /// It could not be asked to exit (on Windows: it has no windows to close); `Kill` or
     /// `--escalate` ends it.
     NoWindows,
+    /// It could not be asked to exit: a console program, whose only window is its
+    /// console's (Windows), which closing would end every program in that console; `Kill`
+    /// or `--escalate` ends it.
+    ConsoleOnly,
     /// Signalling failed for another reason.
     Failed(io::Error),
     /// Not signalled itself: it runs in a container, which rekt ended through its engine
@@ -66,6 +70,7 @@ impl Outcome {
                 | Outcome::Guarded(_)
                 | Outcome::Denied(_)
                 | Outcome::NoWindows
+                | Outcome::ConsoleOnly
                 | Outcome::Failed(_)
         )
     }
@@ -162,7 +167,7 @@ pub fn pin<'a>(owners: impl IntoIterator<Item = &'a Owner>) -> (Vec<Pinned<'a>>,
 /// nothing is sent. For the forwarders of a container that was ended through its engine:
 /// they go with it, a moment later.
 pub fn wait_gone(owners: &[&Owner], timeout: Duration) {
-    let targets: Vec<Target> = owners.iter().filter_map(|o| Os::pin(o).ok()).collect();
+    let targets: Vec<Target> = owners.iter().filter_map(|o| Os::watch(o).ok()).collect();
     let refs: Vec<&Target> = targets.iter().collect();
     Os::wait_for_exit(&refs, timeout);
 }
@@ -200,7 +205,12 @@ pub fn execute(
         // Owners that could not even be asked (on Windows: no window to close) are forced
         // too; the ones the system refused us stay refused.
         let unasked: Vec<usize> = (0..pinned.len())
-            .filter(|&i| matches!(reports[i].outcome, Outcome::NoWindows))
+            .filter(|&i| {
+                matches!(
+                    reports[i].outcome,
+                    Outcome::NoWindows | Outcome::ConsoleOnly
+                )
+            })
             .collect();
         for &i in &alive {
             progress(Event::Escalating {
@@ -298,6 +308,7 @@ fn send_all_of(
                     SendError::Gone => Outcome::AlreadyGone,
                     SendError::Denied(e) => Outcome::Denied(e),
                     SendError::NoWindows => Outcome::NoWindows,
+                    SendError::ConsoleOnly => Outcome::ConsoleOnly,
                     SendError::Other(e) => Outcome::Failed(e),
                 };
                 progress(Event::NotSent(report));

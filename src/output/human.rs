@@ -10,7 +10,7 @@ use crate::exit_codes::ExitCode;
 use crate::judge::{PortVerdict, Status, Verdict};
 use crate::kill::{Event, Report};
 use crate::lookup::Lookup;
-use crate::model::Socket;
+use crate::model::{Hidden, Socket};
 use crate::query::PortSpec;
 
 pub(crate) struct HumanPrinter {
@@ -102,8 +102,15 @@ impl HumanPrinter {
                 };
                 self.note(&line);
             }
-            Status::Hidden { .. } if after => {
-                let by = words::holders(&[], true, details);
+            Status::Hidden { sockets } if after => {
+                let by = match sockets.first().and_then(|h| h.reason.as_ref()) {
+                    // The table names a binder that has exited: say which processes may
+                    // have inherited the socket.
+                    Some(Hidden::BinderExited { binder, heirs }) => {
+                        words::inherited(*binder, heirs)
+                    }
+                    _ => words::holders(&[], true, details),
+                };
                 let line = self
                     .err_style
                     .red(&format!("{port} is {still}held by {by}"));
@@ -343,7 +350,7 @@ fn shared_notes(found: &Lookup, details: &Known) -> Vec<String> {
         .map(|(port, proto, uid)| {
             format!(
                 "port {port}/{proto}: the socket belongs to uid {uid} ({}), whose processes may \
-                 hold it too without your seeing them; {}",
+                 hold it too without your seeing them{}",
                 details.user(uid),
                 details.privilege_hint()
             )

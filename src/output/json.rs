@@ -102,7 +102,8 @@ struct JsonSocket {
     #[serde(skip_serializing_if = "Option::is_none")]
     netns: Option<JsonNetns>,
     /// A hidden socket: why its owner cannot be seen (`other_user`, `hidepid`,
-    /// `unreadable`, `other_pid_namespace`, `kernel`, `no_process`).
+    /// `unreadable`, `other_pid_namespace`, `kernel`, `no_process`; on Windows
+    /// `binder_exited`, `reserved`, `unlisted`).
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
     /// A hidden socket: the sentence the human output says about it.
@@ -433,6 +434,9 @@ fn reason_name(reason: &Hidden) -> &'static str {
         Hidden::OtherPidNamespace => "other_pid_namespace",
         Hidden::Kernel { .. } => "kernel",
         Hidden::NoProcess => "no_process",
+        Hidden::BinderExited { .. } => "binder_exited",
+        Hidden::Reserved => "reserved",
+        Hidden::Unlisted => "unlisted",
     }
 }
 
@@ -563,6 +567,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::AlreadyGone => "already_gone",
         Outcome::Declined => "declined",
         Outcome::NoWindows => "no_windows",
+        Outcome::ConsoleOnly => "console_only",
         Outcome::Failed(_) => "failed",
     }
 }

@@ -62,6 +62,13 @@ pub trait Backend {
     /// What to suggest when something is hidden or denied for lack of privileges.
     const PRIVILEGE_HINT: &'static str;
 
+    /// [`Backend::PRIVILEGE_HINT`] when following it can help, which is all the time by
+    /// default. Windows gives none once rekt runs elevated: that is all an Administrator
+    /// can do, and what is denied then (a protected process) no privilege opens.
+    fn privilege_hint() -> Option<&'static str> {
+        Some(Self::PRIVILEGE_HINT)
+    }
+
     /// Whether the OS has network namespaces (`--all-netns`).
     const HAS_NETNS: bool;
 
@@ -145,6 +152,14 @@ pub trait Backend {
         Vec::new()
     }
 
+    /// The system service that `pid` runs, which the system's service manager would start
+    /// again (Windows: the service control manager; in a process that hosts several
+    /// services, the one whose module opened the port's socket, when the system says).
+    /// `None` for a process that is no service, and where the OS has no such manager.
+    fn service(_pid: u32) -> Option<Text> {
+        None
+    }
+
     /// The PIDs of the processes whose command name is `name` (a daemon whose settings
     /// rekt needs: dockerd's data root). A walk over every process: only for fallbacks.
     fn processes_named(_name: &str) -> Vec<u32> {
@@ -189,6 +204,13 @@ pub trait Backend {
     /// Pins `owner` and checks that it still holds one of its sockets, so that a PID
     /// recycled since the lookup is never signalled.
     fn pin(owner: &Owner) -> Result<Self::Target, AcquireError>;
+
+    /// Pins `owner` as [`Backend::pin`] does, only to wait for it ([`Backend::wait_for_exit`]),
+    /// never to signal it: with the least rights that takes, which may be granted where
+    /// the right to signal is not (Windows: SYNCHRONIZE alone). By default, `pin`.
+    fn watch(owner: &Owner) -> Result<Self::Target, AcquireError> {
+        Self::pin(owner)
+    }
 
     /// Waits until every target has exited or `timeout` passes; says which have exited.
     fn wait_for_exit(targets: &[&Self::Target], timeout: Duration) -> Vec<bool>;

@@ -184,7 +184,7 @@ impl Run<'_> {
                             let seen = r
                                 .pid
                                 .and_then(|pid| supervision::see(pid, &ended, &mut look));
-                            if r.pid.is_none() && r.kind != systemd() {
+                            if r.pid.is_none() && matches!(r.kind, RestarterKind::Parent(_)) {
                                 // Its chain could not be read: a busy parent's time.
                                 return supervision::BUSY.checked_sub(elapsed);
                             }
@@ -288,7 +288,7 @@ impl Run<'_> {
                     None => pid.to_string(),
                 }
             }
-            None => "systemd".into(),
+            None => "its service manager".into(),
         };
         let what = match r.kind {
             RestarterKind::Supervisor(kind) => format!("a supervisor ({})", kind.as_str()),
@@ -299,10 +299,6 @@ impl Run<'_> {
         };
         format!("{who}, {what},")
     }
-}
-
-fn systemd() -> RestarterKind {
-    RestarterKind::Supervisor(supervision::SupervisorKind::Systemd)
 }
 
 /// Whether `pid` started at or after the moment `clock` was read (the signal). Unknown

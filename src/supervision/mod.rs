@@ -15,7 +15,9 @@ mod unit;
 
 pub(crate) use ancestry::{Link, ancestry, callers, kind_of};
 pub(crate) use restart::{BUSY, Look, Restarter, RestarterKind, restarters, see, window};
-pub(crate) use supervisor::{Supervisor, SupervisorKind, restarter, systemd_supervisor};
+pub(crate) use supervisor::{
+    Supervisor, SupervisorKind, restarter, service_supervisor, systemd_supervisor,
+};
 pub(crate) use unit::{Unit, unit_of};
 
 use crate::model::ProcessInfo;
@@ -50,7 +52,8 @@ pub(crate) fn describe(pid: u32, details: &mut impl ReadInfo) -> Context {
     let supervisor = parents
         .iter()
         .find_map(|&p| supervisor_in_chain(pid, p, details.read(p)))
-        .or_else(|| unit.as_ref().and_then(systemd_supervisor));
+        .or_else(|| unit.as_ref().and_then(systemd_supervisor))
+        .or_else(|| Os::service(pid).map(|name| service_supervisor(&name)));
     Context {
         parents,
         unit,

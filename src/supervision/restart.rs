@@ -128,13 +128,14 @@ pub(crate) fn restarters(
     look: &mut impl Look,
 ) -> Vec<Restarter> {
     let mut found = Vec::new();
+    // A systemd service or a Windows service: their managers are no process rekt watches.
     if let Some(s) = &context.supervisor
-        && s.kind == SupervisorKind::Systemd
+        && matches!(s.kind, SupervisorKind::Systemd | SupervisorKind::Service)
     {
         found.push(Restarter {
             pid: None,
             started: None,
-            kind: RestarterKind::Supervisor(SupervisorKind::Systemd),
+            kind: RestarterKind::Supervisor(s.kind),
         });
     }
     let chain = ancestry(owner, |pid| look.stat(pid), |_| true);

@@ -4,7 +4,7 @@ use super::super::Known;
 use super::{chain, container, list, supervisor, waited, who};
 use crate::container::Container;
 use crate::judge::{Place, PortVerdict};
-use crate::model::{BoundVisibility, Hidden, Lingering, Protocol, Signal, Socket};
+use crate::model::{BoundVisibility, Heir, Hidden, Lingering, Protocol, Signal, Socket};
 use crate::query::PortSpec;
 use crate::supervision::SupervisorKind;
 
@@ -73,7 +73,10 @@ pub(crate) fn retaken(status: &PortVerdict, details: &Known) -> Option<String> {
                     SupervisorKind::Shell | SupervisorKind::Process => ", then run rekt again",
                     _ => "",
                 };
-                line.push_str(&format!("; to stop it for good: {stop}{then}"));
+                line.push_str(&format!(
+                    "; to stop it for good: {stop}{then}{}",
+                    super::powershell(s)
+                ));
             }
         }
     }
@@ -139,11 +142,11 @@ pub(crate) fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Known) 
     let hint = details.privilege_hint();
     match reason {
         Some(Hidden::OtherUser) => {
-            format!("{port} is held by a process{whose} that you cannot see; {hint}")
+            format!("{port} is held by a process{whose} that you cannot see{hint}")
         }
         Some(Hidden::HiddenPid) => format!(
             "{port} is held by a process{whose} that /proc hides from you (it is mounted \
-             with hidepid); {hint}"
+             with hidepid){hint}"
         ),
         Some(Hidden::Unreadable { pids }) => {
             let which = match pids.as_slice() {
@@ -175,7 +178,64 @@ pub(crate) fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Known) 
              tunnel such as WireGuard, or NFS) or one in flight between processes over a unix \
              socket (SCM_RIGHTS); rekt cannot tell which, and there is nothing to signal"
         ),
+        Some(Hidden::BinderExited { binder, heirs }) => format!(
+            "{port} is held by a socket that PID {binder} created and that outlived it: that \
+             process has exited (the socket table names the process that bound a socket, not \
+             the one that holds it now){}",
+            heirs_clause(heirs)
+        ),
+        Some(Hidden::Reserved) => format!(
+            "{port} is reserved by the system (an excluded port range; see `netsh int {} show \
+             excludedportrange protocol={}`): no socket is listed, yet a bind() there is \
+             refused, and there is nothing to signal",
+            ip_version(socket),
+            socket.protocol
+        ),
+        Some(Hidden::Unlisted) => format!(
+            "{port} is held by a socket the tables do not show (a bind() there finds it in \
+             use; the socket tables leave out sockets that are bound but neither listening \
+             nor connected), so no process can be named"
+        ),
         None => format!("{port} is held by a socket{whose} whose owner rekt cannot see"),
+    }
+}
+
+/// `a process that inherited the socket from PID 900, which has exited; the likely holder
+/// is its child 1204 (node.exe), ...`: a hidden holder, after a signal.
+pub(crate) fn inherited(binder: u32, heirs: &[Heir]) -> String {
+    format!(
+        "a process that inherited the socket from PID {binder}, which has exited{}",
+        heirs_clause(heirs)
+    )
+}
+
+/// `ipv4` or `ipv6`, as netsh names a socket's family.
+fn ip_version(socket: &Socket) -> &'static str {
+    match socket.family {
+        crate::model::Family::V4 => "ipv4",
+        crate::model::Family::V6 => "ipv6",
+    }
+}
+
+/// `; the likely holder is its child 5120 (node.exe), ...`, or why none is named.
+fn heirs_clause(heirs: &[Heir]) -> String {
+    let named = |h: &Heir| match &h.name {
+        Some(name) => format!("{} ({name})", h.pid),
+        None => h.pid.to_string(),
+    };
+    match heirs {
+        [] => "; none of its children that could have inherited it is still running, so \
+               rekt cannot name the holder"
+            .into(),
+        [one] => format!(
+            "; the likely holder is its child {}, started after the bind, which inherited it",
+            named(one)
+        ),
+        many => format!(
+            "; the likely holders are its children {}, started after the bind, which may have \
+             inherited it",
+            list(many.iter().map(named))
+        ),
     }
 }
 
@@ -183,11 +243,11 @@ pub(crate) fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Known) 
 pub(crate) fn hidden_owner(reason: Option<&Hidden>, details: &Known) -> String {
     match reason {
         Some(Hidden::OtherUser) => format!(
-            "another user's process, which you cannot see; {}",
+            "another user's process, which you cannot see{}",
             details.privilege_hint()
         ),
         Some(Hidden::HiddenPid) => format!(
-            "another user's process, which /proc (mounted with hidepid) hides from you; {}",
+            "another user's process, which /proc (mounted with hidepid) hides from you{}",
             details.privilege_hint()
         ),
         Some(Hidden::Unreadable { .. }) => "a process whose fds cannot be read even with \
@@ -200,6 +260,16 @@ pub(crate) fn hidden_owner(reason: Option<&Hidden>, details: &Known) -> String {
         Some(Hidden::Kernel { kind, .. }) => format!("the kernel (a {kind} device)"),
         Some(Hidden::NoProcess) => "no process: the kernel's own socket, or one in flight \
                                     between processes over a unix socket"
+            .into(),
+        Some(Hidden::BinderExited { binder, heirs }) => format!(
+            "not PID {binder}, which created the socket and has exited{}",
+            heirs_clause(heirs)
+        ),
+        Some(Hidden::Reserved) => "no process: the system reserves the port (an excluded \
+                                   port range)"
+            .into(),
+        Some(Hidden::Unlisted) => "a socket the tables do not show (bound, neither listening \
+                                   nor connected)"
             .into(),
         None => "not a visible process".into(),
     }
@@ -307,6 +377,81 @@ pub(crate) fn published(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sockets_without_a_listed_owner_say_why() {
+        use crate::model::{Family, SocketKey, State, Text};
+        let socket = |local: &str, protocol| Socket {
+            protocol,
+            family: if local.starts_with('[') {
+                Family::V6
+            } else {
+                Family::V4
+            },
+            local: local.parse().unwrap(),
+            state: State::Bound,
+            uid: None,
+            key: SocketKey::Pid(900),
+        };
+        let tcp = socket("0.0.0.0:50000", Protocol::Tcp);
+        let details = Known::default();
+        assert_eq!(
+            hidden(&tcp, Some(&Hidden::Reserved), &details),
+            "port 50000/tcp is reserved by the system (an excluded port range; see `netsh int \
+             ipv4 show excludedportrange protocol=tcp`): no socket is listed, yet a bind() \
+             there is refused, and there is nothing to signal"
+        );
+        let udp6 = socket("[::]:50000", Protocol::Udp);
+        let line = hidden(&udp6, Some(&Hidden::Reserved), &details);
+        assert!(
+            line.contains("`netsh int ipv6 show excludedportrange protocol=udp`"),
+            "{line}"
+        );
+        let line = hidden(&tcp, Some(&Hidden::Unlisted), &details);
+        assert!(
+            line.starts_with("port 50000/tcp is held by a socket the tables do not show"),
+            "{line}"
+        );
+
+        let heir = |pid, name: &str| Heir {
+            pid,
+            name: Some(Text::from(name)),
+        };
+        let gone = |heirs| Hidden::BinderExited { binder: 900, heirs };
+        let line = hidden(&tcp, Some(&gone(vec![heir(1204, "node.exe")])), &details);
+        assert_eq!(
+            line,
+            "port 50000/tcp is held by a socket that PID 900 created and that outlived it: that \
+             process has exited (the socket table names the process that bound a socket, not \
+             the one that holds it now); the likely holder is its child 1204 (node.exe), \
+             started after the bind, which inherited it"
+        );
+        let two = gone(vec![
+            heir(1204, "node.exe"),
+            Heir {
+                pid: 1300,
+                name: None,
+            },
+        ]);
+        let line = hidden(&tcp, Some(&two), &details);
+        assert!(
+            line.ends_with(
+                "; the likely holders are its children 1204 (node.exe), 1300, started after \
+                 the bind, which may have inherited it"
+            ),
+            "{line}"
+        );
+        let line = hidden(&tcp, Some(&gone(Vec::new())), &details);
+        assert!(line.ends_with("so rekt cannot name the holder"), "{line}");
+        // A name is another process's choice: printed escaped.
+        let line = hidden(&tcp, Some(&gone(vec![heir(7, "x\x1b[2J")])), &details);
+        assert!(line.contains("7 (x\\e[2J)"), "{line}");
+        assert_eq!(
+            hidden_owner(Some(&gone(vec![heir(7, "a.exe")])), &details),
+            "not PID 900, which created the socket and has exited; the likely holder is its \
+             child 7 (a.exe), started after the bind, which inherited it"
+        );
+    }
 
     #[test]
     fn ports_are_plural_unless_one_port() {
