@@ -562,9 +562,16 @@ impl ByPort {
             let ports: BTreeSet<(u16, Protocol)> =
                 e.sockets.iter().map(|s| (s.port(), s.protocol)).collect();
             for key in ports {
+                // Only this port's holders there, not those of the namespace's other ports.
+                let pids = e
+                    .owners
+                    .iter()
+                    .filter(|o| o.sockets.iter().any(|s| (s.port(), s.protocol) == key))
+                    .map(|o| o.pid)
+                    .collect();
                 facts.elsewhere.entry(key).or_default().push(Place {
                     netns: e.netns.clone(),
-                    pids: e.pids.clone(),
+                    pids,
                 });
             }
         }
@@ -795,13 +802,14 @@ mod tests {
             name: None,
             member: Some(5120),
         };
+        let sockets = vec![
+            socket(Tcp, 8140, State::Listen, 9),
+            socket(Tcp, 8350, State::Listen, 8),
+        ];
         let elsewhere = [Elsewhere {
             netns: ns.clone(),
-            sockets: vec![
-                socket(Tcp, 8140, State::Listen, 9),
-                socket(Tcp, 8350, State::Listen, 8),
-            ],
-            pids: vec![5120],
+            owners: vec![owner(5120, sockets.clone())],
+            sockets,
         }];
         let found = lookup(
             vec![owner(10, vec![socket(Tcp, 8000, State::Listen, 1)])],
@@ -1057,6 +1065,31 @@ mod tests {
             [Success, NothingFound, NothingFound, Partial, Success]
         );
         assert_eq!(after.exit_code(), Partial);
+    }
+
+    #[test]
+    fn each_port_held_elsewhere_names_only_its_own_holders() {
+        let q = query(&["28101/tcp", "28102/tcp"]);
+        let a = owner(41, vec![socket(Tcp, 28101, State::Listen, 1)]);
+        let b = owner(42, vec![socket(Tcp, 28102, State::Listen, 2)]);
+        let there = Elsewhere {
+            netns: NetNs {
+                inode: 4026532281,
+                name: None,
+                member: Some(41),
+            },
+            sockets: [a.sockets.clone(), b.sockets.clone()].concat(),
+            owners: vec![a, b],
+        };
+        let v = Verdict::before(&q, &lookup(vec![], vec![], vec![]), &[there], |_, _| vec![]);
+        let pids: Vec<Vec<u32>> = v
+            .entries()
+            .map(|p| match p.status() {
+                Status::Elsewhere { places } => places[0].pids.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(pids, [vec![41], vec![42]]);
     }
 
     #[test]
