@@ -139,9 +139,9 @@ pub(crate) enum Status {
     /// portmap, a Kubernetes hostPort, a forwarder that was killed): a bind() succeeds, and
     /// traffic to the port still goes to the container. The containers hold it in truth.
     Published { containers: Vec<Container> },
-    /// After a signal, the settle watch saw it bound again, but the socket and its
-    /// process were gone before rekt could name them: something keeps binding it (a
-    /// prober, a flapping restart). Not free to count on.
+    /// After a signal, the settle watch saw it bound again, but the socket was closed (or
+    /// its process exited) before rekt could name its holder: something keeps binding it
+    /// (a prober, a flapping restart). Not free to count on.
     BoundBriefly { sockets: Vec<Socket> },
     // "Retaken" is Held with newcomers (`AfterSignal::newcomers`).
 }

@@ -287,14 +287,19 @@ pub(crate) fn sockets_in(query: &Query, scope: Scope) -> io::Result<Vec<Socket>>
     find_sockets(query, scope).map(|(sockets, _)| sockets)
 }
 
-/// The sockets matching `query` on just these (port, protocol)s: a cheap look at a few
+/// The sockets that hold just these (port, protocol)s, without their owners: listeners and
+/// connections as `query` asks, and TCP sockets that are only bound. A cheap look at a few
 /// ports, as the settle watch makes.
 pub(crate) fn sockets_on(
     query: &Query,
     scope: Scope,
     ports: &[(u16, Protocol)],
 ) -> io::Result<Vec<Socket>> {
-    sockets_in(&watch::narrowed(query, ports), scope)
+    let query = watch::narrowed(query, ports);
+    let mut sockets = sockets_in(&query, scope)?;
+    let blockers = find_blockers(&query, scope, &sockets)?;
+    sockets.extend(blockers.sockets);
+    Ok(sockets)
 }
 
 /// The matching sockets in `scope`, and (for every namespace) which namespace each is in.

@@ -78,7 +78,7 @@ pub(crate) fn settle(
         let elapsed = start.elapsed();
         let more = left(elapsed);
         let last_look = more.is_none_or(|d| d.is_zero());
-        let sockets = lookup::sockets_in(&narrowed(query, &watched), scope)?;
+        let sockets = lookup::sockets_on(query, scope, &watched)?;
         let after = start.elapsed();
         watched.retain(|&(port, protocol)| {
             let on = taken(&sockets, port, protocol, last_look);

@@ -177,20 +177,28 @@ impl Run<'_> {
                 let mut look = Reader {
                     details: &mut self.details,
                 };
+                // The latest time each may still start an owner again, as last seen.
+                let mut latest: Vec<Option<Duration>> =
+                    vec![Some(Duration::ZERO); restarters.len()];
                 watch::settle(query, scope, free, |elapsed| {
-                    restarters
-                        .iter()
-                        .filter_map(|r| {
+                    for (r, latest) in restarters.iter().zip(&mut latest) {
+                        let Some(before) = *latest else { continue };
+                        let now = if r.pid.is_none() && matches!(r.kind, RestarterKind::Parent(_)) {
+                            // Its chain could not be read: a busy parent's time.
+                            Some(supervision::BUSY)
+                        } else {
                             let seen = r
                                 .pid
                                 .and_then(|pid| supervision::see(pid, &ended, &mut look));
-                            if r.pid.is_none() && matches!(r.kind, RestarterKind::Parent(_)) {
-                                // Its chain could not be read: a busy parent's time.
-                                return supervision::BUSY.checked_sub(elapsed);
-                            }
-                            supervision::window(r, seen.as_ref(), elapsed)
-                        })
+                            supervision::until(r, seen.as_ref(), elapsed)
+                        };
+                        *latest = now.map(|now| now.max(before));
+                    }
+                    latest
+                        .iter()
+                        .flatten()
                         .max()
+                        .map(|until| until.saturating_sub(elapsed))
                 })?
             }
         };

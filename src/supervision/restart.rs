@@ -174,18 +174,20 @@ pub(crate) fn restarters(
     found
 }
 
-/// How much longer `r` may start an owner again, from `elapsed` into the watch: `None`
-/// once it cannot (it exited, its PID is another's now, a shell came back to its prompt).
-pub(crate) fn window(r: &Restarter, seen: Option<&Seen>, elapsed: Duration) -> Option<Duration> {
-    let RestarterKind::Parent(link) = r.kind else {
-        let RestarterKind::Supervisor(kind) = r.kind else {
-            unreachable!()
-        };
-        // A supervisor's process that exited restarts nothing; systemd has none to watch.
-        if r.pid.is_some() && !alive(r, seen) {
-            return None;
+/// Until when (from the start of the watch) `r` may start an owner again, seen at
+/// `elapsed` into the watch: `None` once it cannot (it exited, its PID is another's now, a
+/// shell came back to its prompt). The watch keeps the latest answer for each, so that a
+/// loop seen sleeping is still watched once its `sleep` is over and it starts the program.
+pub(crate) fn until(r: &Restarter, seen: Option<&Seen>, elapsed: Duration) -> Option<Duration> {
+    let link = match r.kind {
+        RestarterKind::Supervisor(kind) => {
+            // A supervisor's process that exited restarts nothing; systemd has none to watch.
+            if r.pid.is_some() && !alive(r, seen) {
+                return None;
+            }
+            return Some(kind.restart_window());
         }
-        return kind.restart_window().checked_sub(elapsed);
+        RestarterKind::Parent(link) => link,
     };
     let seen = seen.filter(|_| alive(r, seen))?;
     if link == Link::Shell && at_prompt(seen) {
@@ -196,7 +198,7 @@ pub(crate) fn window(r: &Restarter, seen: Option<&Seen>, elapsed: Duration) -> O
         Some(left) => (elapsed + left + AFTER_SLEEP).max(BUSY),
         None => BUSY,
     };
-    until.min(MAX).checked_sub(elapsed)
+    Some(until.min(MAX))
 }
 
 /// Whether `r` is the process it was when found: alive, not a zombie, same start time.
@@ -390,12 +392,11 @@ mod tests {
             info: sh.clone(),
             children: vec![],
         };
-        assert_eq!(window(&r, Some(&busy), Duration::ZERO), Some(BUSY));
+        assert_eq!(until(&r, Some(&busy), Duration::ZERO), Some(BUSY));
         assert_eq!(
-            window(&r, Some(&busy), Duration::from_millis(500)),
-            Some(BUSY - Duration::from_millis(500))
+            until(&r, Some(&busy), Duration::from_millis(500)),
+            Some(BUSY)
         );
-        assert_eq!(window(&r, Some(&busy), BUSY), Some(Duration::ZERO));
         let sleeping = Seen {
             stat: stat(Some(40), None),
             info: sh.clone(),
@@ -404,13 +405,13 @@ mod tests {
                 age: Some(Duration::from_millis(100)),
             }],
         };
-        // 2.9 s of sleep left, then a second to start and bind.
+        // 2.9 s of sleep left, then a second to start and bind: until 4 s into the watch.
         assert_eq!(
-            window(&r, Some(&sleeping), Duration::from_millis(100)),
-            Some(Duration::from_millis(3900))
+            until(&r, Some(&sleeping), Duration::from_millis(100)),
+            Some(Duration::from_millis(4000))
         );
         // Gone, or a zombie, or its PID now another's: it restarts nothing.
-        assert_eq!(window(&r, None, Duration::ZERO), None);
+        assert_eq!(until(&r, None, Duration::ZERO), None);
         let zombie = Seen {
             stat: ProcessStat {
                 zombie: true,
@@ -419,7 +420,7 @@ mod tests {
             info: sh.clone(),
             children: vec![],
         };
-        assert_eq!(window(&r, Some(&zombie), Duration::ZERO), None);
+        assert_eq!(until(&r, Some(&zombie), Duration::ZERO), None);
         let reused = Seen {
             stat: ProcessStat {
                 started: Some(99),
@@ -428,7 +429,7 @@ mod tests {
             info: sh.clone(),
             children: vec![],
         };
-        assert_eq!(window(&r, Some(&reused), Duration::ZERO), None);
+        assert_eq!(until(&r, Some(&reused), Duration::ZERO), None);
     }
 
     #[test]
@@ -439,7 +440,7 @@ mod tests {
             kind: RestarterKind::Supervisor(SupervisorKind::Systemd),
         };
         assert_eq!(
-            window(&systemd, None, Duration::ZERO),
+            until(&systemd, None, Duration::ZERO),
             Some(SupervisorKind::Systemd.restart_window())
         );
         let sd = info("python3", &["python3", "/usr/bin/supervisord"]);
@@ -454,10 +455,10 @@ mod tests {
             children: vec![],
         };
         assert_eq!(
-            window(&supervisord, Some(&seen), Duration::from_millis(500)),
-            Some(SupervisorKind::Supervisord.restart_window() - Duration::from_millis(500))
+            until(&supervisord, Some(&seen), Duration::from_millis(500)),
+            Some(SupervisorKind::Supervisord.restart_window())
         );
-        assert_eq!(window(&supervisord, None, Duration::ZERO), None);
+        assert_eq!(until(&supervisord, None, Duration::ZERO), None);
     }
 
     #[test]

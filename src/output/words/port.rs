@@ -124,8 +124,9 @@ pub(crate) fn bound_briefly(status: &PortVerdict) -> String {
         None => String::new(),
     };
     format!(
-        "port {}/{} was bound again{when}, briefly, by a process that exited before rekt \
-         could name it: something keeps binding it, so it may not be free when you bind it",
+        "port {}/{} was bound again{when}, briefly: the socket was closed (or its process \
+         exited) before rekt could see whose it was; something keeps binding it, so it may \
+         not be free when you bind it",
         status.first(),
         status.protocol()
     )
