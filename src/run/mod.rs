@@ -98,7 +98,7 @@ impl Run<'_> {
             .filter_map(|o| Os::process_stat(o.pid)?.parent)
             .filter(|&p| p != 1 && !callers.contains(&p))
             .collect();
-        let restarters = self.restarters(&targets);
+        let restarters = self.restarters(&targets, &callers);
         let (pinned, early) = kill::pin(targets.iter().copied());
         for report in &early {
             self.printer.skipped(report, self.details.known());

@@ -37,11 +37,10 @@ pub(super) struct Signalled<'a> {
 
 impl Run<'_> {
     /// Who could start each of `targets` again once it is gone, read while they still run.
-    pub(super) fn restarters(&mut self, targets: &[&Owner]) -> Vec<Restarter> {
+    pub(super) fn restarters(&mut self, targets: &[&Owner], callers: &[u32]) -> Vec<Restarter> {
         if self.opts.settle.is_some() {
             return Vec::new();
         }
-        let callers = supervision::callers();
         let ended: Vec<u32> = targets.iter().map(|o| o.pid).collect();
         let mut found: Vec<Restarter> = Vec::new();
         for owner in targets {
@@ -58,7 +57,7 @@ impl Run<'_> {
             let mut look = Reader {
                 details: &mut self.details,
             };
-            for r in supervision::restarters(owner.pid, &context, &callers, &ended, &mut look) {
+            for r in supervision::restarters(owner.pid, &context, callers, &ended, &mut look) {
                 if !found.contains(&r) {
                     found.push(r);
                 }
