@@ -18,7 +18,8 @@ pub struct PortSpec {
     pub protocol: Option<Protocol>,
 }
 
-const SPEC_HINT: &str = "expected a port (8000), a range (8000-8010), optionally with /tcp or /udp";
+const SPEC_HINT: &str = "expected a port (8000, :8000), a range (8000-8010) or a list of them \
+                         (3000,8000-8002), each optionally with /tcp or /udp";
 
 impl fmt::Display for PortSpec {
     /// The spec as the user would write it: `8000`, `8000-8010/udp`.
@@ -50,6 +51,11 @@ impl FromStr for PortSpec {
         // Error messages quote the argument; a control character in it must not reach the
         // terminal raw.
         let shown = escape(text.as_bytes());
+        // `:8000`, the lsof habit (`lsof -i :8000`), is the port 8000.
+        let text = text.strip_prefix(':').unwrap_or(text);
+        if let Some((host, port)) = text.rsplit_once(':') {
+            return Err(address_given(host, port, &shown));
+        }
         let (ports, protocol) = match text.split_once('/') {
             None => (text, None),
             Some((ports, proto)) => {
@@ -87,6 +93,22 @@ impl FromStr for PortSpec {
             protocol,
         })
     }
+}
+
+/// `localhost:8000`, `127.0.0.1:8000`, `[::1]:8000`: rekt answers for a port on every
+/// local address (a wildcard listener holds them all), so an address is refused with the
+/// form that works.
+fn address_given(host: &str, port: &str, shown: &str) -> UsageError {
+    let port = port.split('/').next().unwrap_or(port);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return UsageError(format!("invalid port '{shown}': {SPEC_HINT}"));
+    }
+    UsageError(format!(
+        "invalid port '{shown}': rekt takes a port, not an address: it looks on every local \
+         address, since a socket on 0.0.0.0 or [::] holds the port on each; use `rekt -v \
+         {port}` (its ADDRESS column shows where each socket is bound)"
+    ))
 }
 
 /// Parses one port number of `whole`, which is only used to name the argument in errors.

@@ -119,6 +119,52 @@ fn signals_need_a_port_and_bad_durations_are_usage_errors() {
         "invalid duration '5': missing unit",
     );
     assert_usage_error(&["-t", "--timeout", "1d", &spec], "unknown unit 'd'");
-    assert_usage_error(&["--escalate", &spec], "--terminate");
+    // Every option that acts on a signal says so without -t or -k.
+    for flag in [
+        "--escalate",
+        "--settle=1s",
+        "--timeout=1s",
+        "--include-clients",
+        "--include-forwarders",
+        "--partial",
+        "-y",
+    ] {
+        let name = flag.split('=').next().unwrap();
+        assert_usage_error(
+            &[flag, &spec],
+            &format!("{name} acts on a signal: give -t (SIGTERM) or -k (SIGKILL) with it"),
+        );
+    }
     assert!(h.alive(), "{}", h.context());
+}
+
+#[test]
+fn ports_as_people_type_them() {
+    // `:8000` and lists are ports; an address is refused with the form that works.
+    #[cfg(target_os = "linux")]
+    let _net = common::private_netns();
+    let free = unused_port();
+    for arg in [
+        format!(":{free}"),
+        format!("{free},{free}"),
+        format!("{free}/tcp,{free}"),
+    ] {
+        let out = rekt(&[&arg]);
+        assert_eq!(code(&out), 1, "{arg}: {}", stderr(&out));
+    }
+    for arg in ["localhost:8000", "127.0.0.1:8000", "[::1]:8000"] {
+        assert_usage_error(&[arg], "rekt takes a port, not an address");
+        assert_usage_error(&[arg], "use `rekt -v 8000`");
+    }
+    assert_usage_error(&["-9", "8000"], "use -k to force (SIGKILL)");
+    assert_usage_error(&["-15", "8000"], "use -t to ask (SIGTERM)");
+    // A negative duration is said the same both ways.
+    assert_usage_error(
+        &["--timeout", "-1s", "-k", "8000"],
+        "invalid duration '-1s': a duration cannot be negative",
+    );
+    assert_usage_error(
+        &["--timeout=-1s", "-k", "8000"],
+        "invalid duration '-1s': a duration cannot be negative",
+    );
 }

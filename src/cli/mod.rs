@@ -31,7 +31,11 @@ pub(crate) fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         // --help and --version go to stdout, through the stream that never panics.
         Err(err) if !err.use_stderr() => return help(&err).into(),
-        Err(err) => return output::usage_error(&one_line_error(&err), json).into(),
+        Err(err) => {
+            let error =
+                needs_a_signal(&err, std::env::args_os()).unwrap_or_else(|| one_line_error(&err));
+            return output::usage_error(&error, json).into();
+        }
     };
     if cli.debug {
         debug::enable();
@@ -96,8 +100,14 @@ Examples:
     group(ArgGroup::new("signal").args(["terminate", "kill"]).multiple(true)),
 )]
 pub(crate) struct Cli {
-    /// Ports: 8000, 8000-8010, 8000/tcp, 8000/udp, 8000-8010/udp. None: list every listener
-    #[arg(value_name = "PORT", value_parser = parse_spec, value_hint = ValueHint::Other)]
+    /// Ports: 8000, :8000, 8000-8010, 8000/tcp, 8000/udp, 8000-8010/udp, and lists of them
+    /// (3000,8000-8002). None: list every listener
+    #[arg(
+        value_name = "PORT",
+        value_parser = parse_spec,
+        value_delimiter = ',',
+        value_hint = ValueHint::Other
+    )]
     pub(crate) ports: Vec<PortSpec>,
 
     /// Ask every owner to exit (SIGTERM; on Windows, WM_CLOSE to its windows)
@@ -114,6 +124,7 @@ pub(crate) struct Cli {
         long,
         value_name = "DURATION",
         default_value = "5s",
+        requires = "signal",
         value_parser = duration::parse,
         value_hint = ValueHint::Other
     )]
@@ -130,25 +141,25 @@ pub(crate) struct Cli {
     /// Also signal clients: processes whose only sockets on the port are outgoing
     /// connections from ephemeral ports (a browser, ssh), which rekt otherwise shows and
     /// spares
-    #[arg(long)]
+    #[arg(long, requires = "signal")]
     pub(crate) include_clients: bool,
 
     /// Also signal forwarders: processes that only carry a published port for a container
     /// or a VM (docker-proxy, dockerd, rootlesskit, slirp4netns, pasta, wslrelay, Docker
     /// Desktop). Risky: it breaks the container's published port, and signalling dockerd
     /// stops every container; without it rekt ends the container through its engine
-    #[arg(long)]
+    #[arg(long, requires = "signal")]
     pub(crate) include_forwarders: bool,
 
     /// Signal the owners rekt may signal even when another owner of the same port keeps it
     /// held (rekt's caller, a protected PID, a forwarder whose container cannot be ended):
     /// without it, rekt signals nothing on such a port, since that would free nothing
-    #[arg(long)]
+    #[arg(long, requires = "signal")]
     pub(crate) partial: bool,
 
     /// Do not ask before a range of ports signals more than 8 processes (needed without a
     /// terminal)
-    #[arg(short = 'y', long)]
+    #[arg(short = 'y', long, requires = "signal")]
     pub(crate) yes: bool,
 
     /// After a signal, watch a port that is free for this long, and report a process that
@@ -157,6 +168,7 @@ pub(crate) struct Cli {
     #[arg(
         long,
         value_name = "DURATION",
+        requires = "signal",
         value_parser = duration::parse,
         value_hint = ValueHint::Other
     )]
@@ -219,7 +231,45 @@ pub(crate) enum Command {
 }
 
 fn help_footer() -> String {
-    format!("{EXAMPLES}\n\n{}", exit_codes::HELP)
+    format!("{EXAMPLES}\n\n{SIGNAL_ONLY}\n\n{}", exit_codes::HELP)
+}
+
+/// The options that act on a signal, and so mean nothing without -t or -k.
+const SIGNAL_OPTIONS: &[&str] = &[
+    "--timeout",
+    "--escalate",
+    "--settle",
+    "--include-clients",
+    "--include-forwarders",
+    "--partial",
+    "--yes",
+    "-y",
+];
+
+const SIGNAL_ONLY: &str = "\
+Options that act on a signal (--timeout, --escalate, --settle, --include-clients,
+--include-forwarders, --partial, -y) need -t or -k: without one, rekt signals nothing and
+says so rather than ignore them.";
+
+/// The one-line error for an option that acts on a signal given without -t or -k: clap
+/// says only that `<--terminate|--kill>` is missing.
+fn needs_a_signal(
+    err: &clap::Error,
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> Option<UsageError> {
+    if err.kind() != clap::error::ErrorKind::MissingRequiredArgument
+        || !err.to_string().contains("--terminate|--kill")
+    {
+        return None;
+    }
+    let given = args.skip(1).find_map(|a| {
+        let a = a.to_str()?;
+        let flag = a.split('=').next()?;
+        SIGNAL_OPTIONS.contains(&flag).then(|| flag.to_owned())
+    })?;
+    Some(UsageError::new(format!(
+        "{given} acts on a signal: give -t (SIGTERM) or -k (SIGKILL) with it"
+    )))
 }
 
 fn parse_spec(text: &str) -> Result<PortSpec, UsageError> {
@@ -325,20 +375,44 @@ pub(crate) fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> b
 /// `rekt -8000` (a habit from `kill -9`, or a typo) would otherwise be read as the flags
 /// `-8`, `-0`...: a usage error that says what was probably meant. `-4` and `-6` are flags.
 pub(crate) fn signed_port(args: impl Iterator<Item = std::ffi::OsString>) -> Option<UsageError> {
+    let mut after_duration: Option<String> = None;
     for arg in args.skip(1) {
         let arg = arg.to_str()?;
         if arg == "--" {
             return None;
         }
+        // `--timeout -1s`: a negative duration, said as `--timeout=-1s` is.
+        if let Some(flag) = after_duration.take()
+            && arg.starts_with('-')
+        {
+            return duration::parse(arg)
+                .err()
+                .map(|e| UsageError::new(format!("{flag}: {e}")));
+        }
+        if matches!(arg, "--timeout" | "--settle") {
+            after_duration = Some(arg.to_owned());
+            continue;
+        }
         if let Some(rest) = arg.strip_prefix('-')
             && rest.starts_with(|c: char| c.is_ascii_digit())
             && !rest.bytes().all(|b| b == b'4' || b == b'6')
         {
-            return Some(match rest.parse::<PortSpec>() {
-                Ok(_) => UsageError(format!(
-                    "invalid port '{arg}': a port has no sign; did you mean {rest}?"
-                )),
-                Err(e) => e,
+            return Some(match rest {
+                // The `kill -9` and `kill -15` habits.
+                "9" => UsageError::new(
+                    "-9: rekt takes no signal numbers; use -k to force (SIGKILL), or -t to ask \
+                     (SIGTERM)",
+                ),
+                "15" => UsageError::new(
+                    "-15: rekt takes no signal numbers; use -t to ask (SIGTERM), or -k to \
+                     force (SIGKILL)",
+                ),
+                _ => match rest.parse::<PortSpec>() {
+                    Ok(_) => UsageError(format!(
+                        "invalid port '{arg}': a port has no sign; did you mean {rest}?"
+                    )),
+                    Err(e) => e,
+                },
             });
         }
     }

@@ -8,14 +8,28 @@ use crate::model::{BoundVisibility, Heir, Hidden, Lingering, Protocol, Signal, S
 use crate::query::PortSpec;
 use crate::supervision::SupervisorKind;
 
-/// `port 8000`, `ports 8000 9000`, `ports 8000-8010`: the ports as the user wrote them.
+/// `port 8000`, `ports 8000 9000`, `ports 8000-8010`: the ports as the user wrote them,
+/// with consecutive ports of one protocol joined into a range (`rekt $(seq 1 65535)`:
+/// `ports 1-65535`, not a line of 370 KB).
 pub(crate) fn ports(specs: &[PortSpec]) -> String {
-    let s = if specs.len() == 1 && specs[0].first == specs[0].last {
+    let mut joined: Vec<PortSpec> = Vec::with_capacity(specs.len());
+    for &spec in specs {
+        match joined.last_mut() {
+            Some(last)
+                if last.protocol == spec.protocol
+                    && u32::from(spec.first) == u32::from(last.last) + 1 =>
+            {
+                last.last = spec.last;
+            }
+            _ => joined.push(spec),
+        }
+    }
+    let s = if joined.len() == 1 && joined[0].first == joined[0].last {
         ""
     } else {
         "s"
     };
-    let specs: Vec<String> = specs.iter().map(PortSpec::to_string).collect();
+    let specs: Vec<String> = joined.iter().map(PortSpec::to_string).collect();
     format!("port{s} {}", specs.join(" "))
 }
 
@@ -460,7 +474,20 @@ mod tests {
         assert_eq!(ports(&[spec("8000")]), "port 8000");
         assert_eq!(ports(&[spec("8000/udp")]), "port 8000/udp");
         assert_eq!(ports(&[spec("8000-8001")]), "ports 8000-8001");
-        assert_eq!(ports(&[spec("80"), spec("81")]), "ports 80 81");
+        assert_eq!(ports(&[spec("80"), spec("82")]), "ports 80 82");
+        // Consecutive ports of one protocol read as a range.
+        assert_eq!(ports(&[spec("80"), spec("81")]), "ports 80-81");
+        let every: Vec<PortSpec> = (1..=65535u16).map(|p| spec(&p.to_string())).collect();
+        assert_eq!(ports(&every), "ports 1-65535");
+        assert_eq!(
+            ports(&[
+                spec("80/tcp"),
+                spec("81/udp"),
+                spec("82-90/udp"),
+                spec("91/udp")
+            ]),
+            "ports 80/tcp 81-91/udp"
+        );
     }
 
     #[test]
