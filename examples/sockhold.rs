@@ -24,7 +24,16 @@
 //!   --then-run CMD.. after binding, run CMD (every `{port}` replaced by the first port)
 //!                    as a child, and exit with its exit code
 //!   --window         open a hidden top-level window and exit when it is closed (Windows)
+//!   --window-class NAME  with --window: register the window under class NAME, such as
+//!                    ConsoleWindowClass, the class of a console's window (Windows)
+//!   --handoff        udp: after binding, start a copy of sockhold that inherits the sockets
+//!                    (an inheritable handle), and exit: the copy holds them, as a child
+//!                    that outlives the process that bound its socket does; it exits when a
+//!                    datagram arrives, or after two minutes (Windows)
+//!   NAME.js          ignored: stands in for the script a node.exe runs (argv[1]), so that
+//!                    a copy of sockhold named node.exe looks like `node nodemon.js`
 //! ```
+//! With --then-run, no socket need be given: the command is run all the same.
 //! For each process that holds the sockets it prints `READY <pid> <local port>` on stdout.
 //! With --accept-one it prints `ACCEPTED <pid> <local port>` once the listener is closed.
 //! Then it blocks: a UDP socket in `recv_from`, a TCP connection in `read`, a listener in
@@ -42,6 +51,9 @@ struct Opts {
     accept_one: bool,
     connect: bool,
     window: bool,
+    /// `--window-class`.
+    window_class: Option<String>,
+    handoff: bool,
     bind_only: bool,
     own_fd_table: bool,
     /// The bytes to name the process with (`--comm`).
@@ -75,6 +87,21 @@ fn main() {
             "--accept-one" => opts.accept_one = true,
             "--connect" => opts.connect = true,
             "--window" => opts.window = true,
+            "--window-class" => {
+                opts.window_class = Some(
+                    args.next()
+                        .unwrap_or_else(|| fail("--window-class needs NAME")),
+                )
+            }
+            "--handoff" => opts.handoff = true,
+            "--adopt" => {
+                let raw = args
+                    .next()
+                    .unwrap_or_else(|| fail("--adopt needs a handle"));
+                let raw = raw.parse().unwrap_or_else(|_| fail("--adopt: bad handle"));
+                sys::adopt(raw)
+            }
+            script if script.ends_with(".js") => {}
             "--bind-only" => opts.bind_only = true,
             "--own-fd-table" => opts.own_fd_table = true,
             "--comm" => {
@@ -85,7 +112,7 @@ fn main() {
             _ => positional.push(arg),
         }
     }
-    if positional.is_empty() || positional.len() % 2 != 0 {
+    if (positional.is_empty() && then_run.is_none()) || positional.len() % 2 != 0 {
         fail("usage: sockhold [OPTIONS] tcp|udp ADDR [tcp|udp ADDR]...");
     }
     if let Some(comm) = &opts.comm {
@@ -153,10 +180,22 @@ fn run(opts: Opts, positional: Vec<String>, then_run: Option<Vec<String>>) -> ! 
         held.push(sock);
     }
     sys::maybe_fork(&opts);
+    if opts.handoff {
+        // The heir says READY; this process, which bound the sockets, exits.
+        let udp: Vec<&UdpSocket> = held
+            .iter()
+            .map(|h| match h {
+                Held::Udp(u) => u,
+                _ => fail("--handoff holds udp sockets only"),
+            })
+            .collect();
+        sys::hand_off(&udp);
+        std::process::exit(0);
+    }
     if opts.window {
         // The window exists before READY, so whoever waits for READY can close it; the
         // sockets are each blocked on by a thread, and the main thread serves the window.
-        let window = sys::open_window();
+        let window = sys::open_window(opts.window_class.as_deref());
         ready("READY", first_port);
         for sock in held {
             std::thread::spawn(move || sock.block(&Opts::default()));
@@ -180,7 +219,7 @@ fn run(opts: Opts, positional: Vec<String>, then_run: Option<Vec<String>>) -> ! 
         std::process::exit(status.code().unwrap_or(1));
     }
     let mut held = held.into_iter();
-    let first = held.next().expect("at least one socket");
+    let Some(first) = held.next() else { park() };
     for sock in held {
         std::thread::spawn(move || sock.block(&Opts::default()));
     }
@@ -527,11 +566,19 @@ mod sys {
 
     pub struct Window;
 
-    pub fn open_window() -> Window {
+    pub fn open_window(_: Option<&str>) -> Window {
         super::fail("--window needs Windows")
     }
 
     pub fn serve_window(_: Window) {}
+
+    pub fn hand_off(_: &[&UdpSocket]) {
+        super::fail("--handoff needs Windows")
+    }
+
+    pub fn adopt(_: u64) -> ! {
+        super::fail("--adopt needs Windows")
+    }
 }
 
 #[cfg(not(unix))]
@@ -541,7 +588,10 @@ mod sys {
     use std::net::{SocketAddr, TcpListener, UdpSocket};
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use windows_sys::Win32::Foundation::{HWND, LPARAM, LRESULT, WPARAM};
+    use std::os::windows::io::{AsRawSocket, FromRawSocket};
+    use windows_sys::Win32::Foundation::{
+        HANDLE, HANDLE_FLAG_INHERIT, HWND, LPARAM, LRESULT, SetHandleInformation, WPARAM,
+    };
     use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
     use windows_sys::Win32::UI::WindowsAndMessaging::{
         CreateWindowExW, DefWindowProcW, DispatchMessageW, GetMessageW, MSG, PostQuitMessage,
@@ -565,8 +615,112 @@ mod sys {
         TcpListener::bind(addr)
     }
 
-    pub fn tcp_bound(_: SocketAddr, _: &Opts) -> io::Result<TcpListener> {
-        super::fail("--bind-only needs Unix")
+    /// A TCP socket bound to `addr` that never listens (a `TcpListener` only to hold it).
+    pub fn tcp_bound(addr: SocketAddr, _: &Opts) -> io::Result<TcpListener> {
+        use windows_sys::Win32::Networking::WinSock::{
+            AF_INET, AF_INET6, INVALID_SOCKET, IPPROTO_TCP, SOCK_STREAM, SOCKADDR_IN, SOCKADDR_IN6,
+            WSA_FLAG_NO_HANDLE_INHERIT, WSAGetLastError, WSASocketW, bind, closesocket,
+        };
+        // Winsock is started by std's first socket.
+        drop(UdpSocket::bind("127.0.0.1:0")?);
+        let os_error = || {
+            // SAFETY: plain call.
+            io::Error::from_raw_os_error(unsafe { WSAGetLastError() })
+        };
+        // SAFETY: a new socket, bound or closed below; the address structs are plain data
+        // of the sizes passed.
+        unsafe {
+            let af = if addr.is_ipv4() { AF_INET } else { AF_INET6 };
+            let s = WSASocketW(
+                af.into(),
+                SOCK_STREAM,
+                IPPROTO_TCP,
+                std::ptr::null(),
+                0,
+                WSA_FLAG_NO_HANDLE_INHERIT,
+            );
+            if s == INVALID_SOCKET {
+                return Err(os_error());
+            }
+            let rc = match addr {
+                SocketAddr::V4(a) => {
+                    let mut sa = SOCKADDR_IN {
+                        sin_family: AF_INET,
+                        sin_port: a.port().to_be(),
+                        ..Default::default()
+                    };
+                    sa.sin_addr.S_un.S_addr = u32::from_ne_bytes(a.ip().octets());
+                    bind(
+                        s,
+                        (&sa as *const SOCKADDR_IN).cast(),
+                        size_of::<SOCKADDR_IN>() as i32,
+                    )
+                }
+                SocketAddr::V6(a) => {
+                    let mut sa = SOCKADDR_IN6 {
+                        sin6_family: AF_INET6,
+                        sin6_port: a.port().to_be(),
+                        ..Default::default()
+                    };
+                    sa.sin6_addr.u.Byte = a.ip().octets();
+                    bind(
+                        s,
+                        (&sa as *const SOCKADDR_IN6).cast(),
+                        size_of::<SOCKADDR_IN6>() as i32,
+                    )
+                }
+            };
+            if rc != 0 {
+                let e = os_error();
+                closesocket(s);
+                return Err(e);
+            }
+            Ok(TcpListener::from_raw_socket(s as u64))
+        }
+    }
+
+    /// Makes the sockets inheritable and starts a copy of this program that adopts them
+    /// (`--adopt HANDLE`): handles are inherited when a process is created, which is how a
+    /// child comes to hold a socket its parent bound.
+    pub fn hand_off(sockets: &[&UdpSocket]) {
+        let mut cmd = std::process::Command::new(
+            std::env::current_exe().unwrap_or_else(|e| super::fail(&format!("exe: {e}"))),
+        );
+        for sock in sockets {
+            let raw = sock.as_raw_socket();
+            // SAFETY: a socket handle of ours; only its inheritance flag changes.
+            if unsafe {
+                SetHandleInformation(raw as HANDLE, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT)
+            } == 0
+            {
+                super::fail(&format!(
+                    "SetHandleInformation: {}",
+                    io::Error::last_os_error()
+                ));
+            }
+            cmd.args(["--adopt", &raw.to_string()]);
+        }
+        // The heir inherits stdout, and says READY there itself; it is meant to outlive
+        // this process, which has no zombie to leave on Windows.
+        let heir = cmd
+            .spawn()
+            .unwrap_or_else(|e| super::fail(&format!("cannot start the heir: {e}")));
+        drop(heir);
+    }
+
+    /// The heir of `--handoff`: holds the inherited UDP socket `raw`, blocked in recv_from
+    /// on it, until a datagram comes (or two minutes pass, should its test be gone).
+    pub fn adopt(raw: u64) -> ! {
+        // SAFETY: the handle was inherited from the parent, which made it for this.
+        let sock = unsafe { UdpSocket::from_raw_socket(raw) };
+        let port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
+        std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            std::process::exit(3)
+        });
+        super::ready("READY", port);
+        let _ = sock.recv_from(&mut [0u8; 64]);
+        std::process::exit(0)
     }
 
     pub fn unshare_fd_table() {
@@ -589,8 +743,9 @@ mod sys {
     pub struct Window;
 
     /// A hidden top-level window, as any GUI program has: WM_CLOSE destroys it
-    /// (DefWindowProc), and its destruction ends the message loop.
-    pub fn open_window() -> Window {
+    /// (DefWindowProc), and its destruction ends the message loop. Of class `class`, or
+    /// `sockhold`.
+    pub fn open_window(class: Option<&str>) -> Window {
         unsafe extern "system" fn proc(h: HWND, msg: u32, w: WPARAM, l: LPARAM) -> LRESULT {
             if msg == WM_CLOSE && IGNORE_CLOSE.load(Ordering::Relaxed) {
                 return 0;
@@ -603,7 +758,11 @@ mod sys {
             // SAFETY: the default handling of a message we were given.
             unsafe { DefWindowProcW(h, msg, w, l) }
         }
-        let class: Vec<u16> = "sockhold\0".encode_utf16().collect();
+        let class: Vec<u16> = class
+            .unwrap_or("sockhold")
+            .encode_utf16()
+            .chain([0])
+            .collect();
         // SAFETY: the class name outlives both calls; the rest are plain values.
         let hwnd = unsafe {
             let instance = GetModuleHandleW(std::ptr::null());

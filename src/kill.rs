@@ -5,7 +5,7 @@
 //! a signal and waits. What is said about it is `output`'s business.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::model::Protection;
 pub use crate::model::Signal;
@@ -17,6 +17,9 @@ use crate::platform::{Backend, Handle as _, Os, Target};
 pub enum Outcome {
     /// Signalled, and it exited within the timeout.
     Exited,
+    /// Signalled, and it closed every socket it held on the port within the timeout, but
+    /// is still running (a server draining its connections): the port is what was asked.
+    Released,
     /// Signalled, but still running when the timeout passed.
     StillRunning,
     /// Signalled with `--timeout 0s`: not waited for, so not known to have exited.
@@ -29,6 +32,14 @@ pub enum Outcome {
     /// Not signalled, and no failure: its role is signalled only on request (a client, a
     /// forwarder).
     Skipped,
+    /// Not signalled, although it holds the port: another holder of `port` must not be
+    /// signalled (`blocker`: rekt's caller, a protected PID, a forwarder whose container
+    /// cannot be ended), so the port would stay held whatever rekt did to this one.
+    HeldBack {
+        port: u16,
+        protocol: crate::model::Protocol,
+        blocker: u32,
+    },
     /// The system would not let us signal it.
     Denied(io::Error),
     /// Exited, or let go of the port, before we signalled it.
@@ -38,6 +49,10 @@ pub enum Outcome {
     /// It could not be asked to exit (on Windows: it has no windows to close); `Kill` or
     /// `--escalate` ends it.
     NoWindows,
+    /// It could not be asked to exit: a console program, whose only window is its
+    /// console's (Windows), which closing would end every program in that console; `Kill`
+    /// or `--escalate` ends it.
+    ConsoleOnly,
     /// Signalling failed for another reason.
     Failed(io::Error),
     /// Not signalled itself: it runs in a container, which rekt ended through its engine
@@ -55,6 +70,7 @@ impl Outcome {
                 | Outcome::Guarded(_)
                 | Outcome::Denied(_)
                 | Outcome::NoWindows
+                | Outcome::ConsoleOnly
                 | Outcome::Failed(_)
         )
     }
@@ -151,7 +167,7 @@ pub fn pin<'a>(owners: impl IntoIterator<Item = &'a Owner>) -> (Vec<Pinned<'a>>,
 /// nothing is sent. For the forwarders of a container that was ended through its engine:
 /// they go with it, a moment later.
 pub fn wait_gone(owners: &[&Owner], timeout: Duration) {
-    let targets: Vec<Target> = owners.iter().filter_map(|o| Os::pin(o).ok()).collect();
+    let targets: Vec<Target> = owners.iter().filter_map(|o| Os::watch(o).ok()).collect();
     let refs: Vec<&Target> = targets.iter().collect();
     Os::wait_for_exit(&refs, timeout);
 }
@@ -175,6 +191,7 @@ pub fn execute(
         Signal::Kill => policy.timeout.max(KILL_WAIT),
     };
     let mut alive = wait_for(pinned, &sent, &mut reports, wait);
+    released(&sent, &reports, &mut progress);
     let mut waited = wait;
     if wait.is_zero() && !policy.escalate {
         // `--timeout 0s`: signal and move on. Not waiting is what was asked, so nothing is
@@ -188,7 +205,12 @@ pub fn execute(
         // Owners that could not even be asked (on Windows: no window to close) are forced
         // too; the ones the system refused us stay refused.
         let unasked: Vec<usize> = (0..pinned.len())
-            .filter(|&i| matches!(reports[i].outcome, Outcome::NoWindows))
+            .filter(|&i| {
+                matches!(
+                    reports[i].outcome,
+                    Outcome::NoWindows | Outcome::ConsoleOnly
+                )
+            })
             .collect();
         for &i in &alive {
             progress(Event::Escalating {
@@ -206,6 +228,7 @@ pub fn execute(
         alive.sort_unstable();
         let forced = send_all_of(pinned, &alive, &mut reports, Signal::Kill, &mut progress);
         alive = wait_for(pinned, &forced, &mut reports, KILL_WAIT);
+        released(&forced, &reports, &mut progress);
         waited = KILL_WAIT;
     }
     for &i in &alive {
@@ -217,12 +240,23 @@ pub fn execute(
     reports
 }
 
+/// Tells of each of `which` that let go of the port while still running.
+fn released(which: &[usize], reports: &[Report], progress: &mut impl FnMut(Event<'_>)) {
+    for &i in which {
+        if matches!(reports[i].outcome, Outcome::Released) {
+            progress(Event::Released(&reports[i]));
+        }
+    }
+}
+
 /// Things worth telling the user while `execute` runs.
 pub enum Event<'a> {
     /// The signal was delivered.
     Sent(&'a Report, Signal),
     /// The signal could not be delivered (the report's outcome says why).
     NotSent(&'a Report),
+    /// It closed every socket it held on the port, and still runs.
+    Released(&'a Report),
     /// A terminated owner outlived the timeout and will now be forced.
     Escalating {
         report: &'a Report,
@@ -274,6 +308,7 @@ fn send_all_of(
                     SendError::Gone => Outcome::AlreadyGone,
                     SendError::Denied(e) => Outcome::Denied(e),
                     SendError::NoWindows => Outcome::NoWindows,
+                    SendError::ConsoleOnly => Outcome::ConsoleOnly,
                     SendError::Other(e) => Outcome::Failed(e),
                 };
                 progress(Event::NotSent(report));
@@ -283,24 +318,39 @@ fn send_all_of(
     sent
 }
 
-/// Waits for the listed targets; marks the ones that exited and returns the rest.
+/// How often a signalled process that still runs is asked whether it let go of its
+/// sockets.
+const RELEASE_CHECK: Duration = Duration::from_millis(10);
+
+/// Waits, at most `timeout`, until each of the listed targets has exited or let go of
+/// every socket it was pinned for; marks those and returns the rest (still holding).
 fn wait_for(
     pinned: &[Pinned<'_>],
     which: &[usize],
     reports: &mut [Report],
     timeout: Duration,
 ) -> Vec<usize> {
-    let targets: Vec<&Target> = which.iter().map(|&i| &pinned[i].target).collect();
-    let exited = Os::wait_for_exit(&targets, timeout);
-    let mut alive = Vec::new();
-    for (&i, done) in which.iter().zip(exited) {
-        if done {
-            reports[i].outcome = Outcome::Exited;
-        } else {
-            alive.push(i);
+    let deadline = Instant::now() + timeout;
+    let mut pending: Vec<usize> = which.to_vec();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let targets: Vec<&Target> = pending.iter().map(|&i| &pinned[i].target).collect();
+        let exited = Os::wait_for_exit(&targets, left.min(RELEASE_CHECK));
+        let mut still = Vec::new();
+        for (&i, done) in pending.iter().zip(exited) {
+            if done {
+                reports[i].outcome = Outcome::Exited;
+            } else if !pinned[i].target.holds() {
+                reports[i].outcome = Outcome::Released;
+            } else {
+                still.push(i);
+            }
+        }
+        pending = still;
+        if pending.is_empty() || left.is_zero() {
+            return pending;
         }
     }
-    alive
 }
 
 #[cfg(test)]

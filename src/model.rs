@@ -112,7 +112,8 @@ pub enum SocketKey {
     /// processes that hold them): the PID, and the kernel's opaque handle for the socket
     /// (`soi_so`), the same in every process that shares it. `pid` is `None`, and
     /// `socket` 0, for a port that a bind() probe found in use while no visible process
-    /// holds it.
+    /// holds it. Windows uses `pid: None` too, for its own bind() probe's findings (see
+    /// its `probe.rs`).
     Held { pid: Option<u32>, socket: u64 },
 }
 
@@ -305,6 +306,10 @@ pub enum SendError {
     /// The platform has no way to ask this process politely: on Windows, `Terminate` is a
     /// WM_CLOSE to the process's windows, and it has none. Forcing it still works.
     NoWindows,
+    /// Its only window is its console's (Windows). WM_CLOSE there would end every process
+    /// attached to that console, so a console program has no polite signal: forcing it is
+    /// the only way.
+    ConsoleOnly,
     /// Anything else.
     Other(std::io::Error),
 }
@@ -321,8 +326,20 @@ pub enum Protection {
     Init,
     /// PID 1 on macOS: launchd, which also holds the sockets of socket-activated services.
     Launchd,
-    /// PID 4 on Windows: the kernel and its drivers (http.sys).
+    /// PID 4 on Windows: the kernel and its drivers (http.sys; SMB and NetBIOS on 445 and
+    /// 139).
     System,
+    /// A protected process (Windows: PP or PPL, such as csrss.exe, an antimalware service,
+    /// LSA): the system lets no program end it, whatever its privileges.
+    ProtectedProcess,
+    /// A process that hosts several system services (Windows: svchost.exe, a service
+    /// group): ending it ends every one of them. `services` are those it hosts, as the
+    /// service manager names them; `holder` the one whose module opened the port's socket,
+    /// when the system says.
+    ServiceHost {
+        services: Vec<Text>,
+        holder: Option<Text>,
+    },
 }
 
 /// The facts about a process that its ancestry and state need, from one cheap read
@@ -340,6 +357,31 @@ pub struct ProcessStat {
     /// Stopped by a signal (SIGSTOP, Ctrl-Z): it acts on no signal but SIGKILL and
     /// SIGCONT until it is continued.
     pub stopped: bool,
+    /// Exited, and not yet reaped by its parent: it holds nothing any more.
+    pub zombie: bool,
+    /// Its process group, where the OS has job control.
+    pub group: Option<u32>,
+    /// The foreground process group of its controlling terminal, when it has one: a shell
+    /// whose own group this is, is the one the terminal listens to (back at its prompt).
+    pub terminal_group: Option<u32>,
+}
+
+/// A moment in the unit of [`ProcessStat::started`], and how many of those make a second:
+/// whether a process started after the moment, and how long ago, are told from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    pub now: u64,
+    pub per_second: u64,
+}
+
+impl Clock {
+    /// How long before this moment a process that started at `started` started.
+    pub fn since(&self, started: u64) -> std::time::Duration {
+        let ticks = self.now.saturating_sub(started);
+        let per_second = self.per_second.max(1);
+        std::time::Duration::from_secs(ticks / per_second)
+            + std::time::Duration::from_nanos((ticks % per_second) * 1_000_000_000 / per_second)
+    }
 }
 
 /// The answer to "who owns these sockets?".
@@ -381,6 +423,28 @@ pub enum Hidden {
     /// (a tunnel such as WireGuard, NFS, ...) or a socket in flight between processes
     /// over a unix socket (SCM_RIGHTS). The two cannot be told apart from user space.
     NoProcess,
+    /// The table names the process that created (bound) the socket, and that process has
+    /// exited, or its PID now belongs to a process started after the bind (Windows names
+    /// the binder, not the holder). A process it handed the socket to holds it: most
+    /// likely one of `heirs`, its children still running that were started after the
+    /// bind (they inherit handles).
+    BinderExited { binder: u32, heirs: Vec<Heir> },
+    /// No socket is listed, but a bind() is refused with "access denied": the system
+    /// reserves the port (on Windows, an excluded port range: Hyper-V, WinNAT, WSL and
+    /// Docker Desktop reserve such ranges). Nothing holds it that could be signalled.
+    Reserved,
+    /// No socket is listed, but a bind() finds the port in use: a socket the system's
+    /// tables leave out (on Windows, a TCP socket bound but neither listening nor
+    /// connected) holds it, and no process can be named.
+    Unlisted,
+}
+
+/// A process that may hold a socket its parent created: [`Hidden::BinderExited`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heir {
+    pub pid: u32,
+    /// Its executable's name, as the system's process list gives it.
+    pub name: Option<Text>,
 }
 
 /// Values for unit tests elsewhere in the crate.

@@ -458,6 +458,19 @@ pub fn shell_word(text: &Text) -> String {
     format!("'{}'", shown.replace('\'', r"'\''"))
 }
 
+/// `text` as one word for cmd and PowerShell alike (a Windows service's name): bare when it
+/// is made of safe characters, else in double quotes (which no service name contains). A
+/// name with a control character is written escaped: shown safely, but not something to
+/// paste.
+pub(crate) fn windows_word(text: &Text) -> String {
+    let bytes = text.as_bytes();
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b"._-".contains(&b);
+    if !bytes.is_empty() && bytes.iter().all(|&b| safe(b)) {
+        return text.to_string();
+    }
+    format!("\"{}\"", text.to_string().replace('"', ""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -355,7 +355,12 @@ fn a_users_own_socket_next_to_roots_is_killed_and_json_says_what_is_hidden() {
             {"port": root.port, "protocol": "tcp", "status": "free", "free": true,
                 "held_by": [], "hidden": false, "was_held": false},
             {"port": root.port, "protocol": "udp", "status": "hidden", "free": false,
-                "held_by": [], "hidden": true, "was_held": true}
+                "held_by": [], "hidden": true, "was_held": true,
+                "hidden_by": [{"protocol": "udp", "family": "ipv4", "type": "udp",
+                    "address": "127.0.0.1", "port": root.port, "state": "UNCONN", "uid": 0,
+                    "reason": "other_user",
+                    "message": format!("port {}/udp is held by a process of uid 0 (root) that \
+                        you cannot see; try sudo", root.port)}]}
         ])
     );
     user.assert_exits_within(FIVE_S);

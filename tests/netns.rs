@@ -177,3 +177,46 @@ fn a_name_without_a_namespace_behind_it_is_skipped() {
         assert_eq!(stderr(out), "rekt: nothing holds port 1/udp\n");
     }
 }
+
+#[test]
+fn each_port_held_in_another_namespace_names_only_its_own_holder() {
+    require_root!();
+    pid_sandbox!();
+    let _net = private_netns();
+    // Two holders of two ports, in one other namespace.
+    let a = contained(&["tcp", &format!("0.0.0.0:{}", unused_port())]);
+    let mut cmd = Command::new("nsenter");
+    cmd.arg(format!("--net=/proc/{}/ns/net", a.pid()))
+        .arg("--")
+        .arg(example("sockhold"))
+        .args(["tcp", &format!("0.0.0.0:{}", unused_port())]);
+    let b = Holder::spawn_command(cmd, 1);
+    assert_eq!(netns_of(a.pid()), netns_of(b.pid()));
+    let ns = netns_of(a.pid());
+    let (pa, pb) = (format!("{}/tcp", a.port), format!("{}/tcp", b.port));
+    let out = rekt(&[&pa, &pb]);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "rekt: port {} is free here, but held in network namespace {ns} by PID {}; use \
+             --all-netns to see it\nrekt: port {} is free here, but held in network namespace \
+             {ns} by PID {}; use --all-netns to see it\n",
+            pa,
+            a.pid(),
+            pb,
+            b.pid()
+        )
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout(&rekt(&["--json", &pa, &pb]))).unwrap();
+    assert_eq!(
+        doc["ports"][0]["netns"][0]["pids"],
+        serde_json::json!([a.pid()]),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["ports"][1]["netns"][0]["pids"],
+        serde_json::json!([b.pid()]),
+        "{doc}"
+    );
+}

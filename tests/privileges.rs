@@ -43,7 +43,7 @@ fn in_namespace(host_pid: u32) -> Command {
 }
 
 #[test]
-fn pid_1_is_refused_and_the_others_are_still_signalled() {
+fn pid_1_is_refused_and_the_others_are_signalled_only_with_partial() {
     require_root!();
     let _net = private_netns();
     // A fresh PID namespace where a socket holder is PID 1. Its READY lines give PIDs in
@@ -71,6 +71,7 @@ fn pid_1_is_refused_and_the_others_are_still_signalled() {
     let mut other = Holder::spawn_foreign(other, 1);
     let other_pid = other.pids[0];
 
+    // PID 1 keeps the port held whatever rekt does to the other holder: it is held back.
     let out = run(in_namespace(host_pid)
         .arg(env!("CARGO_BIN_EXE_rekt"))
         .args(["-k", &port]));
@@ -81,6 +82,20 @@ fn pid_1_is_refused_and_the_others_are_still_signalled() {
         err.contains("refusing to signal 1 (sockhold): PID 1 is init"),
         "{err}"
     );
+    assert!(
+        err.contains(&format!(
+            "not signalling {other_pid} (sockhold): port {port}/tcp stays held by 1 (sockhold)"
+        )),
+        "{err}"
+    );
+    assert!(other.alive(), "the held-back holder was not signalled");
+
+    // --partial signals it anyway.
+    let out = run(in_namespace(host_pid)
+        .arg(env!("CARGO_BIN_EXE_rekt"))
+        .args(["-k", "--partial", &port]));
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
     assert!(
         err.contains(&format!("killed {other_pid} (sockhold)")),
         "{err}"

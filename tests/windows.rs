@@ -397,3 +397,212 @@ fn forwarders_are_explained_and_signalled_only_when_asked_for() {
         assert!(h.exited_within(Duration::from_secs(5)), "{file} was ended");
     }
 }
+
+/// A TCP socket that is bound but neither listening nor connected is missing from the
+/// tables (Windows leaves it out; wine reads /proc/net/tcp, which does too), yet a bind()
+/// fails on its port: rekt probes before it calls the port free, and says what it found.
+#[test]
+fn a_bound_socket_the_tables_leave_out_is_found_by_a_bind_probe() {
+    let mut h = Holder::spawn(&["--bind-only", "tcp", "0.0.0.0:0"], 1);
+    let spec = format!("{}/tcp", h.port);
+    let out = rekt(&[&spec]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    assert_eq!(pids_in_table(&out), Vec::<u32>::new(), "{}", stdout(&out));
+    assert!(
+        err.contains(&format!(
+            "port {}/tcp is held by a socket the tables do not show",
+            h.port
+        )),
+        "{err}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&rekt(&["--json", &spec]))).unwrap();
+    let hidden = doc["hidden"].as_array().expect("hidden sockets");
+    assert_eq!(hidden.len(), 1, "{doc}");
+    assert_eq!(hidden[0]["reason"], "unlisted");
+    assert_eq!(hidden[0]["port"], h.port);
+    // Nothing can be signalled, and the port stays held.
+    let out = rekt(&["-k", &spec]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(!h.exited_within(Duration::from_millis(200)));
+    // Once it is gone the probe finds the port free, and leaves it so.
+    h.child.kill().unwrap();
+    h.child.wait().unwrap();
+    assert_eq!(code(&rekt(&[&spec])), 1, "free now");
+    std::net::TcpListener::bind(("0.0.0.0", h.port)).expect("the probe left nothing behind");
+}
+
+/// conhost makes a console's window look as if it belonged to the console's first process,
+/// and WM_CLOSE there ends every process in that console. Wine's console window belongs to
+/// its conhost instead (class WineConsoleClass), so here a window of the class Windows
+/// gives a console's window, ConsoleWindowClass, stands in for it: if rekt posted WM_CLOSE
+/// to it, the fixture would exit.
+#[test]
+fn terminate_never_closes_a_console_window() {
+    let mut h = Holder::spawn(
+        &[
+            "--window",
+            "--window-class",
+            "ConsoleWindowClass",
+            "udp",
+            "127.0.0.1:0",
+        ],
+        1,
+    );
+    let spec = h.spec();
+    let out = rekt(&["-t", &spec]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    assert!(
+        err.contains(&format!(
+            "could not ask {} (sockhold.exe) to exit: it is a console program, and Windows \
+             has no polite signal for one",
+            h.pid()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("use -k, or -t --escalate"), "{err}");
+    assert!(
+        !h.exited_within(Duration::from_millis(500)),
+        "its console window was closed"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout(&rekt(&["--json", "-t", &spec]))).unwrap();
+    assert_eq!(doc["owners"][0]["outcome"], "console_only", "{doc}");
+    assert!(!h.exited_within(Duration::from_millis(300)));
+
+    // --escalate forces it instead, at once.
+    let out = rekt(&["-t", "--escalate", &spec]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "killing {} (sockhold.exe) instead (--escalate)",
+            h.pid()
+        )),
+        "{err}"
+    );
+    assert!(h.exited_within(Duration::from_secs(5)));
+}
+
+/// Ends the heir of `sockhold --handoff` (it exits on a datagram), even if the test fails.
+struct Heir(u16);
+
+impl Drop for Heir {
+    fn drop(&mut self) {
+        if let Ok(s) = UdpSocket::bind("127.0.0.1:0") {
+            let _ = s.send_to(b"bye", ("127.0.0.1", self.0));
+        }
+    }
+}
+
+/// A process that binds a socket, hands it to a child and exits. Windows' table keeps
+/// naming the binder (the PID that "issued a context bind"), and rekt then names the child
+/// as the likely holder; wine 8.0 names the process that holds the socket, the child,
+/// directly. Either way rekt names the child, and never reports the port as let go.
+#[test]
+fn a_socket_left_to_a_child_is_found_with_the_child() {
+    let mut h = Holder::spawn(&["--handoff", "udp", "127.0.0.1:0"], 1);
+    let heir = h.pids[0];
+    let _end = Heir(h.port);
+    assert_ne!(heir, h.pid());
+    assert!(h.exited_within(Duration::from_secs(5)), "the binder exits");
+    let spec = h.spec();
+    // Wine names an owner only once its thread blocks in recv_from.
+    let mut out = rekt(&["-v", &spec]);
+    for _ in 0..50 {
+        if pids_in_table(&out).contains(&heir) || stderr(&out).contains("likely holder") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(40));
+        out = rekt(&["-v", &spec]);
+    }
+    let err = stderr(&out);
+    if pids_in_table(&out) == [heir] {
+        // Wine 8.0: the table names the holder.
+        assert_eq!(code(&out), 0, "{err}");
+        assert_eq!(row(&out, h.port)[2], "sockhold.exe");
+    } else {
+        // Windows: the binder is gone, and its child is named.
+        assert_eq!(code(&out), 3, "{err}");
+        assert!(
+            err.contains(&format!(
+                "held by a socket that PID {} created and that outlived it",
+                h.pid()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "the likely holder is its child {heir} (sockhold.exe)"
+            )),
+            "{err}"
+        );
+    }
+    assert!(
+        !err.contains("already exited or let go of the port"),
+        "{err}"
+    );
+}
+
+/// The command line is read (on Windows 8.1 and later from the system's copy; where that
+/// is not known, as under wine 8.0, from the process's PEB) and shown in JSON.
+#[test]
+fn json_shows_the_owners_command_line() {
+    let h = Holder::udp("127.0.0.1:0");
+    let out = rekt(&["--json", &h.spec()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let cmdline = doc["owners"][0]["cmdline"]
+        .as_array()
+        .expect("a command line");
+    assert!(
+        cmdline[0]
+            .as_str()
+            .is_some_and(|a| a.ends_with("sockhold.exe")),
+        "{cmdline:?}"
+    );
+    assert_eq!(cmdline[1..], ["udp", "127.0.0.1:0"]);
+}
+
+/// nodemon is a node.exe running nodemon's script, known by its command line: a copy of
+/// sockhold named node.exe, given the script's path as its first argument, stands in for
+/// it and starts the server, a sockhold of its own.
+#[test]
+fn nodemon_is_named_from_its_command_line() {
+    let dir = common::TempDir::new("nodemon");
+    let node = common::example_named("sockhold", &dir, std::ffi::OsStr::new("node.exe"));
+    let sockhold = common::example("sockhold");
+    let mut cmd = std::process::Command::new(&node);
+    cmd.arg(r"C:\app\node_modules\nodemon\bin\nodemon.js")
+        .arg("--then-run")
+        .arg(&sockhold)
+        .args(["udp", "127.0.0.1:0"]);
+    let mut h = Holder::spawn_command(cmd, 2);
+    let nodemon = h.pid();
+    let server = *h.pids.iter().find(|&&p| p != nodemon).unwrap();
+    let spec = format!("{}/udp", h.port);
+
+    let out = rekt(&["-v", &spec]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(pids_in_table(&out), [server]);
+    let cells = row(&out, h.port);
+    assert_eq!(
+        cells.last().map(String::as_str),
+        Some(format!("nodemon:{nodemon}").as_str()),
+        "{cells:?}"
+    );
+
+    let out = rekt(&["-k", &spec]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{server} (sockhold.exe) runs under nodemon {nodemon} (node.exe), which starts it \
+             again when a watched file changes"
+        )),
+        "{err}"
+    );
+    // The stand-in exits with its server.
+    assert!(h.exited_within(Duration::from_secs(5)));
+}

@@ -41,7 +41,7 @@ _rekt() {
 
     case "${cmd}" in
         rekt)
-            opts="-t -k -i -y -v -l -4 -6 -q -h -V --terminate --kill --timeout --escalate --interactive --include-clients --include-forwarders --yes --settle --verbose --listen --tcp --udp --ipv4 --ipv6 --all-netns --json --quiet --debug --help --version completions man help"
+            opts="-t -k -i -y -v -l -4 -6 -q -h -V --terminate --kill --timeout --escalate --interactive --include-clients --include-forwarders --partial --yes --settle --verbose --listen --tcp --udp --ipv4 --ipv6 --all-netns --json --quiet --debug --help --version completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

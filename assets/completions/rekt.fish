@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_rekt_global_optspecs
-    string join \n t/terminate k/kill timeout= escalate i/interactive include-clients include-forwarders y/yes settle= v/verbose l/listen tcp udp 4/ipv4 6/ipv6 all-netns json q/quiet debug h/help V/version
+    string join \n t/terminate k/kill timeout= escalate i/interactive include-clients include-forwarders partial y/yes settle= v/verbose l/listen tcp udp 4/ipv4 6/ipv6 all-netns json q/quiet debug h/help V/version
 end
 
 function __fish_rekt_needs_command
@@ -32,6 +32,7 @@ complete -c rekt -n "__fish_rekt_needs_command" -l escalate -d 'With -t: force t
 complete -c rekt -n "__fish_rekt_needs_command" -s i -l interactive -d 'Ask before signalling each owner (needs a terminal)'
 complete -c rekt -n "__fish_rekt_needs_command" -l include-clients -d 'Also signal clients: processes whose only sockets on the port are outgoing connections from ephemeral ports (a browser, ssh), which rekt otherwise shows and spares'
 complete -c rekt -n "__fish_rekt_needs_command" -l include-forwarders -d 'Also signal forwarders: processes that only carry a published port for a container or a VM (docker-proxy, dockerd, rootlesskit, slirp4netns, pasta, wslrelay, Docker Desktop). Risky: it breaks the container\'s published port, and signalling dockerd stops every container; without it rekt ends the container through its engine'
+complete -c rekt -n "__fish_rekt_needs_command" -l partial -d 'Signal the owners rekt may signal even when another owner of the same port keeps it held (rekt\'s caller, a protected PID, a forwarder whose container cannot be ended): without it, rekt signals nothing on such a port, since that would free nothing'
 complete -c rekt -n "__fish_rekt_needs_command" -s y -l yes -d 'Do not ask before a range of ports signals more than 8 processes (needed without a terminal)'
 complete -c rekt -n "__fish_rekt_needs_command" -s v -l verbose -d 'Add NAME, USER, TYPE (tcp, tcp6, udp, udp6), STATE, local ADDRESS, ROLE, and who started each owner: PARENTS, systemd UNIT, SUPERVISOR (with how to stop it)'
 complete -c rekt -n "__fish_rekt_needs_command" -s l -l listen -d 'Only listeners (listening TCP, unconnected UDP): the fast path, which skips connections'

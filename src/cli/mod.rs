@@ -140,6 +140,12 @@ pub(crate) struct Cli {
     #[arg(long)]
     pub(crate) include_forwarders: bool,
 
+    /// Signal the owners rekt may signal even when another owner of the same port keeps it
+    /// held (rekt's caller, a protected PID, a forwarder whose container cannot be ended):
+    /// without it, rekt signals nothing on such a port, since that would free nothing
+    #[arg(long)]
+    pub(crate) partial: bool,
+
     /// Do not ask before a range of ports signals more than 8 processes (needed without a
     /// terminal)
     #[arg(short = 'y', long)]
@@ -297,6 +303,7 @@ impl Cli {
                 forwarders: self.include_forwarders,
             },
             yes: self.yes,
+            partial: self.partial,
             settle: self.settle,
             scope: if self.all_netns {
                 Scope::AllNetns

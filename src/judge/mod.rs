@@ -10,4 +10,4 @@ pub(crate) use forwarder::{Forwarder, classify as classify_forwarder};
 pub(crate) use roles::{
     Circumstances, Decision, Forwarding, Include, MANY, Relation, Role, classify,
 };
-pub(crate) use verdict::{Place, PortVerdict, Status, Verdict};
+pub(crate) use verdict::{HiddenSocket, Place, PortVerdict, Recheck, Settle, Status, Verdict};

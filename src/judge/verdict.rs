@@ -23,53 +23,94 @@ use crate::lookup::{Elsewhere, Lookup};
 use crate::model::{BoundVisibility, Hidden, Lingering, NetNs, Protocol, Socket};
 use crate::query::{PortSpec, Query};
 
-/// The verdict on every port of a run.
+/// The verdict on every port of a run: made whole by [`Verdict::before`] (after the lookup)
+/// or [`Verdict::after`] (after a signal), and read-only from then on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verdict {
     /// One per port spec, in the order given.
-    pub(crate) specs: Vec<SpecVerdict>,
-    /// Whether this verdict follows a signal (it is the recheck).
-    pub(crate) after_signal: bool,
+    specs: Vec<SpecVerdict>,
     /// After a signal: the owners rekt left alone on purpose (clients, unless asked for).
-    /// A port that only they hold is still held, and said so, but it does not fail the run:
-    /// leaving them was what was asked.
-    pub(crate) spared: BTreeSet<u32>,
+    /// A port that only they hold is still held, and said so, but it does not fail the
+    /// run: leaving them was what was asked. `None` before a signal.
+    after: Option<BTreeSet<u32>>,
 }
 
 /// The verdict on the ports of one spec (`8000`, `8000-8010/udp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SpecVerdict {
-    pub(crate) spec: PortSpec,
+    spec: PortSpec,
     /// Every (port, protocol) of the spec, by port and then TCP before UDP; consecutive
     /// free ports of one protocol are one entry (`first..=last`), everything else has an
     /// entry per port.
-    pub(crate) ports: Vec<PortVerdict>,
+    ports: Vec<PortVerdict>,
 }
 
 /// The status of one port and protocol (or of a run of free ports).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PortVerdict {
-    pub(crate) first: u16,
+    first: u16,
     /// Equal to `first` except for a run of free ports.
-    pub(crate) last: u16,
-    pub(crate) protocol: Protocol,
-    pub(crate) status: Status,
-    /// After a signal: whether the port was held (or hidden) before it, so that the signal
-    /// was meant to free it. Always false before a signal.
+    last: u16,
+    protocol: Protocol,
+    status: Status,
+    /// After a signal: what the signal changed. `None` before one.
+    after: Option<AfterSignal>,
+}
+
+/// What a port's verdict after a signal knows besides its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AfterSignal {
+    /// The port was held (or hidden) before the signal, so that the signal was meant to
+    /// free it.
     pub(crate) was_held: bool,
-    /// After a signal: the holders that did not hold any of the ports before it. Something
-    /// took the port again: a supervisor restarted the program, or another was quicker.
-    pub(crate) newcomers: Vec<u32>,
-    /// When the settle watch saw it taken again: how long after it was found free.
+    /// The holders that did not hold any of the ports before the signal.
+    pub(crate) newcomers: Vec<Newcomer>,
+    /// When the settle watch saw it taken again (by the newcomers, or by a socket bound
+    /// only briefly): how long after it was found free.
     pub(crate) retaken_after: Option<Duration>,
     /// How long it was watched after it was found free (zero: not watched).
     pub(crate) watched: Duration,
 }
 
+/// A process that holds a port after the signal and did not before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Newcomer {
+    pub(crate) pid: u32,
+    /// Whether it started after the signal (a restart, by whoever started it) or was
+    /// already running and only took the port then (never called a restart).
+    pub(crate) restarted: bool,
+}
+
 impl PortVerdict {
-    /// Whether a newcomer holds it.
-    pub(crate) fn is_retaken(&self) -> bool {
-        !self.newcomers.is_empty()
+    pub(crate) fn first(&self) -> u16 {
+        self.first
+    }
+
+    pub(crate) fn last(&self) -> u16 {
+        self.last
+    }
+
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    pub(crate) fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// After a signal: what it changed.
+    pub(crate) fn after(&self) -> Option<&AfterSignal> {
+        self.after.as_ref()
+    }
+
+    /// Whether the port was held before the signal (false before a signal).
+    pub(crate) fn was_held(&self) -> bool {
+        self.after.as_ref().is_some_and(|a| a.was_held)
+    }
+
+    /// The newcomers that hold it after the signal.
+    pub(crate) fn newcomers(&self) -> &[Newcomer] {
+        self.after.as_ref().map_or(&[], |a| &a.newcomers)
     }
 }
 
@@ -98,7 +139,11 @@ pub(crate) enum Status {
     /// portmap, a Kubernetes hostPort, a forwarder that was killed): a bind() succeeds, and
     /// traffic to the port still goes to the container. The containers hold it in truth.
     Published { containers: Vec<Container> },
-    // "Retaken" is Held with newcomers (`PortVerdict::newcomers`).
+    /// After a signal, the settle watch saw it bound again, but the socket was closed (or
+    /// its process exited) before rekt could name its holder: something keeps binding it
+    /// (a prober, a flapping restart). Not free to count on.
+    BoundBriefly { sockets: Vec<Socket> },
+    // "Retaken" is Held with newcomers (`AfterSignal::newcomers`).
 }
 
 /// A socket with no visible owner, and why, when the platform could tell.
@@ -125,7 +170,10 @@ impl Status {
     pub(crate) fn is_held(&self) -> bool {
         matches!(
             self,
-            Status::Held { .. } | Status::Hidden { .. } | Status::Published { .. }
+            Status::Held { .. }
+                | Status::Hidden { .. }
+                | Status::Published { .. }
+                | Status::BoundBriefly { .. }
         )
     }
 
@@ -139,34 +187,101 @@ impl Status {
     }
 }
 
+/// What the check after a signal knows besides the second lookup.
+pub(crate) struct Recheck<'a> {
+    /// The owners before the signal.
+    pub(crate) owners: &'a BTreeSet<u32>,
+    /// The owners left alone on purpose (clients, unless asked for).
+    pub(crate) spared: BTreeSet<u32>,
+    /// Whether a process started after the signal was sent (a restart), rather than
+    /// running already.
+    pub(crate) started_after_signal: &'a dyn Fn(u32) -> bool,
+    /// What the settle watch saw, when it ran.
+    pub(crate) settle: Option<Settle<'a>>,
+}
+
+/// What the settle watch saw on the ports it watched.
+pub(crate) struct Settle<'a> {
+    /// The ports it watched: free right after the signal.
+    pub(crate) watched: &'a [(u16, Protocol)],
+    /// How long it watched the ports that stayed free.
+    pub(crate) window: Duration,
+    /// What took a watched port, and when.
+    pub(crate) seen: &'a [Sighting],
+    /// The owners of the sockets it saw, looked up at once; its hidden sockets are the
+    /// ones that still existed after that.
+    pub(crate) taken: &'a Lookup,
+}
+
 impl Verdict {
-    /// Judges every port of `query` from `found` (and `elsewhere`, the other network
-    /// namespaces' sockets). `before` is the verdict before a signal, for the recheck.
-    pub(crate) fn judge(
+    /// Judges every port of `query` from the lookup `found` (and `elsewhere`, the other
+    /// network namespaces' sockets). `published` names the running containers that publish
+    /// a port with no socket here; it is asked only about free ports.
+    pub(crate) fn before(
+        query: &Query,
+        found: &Lookup,
+        elsewhere: &[Elsewhere],
+        published: impl FnMut(u16, Protocol) -> Vec<Container>,
+    ) -> Verdict {
+        let mut verdict = Verdict::judge(query, found, elsewhere, None);
+        verdict.publish(published);
+        verdict
+    }
+
+    /// Judges every port of `query` again after a signal, from the second lookup `now`,
+    /// against the verdict `before` it: survivors, newcomers (restarts, or processes that
+    /// were already running and took the port), ports now free, and what the settle watch
+    /// saw on the ports it watched.
+    pub(crate) fn after(
+        query: &Query,
+        before: &Verdict,
+        now: &Lookup,
+        elsewhere: &[Elsewhere],
+        published: impl FnMut(u16, Protocol) -> Vec<Container>,
+        recheck: Recheck<'_>,
+    ) -> Verdict {
+        let mut verdict = Verdict::judge(query, now, elsewhere, Some(before));
+        verdict.publish(published);
+        let is_new = recheck.started_after_signal;
+        for p in verdict.entries_mut() {
+            if let Status::Held { pids, .. } = &p.status {
+                let newcomers = newcomers(pids, recheck.owners, is_new);
+                p.after_mut().newcomers = newcomers;
+            }
+        }
+        if let Some(settle) = &recheck.settle {
+            verdict.settled(settle, recheck.owners, is_new);
+        }
+        verdict.after = Some(recheck.spared);
+        verdict
+    }
+
+    /// The verdict without its finishing steps: after a signal (`before` given), every
+    /// port also says whether it was held before.
+    fn judge(
         query: &Query,
         found: &Lookup,
         elsewhere: &[Elsewhere],
         before: Option<&Verdict>,
     ) -> Verdict {
-        let facts = Facts::index(found, elsewhere, before);
+        let facts = ByPort::index(found, elsewhere, before);
         let specs = query
             .ports
             .iter()
             .map(|&spec| SpecVerdict {
                 spec,
-                ports: facts.judge_spec(query, spec, found.bound),
+                ports: facts.judge_spec(query, spec, found.bound, before.is_some()),
             })
             .collect();
         Verdict {
             specs,
-            after_signal: before.is_some(),
-            spared: BTreeSet::new(),
+            after: before.map(|_| BTreeSet::new()),
         }
     }
 
     /// Marks the free ports that `published` says a running container publishes (with no
     /// socket here). A run of free ports is split around them.
-    pub(crate) fn publish(&mut self, mut published: impl FnMut(u16, Protocol) -> Vec<Container>) {
+    fn publish(&mut self, mut published: impl FnMut(u16, Protocol) -> Vec<Container>) {
         for spec in &mut self.specs {
             let mut ports = Vec::with_capacity(spec.ports.len());
             for p in spec.ports.drain(..) {
@@ -221,32 +336,30 @@ impl Verdict {
         all
     }
 
-    /// After a signal: marks the holders of each port that were not `old` owners.
-    pub(crate) fn mark_newcomers(&mut self, old: &BTreeSet<u32>) {
-        for p in self.specs.iter_mut().flat_map(|s| &mut s.ports) {
-            if let Status::Held { pids, .. } = &p.status {
-                p.newcomers = newcomers(pids, old);
-            }
-        }
+    /// The ports that a signal freed: held before it, free here now. The settle watch
+    /// watches these.
+    pub(crate) fn freed(&self) -> Vec<(u16, Protocol)> {
+        self.entries()
+            .filter(|p| {
+                p.was_held() && matches!(p.status, Status::Free { .. } | Status::Elsewhere { .. })
+            })
+            .map(|p| (p.first, p.protocol))
+            .collect()
     }
 
-    /// The settle watch's findings: each of `watched` (free ports, watched for `window`)
-    /// that was seen taken (`seen`, owned as `taken` says) is held again, by newcomers; the
-    /// rest were watched for the whole window.
-    pub(crate) fn settled(
-        &mut self,
-        watched: &[(u16, Protocol)],
-        window: Duration,
-        seen: &[Sighting],
-        taken: &Lookup,
-        old: &BTreeSet<u32>,
-    ) {
-        for p in self.specs.iter_mut().flat_map(|s| &mut s.ports) {
-            if !watched.contains(&(p.first, p.protocol)) {
+    /// The settle watch's findings: each watched port that was seen taken is held again,
+    /// by newcomers; or hidden, by sockets whose owners cannot be seen; or was bound only
+    /// briefly, by a socket gone with its process before it could be named. The rest were
+    /// watched for the whole window.
+    fn settled(&mut self, settle: &Settle<'_>, old: &BTreeSet<u32>, is_new: &dyn Fn(u32) -> bool) {
+        let taken = settle.taken;
+        for p in self.entries_mut() {
+            if !settle.watched.contains(&(p.first, p.protocol)) {
                 continue;
             }
-            p.watched = window;
-            let Some(sighting) = seen
+            p.after_mut().watched = settle.window;
+            let Some(sighting) = settle
+                .seen
                 .iter()
                 .find(|x| (x.port, x.protocol) == (p.first, p.protocol))
             else {
@@ -260,37 +373,29 @@ impl Verdict {
                 .filter(|o| o.sockets.iter().any(on_port))
                 .map(|o| o.pid)
                 .collect();
-            let hidden: Vec<HiddenSocket> = sighting
-                .sockets
+            let hidden: Vec<HiddenSocket> = taken
+                .ownership
+                .hidden
                 .iter()
-                .filter(|s| !taken.ownership.owners.iter().any(|o| o.sockets.contains(s)))
+                .filter(|s| on_port(s))
                 .map(|s| HiddenSocket {
                     socket: s.clone(),
-                    reason: None,
+                    reason: taken.ownership.reasons.get(&s.key).cloned(),
                 })
                 .collect();
-            p.newcomers = newcomers(&pids, old);
-            p.retaken_after = Some(sighting.after);
-            p.watched = sighting.after;
-            p.status = if pids.is_empty() {
-                // Its socket closed before its owner was found (a flapping restart): the
-                // port was not free all along all the same.
-                Status::Hidden {
-                    sockets: if hidden.is_empty() {
-                        sighting
-                            .sockets
-                            .iter()
-                            .map(|s| HiddenSocket {
-                                socket: s.clone(),
-                                reason: None,
-                            })
-                            .collect()
-                    } else {
-                        hidden
-                    },
-                }
-            } else {
+            let after = p.after_mut();
+            after.newcomers = newcomers(&pids, old, is_new);
+            after.retaken_after = Some(sighting.after);
+            after.watched = sighting.after;
+            p.status = if !pids.is_empty() {
                 Status::Held { pids, hidden }
+            } else if !hidden.is_empty() {
+                Status::Hidden { sockets: hidden }
+            } else {
+                // Its socket closed, and its process went, before they could be named.
+                Status::BoundBriefly {
+                    sockets: sighting.sockets.clone(),
+                }
             };
         }
     }
@@ -304,11 +409,28 @@ impl Verdict {
     ///   lingering connections block them, which no signal can end), else 1 (nothing was
     ///   held there to begin with).
     pub(crate) fn exit_code(&self) -> ExitCode {
+        let none = BTreeSet::new();
+        let spared = self.after.as_ref();
         self.specs
             .iter()
-            .map(|s| s.exit_code(self.after_signal, &self.spared))
+            .map(|s| s.exit_code(spared.is_some(), spared.unwrap_or(&none)))
             .max()
             .unwrap_or(ExitCode::NothingFound)
+    }
+
+    /// Whether this verdict follows a signal.
+    pub(crate) fn after_signal(&self) -> bool {
+        self.after.is_some()
+    }
+
+    /// After a signal, the owners left alone on purpose.
+    pub(crate) fn spared(&self) -> Option<&BTreeSet<u32>> {
+        self.after.as_ref()
+    }
+
+    /// The verdict on each spec, in the order given.
+    pub(crate) fn specs(&self) -> &[SpecVerdict] {
+        &self.specs
     }
 
     /// Every PID the verdict names as holding a port here.
@@ -325,9 +447,28 @@ impl Verdict {
     pub(crate) fn entries(&self) -> impl Iterator<Item = &PortVerdict> {
         self.specs.iter().flat_map(|s| &s.ports)
     }
+
+    fn entries_mut(&mut self) -> impl Iterator<Item = &mut PortVerdict> {
+        self.specs.iter_mut().flat_map(|s| &mut s.ports)
+    }
+}
+
+impl PortVerdict {
+    fn after_mut(&mut self) -> &mut AfterSignal {
+        self.after.get_or_insert_with(AfterSignal::default)
+    }
 }
 
 impl SpecVerdict {
+    /// The spec as the user wrote it.
+    pub(crate) fn spec(&self) -> &PortSpec {
+        &self.spec
+    }
+
+    pub(crate) fn ports(&self) -> &[PortVerdict] {
+        &self.ports
+    }
+
     fn exit_code(&self, after_signal: bool, spared: &BTreeSet<u32>) -> ExitCode {
         let any = |f: &dyn Fn(&PortVerdict) -> bool| self.ports.iter().any(f);
         // After a signal, a port that only spared owners hold was left held on purpose.
@@ -337,7 +478,7 @@ impl SpecVerdict {
         };
         if any(&|p| p.status.has_hidden()) || (after_signal && any(&still_held)) {
             ExitCode::Partial
-        } else if (after_signal && any(&|p| p.was_held))
+        } else if (after_signal && any(&|p| p.was_held()))
             || (!after_signal && any(&|p| p.status.is_held()))
         {
             ExitCode::Success
@@ -349,7 +490,9 @@ impl SpecVerdict {
     /// Whether every port of the spec is free and none was held before a signal: the spec
     /// is answered by one line (`port 8000 is free`).
     pub(crate) fn all_free(&self) -> bool {
-        self.ports.iter().all(|p| p.status.is_free() && !p.was_held)
+        self.ports
+            .iter()
+            .all(|p| p.status.is_free() && !p.was_held())
     }
 
     /// The port numbers of the spec that need no line of their own: free in every
@@ -358,7 +501,7 @@ impl SpecVerdict {
         let loud: BTreeSet<u16> = self
             .ports
             .iter()
-            .filter(|p| !p.status.is_free() || p.was_held)
+            .filter(|p| !p.status.is_free() || p.was_held())
             .map(|p| p.first)
             .collect();
         u32::from(self.spec.last - self.spec.first) + 1 - loud.len() as u32
@@ -376,7 +519,7 @@ impl SpecVerdict {
 
 /// The lookup's sockets, by (port, protocol).
 #[derive(Default)]
-struct Facts {
+struct ByPort {
     holders: BTreeMap<(u16, Protocol), Vec<u32>>,
     hidden: BTreeMap<(u16, Protocol), Vec<HiddenSocket>>,
     lingering: BTreeMap<(u16, Protocol), Vec<Lingering>>,
@@ -384,9 +527,9 @@ struct Facts {
     was_held: BTreeSet<(u16, Protocol)>,
 }
 
-impl Facts {
-    fn index(found: &Lookup, elsewhere: &[Elsewhere], before: Option<&Verdict>) -> Facts {
-        let mut facts = Facts::default();
+impl ByPort {
+    fn index(found: &Lookup, elsewhere: &[Elsewhere], before: Option<&Verdict>) -> ByPort {
+        let mut facts = ByPort::default();
         for owner in &found.ownership.owners {
             for s in &owner.sockets {
                 let pids = facts.holders.entry((s.port(), s.protocol)).or_default();
@@ -419,9 +562,16 @@ impl Facts {
             let ports: BTreeSet<(u16, Protocol)> =
                 e.sockets.iter().map(|s| (s.port(), s.protocol)).collect();
             for key in ports {
+                // Only this port's holders there, not those of the namespace's other ports.
+                let pids = e
+                    .owners
+                    .iter()
+                    .filter(|o| o.sockets.iter().any(|s| (s.port(), s.protocol) == key))
+                    .map(|o| o.pid)
+                    .collect();
                 facts.elsewhere.entry(key).or_default().push(Place {
                     netns: e.netns.clone(),
-                    pids: e.pids.clone(),
+                    pids,
                 });
             }
         }
@@ -487,7 +637,14 @@ impl Facts {
         query: &Query,
         spec: PortSpec,
         bound: BoundVisibility,
+        after_signal: bool,
     ) -> Vec<PortVerdict> {
+        let after = |was_held: bool| {
+            after_signal.then(|| AfterSignal {
+                was_held,
+                ..AfterSignal::default()
+            })
+        };
         let mut out = Vec::new();
         for protocol in [Protocol::Tcp, Protocol::Udp] {
             if !query.wants_protocol(protocol) || spec.protocol.is_some_and(|p| p != protocol) {
@@ -498,10 +655,7 @@ impl Facts {
                 last,
                 protocol,
                 status: self.status((first, protocol), bound),
-                was_held: false,
-                newcomers: Vec::new(),
-                retaken_after: None,
-                watched: Duration::ZERO,
+                after: after(false),
             };
             let mut next = u32::from(spec.first);
             for port in self.notable(spec, protocol) {
@@ -513,10 +667,7 @@ impl Facts {
                     last: port,
                     protocol,
                     status: self.status((port, protocol), bound),
-                    was_held: self.was_held.contains(&(port, protocol)),
-                    newcomers: Vec::new(),
-                    retaken_after: None,
-                    watched: Duration::ZERO,
+                    after: after(self.was_held.contains(&(port, protocol))),
                 });
                 next = u32::from(port) + 1;
             }
@@ -529,12 +680,17 @@ impl Facts {
     }
 }
 
-/// The holders in `pids` that were not `old` owners. PID 0 names no process (Windows'
-/// System Idle Process, for a socket whose owner is gone): it is never one that came.
-fn newcomers(pids: &[u32], old: &BTreeSet<u32>) -> Vec<u32> {
+/// The holders in `pids` that were not `old` owners, each with whether it started after
+/// the signal. PID 0 names no process (Windows' System Idle Process, for a socket whose
+/// owner is gone): it is never one that came.
+fn newcomers(pids: &[u32], old: &BTreeSet<u32>, is_new: &dyn Fn(u32) -> bool) -> Vec<Newcomer> {
     pids.iter()
         .copied()
         .filter(|&p| p != 0 && !old.contains(&p))
+        .map(|pid| Newcomer {
+            pid,
+            restarted: is_new(pid),
+        })
         .collect()
 }
 
@@ -585,8 +741,9 @@ mod tests {
                     Status::Elsewhere { .. } => "elsewhere",
                     Status::Published { .. } => "published",
                     Status::Free { .. } => "free",
+                    Status::BoundBriefly { .. } => "bound_briefly",
                 };
-                (p.first, p.last, p.protocol, kind, p.was_held)
+                (p.first, p.last, p.protocol, kind, p.was_held())
             })
             .collect()
     }
@@ -645,13 +802,14 @@ mod tests {
             name: None,
             member: Some(5120),
         };
+        let sockets = vec![
+            socket(Tcp, 8140, State::Listen, 9),
+            socket(Tcp, 8350, State::Listen, 8),
+        ];
         let elsewhere = [Elsewhere {
             netns: ns.clone(),
-            sockets: vec![
-                socket(Tcp, 8140, State::Listen, 9),
-                socket(Tcp, 8350, State::Listen, 8),
-            ],
-            pids: vec![5120],
+            owners: vec![owner(5120, sockets.clone())],
+            sockets,
         }];
         let found = lookup(
             vec![owner(10, vec![socket(Tcp, 8000, State::Listen, 1)])],
@@ -730,11 +888,129 @@ mod tests {
             vec![],
             vec![],
         );
-        let mut after = Verdict::judge(&q, &now, &[], Some(&before));
-        after.mark_newcomers(&BTreeSet::from([10]));
+        let old = BTreeSet::from([10]);
+        let after = Verdict::after(&q, &before, &now, &[], |_, _| vec![], recheck(&old, None));
         let port = after.entries().next().unwrap();
         assert!(matches!(&port.status, Status::Held { pids, .. } if pids == &[0]));
-        assert!(port.newcomers.is_empty(), "PID 0 is no process that came");
+        assert!(port.newcomers().is_empty(), "PID 0 is no process that came");
+    }
+
+    /// What the check after a signal knows, where PIDs 100 and up started after it.
+    fn recheck<'a>(old: &'a BTreeSet<u32>, settle: Option<Settle<'a>>) -> Recheck<'a> {
+        Recheck {
+            owners: old,
+            spared: BTreeSet::new(),
+            started_after_signal: &|pid| pid >= 100,
+            settle,
+        }
+    }
+
+    #[test]
+    fn a_newcomer_is_a_restart_only_when_it_started_after_the_signal() {
+        let q = query(&["8150/tcp"]);
+        let held = |pid| {
+            lookup(
+                vec![owner(pid, vec![socket(Tcp, 8150, State::Listen, 1)])],
+                vec![],
+                vec![],
+            )
+        };
+        let before = Verdict::before(&q, &held(10), &[], |_, _| vec![]);
+        let old = BTreeSet::from([10]);
+        for (pid, restarted) in [(120, true), (20, false)] {
+            let after = Verdict::after(
+                &q,
+                &before,
+                &held(pid),
+                &[],
+                |_, _| vec![],
+                recheck(&old, None),
+            );
+            let port = after.entries().next().unwrap();
+            assert_eq!(port.newcomers(), [Newcomer { pid, restarted }]);
+            assert_eq!(after.exit_code(), ExitCode::Partial);
+        }
+        // The survivor is no newcomer.
+        let after = Verdict::after(
+            &q,
+            &before,
+            &held(10),
+            &[],
+            |_, _| vec![],
+            recheck(&old, None),
+        );
+        assert!(after.entries().next().unwrap().newcomers().is_empty());
+    }
+
+    #[test]
+    fn the_settle_watch_tells_a_restart_from_a_brief_bind() {
+        let q = query(&["8151/tcp", "8152/tcp"]);
+        let before = lookup(
+            vec![
+                owner(10, vec![socket(Tcp, 8151, State::Listen, 1)]),
+                owner(11, vec![socket(Tcp, 8152, State::Listen, 2)]),
+            ],
+            vec![],
+            vec![],
+        );
+        let before = Verdict::before(&q, &before, &[], |_, _| vec![]);
+        let now = lookup(vec![], vec![], vec![]);
+        let old = BTreeSet::from([10, 11]);
+        let first = Verdict::after(&q, &before, &now, &[], |_, _| vec![], recheck(&old, None));
+        let watched = first.freed();
+        assert_eq!(watched, [(8151, Tcp), (8152, Tcp)]);
+        // 8151 was taken by a restart; 8152 by a socket gone, with its process, at once.
+        let restart = socket(Tcp, 8151, State::Listen, 3);
+        let brief = socket(Tcp, 8152, State::Listen, 4);
+        let seen = [
+            Sighting {
+                port: 8151,
+                protocol: Tcp,
+                after: Duration::from_millis(120),
+                sockets: vec![restart.clone()],
+            },
+            Sighting {
+                port: 8152,
+                protocol: Tcp,
+                after: Duration::from_millis(40),
+                sockets: vec![brief],
+            },
+        ];
+        let taken = lookup(vec![owner(150, vec![restart])], vec![], vec![]);
+        let settle = Settle {
+            watched: &watched,
+            window: Duration::from_secs(2),
+            seen: &seen,
+            taken: &taken,
+        };
+        let after = Verdict::after(
+            &q,
+            &before,
+            &now,
+            &[],
+            |_, _| vec![],
+            recheck(&old, Some(settle)),
+        );
+        let ports: Vec<&PortVerdict> = after.entries().collect();
+        assert_eq!(
+            ports[0].newcomers(),
+            [Newcomer {
+                pid: 150,
+                restarted: true
+            }]
+        );
+        assert_eq!(
+            ports[0].after().unwrap().retaken_after,
+            Some(Duration::from_millis(120))
+        );
+        assert!(
+            matches!(ports[1].status(), Status::BoundBriefly { .. }),
+            "{:?}",
+            ports[1]
+        );
+        assert!(ports[1].newcomers().is_empty());
+        // A brief bind does not leave the port free to count on.
+        assert_eq!(after.exit_code(), ExitCode::Partial);
     }
 
     #[test]
@@ -762,7 +1038,7 @@ mod tests {
             vec![tw],
         );
         let after = Verdict::judge(&q, &now, &[], Some(&before));
-        assert!(after.after_signal);
+        assert!(after.after_signal());
         assert_eq!(
             statuses(&after),
             [
@@ -789,6 +1065,31 @@ mod tests {
             [Success, NothingFound, NothingFound, Partial, Success]
         );
         assert_eq!(after.exit_code(), Partial);
+    }
+
+    #[test]
+    fn each_port_held_elsewhere_names_only_its_own_holders() {
+        let q = query(&["28101/tcp", "28102/tcp"]);
+        let a = owner(41, vec![socket(Tcp, 28101, State::Listen, 1)]);
+        let b = owner(42, vec![socket(Tcp, 28102, State::Listen, 2)]);
+        let there = Elsewhere {
+            netns: NetNs {
+                inode: 4026532281,
+                name: None,
+                member: Some(41),
+            },
+            sockets: [a.sockets.clone(), b.sockets.clone()].concat(),
+            owners: vec![a, b],
+        };
+        let v = Verdict::before(&q, &lookup(vec![], vec![], vec![]), &[there], |_, _| vec![]);
+        let pids: Vec<Vec<u32>> = v
+            .entries()
+            .map(|p| match p.status() {
+                Status::Elsewhere { places } => places[0].pids.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(pids, [vec![41], vec![42]]);
     }
 
     #[test]

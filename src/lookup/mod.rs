@@ -7,7 +7,9 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::model::{BoundVisibility, Lingering, NetNs, Ownership, Protocol, Socket, SocketKey};
+use crate::model::{
+    BoundVisibility, Lingering, NetNs, Owner, Ownership, Protocol, Socket, SocketKey,
+};
 use crate::platform::{Backend, Os};
 use crate::query::{BlockerSearch, PortSpec, Query};
 
@@ -231,11 +233,11 @@ pub(crate) fn lookup_with_hints(
         let all: Vec<Socket> = elsewhere.iter().flat_map(|e| e.sockets.clone()).collect();
         let ownership = Os::owners(&all)?;
         for e in &mut elsewhere {
-            e.pids = ownership
+            e.owners = ownership
                 .owners
                 .iter()
                 .filter(|o| o.sockets.iter().any(|s| e.sockets.contains(s)))
-                .map(|o| o.pid)
+                .cloned()
                 .collect();
         }
     }
@@ -249,12 +251,13 @@ pub(crate) enum Search {
     Abandon,
 }
 
-/// Another network namespace where the query matches, and the PIDs holding the sockets.
+/// Another network namespace where the query matches, and the processes holding the
+/// sockets (each with its own sockets, so that each port names only its own holders).
 #[derive(Debug, Clone)]
 pub(crate) struct Elsewhere {
     pub(crate) netns: NetNs,
     pub(crate) sockets: Vec<Socket>,
-    pub(crate) pids: Vec<u32>,
+    pub(crate) owners: Vec<Owner>,
 }
 
 /// The other network namespaces where `query` matches (without owners), unless `stop` is
@@ -271,7 +274,7 @@ fn search_elsewhere(query: &Query, stop: &AtomicBool) -> io::Result<Vec<Elsewher
             found.push(Elsewhere {
                 netns: ns,
                 sockets,
-                pids: Vec::new(),
+                owners: Vec::new(),
             });
         }
     }
@@ -282,6 +285,21 @@ fn search_elsewhere(query: &Query, stop: &AtomicBool) -> io::Result<Vec<Elsewher
 /// watching a port.
 pub(crate) fn sockets_in(query: &Query, scope: Scope) -> io::Result<Vec<Socket>> {
     find_sockets(query, scope).map(|(sockets, _)| sockets)
+}
+
+/// The sockets that hold just these (port, protocol)s, without their owners: listeners and
+/// connections as `query` asks, and TCP sockets that are only bound. A cheap look at a few
+/// ports, as the settle watch makes.
+pub(crate) fn sockets_on(
+    query: &Query,
+    scope: Scope,
+    ports: &[(u16, Protocol)],
+) -> io::Result<Vec<Socket>> {
+    let query = watch::narrowed(query, ports);
+    let mut sockets = sockets_in(&query, scope)?;
+    let blockers = find_blockers(&query, scope, &sockets)?;
+    sockets.extend(blockers.sockets);
+    Ok(sockets)
 }
 
 /// The matching sockets in `scope`, and (for every namespace) which namespace each is in.

@@ -2,11 +2,11 @@
 //! of its exit (a `while true` loop, pm2, runsv, systemd's `Restart=` after its default
 //! `RestartSec=100ms`), or about a second later (supervisord, s6-supervise). A port that is
 //! free the moment the owners are gone may so be held again before the next command runs.
-//! So after a signal, a port that looks free is watched for a short settle time: the
-//! kernel's socket table is asked for just those ports every [`INTERVAL`] (with sock_diag's
-//! port filter that is about a millisecond, and no process is scanned), and only when a
-//! socket shows up are its owners looked for, to name them. See the README ("Signals") for
-//! the measurements behind the defaults.
+//! So after a signal, a freed port is watched for as long as something could take it
+//! again: the caller decides that at each look (`supervision::restart` says who could, and
+//! for how long). The kernel's socket table is asked for just those ports at each look
+//! (with sock_diag's port filter that is about a millisecond, and no process is scanned),
+//! and only when a socket shows up are its owners looked for, to name them.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -15,17 +15,13 @@ use crate::lookup::{self, Scope};
 use crate::model::{Protocol, Socket, SocketKey};
 use crate::query::{PortSpec, Query};
 
-/// The settle time when `--settle` is not given: longer than every restart measured for a
-/// shell loop, a re-forking script, pm2, runsv, daemontools and (from its documentation)
-/// systemd's default `RestartSec=`.
-pub(crate) const DEFAULT: Duration = Duration::from_secs(1);
-
-/// The settle time when `--settle` is not given and an owner runs under a supervisor that
-/// waits about a second before it restarts (supervisord, s6-supervise).
-pub(crate) const SLOW_SUPERVISOR: Duration = Duration::from_secs(2);
-
-/// How often the socket table is asked during the watch.
+/// How often the socket table is asked, once the first [`QUICK`] of the watch is over.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(20);
+
+/// How often it is asked at first: a parent that cannot restart anything (a shell taking
+/// its terminal back) is seen to be so a few milliseconds after the signal.
+const QUICK_INTERVAL: Duration = Duration::from_millis(5);
+const QUICK: Duration = Duration::from_millis(100);
 
 /// Something that took a watched port.
 #[derive(Debug, Clone)]
@@ -38,9 +34,32 @@ pub(crate) struct Sighting {
     pub(crate) sockets: Vec<Socket>,
 }
 
-/// Watches `ports`, free now, for `window`, and returns what took each one, as soon as it
-/// is seen: a port taken is no longer watched, and the watch ends early once every port is
-/// taken. The last look is at the end of the window.
+/// What the watch saw, and why it ended.
+#[derive(Debug, Clone)]
+pub(crate) struct Watched {
+    pub(crate) seen: Vec<Sighting>,
+    /// How long it watched.
+    pub(crate) lasted: Duration,
+    pub(crate) ended: WatchEnd,
+}
+
+/// Why the watch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WatchEnd {
+    /// Every watched port was taken.
+    AllTaken,
+    /// Nothing that could take a port again is left (it exited, or came back to its
+    /// prompt).
+    NothingLeft,
+    /// The time it was given (`--settle`, or how long the last one that could restart an
+    /// owner may take) is over.
+    TimeUp,
+}
+
+/// Watches `ports`, free now, for as long as `left` says at each look (given how long the
+/// watch has run: `None` when nothing could take a port any more, else how much longer to
+/// watch), and returns what took each one, as soon as it is seen: a port taken is no longer
+/// watched, and the watch ends early once every port is taken.
 ///
 /// A socket that the table gives no owning process (PID 0, the System Idle Process, on
 /// Windows) is not a taker: it is the ended owner's socket on its way out (wine lists a
@@ -50,20 +69,17 @@ pub(crate) fn settle(
     query: &Query,
     scope: Scope,
     ports: &[(u16, Protocol)],
-    window: Duration,
-) -> io::Result<Vec<Sighting>> {
+    mut left: impl FnMut(Duration) -> Option<Duration>,
+) -> io::Result<Watched> {
     let start = Instant::now();
     let mut watched: Vec<(u16, Protocol)> = ports.to_vec();
     let mut seen = Vec::new();
     loop {
         let elapsed = start.elapsed();
-        if watched.is_empty() || elapsed >= window {
-            return Ok(seen);
-        }
-        std::thread::sleep(INTERVAL.min(window - elapsed));
-        let sockets = lookup::sockets_in(&narrowed(query, &watched), scope)?;
+        let more = left(elapsed);
+        let last_look = more.is_none_or(|d| d.is_zero());
+        let sockets = lookup::sockets_on(query, scope, &watched)?;
         let after = start.elapsed();
-        let last_look = after >= window;
         watched.retain(|&(port, protocol)| {
             let on = taken(&sockets, port, protocol, last_look);
             if on.is_empty() {
@@ -77,6 +93,28 @@ pub(crate) fn settle(
             });
             false
         });
+        let ended = if watched.is_empty() {
+            Some(WatchEnd::AllTaken)
+        } else if more.is_none() {
+            Some(WatchEnd::NothingLeft)
+        } else if last_look {
+            Some(WatchEnd::TimeUp)
+        } else {
+            None
+        };
+        if let Some(ended) = ended {
+            return Ok(Watched {
+                seen,
+                lasted: start.elapsed(),
+                ended,
+            });
+        }
+        let tick = if elapsed < QUICK {
+            QUICK_INTERVAL
+        } else {
+            INTERVAL
+        };
+        std::thread::sleep(tick.min(more.unwrap_or_default()));
     }
 }
 
@@ -99,7 +137,7 @@ fn taken(sockets: &[Socket], port: u16, protocol: Protocol, last_look: bool) -> 
 }
 
 /// `query` for just these (port, protocol)s, with its filters (family, listeners only).
-fn narrowed(query: &Query, ports: &[(u16, Protocol)]) -> Query {
+pub(crate) fn narrowed(query: &Query, ports: &[(u16, Protocol)]) -> Query {
     Query {
         ports: ports
             .iter()
@@ -162,14 +200,14 @@ mod tests {
             drop(l);
         });
         let start = Instant::now();
-        let seen = settle(
-            &query,
-            Scope::Here,
-            &[(port, Protocol::Tcp)],
-            Duration::from_secs(5),
-        )
+        let window = Duration::from_secs(5);
+        let watched = settle(&query, Scope::Here, &[(port, Protocol::Tcp)], |e| {
+            Some(window.saturating_sub(e))
+        })
         .unwrap();
         assert!(start.elapsed() < Duration::from_secs(2), "ended early");
+        assert_eq!(watched.ended, WatchEnd::AllTaken);
+        let seen = watched.seen;
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert!(seen[0].after >= Duration::from_millis(90), "{seen:?}");
         taker.join().unwrap();
@@ -184,9 +222,30 @@ mod tests {
         let query = Query::ports(vec![format!("{port}/tcp").parse().unwrap()]);
         let start = Instant::now();
         let window = Duration::from_millis(200);
-        let seen = settle(&query, Scope::Here, &[(port, Protocol::Tcp)], window).unwrap();
-        assert!(seen.is_empty());
+        let watched = settle(&query, Scope::Here, &[(port, Protocol::Tcp)], |e| {
+            Some(window.saturating_sub(e))
+        })
+        .unwrap();
+        assert!(watched.seen.is_empty());
+        assert_eq!(watched.ended, WatchEnd::TimeUp);
         assert!(start.elapsed() >= window);
         assert!(start.elapsed() < window + Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_watch_with_nothing_left_to_restart_ends_at_its_first_look() {
+        crate::testing::private_netns();
+        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let query = Query::ports(vec![format!("{port}/tcp").parse().unwrap()]);
+        let mut looks = 0;
+        let watched = settle(&query, Scope::Here, &[(port, Protocol::Tcp)], |_| {
+            looks += 1;
+            None
+        })
+        .unwrap();
+        assert_eq!(watched.ended, WatchEnd::NothingLeft);
+        assert_eq!(looks, 1);
     }
 }

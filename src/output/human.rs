@@ -10,7 +10,7 @@ use crate::exit_codes::ExitCode;
 use crate::judge::{PortVerdict, Status, Verdict};
 use crate::kill::{Event, Report};
 use crate::lookup::Lookup;
-use crate::model::{Signal, Socket};
+use crate::model::{Hidden, Socket};
 use crate::query::PortSpec;
 
 pub(crate) struct HumanPrinter {
@@ -57,24 +57,36 @@ impl HumanPrinter {
     /// The line for one port, if it needs one of its own. Before a signal, a held port is
     /// in the table and a hidden one has its notes already; a free one is summed up with
     /// the others. After a signal, every port the signal was for gets a line.
-    fn port_line(&mut self, p: &PortVerdict, after: bool, spared: &BTreeSet<u32>, details: &Known) {
-        let port = format!("port {}/{}", p.first, p.protocol);
-        let still = if p.was_held { "still " } else { "" };
-        match &p.status {
-            Status::Free { .. } if after && p.was_held => {
+    fn port_line(
+        &mut self,
+        p: &PortVerdict,
+        after: bool,
+        spared: Option<&BTreeSet<u32>>,
+        details: &Known,
+    ) {
+        let none = BTreeSet::new();
+        let spared = spared.unwrap_or(&none);
+        let port = format!("port {}/{}", p.first(), p.protocol());
+        let still = if p.was_held() { "still " } else { "" };
+        match p.status() {
+            Status::Free { .. } if after && p.was_held() => {
                 let line = self.err_style.green(&format!("{port} is free"));
                 self.note(&line);
             }
             Status::Held { pids, hidden } if after => {
-                if p.is_retaken() {
-                    let line = self.err_style.red(&words::retaken(p, details));
+                let retaken = [
+                    words::retaken(p, details),
+                    words::taken_by_running(p, details),
+                ];
+                for line in retaken.into_iter().flatten() {
+                    let line = self.err_style.red(&line);
                     self.note(&line);
                 }
                 // The holders besides the newcomers: survivors of the signal.
                 let survivors: Vec<u32> = pids
                     .iter()
                     .copied()
-                    .filter(|pid| !p.newcomers.contains(pid))
+                    .filter(|pid| !p.newcomers().iter().any(|n| n.pid == *pid))
                     .collect();
                 if survivors.is_empty() && hidden.is_empty() {
                     return;
@@ -90,15 +102,27 @@ impl HumanPrinter {
                 };
                 self.note(&line);
             }
-            Status::Hidden { .. } if after => {
-                let by = words::holders(&[], true, details);
+            Status::Hidden { sockets } if after => {
+                let by = match sockets.first().and_then(|h| h.reason.as_ref()) {
+                    // The table names a binder that has exited: say which processes may
+                    // have inherited the socket.
+                    Some(Hidden::BinderExited { binder, heirs }) => {
+                        words::inherited(*binder, heirs)
+                    }
+                    _ => words::holders(&[], true, details),
+                };
                 let line = self
                     .err_style
                     .red(&format!("{port} is {still}held by {by}"));
                 self.note(&line);
             }
+            Status::BoundBriefly { .. } => {
+                let line = self.err_style.red(&words::bound_briefly(p));
+                self.note(&line);
+            }
             Status::Blocked { lingering } => {
-                let line = words::blocked(p.first, p.protocol, lingering, after && p.was_held);
+                let line =
+                    words::blocked(p.first(), p.protocol(), lingering, after && p.was_held());
                 if after {
                     let line = self.err_style.yellow(&line);
                     self.note(&line);
@@ -108,7 +132,7 @@ impl HumanPrinter {
             }
             Status::Elsewhere { places } => {
                 for place in places {
-                    let line = words::elsewhere(p.first, p.protocol, place);
+                    let line = words::elsewhere(p.first(), p.protocol(), place);
                     if after {
                         let line = self.err_style.yellow(&line);
                         self.note(&line);
@@ -118,7 +142,7 @@ impl HumanPrinter {
                 }
             }
             Status::Published { containers } => {
-                let line = words::published(p.first, p.protocol, containers, after);
+                let line = words::published(p.first(), p.protocol(), containers, after);
                 if after {
                     let line = self.err_style.red(&line);
                     self.note(&line);
@@ -210,26 +234,26 @@ impl Printer for HumanPrinter {
     }
 
     fn verdict(&mut self, verdict: &Verdict, details: &Known) {
-        let after = verdict.after_signal;
+        let after = verdict.after_signal();
         let mut free: Vec<PortSpec> = Vec::new();
         let mut unseen = None;
-        for spec in &verdict.specs {
+        for spec in verdict.specs() {
             unseen = unseen.or(spec.unseen());
             if spec.all_free() {
                 if after {
-                    let line = self.err_style.green(&words::spec_free(&spec.spec));
+                    let line = self.err_style.green(&words::spec_free(spec.spec()));
                     self.note(&line);
                 } else {
-                    free.push(spec.spec);
+                    free.push(*spec.spec());
                 }
                 continue;
             }
-            for p in &spec.ports {
-                self.port_line(p, after, &verdict.spared, details);
+            for p in spec.ports() {
+                self.port_line(p, after, verdict.spared(), details);
             }
             let quiet = spec.quiet_ports();
-            if quiet > 0 && spec.spec.first != spec.spec.last {
-                let others = words::others(&spec.spec, quiet);
+            if quiet > 0 && spec.spec().first != spec.spec().last {
+                let others = words::others(spec.spec(), quiet);
                 if after {
                     let line = self.err_style.green(&format!("{others} are free"));
                     self.note(&line);
@@ -253,25 +277,14 @@ impl Printer for HumanPrinter {
         let line = match event {
             Event::Sent(report, signal) => words::signalled(report, signal, details),
             Event::NotSent(report) => words::not_signalled(report.pid, &report.outcome, details),
-            Event::Escalating { report, waited } if waited.is_zero() => format!(
-                "killing {} instead (--escalate)",
-                words::who(report.pid, details)
-            ),
-            Event::Escalating { report, waited } => format!(
-                "{} is still running after {}; killing it",
-                words::who(report.pid, details),
-                words::waited(waited)
-            ),
-            Event::StillRunning { report, waited } => self.err_style.red(&format!(
-                "{} is still running after {}{}",
-                words::who(report.pid, details),
-                words::waited(waited),
-                if report.signal == Some(Signal::Terminate) {
-                    "; use -k or --escalate to force it"
-                } else {
-                    ""
-                }
-            )),
+            Event::Released(report) => words::released(report.pid, details),
+            Event::Escalating { report, waited } if waited.is_zero() => {
+                words::escalating_at_once(report.pid, details)
+            }
+            Event::Escalating { report, waited } => words::escalating(report.pid, waited, details),
+            Event::StillRunning { report, waited } => self
+                .err_style
+                .red(&words::still_running(report, waited, details)),
         };
         self.note(&line);
     }
@@ -337,7 +350,7 @@ fn shared_notes(found: &Lookup, details: &Known) -> Vec<String> {
         .map(|(port, proto, uid)| {
             format!(
                 "port {port}/{proto}: the socket belongs to uid {uid} ({}), whose processes may \
-                 hold it too without your seeing them; {}",
+                 hold it too without your seeing them{}",
                 details.user(uid),
                 details.privilege_hint()
             )

@@ -12,7 +12,7 @@ use super::{Known, Printer, words};
 use crate::container::{Container, EndOutcome, Ending};
 use crate::exit_codes::ExitCode;
 use crate::judge::Role;
-use crate::judge::{PortVerdict, Status, Verdict};
+use crate::judge::{HiddenSocket, PortVerdict, Status, Verdict};
 use crate::kill::{Event, Outcome, Report};
 use crate::lookup::Lookup;
 use crate::model::{BoundVisibility, Family, Hidden, Owner, Signal, Socket, Text};
@@ -102,7 +102,8 @@ struct JsonSocket {
     #[serde(skip_serializing_if = "Option::is_none")]
     netns: Option<JsonNetns>,
     /// A hidden socket: why its owner cannot be seen (`other_user`, `hidepid`,
-    /// `unreadable`, `other_pid_namespace`, `kernel`, `no_process`).
+    /// `unreadable`, `other_pid_namespace`, `kernel`, `no_process`; on Windows
+    /// `binder_exited`, `reserved`, `unlisted`).
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
     /// A hidden socket: the sentence the human output says about it.
@@ -181,15 +182,27 @@ struct JsonPort {
     /// Newcomers that took the port after the signal: only when there are any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     retaken_by: Vec<JsonNewcomer>,
-    /// How long after it was found free the settle watch saw it taken.
+    /// How long after it was found free the settle watch saw newcomers take it (with
+    /// `retaken_by`).
     #[serde(skip_serializing_if = "Option::is_none")]
     retaken_after_ms: Option<u64>,
+    /// Status bound_briefly: how long after it was found free the settle watch saw it
+    /// bound by a socket that was gone, with its process, before rekt could name them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_briefly_after_ms: Option<u64>,
+    /// After -t/-k: the sockets on it whose owners cannot be seen, with why (before a
+    /// signal they are in the document's `hidden`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hidden_by: Vec<JsonSocket>,
 }
 
 #[derive(Debug, Serialize)]
 struct JsonNewcomer {
     pid: u32,
     name: Option<Text>,
+    /// It started after the signal (a restart); false: it was already running and took
+    /// the port then.
+    restarted: bool,
     parents: Vec<JsonProcess>,
     unit: Option<JsonUnit>,
     supervisor: Option<JsonSupervisor>,
@@ -296,44 +309,79 @@ struct JsonPlace {
     pids: Vec<u32>,
 }
 
+/// The sockets on a port whose owners cannot be seen.
+fn hidden_sockets(status: &Status) -> &[HiddenSocket] {
+    match status {
+        Status::Held { hidden, .. } => hidden,
+        Status::Hidden { sockets } => sockets,
+        _ => &[],
+    }
+}
+
 fn port(p: &PortVerdict, after: bool, details: &Known) -> JsonPort {
     let mut json = JsonPort {
-        port: p.first,
-        last_port: (p.last != p.first).then_some(p.last),
-        protocol: p.protocol.as_str(),
+        port: p.first(),
+        last_port: (p.last() != p.first()).then_some(p.last()),
+        protocol: p.protocol().as_str(),
         status: "free",
         free: false,
         held_by: Vec::new(),
-        hidden: p.status.has_hidden(),
-        was_held: after.then_some(p.was_held),
+        hidden: p.status().has_hidden(),
+        was_held: after.then_some(p.was_held()),
         blocked_by: Vec::new(),
         netns: Vec::new(),
         published_by: Vec::new(),
         unseen: None,
         message: None,
-        watched_ms: p.watched.as_millis() as u64,
+        watched_ms: p.after().map_or(0, |a| a.watched.as_millis() as u64),
         retaken_by: p
-            .newcomers
+            .newcomers()
             .iter()
-            .map(|&pid| {
+            .map(|n| {
+                let pid = n.pid;
                 let context = details.context(pid).cloned().unwrap_or_default();
                 JsonNewcomer {
                     pid,
                     name: details.info(pid).and_then(|i| i.name.clone()),
+                    restarted: n.restarted,
                     parents: parents(&context, details),
                     unit: unit(&context),
                     supervisor: supervisor(&context),
                 }
             })
             .collect(),
-        retaken_after_ms: p.retaken_after.map(|d| d.as_millis() as u64),
+        retaken_after_ms: p
+            .after()
+            .filter(|a| !a.newcomers.is_empty())
+            .and_then(|a| a.retaken_after)
+            .map(|d| d.as_millis() as u64),
+        bound_briefly_after_ms: None,
+        hidden_by: Vec::new(),
     };
-    match &p.status {
+    if after {
+        json.hidden_by = hidden_sockets(p.status())
+            .iter()
+            .map(|h| JsonSocket {
+                reason: h.reason.as_ref().map(reason_name),
+                message: Some(words::hidden(&h.socket, h.reason.as_ref(), details)),
+                ..socket(&h.socket, &Lookup::default(), details)
+            })
+            .collect();
+    }
+    match p.status() {
         Status::Held { pids, .. } => {
             json.status = "held";
             json.held_by = pids.clone();
         }
         Status::Hidden { .. } => json.status = "hidden",
+        Status::BoundBriefly { .. } => {
+            json.status = "bound_briefly";
+            json.bound_briefly_after_ms = p
+                .after()
+                .and_then(|a| a.retaken_after)
+                .map(|d| d.as_millis() as u64);
+            json.message = Some(words::bound_briefly(p));
+        }
         Status::Blocked { lingering } => {
             json.status = "blocked";
             json.blocked_by = lingering
@@ -345,10 +393,10 @@ fn port(p: &PortVerdict, after: bool, details: &Known) -> JsonPort {
                 })
                 .collect();
             json.message = Some(words::blocked(
-                p.first,
-                p.protocol,
+                p.first(),
+                p.protocol(),
                 lingering,
-                after && p.was_held,
+                after && p.was_held(),
             ));
         }
         Status::Elsewhere { places } => {
@@ -367,7 +415,7 @@ fn port(p: &PortVerdict, after: bool, details: &Known) -> JsonPort {
             json.status = "published";
             json.free = true;
             json.published_by = containers.iter().map(JsonContainer::from).collect();
-            json.message = Some(words::published(p.first, p.protocol, containers, after));
+            json.message = Some(words::published(p.first(), p.protocol(), containers, after));
         }
         Status::Free { unseen } => {
             json.free = true;
@@ -391,6 +439,9 @@ fn reason_name(reason: &Hidden) -> &'static str {
         Hidden::OtherPidNamespace => "other_pid_namespace",
         Hidden::Kernel { .. } => "kernel",
         Hidden::NoProcess => "no_process",
+        Hidden::BinderExited { .. } => "binder_exited",
+        Hidden::Reserved => "reserved",
+        Hidden::Unlisted => "unlisted",
     }
 }
 
@@ -510,6 +561,8 @@ impl JsonPrinter {
 fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Exited => "exited",
+        Outcome::Released => "released",
+        Outcome::HeldBack { .. } => "held_back",
         Outcome::StillRunning => "still_running",
         Outcome::NotWaited => "not_waited",
         Outcome::ViaContainer => "container",
@@ -519,6 +572,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::AlreadyGone => "already_gone",
         Outcome::Declined => "declined",
         Outcome::NoWindows => "no_windows",
+        Outcome::ConsoleOnly => "console_only",
         Outcome::Failed(_) => "failed",
     }
 }
@@ -550,12 +604,12 @@ impl Printer for JsonPrinter {
     fn hidden(&mut self, _: &Lookup, _: bool, _: &Known) {}
 
     fn verdict(&mut self, verdict: &Verdict, details: &Known) {
-        let after = verdict.after_signal;
+        let after = verdict.after_signal();
         self.doc.ports = Some(verdict.entries().map(|p| port(p, after, details)).collect());
         for p in verdict.entries() {
-            if let Status::Elsewhere { places } = &p.status {
+            if let Status::Elsewhere { places } = p.status() {
                 for place in places {
-                    let hint = words::elsewhere(p.first, p.protocol, place);
+                    let hint = words::elsewhere(p.first(), p.protocol(), place);
                     if !self.doc.hints.contains(&hint) {
                         self.doc.hints.push(hint);
                     }

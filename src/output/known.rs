@@ -25,8 +25,9 @@ pub(crate) struct Known {
     interfaces: HashMap<u32, Text>,
     /// rekt's own uid, where sockets carry uids.
     me: Option<u32>,
-    /// What to suggest when something is hidden or denied for lack of privileges.
-    privilege_hint: &'static str,
+    /// What to suggest when something is hidden or denied for lack of privileges, when
+    /// following it can help.
+    privilege_hint: Option<&'static str>,
 }
 
 impl Known {
@@ -97,13 +98,16 @@ impl Known {
         self.me
     }
 
-    /// What to suggest when something is hidden or denied for lack of privileges.
-    pub(crate) fn privilege_hint(&self) -> &'static str {
+    /// `; try sudo`: what to suggest when something is hidden or denied for lack of
+    /// privileges, after a sentence; nothing when no privilege rekt could be given would
+    /// help (on Windows, once it runs elevated).
+    pub(crate) fn privilege_hint(&self) -> String {
         self.privilege_hint
+            .map_or_else(String::new, |hint| format!("; {hint}"))
     }
 
     /// Records who rekt runs as and what would give it more privileges.
-    pub(crate) fn set_caller(&mut self, me: Option<u32>, privilege_hint: &'static str) {
+    pub(crate) fn set_caller(&mut self, me: Option<u32>, privilege_hint: Option<&'static str>) {
         self.me = me;
         self.privilege_hint = privilege_hint;
     }

@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::model::{AcquireError, NetNs, Owner, Ownership, ProcessInfo, ProcessStat, Protection};
-use crate::model::{Blockers, SendError, Signal, Socket, Text};
+use crate::model::{Blockers, Clock, SendError, Signal, Socket, Text};
 use crate::query::Query;
 
 #[cfg(target_os = "linux")]
@@ -61,6 +61,13 @@ pub trait Backend {
 
     /// What to suggest when something is hidden or denied for lack of privileges.
     const PRIVILEGE_HINT: &'static str;
+
+    /// [`Backend::PRIVILEGE_HINT`] when following it can help, which is all the time by
+    /// default. Windows gives none once rekt runs elevated: that is all an Administrator
+    /// can do, and what is denied then (a protected process) no privilege opens.
+    fn privilege_hint() -> Option<&'static str> {
+        Some(Self::PRIVILEGE_HINT)
+    }
 
     /// Whether the OS has network namespaces (`--all-netns`).
     const HAS_NETNS: bool;
@@ -112,6 +119,18 @@ pub trait Backend {
         None
     }
 
+    /// `pid`'s children, where the OS lists them. A parent that waits (a shell loop's
+    /// `sleep`) shows what it will do next.
+    fn children(_pid: u32) -> Vec<u32> {
+        Vec::new()
+    }
+
+    /// Now, in the unit of [`ProcessStat::started`], where the OS gives one: whether a
+    /// process started after a moment is told by comparing the two.
+    fn clock() -> Option<Clock> {
+        None
+    }
+
     /// The lines of `pid`'s control-group membership (`/proc/PID/cgroup`: `0::/path`,
     /// `1:name=systemd:/path`), each as read. Empty where the OS has none or they are
     /// unreadable. Which unit they name is `context`'s business.
@@ -131,6 +150,14 @@ pub trait Backend {
     /// `SUPERVISOR_PROCESS_NAME`).
     fn environment(_pid: u32, _names: &[&str]) -> Vec<(String, Text)> {
         Vec::new()
+    }
+
+    /// The system service that `pid` runs, which the system's service manager would start
+    /// again (Windows: the service control manager; in a process that hosts several
+    /// services, the one whose module opened the port's socket, when the system says).
+    /// `None` for a process that is no service, and where the OS has no such manager.
+    fn service(_pid: u32) -> Option<Text> {
+        None
     }
 
     /// The PIDs of the processes whose command name is `name` (a daemon whose settings
@@ -178,6 +205,13 @@ pub trait Backend {
     /// recycled since the lookup is never signalled.
     fn pin(owner: &Owner) -> Result<Self::Target, AcquireError>;
 
+    /// Pins `owner` as [`Backend::pin`] does, only to wait for it ([`Backend::wait_for_exit`]),
+    /// never to signal it: with the least rights that takes, which may be granted where
+    /// the right to signal is not (Windows: SYNCHRONIZE alone). By default, `pin`.
+    fn watch(owner: &Owner) -> Result<Self::Target, AcquireError> {
+        Self::pin(owner)
+    }
+
     /// Waits until every target has exited or `timeout` passes; says which have exited.
     fn wait_for_exit(targets: &[&Self::Target], timeout: Duration) -> Vec<bool>;
 }
@@ -190,6 +224,13 @@ pub trait Handle {
 
     /// Whether it has exited.
     fn has_exited(&self) -> bool;
+
+    /// Whether it still holds one of the sockets it was pinned for: a process that closed
+    /// them (a server draining its connections after SIGTERM) has let go of the port. By
+    /// default, as long as it runs.
+    fn holds(&self) -> bool {
+        !self.has_exited()
+    }
 
     /// Whether it is stopped (SIGSTOP, Ctrl-Z), so that it cannot act on a polite request
     /// until it is continued. Windows has no stopped state.

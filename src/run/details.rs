@@ -75,7 +75,7 @@ impl Details {
     /// lookup that needs none of them.
     pub(crate) fn learn_names(&mut self, found: &Lookup, privileged: bool) {
         let me = Os::current_uid();
-        self.known.set_caller(me, Os::PRIVILEGE_HINT);
+        self.known.set_caller(me, Os::privilege_hint());
         let mut uids: BTreeSet<u32> = found
             .ownership
             .hidden

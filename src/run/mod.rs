@@ -3,26 +3,29 @@
 //! settle, and decide the exit code. What is said at each step, and how, is the printer's
 //! business (`output`); this module only decides what happened.
 
+mod act;
 mod details;
 mod options;
+mod plan;
+mod recheck;
 
 pub(crate) use details::Details;
 pub(crate) use options::Options;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, IsTerminal};
-use std::time::{Duration, Instant};
+use std::io;
+use std::time::Duration;
 
-use crate::container::{self, Container, EndOutcome, Ending, Job, Resolver};
+use crate::container::{self, Container, Resolver};
 use crate::exit_codes::ExitCode;
-use crate::judge::{self, Circumstances, Decision, Forwarding, Role, Status, Verdict};
-use crate::kill::{self, Outcome, Pinned, Policy, Report};
-use crate::lookup::watch;
+use crate::judge::{self, Circumstances, Forwarding, Verdict};
+use crate::kill::{self, Policy};
 use crate::lookup::{Elsewhere, Lookup, Scope, Search, lookup_in, lookup_with_hints};
-use crate::model::{Owner, Protocol, Socket};
+use crate::model::Protocol;
 use crate::output::{self, Format, Printer};
 use crate::platform::{Backend, Os};
 use crate::supervision;
+use recheck::Signalled;
 
 /// Runs `opts` to the end and returns the exit code.
 pub(crate) fn run(opts: &Options) -> ExitCode {
@@ -66,8 +69,10 @@ impl Run<'_> {
         if self.opts.is_list() {
             return ExitCode::Success;
         }
-        let mut before = Verdict::judge(&self.opts.query, &found, &elsewhere, None);
-        self.find_published(&mut before);
+        let resolver = &mut self.containers;
+        let before = Verdict::before(&self.opts.query, &found, &elsewhere, |port, protocol| {
+            published(resolver, port, protocol)
+        });
         let Some(policy) = self.opts.action else {
             self.printer.verdict(&before, self.details.known());
             return before.exit_code();
@@ -77,15 +82,23 @@ impl Run<'_> {
             self.printer.verdict(&before, self.details.known());
             return before.exit_code();
         }
+        self.act(&found, &before, policy)
+    }
+
+    /// Ends the owners of the ports under `policy` (after the lookup `found` and its
+    /// verdict `before`): plan, pin, ask, signal, look again, watch, and the exit code.
+    fn act(&mut self, found: &Lookup, before: &Verdict, policy: Policy) -> ExitCode {
         pause_for_tests();
-        let (targets, containers, mut reports) = self.plan(&found.ownership.owners, &before);
-        // Who started each owner, known before it is signalled: the newcomer that takes the
-        // port later is recognised by it.
+        let plan = self.plan(&found.ownership.owners, before);
+        let (targets, containers, mut reports) = (plan.targets, plan.containers, plan.reports);
+        // Read while the owners still run: who started them, and who could again.
+        let callers = supervision::callers();
         let parents: BTreeSet<u32> = targets
             .iter()
             .filter_map(|o| Os::process_stat(o.pid)?.parent)
-            .filter(|&p| p != 1)
+            .filter(|&p| p != 1 && !callers.contains(&p))
             .collect();
+        let restarters = self.restarters(&targets);
         let (pinned, early) = kill::pin(targets.iter().copied());
         for report in &early {
             self.printer.skipped(report, self.details.known());
@@ -101,13 +114,22 @@ impl Run<'_> {
                 return code;
             }
         };
-        let ended = self.end_containers(&mut containers, &found, policy);
+        // The moment of the signal: a process that started after it is a restart.
+        let clock = Os::clock();
+        let ended = self.end_containers(&mut containers, found, policy);
         reports.extend(self.signal(&pinned, policy));
         drop(pinned);
         reports.sort_by_key(|r| r.pid);
         self.printer.outcomes(&reports, self.details.known());
-        let signalled = reports.iter().any(|r| r.signal.is_some());
-        let after = match self.recheck(&found, &before, &targets, &parents, signalled) {
+        let signalled = Signalled {
+            found,
+            targets: &targets,
+            restarters: &restarters,
+            parents: &parents,
+            clock,
+            sent: reports.iter().any(|r| r.signal.is_some()),
+        };
+        let after = match self.recheck(before, &signalled) {
             Ok(after) => after,
             Err(e) => {
                 self.printer.recheck_failed(&e);
@@ -166,20 +188,6 @@ impl Run<'_> {
         forwarders
     }
 
-    /// A port that no socket holds here may still be published by a running container
-    /// (NAT rules alone: CNI portmap, a Kubernetes hostPort, a killed forwarder). Asked only
-    /// when some port is free and an engine socket exists.
-    fn find_published(&mut self, verdict: &mut Verdict) {
-        let free = verdict
-            .entries()
-            .any(|p| matches!(p.status, Status::Free { .. }));
-        if !free || !self.containers.any_engine() {
-            return;
-        }
-        let resolver = &mut self.containers;
-        verdict.publish(|port, protocol| resolver.publishing(port, protocol));
-    }
-
     /// Decides each owner's role (`roles`): rekt's callers, forwarders, clients, holders.
     fn assign_roles(&mut self, found: &Lookup, forwarders: BTreeMap<u32, Forwarding>) {
         if found.ownership.owners.is_empty() {
@@ -221,322 +229,6 @@ impl Run<'_> {
         self.printer.hidden(found, privileged, self.details.known());
     }
 
-    /// The plan: the owners to signal, the containers to end through their engines, and
-    /// a report for each owner that is not signalled (refused: rekt's callers and protected
-    /// PIDs; skipped: clients and forwarders, unless asked for; a container's process: its
-    /// container is ended instead). Says each one, and, for the owners to signal, the
-    /// supervisor that may start them again.
-    fn plan<'f>(
-        &mut self,
-        owners: &'f [Owner],
-        before: &Verdict,
-    ) -> (Vec<&'f Owner>, Vec<Job>, Vec<Report>) {
-        let mut targets = Vec::new();
-        let mut containers: Vec<Job> = Vec::new();
-        let mut add = |container: &Container, pid: Option<u32>| match containers
-            .iter_mut()
-            .find(|t| t.container.id == container.id)
-        {
-            Some(t) => t.owners.extend(pid),
-            None => containers.push(Job {
-                container: container.clone(),
-                owners: pid.into_iter().collect(),
-            }),
-        };
-        let mut reports = Vec::new();
-        for owner in owners {
-            let role = self
-                .details
-                .role(owner.pid)
-                .cloned()
-                .unwrap_or(Role::Holder);
-            // What really holds the port: the container a forwarder forwards to, or the
-            // one the owner runs in. It is ended through its engine, which also keeps a
-            // restart policy from bringing it back.
-            let container = match &role {
-                Role::Forwarder(f) => f.container.clone(),
-                Role::Holder | Role::Client => self.details.container(owner.pid).cloned(),
-                Role::Caller(_) | Role::Protected(_) => None,
-            };
-            let decision = role.decision(self.opts.include);
-            if let Some(c) = &container
-                && !matches!(decision, Decision::Refuse)
-            {
-                add(c, Some(owner.pid));
-                if matches!(role, Role::Holder | Role::Client) {
-                    let report = Report::new(owner.pid, Outcome::ViaContainer);
-                    reports.push(report);
-                    continue;
-                }
-            }
-            let report = match decision {
-                Decision::Signal => {
-                    targets.push(owner);
-                    continue;
-                }
-                Decision::Refuse => Report::new(owner.pid, Outcome::Refused),
-                Decision::Skip => Report::new(owner.pid, Outcome::Skipped),
-            };
-            self.printer.skipped(&report, self.details.known());
-            reports.push(report);
-        }
-        for c in before.published() {
-            add(c, None);
-        }
-        if self.printer.wants_details(false, true) {
-            for owner in &targets {
-                if self.details.describe(owner.pid).supervisor.is_some() {
-                    self.printer.supervised(owner.pid, self.details.known());
-                }
-            }
-        }
-        (targets, containers, reports)
-    }
-
-    /// With `-i`, asks before each container is ended and keeps the ones the user said yes
-    /// to; the others are reported declined.
-    fn ask_containers(&mut self, containers: Vec<Job>, policy: Policy) -> Vec<Job> {
-        if !self.opts.interactive {
-            return containers;
-        }
-        let to_tty = self.opts.format == Format::Json;
-        let mut kept = Vec::new();
-        for target in containers {
-            if output::confirm_container(policy.signal, &target.container, to_tty) {
-                kept.push(target);
-            } else {
-                let report = Ending {
-                    job: target,
-                    signal: policy.signal,
-                    outcome: EndOutcome::Declined,
-                };
-                self.printer.container(&report, self.details.known());
-            }
-        }
-        kept
-    }
-
-    /// Ends each container through its engine, and waits (bounded) for the forwarders
-    /// that carried its ports to go with it, so that the ports are looked at afterwards.
-    fn end_containers(
-        &mut self,
-        containers: &mut Vec<Job>,
-        found: &Lookup,
-        policy: Policy,
-    ) -> Vec<Ending> {
-        let mut reports = Vec::new();
-        for target in containers.drain(..) {
-            let report = container::end(target, policy);
-            self.printer.container(&report, self.details.known());
-            if !report.outcome.is_failure() {
-                let carriers: Vec<&Owner> = found
-                    .ownership
-                    .owners
-                    .iter()
-                    .filter(|o| report.job.owners.contains(&o.pid))
-                    .collect();
-                kill::wait_gone(&carriers, CONTAINER_TEARDOWN);
-            }
-            reports.push(report);
-        }
-        reports
-    }
-
-    /// With `-i`, asks before each signal and keeps the owners the user said yes to.
-    fn ask<'f>(
-        &mut self,
-        mut pinned: Vec<Pinned<'f>>,
-        policy: Policy,
-        reports: &mut Vec<Report>,
-    ) -> Vec<Pinned<'f>> {
-        if !self.opts.interactive {
-            return pinned;
-        }
-        // The question names the process, whatever the output format.
-        self.read_details(pinned.iter().map(|p| p.owner.pid));
-        // `--json` keeps stderr for nothing: the question goes to the terminal itself.
-        let to_tty = self.opts.format == Format::Json;
-        pinned.retain(|p| {
-            let pid = p.owner.pid;
-            let yes = output::confirm(policy.signal, pid, self.details.known(), to_tty);
-            if !yes {
-                let report = Report::new(pid, Outcome::Declined);
-                self.printer.skipped(&report, self.details.known());
-                reports.push(report);
-            }
-            yes
-        });
-        pinned
-    }
-
-    /// A range of ports that would signal many processes (`-k 1-65535`) asks once on a
-    /// terminal, unless `--yes`; without a terminal it is refused (exit 2). A single port
-    /// never asks: its owners are what was named.
-    fn confirm_many<'f>(
-        &mut self,
-        pinned: Vec<Pinned<'f>>,
-        containers: usize,
-        reports: &mut Vec<Report>,
-    ) -> Result<Vec<Pinned<'f>>, ExitCode> {
-        let ranged = self.opts.query.ports.iter().any(|s| s.first != s.last);
-        let count = pinned.len() + containers;
-        if !ranged || count <= judge::MANY || self.opts.yes || self.opts.interactive {
-            return Ok(pinned);
-        }
-        let ports = &self.opts.query.ports;
-        let to_tty = self.opts.format == Format::Json;
-        let (yes, code) = if std::io::stdin().is_terminal() {
-            (
-                output::confirm_many(count, ports, to_tty),
-                ExitCode::Partial,
-            )
-        } else {
-            (false, ExitCode::Usage)
-        };
-        if yes {
-            return Ok(pinned);
-        }
-        self.printer
-            .too_many(count, ports, code == ExitCode::Partial);
-        reports.extend(
-            pinned
-                .iter()
-                .map(|p| Report::new(p.owner.pid, Outcome::Declined)),
-        );
-        Err(code)
-    }
-
-    /// Signals the pinned owners, waits, escalates if asked; says each step as it happens.
-    fn signal(&mut self, pinned: &[Pinned<'_>], policy: Policy) -> Vec<Report> {
-        let (printer, details) = (&mut *self.printer, self.details.known());
-        kill::execute(pinned, policy, |event| printer.event(event, details))
-    }
-
-    /// Looks the ports up again and judges them against `before`: survivors, newcomers
-    /// that took a port meanwhile, and ports now free. A port that was held and is free now
-    /// is then watched for the settle time (after a signal was sent), so that a
-    /// supervisor's restart is caught. Owners rekt left alone on purpose (clients, unless
-    /// asked for) are named as still holding their ports, but do not fail the run.
-    fn recheck(
-        &mut self,
-        found: &Lookup,
-        before: &Verdict,
-        targets: &[&Owner],
-        parents: &BTreeSet<u32>,
-        signalled: bool,
-    ) -> io::Result<Verdict> {
-        let old: BTreeSet<u32> = found.ownership.owners.iter().map(|o| o.pid).collect();
-        let (mut now, elsewhere) = self.look_up_after(&old, signalled)?;
-        without_rekt(&mut now);
-        let mut after = Verdict::judge(&self.opts.query, &now, &elsewhere, Some(before));
-        // The engines are asked again: a container rekt stopped publishes nothing now.
-        self.containers.forget_listing();
-        self.find_published(&mut after);
-        // Clients left alone on purpose; a forwarder left alone still holds the port for a
-        // container rekt could not end, which is a failure.
-        after.spared = found
-            .ownership
-            .owners
-            .iter()
-            .filter(|o| {
-                self.details.role(o.pid) == Some(&Role::Client)
-                    && self.details.container(o.pid).is_none()
-                    && !self.opts.include.clients
-            })
-            .map(|o| o.pid)
-            .collect();
-        after.mark_newcomers(&old);
-        let free: Vec<(u16, Protocol)> = after
-            .entries()
-            // Free here: a port held only in another namespace is free here too.
-            .filter(|p| {
-                p.was_held && matches!(p.status, Status::Free { .. } | Status::Elsewhere { .. })
-            })
-            .map(|p| (p.first, p.protocol))
-            .collect();
-        let window = self.settle_time(targets);
-        if signalled && !free.is_empty() && !window.is_zero() {
-            crate::debug!("settle: watching {} port(s) for {window:?}", free.len());
-            let seen = watch::settle(&self.opts.query, self.opts.scope, &free, window)?;
-            let sockets: Vec<Socket> = seen.iter().flat_map(|s| s.sockets.clone()).collect();
-            let mut taken = Lookup {
-                ownership: Os::owners(&sockets)?,
-                ..Lookup::default()
-            };
-            without_rekt(&mut taken);
-            after.settled(&free, window, &seen, &taken, &old);
-        }
-        self.describe_newcomers(&after, parents);
-        let holders: Vec<u32> = after.holders().collect();
-        self.read_details(holders.into_iter());
-        Ok(after)
-    }
-
-    /// The lookup after a signal. An ended owner's socket can outlive it for a moment in a
-    /// table that then names no process for it (PID 0 on Windows: wine lists a killed
-    /// process's UDP socket so): while such a socket is there, look again, for up to
-    /// [`CLOSING`]. One that stays is reported as it is, still holding the port.
-    fn look_up_after(
-        &self,
-        old: &BTreeSet<u32>,
-        signalled: bool,
-    ) -> io::Result<(Lookup, Vec<Elsewhere>)> {
-        let start = Instant::now();
-        loop {
-            let (now, elsewhere) = self.look_up()?;
-            let closing =
-                signalled && !old.contains(&0) && now.ownership.owners.iter().any(|o| o.pid == 0);
-            if !closing || start.elapsed() >= CLOSING {
-                return Ok((now, elsewhere));
-            }
-            crate::debug!("recheck: a socket with no owning process; looking again");
-            std::thread::sleep(watch::INTERVAL);
-        }
-    }
-
-    /// How long to watch a freed port: `--settle`, else [`watch::DEFAULT`], or
-    /// [`watch::SLOW_SUPERVISOR`] when an owner rekt signalled runs under a supervisor that
-    /// waits about a second before a restart.
-    fn settle_time(&mut self, targets: &[&Owner]) -> Duration {
-        if let Some(window) = self.opts.settle {
-            return window;
-        }
-        let slow = targets.iter().any(|o| {
-            self.details
-                .describe(o.pid)
-                .supervisor
-                .as_ref()
-                .is_some_and(|s| s.kind.restarts_slowly())
-        });
-        if slow {
-            watch::SLOW_SUPERVISOR
-        } else {
-            watch::DEFAULT
-        }
-    }
-
-    /// Describes each newcomer (chain, unit, supervisor); one whose parent also started an
-    /// owner that rekt ended, and that shows no other supervisor, was started again by that
-    /// parent (a shell loop, a script that re-forks).
-    fn describe_newcomers(&mut self, after: &Verdict, parents: &BTreeSet<u32>) {
-        if !self.printer.wants_details(false, true) {
-            return;
-        }
-        let newcomers: Vec<u32> = after.entries().flat_map(|p| p.newcomers.clone()).collect();
-        for pid in newcomers {
-            self.details.read(pid);
-            let mut context = self.details.describe(pid).clone();
-            if context.supervisor.is_none()
-                && let Some(&parent) = context.parents.first()
-                && parents.contains(&parent)
-            {
-                let info = self.details.read(parent).clone();
-                context.supervisor = Some(supervision::restarter(parent, &info));
-                self.details.set_context(pid, context);
-            }
-        }
-    }
-
     /// Reads details for the PIDs not already known.
     fn read_details(&mut self, pids: impl Iterator<Item = u32>) {
         for pid in pids {
@@ -545,16 +237,22 @@ impl Run<'_> {
     }
 }
 
-/// How long the check after a signal waits for an ended owner's sockets that the table no
-/// longer gives a process (see `look_up_after`) to close.
-const CLOSING: Duration = Duration::from_secs(1);
-
 /// How long the forwarders of a container that was ended may take to exit with it.
-const CONTAINER_TEARDOWN: Duration = Duration::from_secs(5);
+pub(super) const CONTAINER_TEARDOWN: Duration = Duration::from_secs(5);
+
+/// The running containers that publish `port` for `protocol` with no socket here, when
+/// an engine socket exists (asked only about free ports: NAT rules alone, a CNI portmap, a
+/// Kubernetes hostPort, a killed forwarder).
+fn published(resolver: &mut Resolver, port: u16, protocol: Protocol) -> Vec<Container> {
+    if !resolver.any_engine() {
+        return Vec::new();
+    }
+    resolver.publishing(port, protocol)
+}
 
 /// rekt never lists itself: it holds a port's socket only when it inherited it from its
 /// caller, which is then listed (and refused) in its own right.
-fn without_rekt(found: &mut Lookup) {
+pub(super) fn without_rekt(found: &mut Lookup) {
     let me = std::process::id();
     found.ownership.owners.retain(|o| o.pid != me);
 }

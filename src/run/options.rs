@@ -25,6 +25,9 @@ pub(crate) struct Options {
     /// How long to watch a freed port for a newcomer; `None`: the default, which depends on
     /// the owners' supervisors.
     pub(crate) settle: Option<Duration>,
+    /// Signal the holders rekt may signal even when another holder of the same port keeps
+    /// it held (`--partial`).
+    pub(crate) partial: bool,
     /// Which network namespaces to look in.
     pub(crate) scope: Scope,
 }

@@ -185,7 +185,7 @@ mod tests {
                 .map(|&(_, parent, started)| ProcessStat {
                     parent: (parent != 0).then_some(parent),
                     started: Some(started),
-                    stopped: false,
+                    ..ProcessStat::default()
                 })
         }
     }

@@ -9,16 +9,20 @@
 //! them is done by pure functions below, which the unit tests feed with real lines.
 
 mod ancestry;
+mod restart;
 mod supervisor;
 mod unit;
 
 pub(crate) use ancestry::{Link, ancestry, callers, kind_of};
-pub(crate) use supervisor::{Supervisor, SupervisorKind, restarter, systemd_supervisor};
+pub(crate) use restart::{BUSY, Look, Restarter, RestarterKind, restarters, see, until};
+pub(crate) use supervisor::{
+    Supervisor, SupervisorKind, restarter, service_supervisor, systemd_supervisor,
+};
 pub(crate) use unit::{Unit, unit_of};
 
 use crate::model::ProcessInfo;
 use crate::platform::{Backend, Os};
-use supervisor::supervisor_in_chain;
+use supervisor::{recognise, supervisor_in_chain};
 
 /// Who started a process and what would start it again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,7 +52,8 @@ pub(crate) fn describe(pid: u32, details: &mut impl ReadInfo) -> Context {
     let supervisor = parents
         .iter()
         .find_map(|&p| supervisor_in_chain(pid, p, details.read(p)))
-        .or_else(|| unit.as_ref().and_then(systemd_supervisor));
+        .or_else(|| unit.as_ref().and_then(systemd_supervisor))
+        .or_else(|| Os::service(pid).map(|name| service_supervisor(&name)));
     Context {
         parents,
         unit,

@@ -6,7 +6,7 @@ use super::ancestry::{Link, basename, kind_of, names};
 use super::unit::Unit;
 use crate::model::{ProcessInfo, Text};
 use crate::platform::{Backend, Os};
-use crate::text::shell_word;
+use crate::text::{shell_word, windows_word};
 
 /// What restarts a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,9 @@ pub(crate) enum SupervisorKind {
     /// A container engine, by the container's restart policy (`always`, `unless-stopped`,
     /// `on-failure`): stopping the container through the engine ends it for good.
     Engine,
+    /// A system service (Windows: the service control manager, whose recovery actions may
+    /// restart it): stopping the service ends it for good.
+    Service,
 }
 
 impl SupervisorKind {
@@ -49,13 +52,19 @@ impl SupervisorKind {
             SupervisorKind::Shell => "shell",
             SupervisorKind::Process => "process",
             SupervisorKind::Engine => "engine",
+            SupervisorKind::Service => "service",
         }
     }
 
-    /// Whether it waits about a second before it restarts a program (measured: supervisord
-    /// 1.13-1.19 s, s6-supervise 1.11-1.21 s), longer than the default settle time.
-    pub(crate) fn restarts_slowly(self) -> bool {
-        matches!(self, SupervisorKind::Supervisord | SupervisorKind::S6)
+    /// How long after its program exits it may start it again, so how long a freed port
+    /// is watched for it: about a second for supervisord and s6-supervise (measured 1.11-1.21
+    /// s), then two; within a few hundred milliseconds for the others (pm2 147-302 ms, runsv
+    /// 115-161, supervise 132-224; systemd's default `RestartSec=` is 100 ms), then one.
+    pub(crate) fn restart_window(self) -> std::time::Duration {
+        match self {
+            SupervisorKind::Supervisord | SupervisorKind::S6 => std::time::Duration::from_secs(2),
+            _ => std::time::Duration::from_secs(1),
+        }
     }
 }
 
@@ -97,10 +106,22 @@ pub(crate) fn recognise(info: &ProcessInfo) -> Option<SupervisorKind> {
     {
         return Some(SupervisorKind::Pm2);
     }
+    // Where a process cannot rename itself in its command line (Windows), the daemon is
+    // `node ...\pm2\lib\Daemon.js`, as pm2 starts it.
+    if args.get(1).is_some_and(|a| {
+        let a = a.replace('\\', "/");
+        a.ends_with("/pm2/lib/Daemon.js")
+    }) {
+        return Some(SupervisorKind::Pm2);
+    }
     if named("supervisord") || script("supervisord") {
         return Some(SupervisorKind::Supervisord);
     }
-    if named("nodemon") || script("nodemon") || args.get(1).is_some_and(|a| a.contains("/nodemon/"))
+    if named("nodemon")
+        || script("nodemon")
+        || args
+            .get(1)
+            .is_some_and(|a| a.contains("/nodemon/") || a.contains("\\nodemon\\"))
     {
         return Some(SupervisorKind::Nodemon);
     }
@@ -176,9 +197,21 @@ pub(super) fn supervisor_in_chain(
         SupervisorKind::Systemd
         | SupervisorKind::Shell
         | SupervisorKind::Process
-        | SupervisorKind::Engine => {}
+        | SupervisorKind::Engine
+        | SupervisorKind::Service => {}
     }
     Some(supervisor)
+}
+
+/// A system service as a supervisor (Windows): `sc.exe stop NAME` stops it for good (the
+/// `.exe`, because in PowerShell `sc` may be Set-Content; `Stop-Service NAME` is the same).
+pub(crate) fn service_supervisor(name: &Text) -> Supervisor {
+    Supervisor {
+        kind: SupervisorKind::Service,
+        pid: None,
+        name: Some(name.clone()),
+        stop: Some(format!("sc.exe stop {}", windows_word(name))),
+    }
 }
 
 /// A systemd service as a supervisor: `systemctl stop`, or `systemctl --user stop` for a
@@ -301,6 +334,48 @@ mod tests {
             other.stop.unwrap().starts_with("systemctl --user -M "),
             "another user's unit is stopped in that user's manager"
         );
+    }
+
+    #[test]
+    fn windows_command_lines_name_pm2_and_nodemon() {
+        // On Windows a process cannot retitle its command line: pm2's daemon is the node
+        // running pm2's Daemon.js, and nodemon's paths use backslashes.
+        let god = info(
+            "node.exe",
+            &[
+                r"C:\Program Files\nodejs\node.exe",
+                r"C:\Users\dev\AppData\Roaming\npm\node_modules\pm2\lib\Daemon.js",
+            ],
+        );
+        assert_eq!(recognise(&god), Some(SupervisorKind::Pm2));
+        let nodemon = info(
+            "node.exe",
+            &[
+                "node",
+                r"C:\Users\dev\AppData\Roaming\npm\node_modules\nodemon\bin\nodemon.js",
+                "app.js",
+            ],
+        );
+        assert_eq!(recognise(&nodemon), Some(SupervisorKind::Nodemon));
+        let shim = info(
+            "node.exe",
+            &["node", r"C:\app\node_modules\nodemon\lib\cli.js"],
+        );
+        assert_eq!(recognise(&shim), Some(SupervisorKind::Nodemon));
+        // Another script called Daemon.js is not pm2's.
+        let other = info("node.exe", &["node", r"C:\app\lib\Daemon.js"]);
+        assert_eq!(recognise(&other), None);
+    }
+
+    #[test]
+    fn services_stop_through_the_service_manager() {
+        let s = service_supervisor(&Text::from("W3SVC"));
+        assert_eq!(s.kind, SupervisorKind::Service);
+        assert_eq!(s.stop.as_deref(), Some("sc.exe stop W3SVC"));
+        assert_eq!(s.pid, None);
+        let spaced = service_supervisor(&Text::from("My App \"x\""));
+        assert_eq!(spaced.stop.as_deref(), Some("sc.exe stop \"My App x\""));
+        assert_eq!(windows_word(&Text::from("")), "\"\"");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::super::Known;
 use super::{chain, container, list, supervisor, waited, who};
 use crate::container::Container;
 use crate::judge::{Place, PortVerdict};
-use crate::model::{BoundVisibility, Hidden, Lingering, Protocol, Signal, Socket};
+use crate::model::{BoundVisibility, Heir, Hidden, Lingering, Protocol, Signal, Socket};
 use crate::query::PortSpec;
 use crate::supervision::SupervisorKind;
 
@@ -33,19 +33,24 @@ pub(crate) fn elsewhere(port: u16, protocol: Protocol, place: &Place) -> String 
     )
 }
 
-/// After a signal, a port that a newcomer took: `port 18600/tcp was taken again 130ms
-/// after it was free, by 4321 (python3), started by 4100 (bash) < 900 (sshd); the shell
-/// 4100 (bash) started it again; to stop it for good: kill 4100, then run rekt again`.
-pub(crate) fn retaken(status: &PortVerdict, details: &Known) -> String {
-    let port = format!("port {}/{}", status.first, status.protocol);
-    let when = match status.retaken_after {
+/// After a signal, a port that restarted processes took: `port 18600/tcp was taken again
+/// 130ms after it was free, by 4321 (python3), started by 4100 (bash) < 900 (sshd); the
+/// shell 4100 (bash) started it again; to stop it for good: kill 4100, then run rekt
+/// again`. `None` when no newcomer started after the signal.
+pub(crate) fn retaken(status: &PortVerdict, details: &Known) -> Option<String> {
+    let restarted: Vec<u32> = newcomers(status, true);
+    if restarted.is_empty() {
+        return None;
+    }
+    let port = format!("port {}/{}", status.first(), status.protocol());
+    let when = match status.after().and_then(|a| a.retaken_after) {
         Some(after) => format!(" {} after it was free,", waited(after)),
         None => String::new(),
     };
-    let by = list(status.newcomers.iter().map(|&p| who(p, details)));
+    let by = list(restarted.iter().map(|&p| who(p, details)));
     let mut line = format!("{port} was taken again{when} by {by}");
     // The first newcomer with a context speaks for the rest (a server and its workers).
-    let context = status.newcomers.iter().find_map(|&p| details.context(p));
+    let context = restarted.iter().find_map(|&p| details.context(p));
     if let Some(context) = context {
         if !context.parents.is_empty() {
             line.push_str(&format!(
@@ -68,11 +73,63 @@ pub(crate) fn retaken(status: &PortVerdict, details: &Known) -> String {
                     SupervisorKind::Shell | SupervisorKind::Process => ", then run rekt again",
                     _ => "",
                 };
-                line.push_str(&format!("; to stop it for good: {stop}{then}"));
+                line.push_str(&format!(
+                    "; to stop it for good: {stop}{then}{}",
+                    super::powershell(s)
+                ));
             }
         }
     }
-    line
+    Some(line)
+}
+
+/// After a signal, a port that processes which were already running took: `port 8000/tcp
+/// was taken by 4321 (python3), which was already running before the signal (not a
+/// restart)`. `None` when every newcomer started after the signal.
+pub(crate) fn taken_by_running(status: &PortVerdict, details: &Known) -> Option<String> {
+    let running = newcomers(status, false);
+    let (which, was) = match running.len() {
+        0 => return None,
+        1 => ("", "was"),
+        _ => ("es", "were"),
+    };
+    let when = match status.after().and_then(|a| a.retaken_after) {
+        Some(after) => format!(" {} after it was free,", waited(after)),
+        None => String::new(),
+    };
+    Some(format!(
+        "port {}/{} was taken{when} by {}, which {was} already running before the signal \
+         (process{which} that did not hold the port then; not a restart)",
+        status.first(),
+        status.protocol(),
+        list(running.iter().map(|&p| who(p, details)))
+    ))
+}
+
+/// The newcomers of a port that started after the signal (`restarted`) or before it.
+fn newcomers(status: &PortVerdict, restarted: bool) -> Vec<u32> {
+    status
+        .newcomers()
+        .iter()
+        .filter(|n| n.restarted == restarted)
+        .map(|n| n.pid)
+        .collect()
+}
+
+/// After a signal, a port the settle watch saw bound again by a socket that was gone, with
+/// its process, before rekt could name them.
+pub(crate) fn bound_briefly(status: &PortVerdict) -> String {
+    let when = match status.after().and_then(|a| a.retaken_after) {
+        Some(after) => format!(" {} after it was free", waited(after)),
+        None => String::new(),
+    };
+    format!(
+        "port {}/{} was bound again{when}, briefly: the socket was closed (or its process \
+         exited) before rekt could see whose it was; something keeps binding it, so it may \
+         not be free when you bind it",
+        status.first(),
+        status.protocol()
+    )
 }
 
 /// Why a socket has no visible owner, as the one line about it:
@@ -86,11 +143,11 @@ pub(crate) fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Known) 
     let hint = details.privilege_hint();
     match reason {
         Some(Hidden::OtherUser) => {
-            format!("{port} is held by a process{whose} that you cannot see; {hint}")
+            format!("{port} is held by a process{whose} that you cannot see{hint}")
         }
         Some(Hidden::HiddenPid) => format!(
             "{port} is held by a process{whose} that /proc hides from you (it is mounted \
-             with hidepid); {hint}"
+             with hidepid){hint}"
         ),
         Some(Hidden::Unreadable { pids }) => {
             let which = match pids.as_slice() {
@@ -122,7 +179,64 @@ pub(crate) fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Known) 
              tunnel such as WireGuard, or NFS) or one in flight between processes over a unix \
              socket (SCM_RIGHTS); rekt cannot tell which, and there is nothing to signal"
         ),
+        Some(Hidden::BinderExited { binder, heirs }) => format!(
+            "{port} is held by a socket that PID {binder} created and that outlived it: that \
+             process has exited (the socket table names the process that bound a socket, not \
+             the one that holds it now){}",
+            heirs_clause(heirs)
+        ),
+        Some(Hidden::Reserved) => format!(
+            "{port} is reserved by the system (an excluded port range; see `netsh int {} show \
+             excludedportrange protocol={}`): no socket is listed, yet a bind() there is \
+             refused, and there is nothing to signal",
+            ip_version(socket),
+            socket.protocol
+        ),
+        Some(Hidden::Unlisted) => format!(
+            "{port} is held by a socket the tables do not show (a bind() there finds it in \
+             use; the socket tables leave out sockets that are bound but neither listening \
+             nor connected), so no process can be named"
+        ),
         None => format!("{port} is held by a socket{whose} whose owner rekt cannot see"),
+    }
+}
+
+/// `a process that inherited the socket from PID 900, which has exited; the likely holder
+/// is its child 1204 (node.exe), ...`: a hidden holder, after a signal.
+pub(crate) fn inherited(binder: u32, heirs: &[Heir]) -> String {
+    format!(
+        "a process that inherited the socket from PID {binder}, which has exited{}",
+        heirs_clause(heirs)
+    )
+}
+
+/// `ipv4` or `ipv6`, as netsh names a socket's family.
+fn ip_version(socket: &Socket) -> &'static str {
+    match socket.family {
+        crate::model::Family::V4 => "ipv4",
+        crate::model::Family::V6 => "ipv6",
+    }
+}
+
+/// `; the likely holder is its child 5120 (node.exe), ...`, or why none is named.
+fn heirs_clause(heirs: &[Heir]) -> String {
+    let named = |h: &Heir| match &h.name {
+        Some(name) => format!("{} ({name})", h.pid),
+        None => h.pid.to_string(),
+    };
+    match heirs {
+        [] => "; none of its children that could have inherited it is still running, so \
+               rekt cannot name the holder"
+            .into(),
+        [one] => format!(
+            "; the likely holder is its child {}, started after the bind, which inherited it",
+            named(one)
+        ),
+        many => format!(
+            "; the likely holders are its children {}, started after the bind, which may have \
+             inherited it",
+            list(many.iter().map(named))
+        ),
     }
 }
 
@@ -130,11 +244,11 @@ pub(crate) fn hidden(socket: &Socket, reason: Option<&Hidden>, details: &Known) 
 pub(crate) fn hidden_owner(reason: Option<&Hidden>, details: &Known) -> String {
     match reason {
         Some(Hidden::OtherUser) => format!(
-            "another user's process, which you cannot see; {}",
+            "another user's process, which you cannot see{}",
             details.privilege_hint()
         ),
         Some(Hidden::HiddenPid) => format!(
-            "another user's process, which /proc (mounted with hidepid) hides from you; {}",
+            "another user's process, which /proc (mounted with hidepid) hides from you{}",
             details.privilege_hint()
         ),
         Some(Hidden::Unreadable { .. }) => "a process whose fds cannot be read even with \
@@ -147,6 +261,16 @@ pub(crate) fn hidden_owner(reason: Option<&Hidden>, details: &Known) -> String {
         Some(Hidden::Kernel { kind, .. }) => format!("the kernel (a {kind} device)"),
         Some(Hidden::NoProcess) => "no process: the kernel's own socket, or one in flight \
                                     between processes over a unix socket"
+            .into(),
+        Some(Hidden::BinderExited { binder, heirs }) => format!(
+            "not PID {binder}, which created the socket and has exited{}",
+            heirs_clause(heirs)
+        ),
+        Some(Hidden::Reserved) => "no process: the system reserves the port (an excluded \
+                                   port range)"
+            .into(),
+        Some(Hidden::Unlisted) => "a socket the tables do not show (bound, neither listening \
+                                   nor connected)"
             .into(),
         None => "not a visible process".into(),
     }
@@ -254,6 +378,81 @@ pub(crate) fn published(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sockets_without_a_listed_owner_say_why() {
+        use crate::model::{Family, SocketKey, State, Text};
+        let socket = |local: &str, protocol| Socket {
+            protocol,
+            family: if local.starts_with('[') {
+                Family::V6
+            } else {
+                Family::V4
+            },
+            local: local.parse().unwrap(),
+            state: State::Bound,
+            uid: None,
+            key: SocketKey::Pid(900),
+        };
+        let tcp = socket("0.0.0.0:50000", Protocol::Tcp);
+        let details = Known::default();
+        assert_eq!(
+            hidden(&tcp, Some(&Hidden::Reserved), &details),
+            "port 50000/tcp is reserved by the system (an excluded port range; see `netsh int \
+             ipv4 show excludedportrange protocol=tcp`): no socket is listed, yet a bind() \
+             there is refused, and there is nothing to signal"
+        );
+        let udp6 = socket("[::]:50000", Protocol::Udp);
+        let line = hidden(&udp6, Some(&Hidden::Reserved), &details);
+        assert!(
+            line.contains("`netsh int ipv6 show excludedportrange protocol=udp`"),
+            "{line}"
+        );
+        let line = hidden(&tcp, Some(&Hidden::Unlisted), &details);
+        assert!(
+            line.starts_with("port 50000/tcp is held by a socket the tables do not show"),
+            "{line}"
+        );
+
+        let heir = |pid, name: &str| Heir {
+            pid,
+            name: Some(Text::from(name)),
+        };
+        let gone = |heirs| Hidden::BinderExited { binder: 900, heirs };
+        let line = hidden(&tcp, Some(&gone(vec![heir(1204, "node.exe")])), &details);
+        assert_eq!(
+            line,
+            "port 50000/tcp is held by a socket that PID 900 created and that outlived it: that \
+             process has exited (the socket table names the process that bound a socket, not \
+             the one that holds it now); the likely holder is its child 1204 (node.exe), \
+             started after the bind, which inherited it"
+        );
+        let two = gone(vec![
+            heir(1204, "node.exe"),
+            Heir {
+                pid: 1300,
+                name: None,
+            },
+        ]);
+        let line = hidden(&tcp, Some(&two), &details);
+        assert!(
+            line.ends_with(
+                "; the likely holders are its children 1204 (node.exe), 1300, started after \
+                 the bind, which may have inherited it"
+            ),
+            "{line}"
+        );
+        let line = hidden(&tcp, Some(&gone(Vec::new())), &details);
+        assert!(line.ends_with("so rekt cannot name the holder"), "{line}");
+        // A name is another process's choice: printed escaped.
+        let line = hidden(&tcp, Some(&gone(vec![heir(7, "x\x1b[2J")])), &details);
+        assert!(line.contains("7 (x\\e[2J)"), "{line}");
+        assert_eq!(
+            hidden_owner(Some(&gone(vec![heir(7, "a.exe")])), &details),
+            "not PID 900, which created the socket and has exited; the likely holder is its \
+             child 7 (a.exe), started after the bind, which inherited it"
+        );
+    }
 
     #[test]
     fn ports_are_plural_unless_one_port() {

@@ -4,8 +4,11 @@ use super::super::Known;
 use super::{container, forwarding, ports};
 use crate::judge::{Relation, Role};
 use crate::kill::{Guard, Outcome, Report};
-use crate::model::{Protection, Signal};
+use std::time::Duration;
+
+use crate::model::{Protection, Protocol, Signal, Text};
 use crate::query::PortSpec;
+use crate::text::windows_word;
 
 /// `1234 (node)`, or just `1234` when the name is unknown.
 pub(crate) fn who(pid: u32, details: &Known) -> String {
@@ -39,13 +42,47 @@ pub(crate) fn protection(p: &Protection) -> String {
                                 bootout system/LABEL`, or `gui/$(id -u)/LABEL` for your own \
                                 agents)"
             .into(),
-        Protection::System => "PID 4 is the System process: the kernel's HTTP server \
-                               (http.sys) holds the port for a service or a URL reservation \
-                               (IIS, WinRM, SSRS, WebDAV, ...); `netsh http show servicestate` \
-                               names the process that registered it, and stopping that service \
-                               (or `netsh http delete urlacl URL=...`) frees the port"
+        Protection::System => "PID 4 is the System process (the kernel and its drivers), which \
+                               no program may end, whatever its privileges. On 445 and 139 it \
+                               is file sharing (SMB, NetBIOS over TCP/IP): the Server service \
+                               (LanmanServer) and its drivers. On other ports it is mostly the \
+                               kernel's HTTP server (http.sys) holding the port for a service \
+                               or a URL reservation (IIS, WinRM, SSRS, WebDAV, ...): `netsh \
+                               http show servicestate` names the process that registered it, \
+                               and stopping that service (or `netsh http delete urlacl \
+                               URL=...`) frees the port"
             .into(),
+        Protection::ProtectedProcess => "it is a protected process (such as csrss.exe, an \
+                                         antimalware service or LSA): Windows lets no \
+                                         program end it, whatever its privileges"
+            .into(),
+        Protection::ServiceHost { services, holder } => service_host(services, holder.as_ref()),
     }
+}
+
+/// Why a process that hosts several services is not signalled, and what to stop instead.
+fn service_host(services: &[Text], holder: Option<&Text>) -> String {
+    let shown = 6;
+    let mut names = super::list(services.iter().take(shown));
+    if services.len() > shown {
+        names.push_str(&format!(", and {} more", services.len() - shown));
+    }
+    let instead = match holder {
+        Some(name) => {
+            let word = windows_word(name);
+            format!(
+                "the port is the service {name}'s: stop it alone with `sc.exe stop {word}` \
+                 (PowerShell: `Stop-Service {word}`)"
+            )
+        }
+        None => "stop the service that holds the port alone with `sc.exe stop NAME` \
+                 (PowerShell: `Stop-Service NAME`)"
+            .into(),
+    };
+    format!(
+        "it hosts {} services ({names}), and ending it would end every one of them; {instead}",
+        services.len()
+    )
 }
 
 /// Why an owner in `role` is not signalled: `it is rekt's caller (python3)`.
@@ -94,9 +131,16 @@ pub(crate) fn outcome_detail(pid: u32, outcome: &Outcome, details: &Known) -> Op
         Outcome::ViaContainer => Some(details.container(pid).map_or_else(String::new, |c| {
             format!("it runs in {}, which rekt ended instead", container(c))
         })),
-        Outcome::Denied(e) => Some(format!("{e}; {}", details.privilege_hint())),
+        Outcome::Denied(e) => Some(format!("{e}{}", details.privilege_hint())),
         Outcome::Failed(e) => Some(e.to_string()),
         Outcome::NoWindows => Some(no_windows().into()),
+        Outcome::HeldBack {
+            port,
+            protocol,
+            blocker,
+        } => Some(held_back(*port, *protocol, *blocker, details)),
+        Outcome::Released => Some("it closed its sockets on the port and is still running".into()),
+        Outcome::ConsoleOnly => Some(console_only().into()),
         Outcome::Exited
         | Outcome::StillRunning
         | Outcome::NotWaited
@@ -105,10 +149,66 @@ pub(crate) fn outcome_detail(pid: u32, outcome: &Outcome, details: &Known) -> Op
     }
 }
 
+/// Why an owner was not signalled although it holds the port: `port 18522/tcp stays held
+/// by 812 (sshd), which rekt never signals (it is rekt's caller (sshd)), so signalling the
+/// others would only do harm; --partial signals them anyway`.
+fn held_back(port: u16, protocol: Protocol, blocker: u32, details: &Known) -> String {
+    format!(
+        "port {port}/{protocol} stays held by {}, which rekt does not signal ({}), so \
+         signalling the others would free nothing and only do harm; --partial signals them \
+         anyway",
+        who(blocker, details),
+        reason_of(blocker, details)
+    )
+}
+
+/// `4123 (python3) closed its sockets on the port and is still running (draining)`.
+pub(crate) fn released(pid: u32, details: &Known) -> String {
+    format!(
+        "{} let go of the port and is still running (finishing its work); it was not forced",
+        who(pid, details)
+    )
+}
+
+/// `-t --escalate` forcing an owner that could not be asked at all (no window to close).
+pub(crate) fn escalating_at_once(pid: u32, details: &Known) -> String {
+    format!("killing {} instead (--escalate)", who(pid, details))
+}
+
+/// `-t --escalate` forcing an owner that outlived the timeout and still holds the port.
+pub(crate) fn escalating(pid: u32, waited: Duration, details: &Known) -> String {
+    format!(
+        "{} is still running after {}; killing it",
+        who(pid, details),
+        super::waited(waited)
+    )
+}
+
+/// An owner still holding the port after every wait.
+pub(crate) fn still_running(report: &Report, waited: Duration, details: &Known) -> String {
+    format!(
+        "{} is still running after {}{}",
+        who(report.pid, details),
+        super::waited(waited),
+        if report.signal == Some(Signal::Terminate) {
+            "; use -k or --escalate to force it"
+        } else {
+            ""
+        }
+    )
+}
+
 /// Why `-t` could not ask a process without windows (Windows has no SIGTERM).
 fn no_windows() -> &'static str {
     "it has no windows to close (Windows has no SIGTERM; -t posts WM_CLOSE to a process's \
-     windows); use -k to end it"
+     windows); use -k, or -t --escalate, to end it"
+}
+
+/// Why `-t` could not ask a console program: closing its console would end them all.
+fn console_only() -> &'static str {
+    "it is a console program, and Windows has no polite signal for one: its only window is \
+     its console's, and closing that would end every program attached to the console; use \
+     -k, or -t --escalate, to end it"
 }
 
 /// The one line for an owner that was not signalled, or whose signal failed.
@@ -118,13 +218,23 @@ pub(crate) fn not_signalled(pid: u32, outcome: &Outcome, details: &Known) -> Str
         Outcome::Refused => format!("refusing to signal {who}: {}", reason_of(pid, details)),
         Outcome::Guarded(guard) => format!("refusing to signal {who}: {}", guarded(guard)),
         Outcome::Skipped => format!("not signalling {who}: {}", reason_of(pid, details)),
-        Outcome::Denied(e) => format!("could not signal {who}: {e}; {}", details.privilege_hint()),
+        Outcome::Denied(e) => format!("could not signal {who}: {e}{}", details.privilege_hint()),
         Outcome::NoWindows => format!("could not ask {who} to exit: {}", no_windows()),
+        Outcome::ConsoleOnly => format!("could not ask {who} to exit: {}", console_only()),
         Outcome::Failed(e) => format!("could not signal {who}: {e}"),
         Outcome::AlreadyGone => {
             format!("{who} already exited or let go of the port; not signalled")
         }
         Outcome::Declined => format!("skipped {who}"),
+        Outcome::HeldBack {
+            port,
+            protocol,
+            blocker,
+        } => format!(
+            "not signalling {who}: {}",
+            held_back(*port, *protocol, *blocker, details)
+        ),
+        Outcome::Released => released(pid, details),
         Outcome::Exited => format!("{who} exited"),
         Outcome::StillRunning => format!("{who} is still running"),
         Outcome::NotWaited => format!("{who} was signalled; not waited for (--timeout 0s)"),
@@ -179,6 +289,74 @@ pub(crate) fn holders(pids: &[u32], hidden: bool, details: &Known) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_host_is_refused_with_the_service_to_stop() {
+        use crate::model::Text;
+        let names = |n: &[&str]| n.iter().map(|&s| Text::from(s)).collect::<Vec<_>>();
+        let host = Protection::ServiceHost {
+            services: names(&["Dnscache", "LanmanWorkstation", "NlaSvc"]),
+            holder: Some(Text::from("Dnscache")),
+        };
+        assert_eq!(
+            protection(&host),
+            "it hosts 3 services (Dnscache, LanmanWorkstation, NlaSvc), and ending it would end \
+             every one of them; the port is the service Dnscache's: stop it alone with \
+             `sc.exe stop Dnscache` (PowerShell: `Stop-Service Dnscache`)"
+        );
+        let many = Protection::ServiceHost {
+            services: names(&["a", "b", "c", "d", "e", "f", "g", "h"]),
+            holder: None,
+        };
+        let line = protection(&many);
+        assert!(
+            line.starts_with("it hosts 8 services (a, b, c, d, e, f, and 2 more)"),
+            "{line}"
+        );
+        assert!(line.ends_with("`sc.exe stop NAME` (PowerShell: `Stop-Service NAME`)"));
+        let ppl = protection(&Protection::ProtectedProcess);
+        assert!(ppl.contains("whatever its privileges"), "{ppl}");
+        let system = protection(&Protection::System);
+        assert!(
+            system.contains("whatever its privileges") && system.contains("445 and 139"),
+            "{system}"
+        );
+    }
+
+    #[test]
+    fn a_console_program_has_no_polite_signal() {
+        let details = Known::default();
+        let line = not_signalled(12, &Outcome::ConsoleOnly, &details);
+        assert!(
+            line.starts_with("could not ask 12 to exit: it is a console program"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("use -k, or -t --escalate, to end it"),
+            "{line}"
+        );
+        let detail = outcome_detail(12, &Outcome::ConsoleOnly, &details).unwrap();
+        assert!(detail.starts_with("it is a console program"), "{detail}");
+    }
+
+    #[test]
+    fn a_service_is_stopped_through_its_manager() {
+        use crate::model::Text;
+        use crate::supervision::{Context, service_supervisor};
+        let mut details = Known::default();
+        details.set_context(
+            40,
+            Context {
+                supervisor: Some(service_supervisor(&Text::from("MySQL80"))),
+                ..Context::default()
+            },
+        );
+        assert_eq!(
+            super::super::supervised(40, &details).unwrap(),
+            "40 runs under the service manager (as the service MySQL80), which may start it \
+             again; to stop it for good: sc.exe stop MySQL80 (PowerShell: Stop-Service MySQL80)"
+        );
+    }
 
     #[test]
     fn outcome_details_do_not_repeat_the_outcome() {

@@ -29,6 +29,10 @@ pub(crate) fn supervisor(s: &Supervisor, unit: Option<&Unit>, details: &Known) -
             "its container engine (container {}, restart policy)",
             name.unwrap_or_default()
         ),
+        (SupervisorKind::Service, name) => format!(
+            "the service manager (as the service {})",
+            name.unwrap_or_default()
+        ),
         (kind, _) => {
             let tool = tool(kind);
             if tool.is_empty() {
@@ -52,6 +56,7 @@ fn tool(kind: SupervisorKind) -> &'static str {
         SupervisorKind::Daemontools => "supervise",
         SupervisorKind::Shell | SupervisorKind::Process => "",
         SupervisorKind::Engine => "engine",
+        SupervisorKind::Service => "service",
     }
 }
 
@@ -83,7 +88,18 @@ pub(crate) fn supervised(pid: u32, details: &Known) -> Option<String> {
         supervisor(s, context.unit.as_ref(), details)
     );
     if let Some(stop) = &s.stop {
-        line.push_str(&format!("; to stop it for good: {stop}"));
+        line.push_str(&format!("; to stop it for good: {stop}{}", powershell(s)));
     }
     Some(line)
+}
+
+/// A service's stop command in PowerShell's words too: ` (PowerShell: Stop-Service NAME)`.
+pub(crate) fn powershell(s: &Supervisor) -> String {
+    match (s.kind, &s.name) {
+        (SupervisorKind::Service, Some(name)) => format!(
+            " (PowerShell: Stop-Service {})",
+            crate::text::windows_word(name)
+        ),
+        _ => String::new(),
+    }
 }

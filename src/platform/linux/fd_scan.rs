@@ -141,6 +141,23 @@ pub(crate) fn holds(pid: u32, fd: u32, inodes: &[u64]) -> io::Result<bool> {
     main.map(|_| false)
 }
 
+/// Whether any fd of `pid` (in its main thread's table) is one of the sockets `inodes`:
+/// a whole walk of its fd directory, for a process that no longer holds a socket by the
+/// fd it was found with.
+pub(crate) fn holds_any(pid: u32, inodes: &[u64]) -> io::Result<bool> {
+    let proc_dir = open_proc()?;
+    let mut path = [0u8; 16];
+    let dir = open_dir(&proc_dir, pid_fd_path(pid, &mut path))?;
+    let mut buf = DirBuf::new();
+    let mut found = false;
+    for_each_name(dir.as_fd(), &mut buf, |name| {
+        if !found && let Ok(Some(inode)) = link_id(&dir, name, SOCKET_PREFIX) {
+            found = inodes.contains(&inode);
+        }
+    })?;
+    Ok(found)
+}
+
 /// Reads the link at `path` (relative to `at`) and returns the number in `PREFIX…]`:
 /// `socket:[12345]`, `net:[4026531840]`. `None` for a link of any other form.
 pub(crate) fn link_id(at: impl AsFd, path: &CStr, prefix: &[u8]) -> io::Result<Option<u64>> {

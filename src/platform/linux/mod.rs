@@ -92,6 +92,14 @@ impl Backend for Linux {
         process::stat(pid)
     }
 
+    fn children(pid: u32) -> Vec<u32> {
+        process::children(pid)
+    }
+
+    fn clock() -> Option<crate::model::Clock> {
+        process::clock()
+    }
+
     fn processes_named(name: &str) -> Vec<u32> {
         let Ok(proc_dir) = fd_scan::open_proc() else {
             return Vec::new();

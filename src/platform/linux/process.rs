@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::fd_scan::decimal;
-use crate::model::{ProcessInfo, ProcessStat, Text};
+use crate::model::{Clock, ProcessInfo, ProcessStat, Text};
 use crate::platform::unix::users::user_name;
 
 pub(crate) fn process_info(pid: u32) -> ProcessInfo {
@@ -58,7 +58,8 @@ pub(crate) fn stat(pid: u32) -> Option<ProcessStat> {
 
 /// Parses `/proc/PID/stat`. The command name in parentheses is the process's own choice
 /// and may hold spaces and parentheses, so the fields are counted from after the *last*
-/// `)`: state (field 3), ppid (4), ... starttime (22).
+/// `)`: state (field 3), ppid (4), pgrp (5), session (6), tty_nr (7), tpgid (8), ...
+/// starttime (22).
 fn parse_stat(stat: &[u8]) -> Option<ProcessStat> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let mut fields = stat[close + 1..]
@@ -66,13 +67,49 @@ fn parse_stat(stat: &[u8]) -> Option<ProcessStat> {
         .filter(|f| !f.is_empty());
     let state = fields.next()?;
     let ppid = fields.next().and_then(decimal)?;
-    // Fields 5 to 21 lie between ppid and starttime.
-    let started = fields.nth(17).and_then(decimal);
+    let group = fields.next().and_then(decimal);
+    let _session = fields.next();
+    let tty = fields.next().and_then(decimal);
+    // -1 (no controlling terminal) does not parse as a number.
+    let terminal_group = fields.next().and_then(decimal);
+    // Fields 9 to 21 lie between tpgid and starttime.
+    let started = fields.nth(13).and_then(decimal);
     Some(ProcessStat {
         parent: u32::try_from(ppid).ok().filter(|&p| p != 0),
         started,
         // `T`: stopped by a signal. `t` (stopped by a tracer) is not resumed by SIGCONT.
         stopped: state == b"T",
+        zombie: state == b"Z",
+        group: group.and_then(|g| u32::try_from(g).ok()),
+        terminal_group: terminal_group
+            .filter(|_| tty.is_some_and(|t| t != 0))
+            .and_then(|g| u32::try_from(g).ok()),
+    })
+}
+
+/// The children of `pid` (`/proc/PID/task/PID/children`: those of its main thread, which
+/// for a shell are all of them).
+pub(crate) fn children(pid: u32) -> Vec<u32> {
+    fs::read(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|raw| {
+            raw.split(|b| b.is_ascii_whitespace())
+                .filter_map(decimal)
+                .filter_map(|c| u32::try_from(c).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Now, in the unit of a process's start time in `/proc/PID/stat`: clock ticks since boot
+/// (the boot-time clock, which counts suspend, as the kernel's start times do).
+pub(crate) fn clock() -> Option<Clock> {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    let hz = rustix::param::clock_ticks_per_second();
+    let ticks =
+        now.tv_sec as u128 * u128::from(hz) + now.tv_nsec as u128 * u128::from(hz) / 1_000_000_000;
+    Some(Clock {
+        now: u64::try_from(ticks).ok()?,
+        per_second: hz,
     })
 }
 
@@ -173,6 +210,13 @@ mod tests {
         assert_eq!(stat.parent, Some(4100));
         assert_eq!(stat.started, Some(98765));
         assert!(stat.stopped);
+        // No controlling terminal (tty_nr 0, tpgid -1).
+        assert_eq!((stat.group, stat.terminal_group), (Some(4242), None));
+        let shell = b"300 (bash) S 200 300 300 34816 300 4194304 1 0 0 0 0 0 0 0 20 0 1 0 77 1 1 1";
+        let shell = parse_stat(shell).unwrap();
+        assert_eq!((shell.group, shell.terminal_group), (Some(300), Some(300)));
+        let zombie = b"9 (x) Z 8 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 9 1 1 1";
+        assert!(parse_stat(zombie).unwrap().zombie);
         let init = b"1 (init) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 5 1 1 1";
         let init = parse_stat(init).unwrap();
         assert_eq!(

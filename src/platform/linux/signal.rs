@@ -24,6 +24,9 @@ use crate::platform::Handle;
 pub struct Target {
     pid: Pid,
     pidfd: Option<OwnedFd>,
+    /// The sockets it held when pinned, by inode, and the fds it held them by.
+    inodes: Vec<u64>,
+    fds: Vec<u32>,
 }
 
 impl Target {
@@ -50,7 +53,13 @@ impl Target {
             .fds
             .iter()
             .any(|&fd| holds(owner.pid, fd, &inodes).unwrap_or(false));
-        let target = Target { pid, pidfd };
+
+        let target = Target {
+            pid,
+            pidfd,
+            inodes,
+            fds: owner.fds.clone(),
+        };
         if !still_holds {
             // Either it exited (and the PID may already be someone else's) or it closed the
             // socket. Both mean it is no longer an owner.
@@ -100,6 +109,21 @@ impl Handle for Target {
             Errno::PERM | Errno::ACCESS => SendError::Denied(e.into()),
             _ => SendError::Other(e.into()),
         })
+    }
+
+    /// Still alive and holding one of its sockets: by an fd it was found with, or, when it
+    /// moved the socket (dup2), by any other fd of its own.
+    fn holds(&self) -> bool {
+        if self.has_exited() {
+            return false;
+        }
+        let pid = self.pid.as_raw_nonzero().get() as u32;
+        let by_known = self
+            .fds
+            .iter()
+            .any(|&fd| holds(pid, fd, &self.inodes).unwrap_or(false));
+        // The pidfd shows it had not exited, so these fds are still its own.
+        by_known || super::fd_scan::holds_any(pid, &self.inodes).unwrap_or(true)
     }
 
     /// Whether the process has exited (a zombie counts: it holds no fds any more).
