@@ -2,7 +2,9 @@
 # private-dockerd.sh DIR [stop]: a Docker daemon of the tests' own, isolated from the machine's
 # (adapted from ../shared/tools/private-dockerd.sh):
 #   - it runs in a new network namespace, so its bridge and iptables rules stay there;
-#   - its bridge has a name of its own (rekt-br0, made here, not docker0);
+#   - its bridge has a name of its own (rekt-br0, or $BRIDGE; made here, not docker0), always
+#     on 172.31.7.0/24: two daemons (each in its own namespace) give their first containers
+#     the same address, 172.31.7.2;
 #   - data root, exec root, pidfile and socket all live under DIR;
 #   - an image `rekt-test/busybox` is imported offline from busybox-static.
 # USERLAND_PROXY=false starts it with --userland-proxy=false; API_PORT=N also serves its API
@@ -21,26 +23,32 @@ if [ "${2:-}" = stop ]; then
   fi
   if [ -f "$DIR/dockerd.pid" ]; then
     pid=$(cat "$DIR/dockerd.pid")
+    # A test may have stopped it (SIGSTOP) to play a hung engine.
+    kill -CONT "$pid" 2>/dev/null || true
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
   [ -f "$DIR/holder.pid" ] && kill -KILL "$(cat "$DIR/holder.pid")" 2>/dev/null || true
-  # Containers' mounts live under the data root; dockerd unmounts them when it stops.
+  # Containers' mounts live under the data root; dockerd unmounts them when it stops, but not
+  # the host-network sandbox's namespace file (exec/netns/default) of a `--network host`
+  # container: whatever is left mounted under DIR goes.
+  grep -o " $DIR/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   exit 0
 fi
 command -v dockerd >/dev/null || { echo "private-dockerd: dockerd is not installed (apt-get install docker.io)" >&2; exit 1; }
 [ -x /bin/busybox ] || { echo "private-dockerd: /bin/busybox is missing (apt-get install busybox-static)" >&2; exit 1; }
 PROXY=${USERLAND_PROXY:-true}
+BRIDGE=${BRIDGE:-rekt-br0}
 # A process that holds the new network namespace open; dockerd joins it.
-unshare -n sh -c 'ip link set lo up; ip link add rekt-br0 type bridge; ip addr add 172.31.7.1/24 dev rekt-br0; ip link set rekt-br0 up; echo $$ > "$1"; exec sleep infinity' _ "$DIR/holder.pid" </dev/null >"$DIR/holder.log" 2>&1 &
+unshare -n sh -c 'ip link set lo up; ip link add "$2" type bridge; ip addr add 172.31.7.1/24 dev "$2"; ip link set "$2" up; echo $$ > "$1"; exec sleep infinity' _ "$DIR/holder.pid" "$BRIDGE" </dev/null >"$DIR/holder.log" 2>&1 &
 for _ in $(seq 100); do [ -s "$DIR/holder.pid" ] && break; sleep 0.05; done
 NETNS_PID=$(cat "$DIR/holder.pid")
 SOCK=unix://$DIR/docker.sock
 EXTRA=()
 [ -n "${API_PORT:-}" ] && EXTRA=(-H "tcp://127.0.0.1:$API_PORT")
 nsenter -t "$NETNS_PID" -n -- dockerd --data-root "$DIR/data" --exec-root "$DIR/exec" \
-  --pidfile "$DIR/dockerd.pid" -H "$SOCK" --bridge rekt-br0 --userland-proxy="$PROXY" \
+  --pidfile "$DIR/dockerd.pid" -H "$SOCK" --bridge "$BRIDGE" --userland-proxy="$PROXY" \
   "${EXTRA[@]}" </dev/null >"$DIR/dockerd.log" 2>&1 &
 for _ in $(seq 300); do DOCKER_HOST=$SOCK docker info >/dev/null 2>&1 && break; sleep 0.1; done
 DOCKER_HOST=$SOCK docker info >/dev/null 2>&1 || { echo "private-dockerd: dockerd did not start: $(tail -3 "$DIR/dockerd.log")" >&2; exit 1; }

@@ -7,8 +7,10 @@
 //! (dockerd reserves it itself): the lookup names the container; `-t` stops it through the
 //! engine and leaves dockerd and the other containers alone, and the port can be published
 //! again; `-k` kills it; a restart policy does not bring it back; the refusal when the API
-//! cannot be reached; a port published with no socket here; the daemon's own API port,
-//! which is named and never signalled.
+//! cannot be reached (no socket; a stopped daemon, which costs one ping); a port published
+//! with no socket here; the daemon's own API port, which is named and never signalled.
+//! Two daemons whose first containers share an address, with `DOCKER_HOST` naming the
+//! wrong one: only the daemon that started the docker-proxy is asked. `DOCKER_HOST=tcp://`.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -40,6 +42,11 @@ impl Daemon {
 
     /// As `start`, also serving the API on `tcp://127.0.0.1:PORT` when `api_port` is given.
     fn start_with(userland_proxy: bool, api_port: Option<u16>) -> Option<Daemon> {
+        Daemon::start_on(userland_proxy, api_port, "rekt-br0")
+    }
+
+    /// As `start_with`, with its bridge named `bridge` (always on 172.31.7.0/24).
+    fn start_on(userland_proxy: bool, api_port: Option<u16>, bridge: &str) -> Option<Daemon> {
         if !common::is_root() {
             common::skip("this test needs root (it runs a Docker daemon of its own)");
             return None;
@@ -54,7 +61,8 @@ impl Daemon {
         command
             .arg(&script)
             .arg(&dir.0)
-            .env("USERLAND_PROXY", userland_proxy.to_string());
+            .env("USERLAND_PROXY", userland_proxy.to_string())
+            .env("BRIDGE", bridge);
         if let Some(port) = api_port {
             command.env("API_PORT", port.to_string());
         }
@@ -114,6 +122,40 @@ impl Daemon {
         self.ok(&["inspect", "-f", "{{.State.Running}}", name]) == "true"
     }
 
+    /// The container's address on the daemon's bridge.
+    fn address(&self, name: &str) -> String {
+        self.ok(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            name,
+        ])
+    }
+
+    /// The API socket's path.
+    fn socket(&self) -> PathBuf {
+        self.dir.join("docker.sock")
+    }
+
+    /// Stops the daemon (SIGSTOP) until the guard is dropped: an engine that accepts
+    /// nothing and answers nothing.
+    fn freeze(&self) -> Frozen {
+        let pid = self.dockerd_pid();
+        // SAFETY: kill(2) on the test's own daemon.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
+        Frozen(pid)
+    }
+
+    /// Moves the API socket away until the guard is dropped: nothing answers there.
+    fn hide_socket(&self) -> Hidden {
+        let away = self.dir.join("docker.sock.away");
+        std::fs::rename(self.socket(), &away).unwrap();
+        Hidden {
+            from: away,
+            to: self.socket(),
+        }
+    }
+
     /// The daemon's PID.
     fn dockerd_pid(&self) -> u32 {
         std::fs::read_to_string(self.dir.join("dockerd.pid"))
@@ -156,6 +198,28 @@ impl Daemon {
             BOUND,
         );
         out.status.success()
+    }
+}
+
+/// A stopped daemon, continued when dropped.
+struct Frozen(u32);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the test's own daemon.
+        unsafe { libc::kill(self.0 as libc::pid_t, libc::SIGCONT) };
+    }
+}
+
+/// A daemon's socket moved away, put back when dropped.
+struct Hidden {
+    from: PathBuf,
+    to: PathBuf,
+}
+
+impl Drop for Hidden {
+    fn drop(&mut self) {
+        let _ = std::fs::rename(&self.from, &self.to);
     }
 }
 
@@ -291,15 +355,186 @@ fn when_the_engine_cannot_be_reached_rekt_refuses_and_says_the_command() {
     };
     let port = 18710;
     d.web("web", port, &[]);
+    let proxies: Vec<u32> = json(&d.rekt(&["--json", &format!("{port}/tcp")]))["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["pid"].as_u64().unwrap() as u32)
+        .collect();
+    assert!(!proxies.is_empty());
+    // The command names the daemon that started the docker-proxy, which `docker` would not
+    // reach by itself: DOCKER_HOST names another socket here.
     let nowhere = format!("unix://{}", d.dir.join("no-such.sock").display());
-    let out = d.rekt_with_host(&["-k", &format!("{port}/tcp")], &nowhere);
-    let err = stderr(&out);
-    assert_eq!(code(&out), 3, "{err}");
-    // The name still comes from the engine's state files (rekt runs as root).
-    assert!(err.contains("docker kill web"), "{err}");
-    assert!(err.contains("refusing to end container web"), "{err}");
-    assert!(!err.contains("killed"), "{err}");
+    let engine = format!("DOCKER_HOST=unix://{}", d.socket().display());
+
+    // No socket: nothing answers there.
+    {
+        let _hidden = d.hide_socket();
+        let out = d.rekt_with_host(&["-k", &format!("{port}/tcp")], &nowhere);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 3, "{err}");
+        // The name still comes from the daemon's own state files (rekt runs as root).
+        assert!(err.contains("refusing to end container web"), "{err}");
+        assert!(
+            err.contains(&format!(
+                "its engine at unix://{} cannot be reached (no such socket)",
+                d.socket().display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("run: {engine} docker kill web")),
+            "{err}"
+        );
+        assert!(!err.contains("killed"), "{err}");
+    }
     assert!(d.running("web"), "nothing was ended");
+
+    // A stopped daemon: the socket accepts, nobody answers. One ping, bounded, once per run;
+    // the message names the socket and says it timed out.
+    {
+        let _frozen = d.freeze();
+        let out = d.rekt_with_host(&["--debug", "-t", &format!("{port}/tcp")], &nowhere);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 3, "{err}");
+        assert!(
+            err.contains(&format!(
+                "its engine at unix://{} did not answer within 300ms (timed out)",
+                d.socket().display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("run: {engine} docker stop web")),
+            "{err}"
+        );
+        let asked: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("engine: GET") || l.contains("engine: POST"))
+            .filter(|l| l.contains(&d.socket().display().to_string()))
+            .collect();
+        assert_eq!(asked.len(), 1, "asked more than once: {err}");
+        assert!(asked[0].contains("GET /_ping"), "{err}");
+        for &pid in &proxies {
+            assert!(alive(pid), "docker-proxy {pid} was signalled: {err}");
+        }
+    }
+    assert!(d.running("web"), "nothing was ended");
+}
+
+#[test]
+fn two_daemons_at_the_same_address_only_the_proxys_own_daemon_is_asked() {
+    // Each daemon in a namespace of its own, both on 172.31.7.0/24 (bridges rekt-br1 and
+    // rekt-br2): their first containers are both 172.31.7.2.
+    let Some(right) = Daemon::start_on(true, None, "rekt-br1") else {
+        return;
+    };
+    let Some(wrong) = Daemon::start_on(true, None, "rekt-br2") else {
+        return;
+    };
+    let port = 18740;
+    right.web("mine", port, &[]);
+    wrong.web("theirs", port, &[]);
+    assert_eq!(right.address("mine"), "172.31.7.2");
+    assert_eq!(wrong.address("theirs"), "172.31.7.2");
+    let dockerds = [right.dockerd_pid(), wrong.dockerd_pid()];
+
+    // DOCKER_HOST names the other daemon: rekt asks the docker-proxy's own.
+    let doc = json(&right.rekt_with_host(&["--json", &format!("{port}/tcp")], &wrong.host));
+    for o in doc["owners"].as_array().unwrap() {
+        assert_eq!(o["container"]["name"], "mine", "{doc}");
+        assert_eq!(o["container"]["engine_host"], right.host.as_str(), "{doc}");
+    }
+    let out = right.rekt_with_host(
+        &["-t", "--timeout", "1s", &format!("{port}/tcp")],
+        &wrong.host,
+    );
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(err.contains("stopped container mine (docker"), "{err}");
+    assert!(!right.running("mine"));
+    assert!(
+        wrong.running("theirs"),
+        "the other daemon's container was ended: {err}"
+    );
+    assert!(right.binds(port));
+
+    // The right daemon stopped: its own state files name the container, never the other
+    // daemon's; rekt refuses, and names the daemon to ask.
+    right.web("mine2", port, &[]);
+    {
+        let _frozen = right.freeze();
+        let out = right.rekt_with_host(&["-k", &format!("{port}/tcp")], &wrong.host);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 3, "{err}");
+        assert!(
+            err.contains("refusing to end container mine2 (docker"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "run: DOCKER_HOST=unix://{} docker kill mine2",
+                right.socket().display()
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("theirs"), "{err}");
+    }
+    assert!(right.running("mine2"));
+    assert!(
+        wrong.running("theirs"),
+        "the other daemon's container was ended"
+    );
+    assert!(dockerds.iter().all(|&pid| alive(pid)));
+}
+
+#[test]
+fn docker_host_over_tcp_and_a_daemon_that_answers_only_there() {
+    let api = 18750;
+    let Some(d) = Daemon::start_with(true, Some(api)) else {
+        return;
+    };
+    let tcp = format!("tcp://127.0.0.1:{api}");
+    // A container on the host network: its httpd holds the port itself, and its cgroup
+    // names the container, which DOCKER_HOST=tcp://... is asked about.
+    let port = 18751;
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hostweb",
+        "--network",
+        "host",
+        "rekt-test/busybox",
+        "/bin/httpd",
+        "-f",
+        "-p",
+        &port.to_string(),
+    ]);
+    let doc = json(&d.rekt_with_host(&["--json", &format!("{port}/tcp")], &tcp));
+    let owner = &doc["owners"][0];
+    assert_eq!(owner["container"]["name"], "hostweb", "{doc}");
+    assert_eq!(owner["container"]["engine"], true, "{doc}");
+    assert_eq!(owner["container"]["engine_host"], tcp.as_str(), "{doc}");
+    let out = d.rekt_with_host(&["-t", "--timeout", "1s", &format!("{port}/tcp")], &tcp);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(err.contains("stopped container hostweb (docker"), "{err}");
+    assert!(!d.running("hostweb"));
+
+    // A docker-proxy whose daemon's unix socket is gone: its other -H, TCP, answers.
+    let port = 18752;
+    d.web("web", port, &[]);
+    {
+        let _hidden = d.hide_socket();
+        let nowhere = format!("unix://{}", d.dir.join("no-such.sock").display());
+        let out = d.rekt_with_host(&["-t", "--timeout", "1s", &format!("{port}/tcp")], &nowhere);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 0, "{err}");
+        assert!(err.contains("stopped container web (docker"), "{err}");
+    }
+    assert!(!d.running("web"));
+    assert!(d.binds(port));
 }
 
 #[test]

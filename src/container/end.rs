@@ -25,11 +25,12 @@ pub(crate) enum EndOutcome {
     NotRunning,
     /// The user said no (`-i`).
     Declined,
-    /// No engine answers for it (no socket, permission denied, daemon down, or a runtime
-    /// without the Docker API): rekt refuses, and says the command that would do it.
-    Unreachable(String),
+    /// Its engine cannot be asked (no socket, refused, permission denied, timed out; `None`:
+    /// no engine is known, or a runtime without the Docker API): rekt refuses, and says
+    /// the command that would do it.
+    Unreachable(Option<EngineError>),
     /// The engine refused or failed.
-    Failed(String),
+    Failed(EngineError),
 }
 
 impl EndOutcome {
@@ -58,8 +59,12 @@ pub(crate) fn end(target: Job, policy: Policy) -> Ending {
         outcome,
     };
     let Some(engine) = target.container.engine.clone() else {
-        return report(EndOutcome::Unreachable("no engine answers for it".into()));
+        return report(EndOutcome::Unreachable(None));
     };
+    // Asked once in this run already, in vain: never another engine in its place.
+    if let Some(why) = &target.container.unanswered {
+        return report(EndOutcome::Unreachable(Some(why.clone())));
+    }
     let id = target.container.id.clone();
     let result = match policy.signal {
         Signal::Terminate => match engine.stop(&id, policy.timeout) {
@@ -79,8 +84,8 @@ pub(crate) fn end(target: Job, policy: Policy) -> Ending {
         }
         // 409 on a kill, 304 on a stop (taken as success by the client): not running.
         Err(EngineError::Api { status: 409, .. }) => EndOutcome::NotRunning,
-        Err(e) if unreachable(&e) => EndOutcome::Unreachable(e.to_string()),
-        Err(e) => EndOutcome::Failed(e.to_string()),
+        Err(e) if unreachable(&e) => EndOutcome::Unreachable(Some(e)),
+        Err(e) => EndOutcome::Failed(e),
     };
     report(ended)
 }
@@ -90,5 +95,5 @@ const GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether the engine could not be talked to at all.
 fn unreachable(e: &EngineError) -> bool {
-    matches!(e, EngineError::Unreachable(_) | EngineError::Denied(_))
+    matches!(e, EngineError::Unreachable(_) | EngineError::Denied)
 }

@@ -1105,6 +1105,7 @@ mod tests {
             restart: None,
             pod: None,
             engine: None,
+            unanswered: None,
         };
         v.publish(|port, _| {
             if port == 8004 {

@@ -270,6 +270,10 @@ struct JsonContainer {
     pod: Option<String>,
     /// Whether an engine's API answers for it (if not, rekt cannot end it).
     engine: bool,
+    /// The address of the engine it belongs to (`unix:///run/docker.sock`), when known,
+    /// whether or not it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engine_host: Option<Text>,
     /// The command that ends it by hand (`docker stop web`).
     command: String,
 }
@@ -283,7 +287,8 @@ impl From<&Container> for JsonContainer {
             image: c.image.clone(),
             restart: c.restart.clone(),
             pod: c.pod.clone(),
-            engine: c.engine.is_some(),
+            engine: c.answers(),
+            engine_host: c.engine.as_ref().map(|e| e.endpoint.address()),
             command: c.command(Signal::Terminate),
         }
     }

@@ -171,13 +171,12 @@ impl Run<'_> {
         for owner in &found.ownership.owners {
             let info = self.details.read(owner.pid).clone();
             if let Some(kind) = judge::classify_forwarder(&info) {
-                let container = kind
-                    .has_engine()
-                    .then(|| {
-                        self.containers
-                            .forwarded(kind.container_ip(), &owner.sockets)
-                    })
-                    .flatten();
+                // Asked of the forwarder's own engine only (its parent dockerd, conmon's
+                // Podman), never of another that knows a container at the same address.
+                let container = kind.via().and_then(|via| {
+                    self.containers
+                        .forwarded(owner.pid, info.uid, &via, &owner.sockets)
+                });
                 forwarders.insert(owner.pid, Forwarding { kind, container });
                 continue;
             }

@@ -132,7 +132,7 @@ impl Run<'_> {
                 .role(owner.pid)
                 .cloned()
                 .unwrap_or(Role::Holder);
-            let endable = |c: Option<&Container>| c.is_some_and(|c| c.engine.is_some());
+            let endable = |c: Option<&Container>| c.is_some_and(Container::answers);
             let blocks = match (&role, role.decision(self.opts.include)) {
                 (_, Decision::Refuse) => true,
                 (Role::Forwarder(f), Decision::Skip) => !endable(f.container.as_ref()),

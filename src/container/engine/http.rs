@@ -1,23 +1,18 @@
-//! Just enough HTTP/1.1 to talk to a container engine over its unix socket: one request per
-//! connection (`Connection: close`), a bounded wait for every read and write, and a
-//! response body framed by `Content-Length`, chunked encoding or the end of the stream.
-//! httparse parses the status line and headers; the body framing is the little that is
-//! left.
+//! Just enough HTTP/1.1 to talk to a container engine over its unix socket or a local TCP
+//! port: one request per connection (`Connection: close`), a bounded wait for the connect
+//! and for every read and write, and a response body framed by `Content-Length`, chunked
+//! encoding or the end of the stream. httparse parses the status line and headers; the body
+//! framing is the little that is left.
 
-use std::io;
-#[cfg(unix)]
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
-use std::path::Path;
-use std::time::Duration;
-#[cfg(unix)]
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-// The parser is used through `request`, which only unix systems have; it is unit-tested
-// everywhere.
+use super::Endpoint;
+
 /// The most a response may be. `/containers/json` on a busy host is some hundreds of KiB.
-#[cfg_attr(not(unix), allow(dead_code))]
 const MAX_RESPONSE: usize = 16 << 20;
 
 /// A response: the status code and the body, decoded from its transfer encoding.
@@ -27,44 +22,95 @@ pub(crate) struct Response {
     pub(crate) body: Vec<u8>,
 }
 
-/// Docker Desktop on Windows serves its API on a named pipe, which rekt does not speak:
-/// every engine there is unreachable, and rekt says what to run instead.
-#[cfg(not(unix))]
-pub(crate) fn request(_: &Path, _: &str, _: &str, _: Duration) -> io::Result<Response> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "rekt talks to container engines over unix sockets only",
-    ))
+/// A connection to an engine: a unix socket or TCP, with the same timeouts.
+trait Connection: Read + Write {
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()>;
 }
 
-/// Sends `method path` to the HTTP server on the unix socket `socket` and reads the whole
-/// response, giving up after `timeout` in all.
+impl Connection for TcpStream {
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(timeout))?;
+        self.set_write_timeout(Some(timeout))
+    }
+}
+
 #[cfg(unix)]
+impl Connection for UnixStream {
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(timeout))?;
+        self.set_write_timeout(Some(timeout))
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "no answer in time")
+}
+
+/// Sends `method path` to the engine at `endpoint` and reads the whole response, giving up
+/// after `timeout` in all (the connect included).
 pub(crate) fn request(
-    socket: &Path,
+    endpoint: &Endpoint,
     method: &str,
     path: &str,
     timeout: Duration,
 ) -> io::Result<Response> {
     let deadline = Instant::now() + timeout;
-    let mut stream = UnixStream::connect(socket)?;
     let left = || {
         deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "no answer in time"))
+            .ok_or_else(timed_out)
     };
-    stream.set_write_timeout(Some(left()?))?;
-    // The engine's API wants a Host header; any name will do over a unix socket.
+    let mut stream: Box<dyn Connection> = match endpoint {
+        #[cfg(unix)]
+        Endpoint::Unix(path) => Box::new(UnixStream::connect(path)?),
+        // Docker Desktop on Windows serves its API on a named pipe, which rekt does not
+        // speak: there, only a TCP endpoint answers.
+        #[cfg(not(unix))]
+        Endpoint::Unix(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "rekt talks to container engines over unix sockets and TCP only",
+            ));
+        }
+        Endpoint::Tcp(addr) => {
+            let stream = TcpStream::connect_timeout(addr, left()?).map_err(|e| {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    timed_out()
+                } else {
+                    e
+                }
+            })?;
+            let _ = stream.set_nodelay(true);
+            Box::new(stream)
+        }
+    };
+    exchange(stream.as_mut(), method, path, left)
+}
+
+/// Writes the request and reads the response, each step within what is `left`.
+fn exchange(
+    stream: &mut dyn Connection,
+    method: &str,
+    path: &str,
+    left: impl Fn() -> io::Result<Duration>,
+) -> io::Result<Response> {
+    stream.set_timeouts(left()?)?;
+    // The engine's API wants a Host header; any name will do.
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: engine\r\nUser-Agent: rekt\r\nContent-Length: 0\r\n\
          Connection: close\r\n\r\n"
     );
-    stream.write_all(request.as_bytes())?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(),
+            _ => e,
+        })?;
     let mut raw = Vec::with_capacity(16 * 1024);
     let mut buf = [0u8; 16 * 1024];
     loop {
-        stream.set_read_timeout(Some(left()?))?;
+        stream.set_timeouts(left()?)?;
         let n = match stream.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -74,7 +120,7 @@ pub(crate) fn request(
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"));
+                return Err(timed_out());
             }
             Err(e) => return Err(e),
         };
@@ -100,7 +146,6 @@ pub(crate) fn request(
 
 /// The response in `raw`, if it is complete; `eof` says the stream has ended (which
 /// completes a body that has neither a length nor chunks).
-#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) fn parse(raw: &[u8], eof: bool) -> io::Result<Option<Response>> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("bad HTTP: {what}"));
     let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -146,7 +191,6 @@ pub(crate) fn parse(raw: &[u8], eof: bool) -> io::Result<Option<Response>> {
 }
 
 /// Decodes a chunked body; `None` until the last chunk has arrived.
-#[cfg_attr(not(unix), allow(dead_code))]
 fn dechunk(mut rest: &[u8]) -> io::Result<Option<Vec<u8>>> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad HTTP: chunk");
     let mut body = Vec::new();
@@ -233,7 +277,13 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let started = Instant::now();
-        let err = request(&path, "GET", "/_ping", Duration::from_millis(200)).unwrap_err();
+        let err = request(
+            &Endpoint::unix(&path),
+            "GET",
+            "/_ping",
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         assert!(started.elapsed() < Duration::from_secs(2));
         drop(listener);
@@ -245,7 +295,7 @@ mod tests {
     fn a_missing_socket_fails_at_once() {
         let started = Instant::now();
         let err = request(
-            Path::new("/nonexistent/rekt/engine.sock"),
+            &Endpoint::unix("/nonexistent/rekt/engine.sock"),
             "GET",
             "/_ping",
             Duration::from_secs(5),
@@ -253,5 +303,50 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(started.elapsed() < Duration::from_millis(100));
+    }
+
+    #[test]
+    fn plain_http_over_tcp() {
+        use std::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+                .unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        let response = request(
+            &Endpoint::Tcp(addr),
+            "GET",
+            "/_ping",
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, b"OK");
+        let head = server.join().unwrap();
+        assert!(head.starts_with("GET /_ping HTTP/1.1\r\n"), "{head}");
+    }
+
+    #[test]
+    fn a_tcp_port_that_never_answers_times_out() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The kernel completes the connection (the backlog); nobody reads it.
+        let err = request(
+            &Endpoint::Tcp(addr),
+            "GET",
+            "/_ping",
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        drop(listener);
     }
 }

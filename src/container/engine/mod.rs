@@ -1,29 +1,38 @@
-//! Container engines, through the Docker Engine API over a unix socket (Podman serves the
-//! same API): which running containers publish a port, what a container is called, and
-//! ending one. Blocking, without an async runtime: every call is bounded by a short
-//! timeout, a missing socket costs one `stat`, and a slow or dead engine never stalls a
-//! lookup; it only loses the names, and rekt says so.
+//! Container engines, through the Docker Engine API over a unix socket or a local TCP port
+//! (Podman serves the same API): which running containers publish a port, what a container
+//! is called, and ending one. Blocking, without an async runtime: every call is bounded by
+//! a short timeout, a missing socket costs one `stat`, and a slow or dead engine never
+//! stalls a lookup; it only loses the names, and rekt says so. An engine is pinged first,
+//! with a shorter bound, so that a stuck one costs that much once per run (the resolver
+//! keeps the answer), not a query's timeout per question.
 //!
 //! rekt talks to an engine only when an owner is a forwarder or runs in a container, or
 //! when a port is free and an engine socket exists (a port published with NAT rules alone
 //! has no socket to find).
 
+mod endpoint;
 mod http;
 mod state_files;
 
 use std::io;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::model::{Protocol, Text};
 
+pub(crate) use endpoint::{DOCKER_SOCKET, Endpoint, PODMAN_SOCKET};
 pub(crate) use state_files::from_state_files;
 
-/// How long a query may take. The engine answers from memory in milliseconds; more means
-/// it is stuck, and rekt goes on without it.
+/// How long an engine may take to answer a ping. It answers from memory in a millisecond
+/// or two; a stopped daemon (SIGSTOP, a debugger, a full disk), or a socket that nobody
+/// accepts on, never does: rekt gives up on it after this, once per run.
+pub(crate) const PING_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// How long a query may take once the engine answered its ping: a busy engine may take a
+/// while to list hundreds of containers.
 const QUERY_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// How much longer than the grace period a stop may take before rekt stops waiting.
@@ -46,39 +55,60 @@ impl Kind {
     }
 }
 
-/// One engine's API socket.
+/// One engine's API, and how its command-line tool reaches it by hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Engine {
-    pub(crate) socket: PathBuf,
+    pub(crate) endpoint: Endpoint,
     pub(crate) kind: Kind,
+    /// Global options the tool needs to find this engine's containers, after the tool's
+    /// name: Podman with a storage of its own (`--root R --runroot RR`).
+    pub(crate) flags: Vec<Text>,
+    /// Whether `docker` reaches it with no `DOCKER_HOST=` before it: it is the engine that
+    /// `DOCKER_HOST` names in rekt's environment, or the default socket when none is set.
+    /// (Podman's tool works on its storage, not a socket.)
+    pub(crate) implicit: bool,
 }
 
-/// Why an engine call did not work.
-#[derive(Debug)]
+impl Engine {
+    /// The engine at `endpoint`; whether `docker` reaches it by default is decided from
+    /// rekt's environment, now.
+    pub(crate) fn new(endpoint: Endpoint, kind: Kind) -> Engine {
+        let implicit = match std::env::var("DOCKER_HOST") {
+            Ok(host) if !host.is_empty() => Endpoint::parse(&host).as_ref() == Some(&endpoint),
+            _ => endpoint.is_docker_default(),
+        };
+        Engine {
+            endpoint,
+            kind,
+            flags: Vec::new(),
+            implicit,
+        }
+    }
+}
+
+/// Why an engine call did not work. Said by `output::words`, with the engine's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum EngineError {
-    /// No engine answers there: no socket, or nothing listening on it.
-    Unreachable(io::Error),
+    /// No engine answers there: no socket, or nothing listening on it (the OS's words).
+    Unreachable(String),
     /// The socket is not ours to use (not root, not in the docker group).
-    Denied(io::Error),
-    /// It did not answer in time.
-    Timeout,
+    Denied,
+    /// It did not answer within this long.
+    Timeout(Duration),
     /// It answered with an error status (404: no such container).
     Api { status: u16, message: String },
     /// It answered something we could not read.
     Malformed(String),
 }
 
-impl std::fmt::Display for EngineError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EngineError::Unreachable(e) => write!(f, "no engine answers: {e}"),
-            EngineError::Denied(e) => write!(f, "{e}"),
-            EngineError::Timeout => f.write_str("the engine did not answer in time"),
-            EngineError::Api { status, message } => {
-                write!(f, "the engine said {status}: {message}")
-            }
-            EngineError::Malformed(why) => write!(f, "unreadable answer from the engine: {why}"),
-        }
+impl EngineError {
+    /// Whether the engine could not be talked to at all (rather than saying no): a stuck
+    /// or absent engine is not asked again in this run.
+    pub(crate) fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Unreachable(_) | EngineError::Denied | EngineError::Timeout(_)
+        )
     }
 }
 
@@ -122,24 +152,35 @@ pub(crate) fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-/// The engines to ask: the one `DOCKER_HOST` names (a `unix://` socket), or else every
-/// well-known socket that exists. Costs one `stat` per candidate; nothing is connected to.
+/// The engines to ask about a container found by its cgroup, or a port published with no
+/// socket: the one `DOCKER_HOST` names (a `unix://` socket, or a `tcp://` port of this
+/// machine) and the one `CONTAINER_HOST` names (Podman's), or else every well-known socket
+/// that exists. Costs one `stat` per candidate; nothing is connected to. A forwarder's
+/// engine is not found here but from the forwarder's own processes (`container::daemon`).
 pub(crate) fn discover() -> Vec<Engine> {
-    if let Some(host) = std::env::var_os("DOCKER_HOST") {
-        let host = host.to_string_lossy().into_owned();
-        return match host.strip_prefix("unix://") {
-            Some(path) => vec![Engine {
-                kind: kind_of(Path::new(path)),
-                socket: PathBuf::from(path),
-            }],
-            // tcp:// and ssh:// engines are remote: their containers' ports are not here.
-            None => Vec::new(),
-        };
+    let named = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|h| !h.is_empty())
+            .map(|h| Endpoint::parse(&h))
+    };
+    let docker_host = named("DOCKER_HOST");
+    let container_host = named("CONTAINER_HOST");
+    if docker_host.is_some() || container_host.is_some() {
+        // Only what is named: ssh:// and remote engines publish their ports elsewhere.
+        let mut engines: Vec<Engine> = Vec::new();
+        if let Some(Some(endpoint)) = docker_host {
+            let kind = kind_of(&endpoint);
+            engines.push(Engine::new(endpoint, kind));
+        }
+        if let Some(Some(endpoint)) = container_host
+            && !engines.iter().any(|e| e.endpoint == endpoint)
+        {
+            engines.push(Engine::new(endpoint, Kind::Podman));
+        }
+        return engines;
     }
-    let mut candidates = vec![
-        PathBuf::from("/var/run/docker.sock"),
-        PathBuf::from("/run/podman/podman.sock"),
-    ];
+    let mut candidates = vec![PathBuf::from(DOCKER_SOCKET), PathBuf::from(PODMAN_SOCKET)];
     if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR") {
         let runtime = PathBuf::from(runtime);
         candidates.push(runtime.join("docker.sock"));
@@ -147,23 +188,29 @@ pub(crate) fn discover() -> Vec<Engine> {
     }
     candidates
         .into_iter()
-        .filter(|path| path.exists())
-        .map(|socket| Engine {
-            kind: kind_of(&socket),
-            socket,
+        .map(Endpoint::unix)
+        .filter(Endpoint::may_exist)
+        .map(|endpoint| {
+            let kind = kind_of(&endpoint);
+            Engine::new(endpoint, kind)
         })
         .collect()
 }
 
-fn kind_of(socket: &Path) -> Kind {
-    if socket.to_string_lossy().contains("podman") {
-        Kind::Podman
-    } else {
-        Kind::Docker
+/// Podman's sockets have `podman` in their path; the rest are taken for Docker's.
+fn kind_of(endpoint: &Endpoint) -> Kind {
+    match endpoint {
+        Endpoint::Unix(socket) if socket.to_string_lossy().contains("podman") => Kind::Podman,
+        _ => Kind::Docker,
     }
 }
 
 impl Engine {
+    /// Whether it answers at all, within [`PING_TIMEOUT`].
+    pub(crate) fn ping(&self) -> Result<(), EngineError> {
+        self.call("GET", "/_ping", PING_TIMEOUT, &[200]).map(drop)
+    }
+
     /// Every running container, with the ports it publishes and its addresses.
     pub(crate) fn containers(&self) -> Result<Vec<Record>, EngineError> {
         let body = self.call("GET", "/containers/json", QUERY_TIMEOUT, &[200])?;
@@ -211,14 +258,21 @@ impl Engine {
         timeout: Duration,
         ok: &[u16],
     ) -> Result<Vec<u8>, EngineError> {
-        crate::debug!("engine: {method} {path} on {}", self.socket.display());
-        let response =
-            http::request(&self.socket, method, path, timeout).map_err(|e| match e.kind() {
-                io::ErrorKind::PermissionDenied => EngineError::Denied(e),
-                io::ErrorKind::TimedOut => EngineError::Timeout,
+        crate::debug!("engine: {method} {path} on {}", self.endpoint.address());
+        let response = http::request(&self.endpoint, method, path, timeout).map_err(|e| {
+            let error = match e.kind() {
+                io::ErrorKind::PermissionDenied => EngineError::Denied,
+                io::ErrorKind::TimedOut => EngineError::Timeout(timeout),
                 io::ErrorKind::InvalidData => EngineError::Malformed(e.to_string()),
-                _ => EngineError::Unreachable(e),
-            })?;
+                io::ErrorKind::NotFound => EngineError::Unreachable("no such socket".into()),
+                io::ErrorKind::ConnectionRefused => {
+                    EngineError::Unreachable("connection refused".into())
+                }
+                _ => EngineError::Unreachable(e.to_string()),
+            };
+            crate::debug!("engine: {} failed: {error:?}", self.endpoint.address());
+            error
+        })?;
         if ok.contains(&response.status) {
             return Ok(response.body);
         }
@@ -519,9 +573,16 @@ mod tests {
     fn docker_host_names_the_engine() {
         // discover() reads the environment; only the parsing is checked here.
         assert_eq!(
-            kind_of(Path::new("/run/user/1000/podman/podman.sock")),
+            kind_of(&Endpoint::unix("/run/user/1000/podman/podman.sock")),
             Kind::Podman
         );
-        assert_eq!(kind_of(Path::new("/var/run/docker.sock")), Kind::Docker);
+        assert_eq!(
+            kind_of(&Endpoint::unix("/var/run/docker.sock")),
+            Kind::Docker
+        );
+        assert_eq!(
+            kind_of(&Endpoint::parse("tcp://127.0.0.1:2375").unwrap()),
+            Kind::Docker
+        );
     }
 }

@@ -1,10 +1,11 @@
 //! Containers and the forwarders that carry their ports.
 
 use super::super::Known;
-use super::{list, who};
+use super::{list, waited, who};
+use crate::container::engine::EngineError;
 use crate::container::{Container, EndOutcome, Ending};
 use crate::judge::{Forwarder, Forwarding};
-use crate::model::Signal;
+use crate::model::{Signal, Text};
 
 /// What a forwarder carries the port for, and what frees it instead of signalling it:
 /// `it is docker-proxy, which forwards the port to container web (docker); rekt ends the
@@ -12,11 +13,15 @@ use crate::model::Signal;
 pub(crate) fn forwarding(f: &Forwarding) -> String {
     let opt_in = "--include-forwarders signals it too, which breaks what it forwards";
     if let Some(c) = &f.container {
-        let through = if c.engine.is_some() {
+        let through = if c.answers() {
             "rekt ends the container through its engine instead".to_owned()
         } else {
+            let why = match &c.unanswered {
+                Some(why) if c.engine.is_some() => engine_failed(c, why),
+                _ => "no engine answers".to_owned(),
+            };
             format!(
-                "no engine answers, so end the container with: {}",
+                "{why}, so end the container with: {}",
                 c.command(Signal::Terminate)
             )
         };
@@ -39,6 +44,10 @@ pub(crate) fn forwarding(f: &Forwarding) -> String {
                 "containerd"
             }
         ),
+        Forwarder::Conmon(_) => "it is conmon, Podman's monitor of a container that it \
+                                     does not name: `podman ps` shows which, and `podman stop \
+                                     NAME` frees the port"
+            .to_owned(),
         Forwarder::DockerProxy { .. }
         | Forwarder::RootlessKit
         | Forwarder::RootlessPort
@@ -81,6 +90,7 @@ fn forwarder_name(f: &Forwarder) -> &'static str {
         Forwarder::DockerProxy { .. } => "docker-proxy",
         Forwarder::Dockerd => "dockerd (reserving the published port)",
         Forwarder::Containerd => "containerd (reserving a container's port)",
+        Forwarder::Conmon(_) => "conmon (Podman's container monitor)",
         Forwarder::RootlessKit => "rootlesskit (rootless networking)",
         Forwarder::RootlessPort => "rootlessport (rootless Podman networking)",
         Forwarder::Slirp4netns => "slirp4netns (rootless networking)",
@@ -128,10 +138,49 @@ pub(crate) fn container_ended(report: &Ending, details: &Known) -> String {
         EndOutcome::Killed => format!("killed {c} through its engine{via}"),
         EndOutcome::NotRunning => format!("{c} was not running any more{via}"),
         EndOutcome::Declined => format!("skipped {c}"),
-        EndOutcome::Unreachable(why) => format!(
-            "refusing to end {c}{via} by signalling its processes: {why}, and only its engine \
-             can end it for good (a restart policy would bring it back); run: {command}"
+        EndOutcome::Unreachable(why) => {
+            let why = match why {
+                Some(why) => engine_failed(&report.job.container, why),
+                None => "no engine answers for it".to_owned(),
+            };
+            format!(
+                "refusing to end {c}{via} by signalling its processes: {why}, and only its \
+                 engine can end it for good (a restart policy would bring it back); run: \
+                 {command}"
+            )
+        }
+        EndOutcome::Failed(why) => format!(
+            "could not end {c}: {}; run: {command}",
+            engine_failed(&report.job.container, why)
         ),
-        EndOutcome::Failed(why) => format!("could not end {c}: {why}; run: {command}"),
+    }
+}
+
+/// Why the engine of `c` did not do what was asked, naming it: `its engine at
+/// unix:///run/x.sock did not answer within 300ms (timed out)`.
+pub(crate) fn engine_failed(c: &Container, why: &EngineError) -> String {
+    let at = match &c.engine {
+        Some(engine) => format!("its engine at {}", engine.endpoint.address()),
+        None => "its engine".to_owned(),
+    };
+    match why {
+        EngineError::Timeout(after) => {
+            format!("{at} did not answer within {} (timed out)", waited(*after))
+        }
+        EngineError::Unreachable(os) => format!("{at} cannot be reached ({os})"),
+        EngineError::Denied => format!(
+            "{at} is not yours to use (permission denied: run rekt as root, or as a member of \
+             the engine's group)"
+        ),
+        // The engine's message may quote a container's name: shown escaped.
+        EngineError::Api { status, message } => {
+            format!("{at} said {status}: {}", Text::from(message.as_str()))
+        }
+        EngineError::Malformed(what) => {
+            format!(
+                "{at} gave an answer rekt cannot read ({})",
+                Text::from(what.as_str())
+            )
+        }
     }
 }
