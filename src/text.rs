@@ -446,16 +446,43 @@ fn lower_hex_digit(c: char) -> Option<u8> {
 
 /// `text` as one word for a POSIX shell, so that a printed command can be pasted as it is:
 /// bare when it is made of safe characters, else in single quotes. A name with a control
-/// character or bytes that are not UTF-8 is written escaped and quoted: shown safely, but
-/// not something to paste.
+/// character (or anything a terminal could act on) or bytes that are not UTF-8 is written
+/// in ANSI-C quotes, `$'vx\x1b[2J'`, which bash, zsh and ksh read back as the same bytes:
+/// shown safely, and still something to paste.
 pub fn shell_word(text: &Text) -> String {
     let bytes = text.as_bytes();
     let safe = |b: u8| b.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(&b);
     if !bytes.is_empty() && bytes.iter().all(|&b| safe(b)) {
         return text.to_string();
     }
-    let shown = text.to_string();
-    format!("'{}'", shown.replace('\'', r"'\''"))
+    let plain = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|s| !s.chars().any(|c| c.is_control() || is_terminal_unsafe(c)));
+    if let Some(plain) = plain {
+        return format!("'{}'", plain.replace('\'', r"'\''"));
+    }
+    let mut word = String::from("$'");
+    let hex = |word: &mut String, b: u8| word.push_str(&format!("\\x{b:02x}"));
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\'' => word.push_str("\\'"),
+                '\\' => word.push_str("\\\\"),
+                c if c.is_control() || is_terminal_unsafe(c) => {
+                    let mut buf = [0u8; 4];
+                    for &b in c.encode_utf8(&mut buf).as_bytes() {
+                        hex(&mut word, b);
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        for &b in chunk.invalid() {
+            hex(&mut word, b);
+        }
+    }
+    word.push('\'');
+    word
 }
 
 /// `text` as one word for cmd and PowerShell alike (a Windows service's name): bare when it
@@ -701,8 +728,34 @@ mod tests {
         assert_eq!(shell_word(&Text::from("a;rm -rf /")), "'a;rm -rf /'");
         assert_eq!(shell_word(&Text::from("it's")), r"'it'\''s'");
         assert_eq!(shell_word(&Text::from("")), "''");
-        // A control character is shown escaped, never raw.
+        // A control character is shown escaped, never raw, in quotes a shell reads back.
         let hostile = shell_word(&Text::from("x\x1b[2J"));
         assert!(!hostile.contains('\x1b'), "{hostile}");
+        assert_eq!(hostile, r"$'x\x1b[2J'");
+        assert_eq!(
+            shell_word(&Text::from_bytes(&b"vx\xff'\\"[..])),
+            r"$'vx\xff\'\\'"
+        );
+    }
+
+    #[test]
+    fn an_ansi_c_quoted_word_is_read_back_by_bash_as_the_same_bytes() {
+        let Ok(bash) = std::process::Command::new("bash").arg("--version").output() else {
+            return; // no bash here (Windows): the unit test above pins the form.
+        };
+        assert!(bash.status.success());
+        for raw in [
+            &b"vx\x1b[2J"[..],
+            b"a'b\\c\x07",
+            b"\xff\xfe ok",
+            "caf\u{e9}\u{202e}".as_bytes(),
+        ] {
+            let word = shell_word(&Text::from_bytes(raw));
+            let out = std::process::Command::new("bash")
+                .args(["-c", &format!("printf %s {word}")])
+                .output()
+                .unwrap();
+            assert_eq!(out.stdout, raw, "{word}");
+        }
     }
 }

@@ -276,6 +276,10 @@ fn published_port_ends_the_container(userland_proxy: bool) {
     assert!(table.contains("CONTAINER"), "{table}");
     assert!(table.contains("docker:web"), "{table}");
     assert!(table.contains("forwarder"), "{table}");
+    // Without -v, the forwarder's row names the container all the same.
+    let out = d.rekt(&[&format!("{port}/tcp")]);
+    let table = stdout(&out);
+    assert!(table.contains("forwarder (docker:web)"), "{table}");
     let doc = json(&d.rekt(&["--json", &format!("{port}/tcp")]));
     let owners = doc["owners"].as_array().unwrap();
     assert!(!owners.is_empty(), "{doc}");

@@ -701,7 +701,19 @@ fn a_full_disk_is_exit_4_after_the_work() {
     // `rekt --json P >/dev/full`: a lookup whose answer cannot be written.
     let out = rekt_to(&["--json", &spec], dev_full(), Stdio::piped());
     assert_exit(&out, 4, "rekt --json P >/dev/full");
-    assert!(out.stderr.is_empty(), "--json: {}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "rekt: cannot write the JSON document: No space left on device (os error 28)\n",
+        "--json says on stderr why it exits 4"
+    );
+    // --version names what it could not write.
+    let out = rekt_to(&["--version"], dev_full(), Stdio::piped());
+    assert_exit(&out, 4, "rekt --version >/dev/full");
+    assert!(
+        stderr(&out).starts_with("rekt: cannot write the version: No space left on device"),
+        "{}",
+        stderr(&out)
+    );
     // The human table: exit 4, and stderr says why.
     let out = rekt_to(&[&spec], dev_full(), Stdio::piped());
     assert_exit(&out, 4, "rekt P >/dev/full");
@@ -747,6 +759,24 @@ const SCRIPTS: &[&[&str]] = &[
     &["completions", "elvish"],
     &["man"],
 ];
+
+#[test]
+fn a_subcommand_after_an_option_is_named_as_one() {
+    let out = rekt(&["--json", "completions", "bash"]);
+    assert_exit(&out, 2, "rekt --json completions bash");
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        doc["error"],
+        "completions is a subcommand and takes no options: run `rekt completions bash` alone"
+    );
+    let out = rekt(&["-v", "man"]);
+    assert_exit(&out, 2, "rekt -v man");
+    assert!(
+        stderr(&out).contains("man is a subcommand"),
+        "{}",
+        stderr(&out)
+    );
+}
 
 #[test]
 fn completions_and_man_into_head_never_panic() {

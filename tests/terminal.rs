@@ -1,4 +1,4 @@
-//! Terminal conventions: colour only on a terminal and only without NO_COLOR. Each test
+//! Terminal conventions: colour only on a terminal and only without NO_COLOR or TERM=dumb. Each test
 //! runs in a private network namespace as root (see tests/common).
 #![cfg(target_os = "linux")]
 
@@ -22,6 +22,30 @@ fn colour_on_a_terminal_only() {
     let piped = run(rekt_command(&[&port]).env_remove("NO_COLOR"));
     assert!(!stdout(&piped).contains('\x1b'));
     assert_eq!(stdout(&piped), stdout(&rekt(&[&port])));
+}
+
+#[test]
+fn term_dumb_gets_no_bold_as_no_color_does() {
+    let _net = private_netns();
+    let h = Holder::tcp(&v4());
+    let line = format!("{} {}", env!("CARGO_BIN_EXE_rekt"), h.spec());
+    let on_tty = |term: &str| {
+        let out = run(std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env("TERM", term)
+            .stdin(std::process::Stdio::null()));
+        stdout(&out)
+    };
+    // Not vacuous: the same terminal with another TERM gets bold.
+    assert!(
+        on_tty("xterm").contains("\x1b[1mPORT"),
+        "{:?}",
+        on_tty("xterm")
+    );
+    let dumb = on_tty("dumb");
+    assert!(!dumb.contains('\x1b'), "TERM=dumb: {dumb:?}");
+    assert!(dumb.contains(&h.pid().to_string()), "{dumb:?}");
 }
 
 #[test]

@@ -831,3 +831,37 @@ fn a_missing_socket_table_fails_the_lookup() {
         "rekt: cannot look up sockets: /proc/net/tcp: No such file or directory (os error 2)\n"
     );
 }
+
+#[test]
+fn a_hostile_device_name_is_quoted_so_that_the_command_can_be_pasted() {
+    require_root!();
+    let _net = own_netns();
+    assert!(common::private());
+    let name = "vx\x1b[2J";
+    let added = Command::new("ip")
+        .args([
+            "link", "add", name, "type", "vxlan", "id", "43", "dstport", "4790", "dev", "lo",
+        ])
+        .status()
+        .unwrap();
+    if !added.success() {
+        common::skip("this kernel cannot make a vxlan device");
+        return;
+    }
+    assert!(
+        Command::new("ip")
+            .args(["link", "set", name, "up"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = rekt(&["4790/udp"]);
+    let err = stderr(&out);
+    assert!(!err.contains('\x1b'), "never raw: {err:?}");
+    // The name as the terminal shows it, and the command in quotes bash reads back.
+    assert!(err.contains(r"vxlan device vx\e[2J"), "{err}");
+    let command = r"ip link del $'vx\x1b[2J'";
+    assert!(err.contains(command), "{err}");
+    let deleted = Command::new("bash").args(["-c", command]).status().unwrap();
+    assert!(deleted.success(), "the printed command works as pasted");
+}

@@ -32,8 +32,9 @@ pub(crate) fn main() -> std::process::ExitCode {
         // --help and --version go to stdout, through the stream that never panics.
         Err(err) if !err.use_stderr() => return help(&err).into(),
         Err(err) => {
-            let error =
-                needs_a_signal(&err, std::env::args_os()).unwrap_or_else(|| one_line_error(&err));
+            let error = needs_a_signal(&err, std::env::args_os())
+                .or_else(|| misplaced_subcommand(&err, std::env::args_os()))
+                .unwrap_or_else(|| one_line_error(&err));
             return output::usage_error(&error, json).into();
         }
     };
@@ -54,7 +55,11 @@ pub(crate) fn main() -> std::process::ExitCode {
 /// Writes `--help` or `--version` (clap's answer) to stdout. A closed pipe is not a
 /// failure; a full disk is (exit 4).
 fn help(answer: &clap::Error) -> ExitCode {
-    output::write_stdout(answer.render().to_string().as_bytes(), "the help")
+    let what = match answer.kind() {
+        clap::error::ErrorKind::DisplayVersion => "the version",
+        _ => "the help",
+    };
+    output::write_stdout(answer.render().to_string().as_bytes(), what)
 }
 
 /// Writes the completion script for `shell` to stdout.
@@ -250,6 +255,34 @@ const SIGNAL_ONLY: &str = "\
 Options that act on a signal (--timeout, --escalate, --settle, --include-clients,
 --include-forwarders, --partial, -y) need -t or -k: without one, rekt signals nothing and
 says so rather than ignore them.";
+
+/// The one-line error for `rekt --json completions bash`: a subcommand after an option
+/// is read as a port, which clap reports as `invalid port 'completions'`.
+fn misplaced_subcommand(
+    err: &clap::Error,
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> Option<UsageError> {
+    let args: Vec<String> = args.skip(1).filter_map(|a| a.into_string().ok()).collect();
+    let at = args
+        .iter()
+        .position(|a| a == "completions" || a == "man")
+        .filter(|&at| at > 0)?;
+    if !err.to_string().contains(&format!("'{}'", args[at])) {
+        return None;
+    }
+    let example = if args[at] == "man" {
+        "rekt man".to_owned()
+    } else {
+        format!(
+            "rekt completions {}",
+            args.get(at + 1).map_or("bash", String::as_str)
+        )
+    };
+    Some(UsageError::new(format!(
+        "{} is a subcommand and takes no options: run `{example}` alone",
+        args[at]
+    )))
+}
 
 /// The one-line error for an option that acts on a signal given without -t or -k: clap
 /// says only that `<--terminate|--kill>` is missing.

@@ -311,7 +311,7 @@ impl Printer for HumanPrinter {
 
     fn finish(&mut self, code: ExitCode) -> ExitCode {
         if let Some(e) = self.out.failure() {
-            let line = format!("rekt: cannot write to stdout: {e}");
+            let line = format!("rekt: {}", words::cannot_write("to stdout", e));
             self.note(&line);
             return ExitCode::Error;
         }

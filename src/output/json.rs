@@ -679,8 +679,13 @@ impl Printer for JsonPrinter {
         }
         text.push(b'\n');
         out.write(&text);
-        // The document could not be written: the exit code is all that is left to say it.
-        if out.failure().is_some() {
+        // The document could not be written (a full disk; a closed pipe is no failure):
+        // stderr, which JSON otherwise keeps clean, says why.
+        if let Some(e) = out.failure() {
+            Stream::new(Which::Stderr).line(&format!(
+                "rekt: {}",
+                words::cannot_write("the JSON document", e)
+            ));
             return ExitCode::Error;
         }
         code

@@ -148,7 +148,7 @@ pub(crate) fn write_stdout(bytes: &[u8], what: &str) -> ExitCode {
 
 /// Says that `what` could not be written (exit 4).
 pub(crate) fn write_error(e: &io::Error, what: &str) -> ExitCode {
-    Stream::new(Which::Stderr).line(&format!("rekt: cannot write {what}: {e}"));
+    Stream::new(Which::Stderr).line(&format!("rekt: {}", words::cannot_write(what, e)));
     ExitCode::Error
 }
 
@@ -223,11 +223,13 @@ impl Style {
         Style { enabled: true }
     }
 
-    /// Colour for `stream` if it is a terminal and the user has not opted out.
+    /// Colour and bold for `stream` if it is a terminal that can show them and the user
+    /// has not opted out: `NO_COLOR` (https://no-color.org) or `TERM=dumb`.
     pub(crate) fn for_stream(stream: &impl IsTerminal) -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
         Style {
-            enabled: !no_color && stream.is_terminal(),
+            enabled: !no_color && !dumb && stream.is_terminal(),
         }
     }
 

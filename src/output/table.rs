@@ -141,7 +141,14 @@ pub(crate) fn lookup_table(found: &Lookup, verbose: bool, details: &Known) -> Ta
         }
         let pid = row.owner.pid;
         if roles {
-            cells.push(details.role(pid).map_or("?", Role::as_str).to_owned());
+            let role = details.role(pid).map_or("?", Role::as_str);
+            // Without -v there is no CONTAINER column: a forwarder's row names its container.
+            cells.push(match container_of(pid) {
+                Some(c) if !verbose && matches!(details.role(pid), Some(Role::Forwarder(_))) => {
+                    format!("{role} ({})", words::container_cell(c))
+                }
+                _ => role.to_owned(),
+            });
         }
         if verbose {
             let context = details.context(pid);

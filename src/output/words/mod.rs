@@ -26,6 +26,12 @@ pub(crate) fn waited(d: std::time::Duration) -> String {
     crate::duration::format(d)
 }
 
+/// `cannot write the man page: No space left on device`: output that could not be written
+/// (exit 4).
+pub(crate) fn cannot_write(what: &str, error: &std::io::Error) -> String {
+    format!("cannot write {what}: {error}")
+}
+
 /// The line for a lookup that failed (exit 4).
 pub(crate) fn lookup_failed(error: &std::io::Error) -> String {
     format!("cannot look up sockets: {error}")
