@@ -108,3 +108,44 @@ fn pid_1_is_refused_and_the_others_are_signalled_only_with_partial() {
         other.context()
     );
 }
+
+#[test]
+fn a_free_port_that_needs_privilege_is_said_so_to_a_normal_user() {
+    require_root!();
+    let _net = private_netns();
+    // The kernel is the oracle: as nobody, a bind() on port 80 fails with EACCES here.
+    let probe = run(setpriv_nobody().args([
+        // Debian's own: another user may not read a pyenv shim under /root.
+        "/usr/bin/python3",
+        "-c",
+        "import socket\ntry:\n  socket.socket().bind(('0.0.0.0', 80))\nexcept PermissionError:\n  raise SystemExit(13)",
+    ]));
+    assert_eq!(code(&probe), 13, "{}", stderr(&probe));
+    let out = rekt_as(NOBODY, &["80/tcp"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains(
+            "port 80/tcp needs privilege: nothing holds it, but only a privileged user may bind"
+        ),
+        "{err}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout(&rekt_as(NOBODY, &["--json", "80/tcp"]))).unwrap();
+    assert_eq!(doc["ports"][0]["free"], false, "{doc}");
+    assert_eq!(doc["ports"][0]["needs_privilege"], true, "{doc}");
+    // Root may bind it: free, and nothing more is said.
+    let root = common::rekt(&["80/tcp"]);
+    assert_eq!(stderr(&root), "rekt: nothing holds port 80/tcp\n");
+    // A port from ip_unprivileged_port_start on is free for nobody too.
+    let high = rekt_as(NOBODY, &["1024/tcp"]);
+    assert!(
+        !stderr(&high).contains("needs privilege"),
+        "{}",
+        stderr(&high)
+    );
+}
+
+fn setpriv_nobody() -> std::process::Command {
+    common::setpriv(NOBODY)
+}

@@ -133,8 +133,13 @@ pub(crate) enum Status {
     Elsewhere { places: Vec<Place> },
     /// Free: a fresh bind() succeeds. `unseen` says when bound-but-not-listening TCP
     /// sockets could not be looked for (a kernel before 6.8, or the /proc/net fallback),
-    /// so that one of them might still block it.
-    Free { unseen: Option<BoundVisibility> },
+    /// so that one of them might still block it. `privileged`: nothing holds it, but
+    /// rekt's user may not bind it (a port below `net.ipv4.ip_unprivileged_port_start`):
+    /// the bind() that succeeds is a privileged user's.
+    Free {
+        unseen: Option<BoundVisibility>,
+        privileged: bool,
+    },
     /// No socket here, but running containers publish it with NAT rules alone (CNI
     /// portmap, a Kubernetes hostPort, a forwarder that was killed): a bind() succeeds, and
     /// traffic to the port still goes to the container. The containers hold it in truth.
@@ -511,7 +516,7 @@ impl SpecVerdict {
     /// spec, and why.
     pub(crate) fn unseen(&self) -> Option<BoundVisibility> {
         self.ports.iter().find_map(|p| match p.status {
-            Status::Free { unseen } => unseen,
+            Status::Free { unseen, .. } => unseen,
             _ => None,
         })
     }
@@ -520,6 +525,8 @@ impl SpecVerdict {
 /// The lookup's sockets, by (port, protocol).
 #[derive(Default)]
 struct ByPort {
+    /// The ports below this one need privileges that rekt's user lacks.
+    privileged_below: Option<u16>,
     holders: BTreeMap<(u16, Protocol), Vec<u32>>,
     hidden: BTreeMap<(u16, Protocol), Vec<HiddenSocket>>,
     lingering: BTreeMap<(u16, Protocol), Vec<Lingering>>,
@@ -529,7 +536,10 @@ struct ByPort {
 
 impl ByPort {
     fn index(found: &Lookup, elsewhere: &[Elsewhere], before: Option<&Verdict>) -> ByPort {
-        let mut facts = ByPort::default();
+        let mut facts = ByPort {
+            privileged_below: found.privileged_below,
+            ..ByPort::default()
+        };
         for owner in &found.ownership.owners {
             for s in &owner.sockets {
                 let pids = facts.holders.entry((s.port(), s.protocol)).or_default();
@@ -613,7 +623,10 @@ impl ByPort {
                 BoundVisibility::OldKernel | BoundVisibility::TextTables
             ))
         .then_some(bound);
-        Status::Free { unseen }
+        Status::Free {
+            unseen,
+            privileged: self.privileged_below.is_some_and(|floor| key.0 < floor),
+        }
     }
 
     /// The ports of `spec` that have anything to say about them, for `protocol`.
@@ -650,17 +663,29 @@ impl ByPort {
             if !query.wants_protocol(protocol) || spec.protocol.is_some_and(|p| p != protocol) {
                 continue;
             }
-            let free = |first: u16, last: u16| PortVerdict {
-                first,
-                last,
-                protocol,
-                status: self.status((first, protocol), bound),
-                after: after(false),
+            // A run of free ports, split where the ports that need privilege end.
+            let free = |out: &mut Vec<PortVerdict>, first: u16, last: u16| {
+                let mut runs = vec![(first, last)];
+                if let Some(floor) = self.privileged_below
+                    && first < floor
+                    && floor <= last
+                {
+                    runs = vec![(first, floor - 1), (floor, last)];
+                }
+                for (first, last) in runs {
+                    out.push(PortVerdict {
+                        first,
+                        last,
+                        protocol,
+                        status: self.status((first, protocol), bound),
+                        after: after(false),
+                    });
+                }
             };
             let mut next = u32::from(spec.first);
             for port in self.notable(spec, protocol) {
                 if u32::from(port) > next {
-                    out.push(free(next as u16, port - 1));
+                    free(&mut out, next as u16, port - 1);
                 }
                 out.push(PortVerdict {
                     first: port,
@@ -672,7 +697,7 @@ impl ByPort {
                 next = u32::from(port) + 1;
             }
             if next <= u32::from(spec.last) {
-                out.push(free(next as u16, spec.last));
+                free(&mut out, next as u16, spec.last);
             }
         }
         out.sort_by_key(|p| (p.first, p.protocol));
@@ -866,7 +891,7 @@ mod tests {
         let unseen: Vec<Option<BoundVisibility>> = v
             .entries()
             .map(|p| match p.status {
-                Status::Free { unseen } => unseen,
+                Status::Free { unseen, .. } => unseen,
                 _ => panic!(),
             })
             .collect();

@@ -29,6 +29,10 @@ pub struct Lookup {
     /// Whether bound-but-not-listening TCP sockets could be seen where they were looked
     /// for (`Unknown` when they were not looked for).
     pub bound: BoundVisibility,
+    /// The ports below this one need privileges that the user running rekt lacks (a
+    /// normal user on Linux, below `net.ipv4.ip_unprivileged_port_start`): read only when a
+    /// port asked about is below 1024.
+    pub privileged_below: Option<u16>,
 }
 
 /// Where to look for sockets.
@@ -63,6 +67,7 @@ fn lookup_then(query: &Query, scope: Scope, all_held: impl FnOnce(bool)) -> io::
         netns,
         lingering: blockers.lingering,
         bound: blockers.bound,
+        privileged_below: privileged_below(query),
         ..Lookup::default()
     };
     if sockets.is_empty() {
@@ -87,6 +92,16 @@ fn lookup_then(query: &Query, scope: Scope, all_held: impl FnOnce(bool)) -> io::
     found.sockets = sockets;
     found.ownership = ownership;
     Ok(found)
+}
+
+/// The ports below which rekt's user may not bind, when a port that `query` names is
+/// below 1024 (the highest any system sets by default), so that a free one is said to be
+/// free only for a privileged user.
+fn privileged_below(query: &Query) -> Option<u16> {
+    if !query.ports.iter().any(|s| s.first < 1024) {
+        return None;
+    }
+    Os::privileged_ports_below()
 }
 
 /// Whether every port that `query` names has at least one of `sockets`, in one of the

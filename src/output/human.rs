@@ -268,7 +268,21 @@ impl Printer for HumanPrinter {
         if let Some(why) = unseen {
             self.warn(words::unseen(why));
         }
+        // Free of holders, but not for this user's bind().
+        for p in verdict.entries() {
+            if matches!(
+                p.status(),
+                Status::Free {
+                    privileged: true,
+                    ..
+                }
+            ) {
+                let line = words::needs_privilege(p.first(), p.last(), p.protocol(), details);
+                self.warn(&line);
+            }
+        }
     }
+
     fn skipped(&mut self, report: &Report, details: &Known) {
         self.note(&words::not_signalled(report.pid, &report.outcome, details));
     }

@@ -190,6 +190,10 @@ struct JsonPort {
     /// bound by a socket that was gone, with its process, before rekt could name them.
     #[serde(skip_serializing_if = "Option::is_none")]
     bound_briefly_after_ms: Option<u64>,
+    /// Status free: nothing holds it, but the user running rekt may not bind it (a port
+    /// below net.ipv4.ip_unprivileged_port_start), so `free` is false.
+    #[serde(skip_serializing_if = "is_false")]
+    needs_privilege: bool,
     /// After -t/-k: the sockets on it whose owners cannot be seen, with why (before a
     /// signal they are in the document's `hidden`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -206,6 +210,10 @@ struct JsonNewcomer {
     parents: Vec<JsonProcess>,
     unit: Option<JsonUnit>,
     supervisor: Option<JsonSupervisor>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -356,6 +364,7 @@ fn port(p: &PortVerdict, after: bool, details: &Known) -> JsonPort {
             .and_then(|a| a.retaken_after)
             .map(|d| d.as_millis() as u64),
         bound_briefly_after_ms: None,
+        needs_privilege: false,
         hidden_by: Vec::new(),
     };
     if after {
@@ -417,14 +426,26 @@ fn port(p: &PortVerdict, after: bool, details: &Known) -> JsonPort {
             json.published_by = containers.iter().map(JsonContainer::from).collect();
             json.message = Some(words::published(p.first(), p.protocol(), containers, after));
         }
-        Status::Free { unseen } => {
-            json.free = true;
+        Status::Free { unseen, privileged } => {
+            // Free for whom asked: a port this user may not bind is not.
+            json.free = !privileged;
+            json.needs_privilege = *privileged;
+            if *privileged {
+                json.message = Some(words::needs_privilege(
+                    p.first(),
+                    p.last(),
+                    p.protocol(),
+                    details,
+                ));
+            }
             json.unseen = unseen.and_then(|u| match u {
                 BoundVisibility::OldKernel => Some("old_kernel"),
                 BoundVisibility::TextTables => Some("text_tables"),
                 BoundVisibility::Shown | BoundVisibility::Unknown => None,
             });
-            json.message = unseen.map(|u| words::unseen(u).to_owned());
+            if let Some(u) = unseen {
+                json.message = Some(words::unseen(*u).to_owned());
+            }
         }
     }
     json

@@ -172,6 +172,13 @@ pub trait Backend {
         None
     }
 
+    /// The port below which rekt's user may not bind (a normal user on Linux: below
+    /// `net.ipv4.ip_unprivileged_port_start`, 1024 by default), or `None` when it may bind
+    /// every port. By default every port.
+    fn privileged_ports_below() -> Option<u16> {
+        None
+    }
+
     /// Whether rekt runs with the privileges to see and signal every process.
     fn is_privileged() -> bool;
 

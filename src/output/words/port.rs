@@ -331,6 +331,27 @@ pub(crate) fn blocked(
     )
 }
 
+/// A port nothing holds that rekt's user still may not bind: `port 80/tcp needs privilege:
+/// nothing holds it, but only a privileged user may bind a port below
+/// net.ipv4.ip_unprivileged_port_start (your bind() fails with EACCES); try sudo`.
+pub(crate) fn needs_privilege(
+    first: u16,
+    last: u16,
+    protocol: Protocol,
+    details: &Known,
+) -> String {
+    let ports = if first == last {
+        format!("port {first}/{protocol} needs")
+    } else {
+        format!("ports {first}-{last}/{protocol} need")
+    };
+    format!(
+        "{ports} privilege: nothing holds it, but only a privileged user may bind a port \
+         below net.ipv4.ip_unprivileged_port_start, so your bind() fails with EACCES{}",
+        details.privilege_hint()
+    )
+}
+
 /// Why a port reported free might not be: TCP sockets that are bound but not listening
 /// could not be looked for.
 pub(crate) fn unseen(why: BoundVisibility) -> &'static str {

@@ -127,6 +127,12 @@ impl Backend for Linux {
         process::ephemeral_ports()
     }
 
+    /// Root, or a process with CAP_NET_BIND_SERVICE, binds any port; others only from
+    /// `ip_unprivileged_port_start` on.
+    fn privileged_ports_below() -> Option<u16> {
+        process::privileged_ports_below()
+    }
+
     /// Root sees every process's fds.
     fn is_privileged() -> bool {
         rustix::process::geteuid().is_root()

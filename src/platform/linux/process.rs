@@ -87,6 +87,30 @@ fn parse_stat(stat: &[u8]) -> Option<ProcessStat> {
     })
 }
 
+/// The port below which this process may not bind: `None` as root or with
+/// CAP_NET_BIND_SERVICE (bit 10 of CapEff), else `net.ipv4.ip_unprivileged_port_start`
+/// (1024 when it cannot be read: the kernel's default).
+pub(crate) fn privileged_ports_below() -> Option<u16> {
+    if rustix::process::geteuid().is_root() {
+        return None;
+    }
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    const CAP_NET_BIND_SERVICE: u32 = 10;
+    if caps & (1 << CAP_NET_BIND_SERVICE) != 0 {
+        return None;
+    }
+    let start = fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(1024);
+    u16::try_from(start).ok().filter(|&p| p > 1)
+}
+
 /// The children of `pid` (`/proc/PID/task/PID/children`: those of its main thread, which
 /// for a shell are all of them).
 pub(crate) fn children(pid: u32) -> Vec<u32> {
