@@ -219,16 +219,60 @@ impl Owner {
 /// escaped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessInfo {
-    /// The executable's file name (or the command name when the executable is unreadable).
+    /// The executable's file name (or the command name when the executable is unreadable):
+    /// what rekt recognises a program by (a forwarder, a shell, a supervisor), because a
+    /// process may rename itself but not its executable.
     pub name: Option<Text>,
+    /// The name the process goes by, as `ps`, `ss` and `fuser -v` show it: the kernel's
+    /// command name (Linux `comm`, macOS `p_comm`), completed from `argv[0]` where the
+    /// kernel cut it short. What people recognise, so what rekt shows; `None` where the
+    /// platform has no such name (Windows: the image name is the name).
+    pub command: Option<Text>,
     /// The executable's full path, when readable.
     pub exe: Option<Text>,
+    /// The executable was deleted or replaced on disk since the process started it (a
+    /// rebuilt server still running the old binary).
+    pub deleted: bool,
     /// The command line, one element per argument.
     pub cmdline: Vec<Text>,
     /// The real uid (Linux).
     pub uid: Option<u32>,
     /// The user name (`DOMAIN\user` on Windows), or the uid as a number when it has no name.
     pub user: Option<Text>,
+}
+
+impl ProcessInfo {
+    /// The name to show: the one the process goes by, else the executable's.
+    pub fn shown_name(&self) -> Option<&Text> {
+        self.command.as_ref().or(self.name.as_ref())
+    }
+
+    /// The executable's file name, when it tells more than [`shown_name`](Self::shown_name):
+    /// the process renamed itself, an interpreter runs a script (`server` runs
+    /// `python3.11`), or a link names a multi-call binary (`nc` is `busybox`). Not when it
+    /// only completes the shown name (`python3` runs `python3.11`).
+    pub fn exe_name_if_telling(&self) -> Option<&Text> {
+        let exe = self.name.as_ref()?;
+        let shown = self.command.as_ref()?;
+        (!exe.as_bytes().starts_with(shown.as_bytes())).then_some(exe)
+    }
+}
+
+/// The name a process goes by: the kernel's command name `comm`, which the kernel cuts to
+/// `cut_at` bytes (15 on Linux, 16 on macOS), completed from the file name of `argv[0]`
+/// when that name is cut there and `argv[0]`'s begins with it (`containerd-shim` is
+/// `containerd-shim-runc-v2`).
+#[cfg(any(unix, test))]
+pub(crate) fn completed_comm(comm: &[u8], argv0: Option<&[u8]>, cut_at: usize) -> Vec<u8> {
+    if comm.len() == cut_at
+        && let Some(argv0) = argv0
+    {
+        let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
+        if base.len() > comm.len() && base.starts_with(comm) {
+            return base.to_vec();
+        }
+    }
+    comm.to_vec()
 }
 
 /// A network namespace (Linux). Sockets in another one are invisible to this one's tables.
@@ -477,6 +521,44 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_name_cut_by_the_kernel_is_completed_from_argv0() {
+        let cut = b"containerd-shim";
+        let argv0: &[u8] = b"/usr/bin/containerd-shim-runc-v2";
+        assert_eq!(
+            completed_comm(cut, Some(argv0), 15),
+            b"containerd-shim-runc-v2"
+        );
+        // Not cut: the kernel's name stands, whatever argv[0] says.
+        assert_eq!(
+            completed_comm(b"server", Some(b"/usr/bin/python3"), 15),
+            b"server"
+        );
+        // Cut, but argv[0] names something else (a rewritten title): the kernel's name.
+        assert_eq!(completed_comm(cut, Some(b"nginx: worker"), 15), cut);
+        assert_eq!(completed_comm(cut, None, 15), cut);
+    }
+
+    #[test]
+    fn the_executable_is_shown_only_when_it_tells_more() {
+        let info = |command: &str, exe: &str| ProcessInfo {
+            command: Some(Text::from(command)),
+            name: Some(Text::from(exe)),
+            ..ProcessInfo::default()
+        };
+        assert_eq!(info("python3", "python3.11").exe_name_if_telling(), None);
+        let script = info("server", "python3.11");
+        assert_eq!(script.shown_name(), Some(&Text::from("server")));
+        assert_eq!(
+            script.exe_name_if_telling(),
+            Some(&Text::from("python3.11"))
+        );
+        assert_eq!(
+            info("redis-server", "redis-check-rdb").exe_name_if_telling(),
+            Some(&Text::from("redis-check-rdb"))
+        );
+    }
     use std::net::{Ipv6Addr, SocketAddrV6};
 
     #[test]

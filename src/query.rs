@@ -181,6 +181,15 @@ pub enum BlockerSearch {
 
 impl Query {
     /// A query for these ports, every protocol and family, default states.
+    /// `ports 8000,9000-9010/udp`, or `every port`: what a query asks, for `--debug`.
+    pub(crate) fn describe(&self) -> String {
+        if self.ports.is_empty() {
+            return "every port".into();
+        }
+        let specs: Vec<String> = self.ports.iter().map(PortSpec::to_string).collect();
+        format!("ports {}", specs.join(","))
+    }
+
     pub fn ports(ports: Vec<PortSpec>) -> Query {
         Query {
             ports,

@@ -548,9 +548,9 @@ fn a_name_that_is_not_utf8_hides_neither_the_process_nor_its_user() {
             Holder::spawn(&args, 1)
         }
     };
-    // The executable is readable: NAME is its file name.
+    // The executable is readable: -v shows its file name too.
     let plain = spawn(&[]);
-    // The main thread has ended: /proc/PID/exe cannot be read, so NAME is comm.
+    // The main thread has ended: /proc/PID/exe cannot be read, so NAME is comm alone.
     let bare = spawn(&["--exit-main-thread"]);
     for h in [&plain, &bare] {
         let pid = h.pid();
@@ -568,11 +568,14 @@ fn a_name_that_is_not_utf8_hides_neither_the_process_nor_its_user() {
         "setup: the exe of {} can be read",
         bare.pid()
     );
-    let shown = |h: &Holder| {
+    // NAME is the name it goes by (comm), escaped; with -v the executable's file name
+    // follows where it can be read, since it tells more than a name the process chose.
+    let shown = |_: &Holder| r"web\xffserver";
+    let verbose = |h: &Holder| {
         if h.pid() == bare.pid() {
             r"web\xffserver"
         } else {
-            "sockhold"
+            r"web\xffserver [sockhold]"
         }
     };
 
@@ -590,13 +593,13 @@ fn a_name_that_is_not_utf8_hides_neither_the_process_nor_its_user() {
             .iter()
             .find(|r| r[at("PID")].1 == h.pid().to_string())
             .unwrap_or_else(|| panic!("{} missing:\n{text}", h.pid()));
-        assert_eq!(row[at("NAME")].1, shown(h), "{text}");
+        assert_eq!(row[at("NAME")].1, verbose(h), "{text}");
         assert_eq!(row[at("USER")].1, user, "{text}");
     }
 
     let doc = json_of(&rekt(&["--json", &plain.spec(), &bare.spec()]));
     let o = owner(&doc, plain.pid());
-    assert_eq!(o["name"], "sockhold", "{o}");
+    assert_eq!(o["name"], r"web\xffserver", "{o}");
     assert_eq!(
         (&o["uid"], &o["user"]),
         (&uid.into(), &user.as_str().into())

@@ -43,7 +43,7 @@ complete -c rekt -n "__fish_rekt_needs_command" -s 6 -l ipv6 -d 'Only IPv6 socke
 complete -c rekt -n "__fish_rekt_needs_command" -l all-netns -d 'Look in every network namespace (containers, ip netns), not just this one (Linux, root)'
 complete -c rekt -n "__fish_rekt_needs_command" -l json -d 'Print one JSON document on stdout instead of tables and notes'
 complete -c rekt -n "__fish_rekt_needs_command" -s q -l quiet -d 'Print nothing; only the exit code tells'
-complete -c rekt -n "__fish_rekt_needs_command" -l debug -d 'Trace on stderr which sources rekt read and why (also REKT_DEBUG=1)'
+complete -c rekt -n "__fish_rekt_needs_command" -l debug -d 'Trace each lookup step on stderr: socket queries, the fd scan, engines, the settle watch (also REKT_DEBUG=1)'
 complete -c rekt -n "__fish_rekt_needs_command" -s h -l help -d 'Print help'
 complete -c rekt -n "__fish_rekt_needs_command" -s V -l version -d 'Print version'
 complete -c rekt -n "__fish_rekt_needs_command" -a "completions" -d 'Print a shell completion script'

@@ -49,7 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'rekt' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables and notes')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing; only the exit code tells')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing; only the exit code tells')
-            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Trace on stderr which sources rekt read and why (also REKT_DEBUG=1)')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Trace each lookup step on stderr: socket queries, the fd scan, engines, the settle watch (also REKT_DEBUG=1)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -216,7 +216,7 @@ pub(crate) struct Cli {
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,
 
-    /// Trace on stderr which sources rekt read and why (also REKT_DEBUG=1)
+    /// Trace each lookup step on stderr: socket queries, the fd scan, engines, the settle watch (also REKT_DEBUG=1)
     #[arg(long)]
     pub(crate) debug: bool,
 
@@ -370,6 +370,7 @@ impl Cli {
         } else {
             Format::Human {
                 verbose: self.verbose,
+                width: terminal_width(),
             }
         };
         Ok(Options {
@@ -479,6 +480,19 @@ pub(crate) fn one_line_error(err: &clap::Error) -> UsageError {
     UsageError::new(format!("{message} (see rekt --help)"))
 }
 
+/// The width to fit tables to: `COLUMNS` when set to a number (as `ls` honours it), else
+/// the terminal's, when standard output is a terminal. Piped output keeps every byte.
+fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+        .or_else(|| Os::terminal_columns().map(usize::from))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,7 +572,10 @@ mod tests {
         assert_eq!(parse(&["-q", "80"]).unwrap().format, Format::Quiet);
         assert_eq!(
             parse(&["-v", "80"]).unwrap().format,
-            Format::Human { verbose: true }
+            Format::Human {
+                verbose: true,
+                width: terminal_width()
+            }
         );
         assert!(parse(&["--json", "-q", "80"]).is_err());
     }
@@ -657,7 +674,13 @@ mod tests {
     #[test]
     fn repeated_flags_are_harmless() {
         let opts = parse(&["-v", "-v", "8000"]).unwrap();
-        assert_eq!(opts.format, Format::Human { verbose: true });
+        assert_eq!(
+            opts.format,
+            Format::Human {
+                verbose: true,
+                width: terminal_width()
+            }
+        );
         assert!(parse(&["-q", "-q", "8000"]).is_ok());
         // --escalate with -k has nothing more to do, but it is no error.
         let policy = parse(&["--escalate", "-k", "8000"])

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use crate::model::{
     BoundVisibility, Lingering, NetNs, Owner, Ownership, Protocol, Socket, SocketKey,
@@ -76,7 +77,16 @@ fn lookup_then(query: &Query, scope: Scope, all_held: impl FnOnce(bool)) -> io::
     // One order whatever the source's (dump order differs between netlink and /proc/net),
     // so that output is deterministic: port, then tcp before udp, IPv4 before IPv6.
     sockets.sort_by_key(|s| (s.port(), s.protocol, s.family, s.local, s.state, s.key));
+    let started = Instant::now();
     let mut ownership = Os::owners(&sockets)?;
+    crate::debug!(
+        "owners: {} processes hold {} of {} sockets, {} without a visible owner ({:.1?})",
+        ownership.owners.len(),
+        sockets.len() - ownership.hidden.len(),
+        sockets.len(),
+        ownership.hidden.len(),
+        started.elapsed()
+    );
     if !ownership.hidden.is_empty() {
         // A socket whose process exited during the scan is gone now, not hidden: ask the
         // kernel again and keep only the ones that still exist.
@@ -162,7 +172,16 @@ fn find_blockers(query: &Query, scope: Scope, found: &[Socket]) -> io::Result<Fo
             protocol: Some(Protocol::Tcp),
         })
         .collect();
+    let started = Instant::now();
     let here = Os::blockers(&tcp)?;
+    crate::debug!(
+        "blockers: {} sockets and {} closing ones on the free TCP ports; bound-only sockets: \
+         {:?} ({:.1?})",
+        here.sockets.len(),
+        here.lingering.len(),
+        here.bound,
+        started.elapsed()
+    );
     (result.sockets, result.lingering, result.bound) = (here.sockets, here.lingering, here.bound);
     if scope == Scope::AllNetns {
         let ns = Os::current_netns()?;
@@ -279,10 +298,15 @@ pub(crate) struct Elsewhere {
 /// raised first.
 fn search_elsewhere(query: &Query, stop: &AtomicBool) -> io::Result<Vec<Elsewhere>> {
     let mut found = Vec::new();
-    for ns in Os::other_netns(stop)? {
+    let started = Instant::now();
+    let others = Os::other_netns(stop)?;
+    let mut searched = 0;
+    for ns in others {
         if stop.load(Ordering::Relaxed) {
+            crate::debug!("other namespaces: search stopped: the ports are held here");
             break;
         }
+        searched += 1;
         if let Ok(sockets) = Os::sockets_in_netns(&ns, query)
             && !sockets.is_empty()
         {
@@ -293,6 +317,11 @@ fn search_elsewhere(query: &Query, stop: &AtomicBool) -> io::Result<Vec<Elsewher
             });
         }
     }
+    crate::debug!(
+        "other namespaces: {searched} searched, {} with matching sockets ({:.1?})",
+        found.len(),
+        started.elapsed()
+    );
     Ok(found)
 }
 

@@ -15,6 +15,8 @@ use crate::query::PortSpec;
 
 pub(crate) struct HumanPrinter {
     verbose: bool,
+    /// The terminal's width, when stdout is one.
+    width: Option<usize>,
     listing: bool,
     out: Stream,
     err: Stream,
@@ -23,9 +25,10 @@ pub(crate) struct HumanPrinter {
 }
 
 impl HumanPrinter {
-    pub(crate) fn new(verbose: bool) -> HumanPrinter {
+    pub(crate) fn new(verbose: bool, width: Option<usize>) -> HumanPrinter {
         HumanPrinter {
             verbose,
+            width,
             listing: false,
             out: Stream::new(Which::Stdout),
             err: Stream::new(Which::Stderr),
@@ -40,7 +43,7 @@ impl HumanPrinter {
         }
         let mut text = Vec::new();
         // Writing into memory cannot fail.
-        let _ = table.write(&mut text, self.out_style);
+        let _ = table.write(&mut text, self.out_style, self.width);
         self.out.write(&text);
     }
 

@@ -52,6 +52,9 @@ struct JsonOwner {
     pid: u32,
     name: Option<Text>,
     exe: Option<Text>,
+    /// The executable is gone from disk (replaced by a rebuild, or deleted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
     cmdline: Vec<Text>,
     user: Option<Text>,
     uid: Option<u32>,
@@ -226,7 +229,7 @@ fn parents(context: &Context, details: &Known) -> Vec<JsonProcess> {
         .iter()
         .map(|&pid| JsonProcess {
             pid,
-            name: details.info(pid).and_then(|i| i.name.clone()),
+            name: details.info(pid).and_then(|i| i.shown_name().cloned()),
         })
         .collect()
 }
@@ -350,7 +353,7 @@ fn port(p: &PortVerdict, after: bool, details: &Known) -> JsonPort {
                 let context = details.context(pid).cloned().unwrap_or_default();
                 JsonNewcomer {
                     pid,
-                    name: details.info(pid).and_then(|i| i.name.clone()),
+                    name: details.info(pid).and_then(|i| i.shown_name().cloned()),
                     restarted: n.restarted,
                     parents: parents(&context, details),
                     unit: unit(&context),
@@ -530,8 +533,9 @@ fn owner(o: &Owner, found: &Lookup, details: &Known) -> JsonOwner {
         supervisor: context.map(supervisor),
         continued: false,
         pid: o.pid,
-        name: info.name,
+        name: info.shown_name().cloned(),
         exe: info.exe,
+        deleted: info.deleted,
         cmdline: info.cmdline,
         user: info.user,
         uid: info.uid,

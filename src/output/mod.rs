@@ -31,9 +31,11 @@ pub(crate) use known::Known;
 /// How results are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
-    /// Tables on stdout, notes on stderr; `verbose` adds columns.
+    /// Tables on stdout, notes on stderr; `verbose` adds columns. `width` is the terminal's,
+    /// when stdout is one: long cells are shortened to fit it.
     Human {
         verbose: bool,
+        width: Option<usize>,
     },
     Json,
     Quiet,
@@ -85,7 +87,7 @@ pub(crate) trait Printer {
 /// The printer for `format`.
 pub(crate) fn printer(format: Format) -> Box<dyn Printer> {
     match format {
-        Format::Human { verbose } => Box::new(HumanPrinter::new(verbose)),
+        Format::Human { verbose, width } => Box::new(HumanPrinter::new(verbose, width)),
         Format::Json => Box::new(JsonPrinter::default()),
         Format::Quiet => Box::new(QuietPrinter),
     }

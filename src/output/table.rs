@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use super::{Known, Style, words};
 use crate::judge::Role;
 use crate::lookup::Lookup;
-use crate::model::{Owner, Socket, SocketKey, Text};
+use crate::model::{Owner, ProcessInfo, Socket, SocketKey, Text};
 use crate::text;
 
 /// A plain text table: columns padded to their widest cell, two spaces apart, no trailing
@@ -37,20 +37,33 @@ impl Table {
         self.rows.is_empty()
     }
 
-    pub(crate) fn write(&self, out: &mut impl Write, style: Style) -> io::Result<()> {
+    /// Writes the table; with `fit` (a terminal's width), long cells are shortened with an
+    /// ellipsis so that rows fit: a name to [`NAME_MAX`] columns, then, while a row is too
+    /// wide, PARENTS to its nearest ancestors, then the other free-text columns, each down to
+    /// a floor. Numbers, types and states are never cut.
+    pub(crate) fn write(
+        &self,
+        out: &mut impl Write,
+        style: Style,
+        fit: Option<usize>,
+    ) -> io::Result<()> {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.len()).collect();
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(text::width(cell));
             }
         }
+        if let Some(fit) = fit {
+            self.shrink(&mut widths, fit);
+        }
         let header: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
         for (i, row) in std::iter::once(&header).chain(&self.rows).enumerate() {
             let mut line = String::new();
-            for (j, (cell, w)) in row.iter().zip(&widths).enumerate() {
-                line.push_str(cell);
+            for (j, (cell, &w)) in row.iter().zip(&widths).enumerate() {
+                let cell = shorten(cell, w, self.headers[j] == "PARENTS");
+                line.push_str(&cell);
                 if j + 1 < row.len() {
-                    let pad = w - text::width(cell) + 2;
+                    let pad = w.saturating_sub(text::width(&cell)) + 2;
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
@@ -63,6 +76,81 @@ impl Table {
         }
         Ok(())
     }
+
+    /// Narrows the shrinkable columns, in [`SHRINK_ORDER`], until a row fits in `fit`
+    /// columns or none can give more: on a terminal too narrow for even the floors (`-v`
+    /// has up to 13 columns), rows still wrap, but no cell is cut below its floor.
+    fn shrink(&self, widths: &mut [usize], fit: usize) {
+        let column = |name: &str| self.headers.iter().position(|h| *h == name);
+        if let Some(name) = column("NAME") {
+            widths[name] = widths[name].min(NAME_MAX);
+        }
+        let total =
+            |widths: &[usize]| widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+        for &(header, floor) in SHRINK_ORDER {
+            let over = total(widths).saturating_sub(fit);
+            if over == 0 {
+                return;
+            }
+            if let Some(j) = column(header) {
+                let floor = floor.max(header.len());
+                widths[j] = widths[j].saturating_sub(over).max(floor.min(widths[j]));
+            }
+        }
+    }
+}
+
+/// The widest a process name is shown on a terminal: a 250-character executable name would
+/// pad every row.
+const NAME_MAX: usize = 32;
+
+/// The columns a terminal's width may narrow, first to last, each with the width it keeps.
+const SHRINK_ORDER: &[(&str, usize)] = &[
+    ("PARENTS", 16),
+    ("NAME", 10),
+    ("SUPERVISOR", 12),
+    ("UNIT", 12),
+    ("CONTAINER", 12),
+    ("ADDRESS", 14),
+];
+
+/// `cell` cut to `width` columns with an ellipsis. A PARENTS chain (`8614 (bash) < 8612
+/// (bash) < ...`, nearest first) is cut between ancestors, so that the nearest stay whole.
+fn shorten(cell: &str, width: usize, chain: bool) -> std::borrow::Cow<'_, str> {
+    const MORE: &str = "\u{2026}";
+    if text::width(cell) <= width {
+        return cell.into();
+    }
+    if chain {
+        let mut kept = String::new();
+        for part in cell.split(" < ") {
+            let next = if kept.is_empty() {
+                part.to_owned()
+            } else {
+                format!("{kept} < {part}")
+            };
+            // Room for the " < …" that says more ancestors follow.
+            if text::width(&next) + 4 > width {
+                break;
+            }
+            kept = next;
+        }
+        if !kept.is_empty() {
+            return format!("{kept} < {MORE}").into();
+        }
+    }
+    let mut kept = String::new();
+    let mut used = 0;
+    for c in cell.chars() {
+        let w = text::width(c.encode_utf8(&mut [0; 4]));
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        kept.push(c);
+    }
+    kept.push_str(MORE);
+    kept.into()
 }
 
 /// One row of the lookup table: one owner on one port.
@@ -131,7 +219,7 @@ pub(crate) fn lookup_table(found: &Lookup, verbose: bool, details: &Known) -> Ta
         let mut cells = vec![row.port.to_string(), row.owner.pid.to_string()];
         if verbose {
             let info = details.info(row.owner.pid);
-            cells.push(or_unknown(info.and_then(|i| i.name.as_ref())));
+            cells.push(info.map_or_else(|| "?".into(), name_cell));
             cells.push(or_unknown(info.and_then(|i| i.user.as_ref())));
             cells.push(joined(row.sockets.iter().map(|s| s.kind().to_owned())));
             cells.push(joined(row.sockets.iter().map(|s| s.state.to_string())));
@@ -226,7 +314,7 @@ pub(crate) fn list_table(found: &Lookup, verbose: bool, details: &Known) -> Tabl
             let info = details.info(*pid);
             push(
                 pid.to_string(),
-                or_unknown(info.and_then(|i| i.name.as_ref())),
+                info.map_or_else(|| "?".into(), name_cell),
                 or_unknown(info.and_then(|i| i.user.as_ref())),
             );
         }
@@ -249,6 +337,20 @@ fn netns_label(found: &Lookup, socket: &Socket) -> String {
         .netns
         .get(&socket.key)
         .map_or_else(|| "?".into(), |ns| ns.label())
+}
+
+/// NAME: the name the process goes by; then the executable's file name when it tells more
+/// (`server [python3.11]`), and ` (deleted)` when the executable is gone from disk, as ps
+/// and lsof say it.
+fn name_cell(info: &ProcessInfo) -> String {
+    let mut cell = or_unknown(info.shown_name());
+    if let Some(exe) = info.exe_name_if_telling() {
+        cell = format!("{cell} [{exe}]");
+    }
+    if info.deleted {
+        cell.push_str(" (deleted)");
+    }
+    cell
 }
 
 /// The escaped text, or `?` when it could not be read.
@@ -277,7 +379,7 @@ mod tests {
         t.push(vec!["8000".into(), "1".into(), "x".into()]);
         t.push(vec!["65535".into(), "123456".into(), "".into()]);
         let mut out = Vec::new();
-        t.write(&mut out, Style::plain()).unwrap();
+        t.write(&mut out, Style::plain(), None).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "PORT   PID     NAME\n8000   1       x\n65535  123456\n"
@@ -285,11 +387,59 @@ mod tests {
     }
 
     #[test]
+    fn a_terminal_gets_rows_that_fit() {
+        let mut t = Table::new(vec!["PORT", "PID", "NAME", "PARENTS", "UNIT"]);
+        let chain = "8614 (bash) < 8612 (bash) < 8600 (tmux: server) < 1484 (systemd)";
+        t.push(vec![
+            "8000".into(),
+            "8614".into(),
+            "x".repeat(250),
+            chain.into(),
+            "-".into(),
+        ]);
+        let mut out = Vec::new();
+        t.write(&mut out, Style::plain(), Some(80)).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        for line in out.lines() {
+            assert!(
+                text::width(line) <= 80,
+                "{line:?} is {} wide",
+                text::width(line)
+            );
+        }
+        let row = out.lines().nth(1).unwrap();
+        assert!(
+            row.contains(&format!("{}\u{2026}", "x".repeat(NAME_MAX - 1))),
+            "{row}"
+        );
+        assert!(row.contains("8614 (bash) < \u{2026}"), "{row}");
+        // Piped, nothing is cut.
+        let mut piped = Vec::new();
+        t.write(&mut piped, Style::plain(), None).unwrap();
+        let piped = String::from_utf8(piped).unwrap();
+        assert!(piped.contains(&"x".repeat(250)) && piped.contains(chain));
+    }
+
+    #[test]
+    fn shortening_keeps_whole_ancestors_and_counts_wide_characters() {
+        assert_eq!(
+            shorten("1 (a) < 2 (b) < 3 (c)", 14, true),
+            "1 (a) < \u{2026}"
+        );
+        assert_eq!(shorten("1 (a) < 2 (b)", 30, true), "1 (a) < 2 (b)");
+        assert_eq!(
+            shorten("\u{4e2d}\u{6587}\u{540d}", 5, false),
+            "\u{4e2d}\u{6587}\u{2026}"
+        );
+        assert_eq!(shorten("abcdef", 1, false), "\u{2026}");
+    }
+
+    #[test]
     fn colour_does_not_move_columns() {
         let mut t = Table::new(vec!["PORT", "PID"]);
         t.push(vec!["8000".into(), "1".into()]);
         let mut out = Vec::new();
-        t.write(&mut out, Style::colored()).unwrap();
+        t.write(&mut out, Style::colored(), None).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\x1b[1mPORT  PID\x1b[0m\n8000  1\n"

@@ -102,6 +102,10 @@ pub trait Backend {
     /// A user's name, or the uid as a number when it has none.
     fn user_name(uid: u32) -> Text;
 
+    /// The width in columns of the terminal that standard output is, if it is one: what
+    /// `-v` rows are fitted to.
+    fn terminal_columns() -> Option<u16>;
+
     /// The name of the network interface with this index (the scope of a link-local IPv6
     /// address), in rekt's network namespace.
     fn interface_name(_index: u32) -> Option<Text> {

@@ -258,7 +258,7 @@ impl Engine {
         timeout: Duration,
         ok: &[u16],
     ) -> Result<Vec<u8>, EngineError> {
-        crate::debug!("engine: {method} {path} on {}", self.endpoint.address());
+        let started = std::time::Instant::now();
         let response = http::request(&self.endpoint, method, path, timeout).map_err(|e| {
             let error = match e.kind() {
                 io::ErrorKind::PermissionDenied => EngineError::Denied,
@@ -270,9 +270,19 @@ impl Engine {
                 }
                 _ => EngineError::Unreachable(e.to_string()),
             };
-            crate::debug!("engine: {} failed: {error:?}", self.endpoint.address());
+            crate::debug!(
+                "engine: {method} {path} on {}: {error:?} ({:.1?})",
+                self.endpoint.address(),
+                started.elapsed()
+            );
             error
         })?;
+        crate::debug!(
+            "engine: {method} {path} on {}: HTTP {} ({:.1?})",
+            self.endpoint.address(),
+            response.status,
+            started.elapsed()
+        );
         if ok.contains(&response.status) {
             return Ok(response.body);
         }

@@ -12,7 +12,7 @@ use crate::text::windows_word;
 
 /// `1234 (node)`, or just `1234` when the name is unknown.
 pub(crate) fn who(pid: u32, details: &Known) -> String {
-    match details.info(pid).and_then(|i| i.name.as_ref()) {
+    match details.info(pid).and_then(|i| i.shown_name()) {
         Some(name) => format!("{pid} ({name})"),
         None => pid.to_string(),
     }
@@ -90,7 +90,7 @@ pub(crate) fn role_reason(role: &Role, pid: u32, details: &Known) -> String {
     let name = || {
         details
             .info(pid)
-            .and_then(|i| i.name.as_ref())
+            .and_then(|i| i.shown_name())
             .map_or_else(String::new, |n| format!(" ({n})"))
     };
     match role {

@@ -31,6 +31,9 @@ pub(crate) struct Scan {
     /// Processes whose fd directory we may not read (another user's, without privileges),
     /// sorted.
     pub(crate) denied: Vec<u32>,
+    /// How many processes were looked at, and how many fd entries were read: for `--debug`.
+    pub(crate) processes: usize,
+    pub(crate) fds: usize,
 }
 
 /// The getdents64 buffer. 32 KiB holds about 1,300 fd entries per call.
@@ -54,10 +57,14 @@ pub(crate) fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
         || Worker::new(proc_dir.as_fd(), inodes),
         Worker::scan_process,
     );
-    let mut result = Scan::default();
+    let mut result = Scan {
+        processes: pids.len(),
+        ..Scan::default()
+    };
     for part in parts {
         result.hits.extend(part.result.hits);
         result.denied.extend(part.result.denied);
+        result.fds += part.result.fds;
     }
     result.hits.sort_unstable();
     result.denied.sort_unstable();
@@ -85,9 +92,13 @@ pub(crate) fn scan_threads(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Sca
             }
         },
     );
-    let mut result = Scan::default();
+    let mut result = Scan {
+        processes: pids.len(),
+        ..Scan::default()
+    };
     for part in parts {
         result.hits.extend(part.result.hits);
+        result.fds += part.result.fds;
     }
     result.hits.sort_unstable();
     result.hits.dedup();
@@ -300,6 +311,7 @@ impl<'a> Worker<'a> {
                 });
             }
         });
+        self.result.fds += entries;
         if denied {
             self.result.denied.push(pid);
             return None;

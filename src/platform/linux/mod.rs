@@ -65,6 +65,10 @@ impl Backend for Linux {
         process::process_info(pid)
     }
 
+    fn terminal_columns() -> Option<u16> {
+        super::unix::terminal::stdout_columns()
+    }
+
     fn user_name(uid: u32) -> Text {
         super::unix::users::user_name(uid)
     }
@@ -169,17 +173,29 @@ fn use_text_tables() -> bool {
 }
 
 fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
+    let started = std::time::Instant::now();
+    let traced = |source: &str, found: io::Result<Vec<Socket>>| {
+        if let Ok(found) = &found {
+            crate::debug!(
+                "sockets: {source}: {} rows for {} ({:.1?})",
+                found.len(),
+                query.describe(),
+                started.elapsed()
+            );
+        }
+        found
+    };
     if use_text_tables() {
         crate::debug!("sockets: /proc/net text tables (REKT_SOCKETS=proc)");
-        return proc_net::sockets(query);
+        return traced("/proc/net", proc_net::sockets(query));
     }
     match sock_diag::sockets(query) {
-        Ok(found) => Ok(found),
+        Ok(found) => traced("netlink sock_diag", Ok(found)),
         // Netlink itself was refused: the text tables hold the same sockets. A reply that
         // does not parse is a failed lookup, not a reason to read something else.
         Err(e) if sock_diag::refused(&e) => {
             crate::debug!("sockets: netlink refused ({e}); /proc/net text tables instead");
-            proc_net::sockets(query)
+            traced("/proc/net", proc_net::sockets(query))
         }
         Err(e) => Err(e),
     }
@@ -225,14 +241,33 @@ fn owners(sockets: &[Socket]) -> io::Result<Ownership> {
     }
     let proc_dir =
         fd_scan::open_proc().map_err(|e| io::Error::new(e.kind(), format!("/proc: {e}")))?;
+    let started = std::time::Instant::now();
     let mut scan = fd_scan::scan(&proc_dir, &inodes)?;
+    crate::debug!(
+        "fd scan: {} processes, {} fds, {} unreadable, {} hits for {} inodes ({:.1?})",
+        scan.processes,
+        scan.fds,
+        scan.denied.len(),
+        scan.hits.len(),
+        inodes.len(),
+        started.elapsed()
+    );
     let mut ownership = join(sockets, &scan.hits, !scan.denied.is_empty());
     if ownership.hidden.is_empty() {
         return Ok(ownership);
     }
     // Only now, with a socket left over, is the slower search worth it: the fd tables of
     // threads that have their own.
+    let started = std::time::Instant::now();
     let threads = fd_scan::scan_threads(&proc_dir, &self::inodes(&ownership.hidden))?;
+    crate::debug!(
+        "fd scan: {} sockets left without an owner; threads' own fd tables: {} fds, {} hits \
+         ({:.1?})",
+        ownership.hidden.len(),
+        threads.fds,
+        threads.hits.len(),
+        started.elapsed()
+    );
     if !threads.hits.is_empty() {
         scan.hits.extend(threads.hits);
         scan.hits.sort_unstable();

@@ -8,37 +8,57 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::fd_scan::decimal;
-use crate::model::{Clock, ProcessInfo, ProcessStat, Text};
+use crate::model::{Clock, ProcessInfo, ProcessStat, Text, completed_comm};
 use crate::platform::unix::users::user_name;
 
 pub(crate) fn process_info(pid: u32) -> ProcessInfo {
-    let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {
-        let bytes = p.as_os_str().as_bytes();
-        // An executable replaced on disk (a rebuilt server) is still the right name.
-        bytes.strip_suffix(b" (deleted)").unwrap_or(bytes).to_vec()
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let exe = exe.as_ref().map(|p| p.as_os_str().as_bytes());
+    // An executable replaced on disk (a rebuilt server) keeps its path, marked.
+    let deleted = exe.is_some_and(|p| p.ends_with(DELETED));
+    let exe = exe.map(|p| p.strip_suffix(DELETED).unwrap_or(p).to_vec());
+    let cmdline = command_line(pid);
+    // comm is what ps shows and what the user typed (`redis-server`, a shebang script's
+    // name); the executable's file name is what rekt recognises programs by, and the
+    // fallback for kernel threads and other users' processes.
+    let command = read_comm(pid).map(|comm| {
+        let argv0 = cmdline.first().map(Text::as_bytes);
+        Text::from_bytes(completed_comm(&comm, argv0, COMM_CUT))
     });
-    // exe shows the real program even when the main thread is renamed (Node does this);
-    // comm is the fallback for kernel threads and other users' processes.
     let name = exe
         .as_deref()
         .and_then(|p| Path::new(std::ffi::OsStr::from_bytes(p)).file_name())
         .map(|n| Text::from_bytes(n.as_bytes()))
-        .or_else(|| command_name(pid));
+        .or_else(|| command.clone());
     let uid = real_uid(pid);
     ProcessInfo {
         name,
+        command,
         exe: exe.map(Text::from_bytes),
-        cmdline: command_line(pid),
+        deleted,
+        cmdline,
         uid,
         user: uid.map(user_name),
     }
 }
 
+/// What the kernel appends to `/proc/PID/exe` when the file is gone.
+const DELETED: &[u8] = b" (deleted)";
+
+/// The kernel keeps 15 bytes of a command name (`TASK_COMM_LEN` less the NUL).
+const COMM_CUT: usize = 15;
+
+fn read_comm(pid: u32) -> Option<Vec<u8>> {
+    let mut comm = fs::read(format!("/proc/{pid}/comm")).ok()?;
+    if comm.last() == Some(&b'\n') {
+        comm.pop();
+    }
+    (!comm.is_empty()).then_some(comm)
+}
+
 /// The short command name (`/proc/PID/comm`), which any user may read.
 pub(crate) fn command_name(pid: u32) -> Option<Text> {
-    let comm = fs::read(format!("/proc/{pid}/comm")).ok()?;
-    let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
-    (!comm.is_empty()).then(|| Text::from_bytes(comm))
+    read_comm(pid).map(Text::from_bytes)
 }
 
 fn command_line(pid: u32) -> Vec<Text> {

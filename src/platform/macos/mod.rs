@@ -52,12 +52,15 @@ impl Backend for Macos {
     /// Scans every process. When some could not be read, the ports the query names that
     /// no visible socket is on are probed with bind().
     fn sockets(query: &Query) -> io::Result<Vec<Socket>> {
+        let started = std::time::Instant::now();
         let found = scan::scan(query)?;
         crate::debug!(
-            "sockets: libproc scan: {} matching; {} processes that may hold sockets \
-             unreadable (PID 0 not counted)",
+            "sockets: libproc scan: {} rows for {}; {} processes that may hold sockets \
+             unreadable (PID 0 not counted) ({:.1?})",
             found.sockets.len(),
-            found.denied
+            query.describe(),
+            found.denied,
+            started.elapsed()
         );
         LAST_SCAN_DENIED.store(found.denied > 0, Ordering::Relaxed);
         let mut sockets = found.sockets;
@@ -73,6 +76,10 @@ impl Backend for Macos {
 
     fn process_info(pid: u32) -> ProcessInfo {
         process::process_info(pid)
+    }
+
+    fn terminal_columns() -> Option<u16> {
+        super::unix::terminal::stdout_columns()
     }
 
     fn user_name(uid: u32) -> Text {

@@ -9,6 +9,7 @@ mod iphlpapi;
 mod probe;
 mod process;
 mod services;
+mod terminal;
 mod terminate;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,8 +43,16 @@ impl Backend for Windows {
             if !query.wants_protocol(table.protocol()) || !query.wants_family(table.family()) {
                 continue;
             }
+            let started = std::time::Instant::now();
             let snapshot = Snapshot::take(table)?;
+            let before = found.len();
             found.extend(snapshot.sockets().filter(|s| query.matches(s)));
+            crate::debug!(
+                "sockets: {table:?} table: {} rows for {} ({:.1?})",
+                found.len() - before,
+                query.describe(),
+                started.elapsed()
+            );
         }
         Ok(found)
     }
@@ -98,6 +107,10 @@ impl Backend for Windows {
 
     fn process_info(pid: u32) -> ProcessInfo {
         process::process_info(pid)
+    }
+
+    fn terminal_columns() -> Option<u16> {
+        terminal::stdout_columns()
     }
 
     /// Windows sockets carry no uid (`Socket.uid` is always `None`), so this is only the

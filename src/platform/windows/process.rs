@@ -78,7 +78,10 @@ fn describe(pid: u32, entry: Option<&Entry>, handle: Option<&OwnedHandle>) -> Pr
         });
     ProcessInfo {
         name,
+        // The image name is the name Windows shows (Task Manager, Get-Process).
+        command: None,
         exe: exe.map(Text::from),
+        deleted: false,
         cmdline: handle.map_or_else(Vec::new, |h| command_line(pid, h)),
         uid: None,
         user: handle.and_then(account_of),
