@@ -65,6 +65,12 @@ impl Backend for Linux {
         process::process_info(pid)
     }
 
+    /// One `readlink` of `/proc/PID/exe` (or a read of `comm`): no `status`, no
+    /// `cmdline`, no user database.
+    fn process_identity(pid: u32) -> ProcessInfo {
+        process::identity(pid)
+    }
+
     fn user_name(uid: u32) -> Text {
         super::unix::users::user_name(uid)
     }

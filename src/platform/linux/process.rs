@@ -12,25 +12,33 @@ use crate::model::{Clock, ProcessInfo, ProcessStat, Text};
 use crate::platform::unix::users::user_name;
 
 pub(crate) fn process_info(pid: u32) -> ProcessInfo {
+    let uid = real_uid(pid);
+    ProcessInfo {
+        cmdline: command_line(pid),
+        uid,
+        user: uid.map(user_name),
+        ..identity(pid)
+    }
+}
+
+/// The name and executable alone: `exe` shows the real program even when the main
+/// thread is renamed (Node does this); `comm` is the fallback for kernel threads and
+/// other users' processes.
+pub(crate) fn identity(pid: u32) -> ProcessInfo {
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {
         let bytes = p.as_os_str().as_bytes();
         // An executable replaced on disk (a rebuilt server) is still the right name.
         bytes.strip_suffix(b" (deleted)").unwrap_or(bytes).to_vec()
     });
-    // exe shows the real program even when the main thread is renamed (Node does this);
-    // comm is the fallback for kernel threads and other users' processes.
     let name = exe
         .as_deref()
         .and_then(|p| Path::new(std::ffi::OsStr::from_bytes(p)).file_name())
         .map(|n| Text::from_bytes(n.as_bytes()))
         .or_else(|| command_name(pid));
-    let uid = real_uid(pid);
     ProcessInfo {
         name,
         exe: exe.map(Text::from_bytes),
-        cmdline: command_line(pid),
-        uid,
-        user: uid.map(user_name),
+        ..ProcessInfo::default()
     }
 }
 
