@@ -228,8 +228,9 @@ mod tests {
         let rows = [(1, 0, 1), (100, 1, 10), (200, 100, 20), (300, 200, 30)];
         // An owner that started at 25 cannot be 200 or above: 200 is the last one read.
         assert_eq!(ancestry_since(300, table(&rows), Some(25)), vec![200]);
-        // One that started with 100 (the same tick) may be 100 itself.
-        assert_eq!(ancestry_since(300, table(&rows), Some(10)), vec![200, 100]);
+        assert_eq!(ancestry_since(300, table(&rows), Some(15)), vec![200, 100]);
+        // One that started with 100 (the same tick) may be 100 itself: 1 is read too.
+        assert_eq!(ancestry_since(300, table(&rows), Some(10)), vec![200, 100, 1]);
         assert_eq!(
             ancestry_since(300, table(&rows), Some(1)),
             vec![200, 100, 1]
