@@ -230,7 +230,10 @@ mod tests {
         assert_eq!(ancestry_since(300, table(&rows), Some(25)), vec![200]);
         assert_eq!(ancestry_since(300, table(&rows), Some(15)), vec![200, 100]);
         // One that started with 100 (the same tick) may be 100 itself: 1 is read too.
-        assert_eq!(ancestry_since(300, table(&rows), Some(10)), vec![200, 100, 1]);
+        assert_eq!(
+            ancestry_since(300, table(&rows), Some(10)),
+            vec![200, 100, 1]
+        );
         assert_eq!(
             ancestry_since(300, table(&rows), Some(1)),
             vec![200, 100, 1]
