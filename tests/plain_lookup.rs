@@ -64,7 +64,11 @@ fn traced(args: &[&str]) -> Trace {
     let mut paths = Vec::new();
     let mut connects = Vec::new();
     for line in text.lines() {
-        let call = line.split_once(' ').map_or(line, |(_, rest)| rest);
+        // `PID  call(...)`: strace pads the PID column.
+        let call = line
+            .split_once(' ')
+            .map_or(line, |(_, rest)| rest)
+            .trim_start();
         if call.starts_with("connect(") {
             connects.push(call.to_owned());
         } else if let (Some((name, _)), Some(path)) = (call.split_once('('), call.split('"').nth(1))
