@@ -8,7 +8,10 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{Holder, TempDir, code, output_within, pids_in_table, private_netns, stderr, v4};
+use common::{
+    Holder, TempDir, code, example, output_within, pids_in_table, private_netns, rekt, stderr,
+    unused_port, v4,
+};
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
@@ -256,4 +259,52 @@ fn a_threads_own_fd_table_is_found_where_it_exists() {
             t.all()
         );
     }
+}
+
+/// The other namespaces are searched for listeners only (which keeps a free port cheap:
+/// see `lookup::elsewhere_query`): a connection there on the same port number is no
+/// server, and gets no hint.
+#[test]
+fn only_a_listener_in_another_namespace_gets_the_hint() {
+    require_root!();
+    pid_sandbox!();
+    let _net = private_netns();
+    let mut unshare = Command::new("unshare");
+    unshare.arg("-n").arg(example("sockhold")).args([
+        "--accept-one",
+        "tcp",
+        &format!("127.0.0.1:{}", unused_port()),
+    ]);
+    let mut server = Holder::spawn_command(unshare, 1);
+    let spec = format!("{}/tcp", server.port);
+    let out = rekt(&[&spec]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("but held in network namespace"),
+        "{}",
+        stderr(&out)
+    );
+    // A client there connects: the server closes its listener and keeps the connection,
+    // which is on the same port number.
+    let netns = format!("--net=/proc/{}/ns/net", server.pid());
+    let up = output_within(
+        Command::new("nsenter").args([&netns, "ip", "link", "set", "lo", "up"]),
+        Duration::from_secs(30),
+    );
+    assert!(up.status.success(), "{}", stderr(&up));
+    let mut nsenter = Command::new("nsenter");
+    nsenter
+        .arg(&netns)
+        .arg("--")
+        .arg(example("sockhold"))
+        .args(["--connect", "tcp", &format!("127.0.0.1:{}", server.port)]);
+    let _client = Holder::spawn_command(nsenter, 1);
+    server.expect_line("ACCEPTED");
+    let out = rekt(&[&spec]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("network namespace"),
+        "{}",
+        stderr(&out)
+    );
 }
