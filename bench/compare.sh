@@ -26,7 +26,7 @@ source bench/lib.sh
 log "installing tools"
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pair in hyperfine:hyperfine fuser:psmisc lsof:lsof ss:iproute2 /usr/bin/time:time setpriv:util-linux; do
+for pair in hyperfine:hyperfine fuser:psmisc lsof:lsof ss:iproute2 /usr/bin/time:time setpriv:util-linux cc:gcc; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -36,6 +36,10 @@ fi
 KILLPORT=$ROOT/bench/.tools/bin/killport
 cargo build --release --quiet
 REKT=$ROOT/target/release/rekt
+# The C floor: the least any program can do for `rekt PORT`'s answer (bench/floor.c).
+mkdir -p bench/.tools/bin
+cc -O2 -pthread -o bench/.tools/bin/floor bench/floor.c
+FLOOR=$ROOT/bench/.tools/bin/floor
 id "$BENCH_USER" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$BENCH_USER"
 # The unprivileged run executes these binaries as $BENCH_USER.
 chmod o+rx "$ROOT" "$ROOT/target" "$ROOT/target/release" "$ROOT/bench" "$ROOT/bench/.tools" \
@@ -62,6 +66,10 @@ verify_tools() {
   as_user "$REKT" $FREE_PORT >/dev/null 2>&1 || rc=$?
   [ "$rc" = 1 ] || die "rekt $FREE_PORT (free) exited $rc, expected 1"
   log "  ok: rekt $FREE_PORT -> free (exit 1)"
+  check "C floor $PORT" "$want" "$(as_user "$FLOOR" $PORT | sorted_pids)"
+  rc=0
+  as_user "$FLOOR" $FREE_PORT >/dev/null 2>&1 || rc=$?
+  [ "$rc" = 1 ] || die "C floor $FREE_PORT (free) exited $rc, expected 1"
   check "fuser $PORT/tcp" "$want" "$(as_user fuser $PORT/tcp 2>/dev/null | sorted_pids)"
   check "lsof -t -n -P -i :$PORT" "$want" "$(as_user lsof -t -n -P -i :$PORT 2>/dev/null | sorted_pids)"
   check "ss -Htlnp" "$want" "$(as_user ss -Htlnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sorted_pids)"
@@ -102,6 +110,8 @@ run_state() {
     -n "rekt $PORT" "$REKT $PORT"
     -n "rekt -l $PORT" "$REKT -l $PORT"
     -n "rekt $FREE_PORT (free)" "$REKT $FREE_PORT"
+    -n "C floor $PORT" "$FLOOR $PORT"
+    -n "C floor $FREE_PORT (free)" "$FLOOR $FREE_PORT"
     -n "fuser $PORT/tcp" "fuser $PORT/tcp"
     -n "lsof -t -n -P -i :$PORT" "lsof -t -n -P -i :$PORT"
     -n "ss -Htlnp 'sport = :$PORT'" "ss -Htlnp 'sport = :$PORT'"

@@ -140,6 +140,19 @@ pub(crate) fn classify(info: &ProcessInfo) -> Option<Forwarder> {
     })
 }
 
+/// Whether a process named as `info` may be a forwarder: then its arguments (and its
+/// uid, for its engine) are worth reading, and only then. A process of any other name is
+/// none, whatever its arguments say.
+pub(crate) fn may_be(info: &ProcessInfo) -> bool {
+    let with_args = ProcessInfo {
+        name: info.name.clone(),
+        // limactl is a forwarder only as a host agent: the name alone says "maybe".
+        cmdline: vec![Text::from("hostagent")],
+        ..ProcessInfo::default()
+    };
+    classify(&with_args).is_some()
+}
+
 fn has_arg(cmdline: &[Text], arg: &str) -> bool {
     cmdline.iter().any(|a| *a == arg)
 }
@@ -201,6 +214,23 @@ fn conmon(cmdline: &[Text]) -> Forwarder {
 mod tests {
     use super::*;
     use crate::model::testing::info;
+
+    #[test]
+    fn only_a_forwarders_name_makes_its_arguments_worth_reading() {
+        for name in [
+            "docker-proxy",
+            "conmon",
+            "limactl",
+            "rootlesskit",
+            "dockerd",
+        ] {
+            assert!(may_be(&info(name, &[])), "{name}");
+        }
+        for name in ["python3", "node", "sshd", "docker"] {
+            assert!(!may_be(&info(name, &[])), "{name}");
+        }
+        assert!(!may_be(&ProcessInfo::default()));
+    }
 
     #[test]
     fn docker_proxy_names_its_container_address() {

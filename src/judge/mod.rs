@@ -6,8 +6,8 @@ mod forwarder;
 mod roles;
 mod verdict;
 
-pub(crate) use forwarder::{Forwarder, classify as classify_forwarder};
+pub(crate) use forwarder::{Forwarder, classify as classify_forwarder, may_be as may_forward};
 pub(crate) use roles::{
-    Circumstances, Decision, Forwarding, Include, MANY, Relation, Role, classify,
+    Circumstances, Decision, Forwarding, Include, MANY, Relation, Role, classify, may_be_outgoing,
 };
 pub(crate) use verdict::{HiddenSocket, Place, PortVerdict, Recheck, Settle, Status, Verdict};

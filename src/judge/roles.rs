@@ -166,17 +166,22 @@ pub(crate) fn classify(
 /// in the ephemeral range, with no listener on that port. A server's accepted connection
 /// has its listener's port, which is not ephemeral or has the listener on it.
 pub(crate) fn is_client_socket(socket: &Socket, facts: &Circumstances) -> bool {
-    let outgoing = match socket.protocol {
+    let port = socket.port();
+    may_be_outgoing(socket)
+        && facts.ephemeral.as_ref().is_some_and(|r| r.contains(&port))
+        && !facts.listening.contains(&(socket.protocol, port))
+}
+
+/// Whether `socket` is in a state an outgoing connection has (whatever its port): only
+/// then does its port's range matter.
+pub(crate) fn may_be_outgoing(socket: &Socket) -> bool {
+    match socket.protocol {
         Protocol::Tcp => matches!(
             socket.state,
             State::Established | State::SynSent | State::CloseWait
         ),
         Protocol::Udp => socket.state == State::Established,
-    };
-    let port = socket.port();
-    outgoing
-        && facts.ephemeral.as_ref().is_some_and(|r| r.contains(&port))
-        && !facts.listening.contains(&(socket.protocol, port))
+    }
 }
 
 /// How many processes a range may signal without asking: more than this on a range of

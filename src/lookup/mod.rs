@@ -239,7 +239,7 @@ pub(crate) fn lookup_with_hints(
 ) -> io::Result<(Lookup, Vec<Elsewhere>)> {
     let stop = Arc::new(AtomicBool::new(false));
     let searching = {
-        let (query, stop) = (query.clone(), Arc::clone(&stop));
+        let (query, stop) = (elsewhere_query(query), Arc::clone(&stop));
         std::thread::spawn(move || search_elsewhere(&query, &stop))
     };
     let mut held_everywhere = false;
@@ -276,6 +276,19 @@ pub(crate) fn lookup_with_hints(
         }
     }
     Ok((found, elsewhere))
+}
+
+/// What the other namespaces are searched for: the listeners (TCP sockets listening, UDP
+/// sockets not connected) on the ports of `query`. The hint points at a server in a
+/// container; a connection there that happens to use the same port number is no server
+/// and blocks nothing here. And it is what keeps a free port cheap: the kernel answers a
+/// listeners-only TCP dump from its small table of listeners, while any other state walks
+/// the table of every connection on the machine (shared by all namespaces, hundreds of
+/// thousands of buckets), once per namespace searched.
+fn elsewhere_query(query: &Query) -> Query {
+    let mut listeners = query.clone();
+    listeners.listen_only = true;
+    listeners
 }
 
 /// Whether [`lookup_with_hints`] waits for its search when the port is held here.

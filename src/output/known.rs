@@ -45,6 +45,11 @@ impl Known {
         self.info.entry(pid).or_insert_with(|| read(pid))
     }
 
+    /// Replaces what is known of `pid`'s details (a whole read after a partial one).
+    pub(crate) fn set_info(&mut self, pid: u32, info: ProcessInfo) {
+        self.info.insert(pid, info);
+    }
+
     /// `pid`'s role, if it was decided.
     pub(crate) fn role(&self, pid: u32) -> Option<&Role> {
         self.roles.get(&pid)

@@ -99,6 +99,13 @@ pub trait Backend {
     /// not ours to read); that is never an error.
     fn process_info(pid: u32) -> ProcessInfo;
 
+    /// Only the name and executable of a process (`exe` and `name` of [`ProcessInfo`], the
+    /// rest unknown): what a plain lookup needs to tell a forwarder, with nothing read that
+    /// it would not print. By default the whole of [`Backend::process_info`].
+    fn process_identity(pid: u32) -> ProcessInfo {
+        Self::process_info(pid)
+    }
+
     /// A user's name, or the uid as a number when it has none.
     fn user_name(uid: u32) -> Text;
 

@@ -16,6 +16,9 @@ use crate::supervision::{self, Context, Supervisor, SupervisorKind};
 #[derive(Debug, Default)]
 pub(crate) struct Details {
     known: Known,
+    /// The PIDs whose details hold only their name ([`Details::identify`]): read in full
+    /// when asked for.
+    partial: BTreeSet<u32>,
 }
 
 impl Details {
@@ -30,7 +33,26 @@ impl Details {
 
     /// Reads `pid`'s details unless they were read before; returns them.
     pub(crate) fn read(&mut self, pid: u32) -> &ProcessInfo {
+        if self.partial.remove(&pid) {
+            self.known.set_info(pid, Os::process_info(pid));
+        }
         self.known.info_or(pid, Os::process_info)
+    }
+
+    /// What a plain lookup reads of an owner: its name (which the lines about it may
+    /// show, and which tells a forwarder), and nothing more unless the name is a
+    /// forwarder's. Then the whole details, since its arguments name its container and its
+    /// uid its engine.
+    pub(crate) fn identify(&mut self, pid: u32) -> &ProcessInfo {
+        if self.known.info(pid).is_none() {
+            let info = Os::process_identity(pid);
+            if crate::judge::may_forward(&info) {
+                return self.read(pid);
+            }
+            self.known.set_info(pid, info);
+            self.partial.insert(pid);
+        }
+        self.known.info(pid).expect("set above")
     }
 
     pub(crate) fn set_role(&mut self, pid: u32, role: crate::judge::Role) {

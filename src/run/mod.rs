@@ -63,8 +63,11 @@ impl Run<'_> {
             }
         };
         without_rekt(&mut found);
-        let forwarders = self.resolve_containers(&found);
-        self.assign_roles(&found, forwarders);
+        let (listing, signalling) = (self.opts.is_list(), self.opts.action.is_some());
+        // A run that signals needs every owner's container and user, whatever it prints.
+        let detailed = signalling || self.printer.wants_details(listing, signalling);
+        let forwarders = self.resolve_containers(&found, detailed);
+        self.assign_roles(&found, forwarders, detailed);
         self.show(&found);
         if self.opts.is_list() {
             return ExitCode::Success;
@@ -166,10 +169,17 @@ impl Run<'_> {
     /// Which owners carry a port for something else (forwarders), and which run in a
     /// container, and which container: the cgroup names the second without any engine;
     /// the engines (or their state files) are asked only when one of these turns up.
-    fn resolve_containers(&mut self, found: &Lookup) -> BTreeMap<u32, Forwarding> {
+    /// Unless the run is `detailed` (see [`Run::show`]), only each owner's name is read,
+    /// and no cgroup: a plain lookup shows a forwarder's container, never the one that a
+    /// holder runs in.
+    fn resolve_containers(&mut self, found: &Lookup, detailed: bool) -> BTreeMap<u32, Forwarding> {
         let mut forwarders = BTreeMap::new();
         for owner in &found.ownership.owners {
-            let info = self.details.read(owner.pid).clone();
+            let info = if detailed {
+                self.details.read(owner.pid).clone()
+            } else {
+                self.details.identify(owner.pid).clone()
+            };
             if let Some(kind) = judge::classify_forwarder(&info) {
                 // Asked of the forwarder's own engine only (its parent dockerd, conmon's
                 // Podman), never of another that knows a container at the same address.
@@ -178,6 +188,9 @@ impl Run<'_> {
                         .forwarded(owner.pid, info.uid, &via, &owner.sockets)
                 });
                 forwarders.insert(owner.pid, Forwarding { kind, container });
+                continue;
+            }
+            if !detailed {
                 continue;
             }
             if let Some(id) = container::from_lines(&Os::cgroup_lines(owner.pid)) {
@@ -189,14 +202,33 @@ impl Run<'_> {
     }
 
     /// Decides each owner's role (`roles`): rekt's callers, forwarders, clients, holders.
-    fn assign_roles(&mut self, found: &Lookup, forwarders: BTreeMap<u32, Forwarding>) {
-        if found.ownership.owners.is_empty() {
+    /// A `detailed` run reads rekt's whole caller chain (its lines name it); otherwise the
+    /// chain is read only as far up as an owner could be in it (see
+    /// [`supervision::callers_among`]). The ephemeral port range is read only when a socket
+    /// could be an outgoing connection.
+    fn assign_roles(
+        &mut self,
+        found: &Lookup,
+        forwarders: BTreeMap<u32, Forwarding>,
+        detailed: bool,
+    ) {
+        let owners = &found.ownership.owners;
+        if owners.is_empty() {
             return;
         }
+        let callers = if detailed {
+            supervision::callers()
+        } else {
+            supervision::callers_among(owners.iter().map(|o| o.pid))
+        };
+        let outgoing = owners
+            .iter()
+            .flat_map(|o| &o.sockets)
+            .any(judge::may_be_outgoing);
         let facts = Circumstances {
             me: std::process::id(),
-            callers: supervision::callers(),
-            ephemeral: Os::ephemeral_ports(),
+            callers,
+            ephemeral: outgoing.then(Os::ephemeral_ports).flatten(),
             listening: Circumstances::listeners(&found.sockets),
             forwarders,
         };
@@ -208,6 +240,19 @@ impl Run<'_> {
 
     /// Shows what was found: the owners (or, in list mode, the listeners) and the sockets
     /// whose owner cannot be seen.
+    ///
+    /// What each kind of run reads of the processes it shows, beyond the lookup itself:
+    /// - a plain lookup (`rekt PORT`, the human table without `-v`, or `-q`): each owner's
+    ///   name (`/proc/PID/exe`, else `comm`), which its lines may show and which tells a
+    ///   forwarder; a forwarder's whole details and its engine; rekt's own ancestors back
+    ///   to the oldest owner's start (is an owner rekt's caller?); the ephemeral port range
+    ///   when a socket may be an outgoing connection; the users of sockets shown without an
+    ///   owner. No `status`, `cmdline` or `cgroup` of a holder, no ancestry of an owner, no
+    ///   user database for owners, and the threads' own fd tables only when a socket is
+    ///   left without an owner (see `fd_scan`).
+    /// - `-v`, `--json`, list mode and every run that signals: each owner's whole details
+    ///   (name, executable, command line, user) and its container (`cgroup`); with `-v` or
+    ///   `--json` (not in list mode), its parents, unit and supervisor too.
     fn show(&mut self, found: &Lookup) {
         let opts = self.opts;
         let (listing, signalling) = (opts.is_list(), opts.action.is_some());

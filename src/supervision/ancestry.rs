@@ -14,6 +14,39 @@ pub(crate) fn callers() -> Vec<u32> {
     ancestry(std::process::id(), Os::process_stat, |_| true)
 }
 
+/// rekt's own ancestors, nearest first, as far up as one of `owners` could be among them:
+/// a parent starts before its child, so once the chain reaches a process that started
+/// before the oldest owner, no owner is further up, and the rest is not read. What tells
+/// whether an owner is rekt's caller (a plain lookup's ROLE) without a walk to PID 1. The
+/// whole chain when no owner's start can be read.
+pub(crate) fn callers_among(owners: impl IntoIterator<Item = u32>) -> Vec<u32> {
+    let oldest = owners
+        .into_iter()
+        .filter_map(|pid| Os::process_stat(pid)?.started)
+        .min();
+    ancestry_since(std::process::id(), Os::process_stat, oldest)
+}
+
+/// The ancestors of `pid`, up to the first that started before `since` (all of them when
+/// `since` is unknown).
+fn ancestry_since(
+    pid: u32,
+    stat: impl Fn(u32) -> Option<ProcessStat>,
+    since: Option<u64>,
+) -> Vec<u32> {
+    let Some(since) = since else {
+        return ancestry(pid, stat, |_| true);
+    };
+    // The start of the ancestor just added, which `ancestry` read just before asking.
+    let last = std::cell::Cell::new(None);
+    let stat = |p| {
+        let s = stat(p);
+        last.set(s.as_ref().and_then(|s: &ProcessStat| s.started));
+        s
+    };
+    ancestry(pid, stat, |_| last.get().is_none_or(|t| t >= since))
+}
+
 /// The ancestors of `pid`, nearest first, read with `stat`, for as long as `more` says to
 /// go on past the one just added. A chain stops at a process with no parent, at a parent
 /// that cannot be read, at a cycle, and at a "parent" that started after its child: that
@@ -188,6 +221,24 @@ mod tests {
                     ..ProcessStat::default()
                 })
         }
+    }
+
+    #[test]
+    fn callers_are_read_back_to_the_oldest_owner_only() {
+        let rows = [(1, 0, 1), (100, 1, 10), (200, 100, 20), (300, 200, 30)];
+        // An owner that started at 25 cannot be 200 or above: 200 is the last one read.
+        assert_eq!(ancestry_since(300, table(&rows), Some(25)), vec![200]);
+        assert_eq!(ancestry_since(300, table(&rows), Some(15)), vec![200, 100]);
+        // One that started with 100 (the same tick) may be 100 itself: 1 is read too.
+        assert_eq!(
+            ancestry_since(300, table(&rows), Some(10)),
+            vec![200, 100, 1]
+        );
+        assert_eq!(
+            ancestry_since(300, table(&rows), Some(1)),
+            vec![200, 100, 1]
+        );
+        assert_eq!(ancestry_since(300, table(&rows), None), vec![200, 100, 1]);
     }
 
     #[test]

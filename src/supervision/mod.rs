@@ -13,7 +13,7 @@ mod restart;
 mod supervisor;
 mod unit;
 
-pub(crate) use ancestry::{Link, ancestry, callers, kind_of};
+pub(crate) use ancestry::{Link, ancestry, callers, callers_among, kind_of};
 pub(crate) use restart::{BUSY, Look, Restarter, RestarterKind, restarters, see, until};
 pub(crate) use supervisor::{
     Supervisor, SupervisorKind, restarter, service_supervisor, systemd_supervisor,

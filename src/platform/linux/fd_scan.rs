@@ -74,9 +74,15 @@ pub(crate) fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
 /// Finds the fds that refer to `inodes` in the fd tables of threads that have one of their
 /// own: a thread that called `unshare(CLONE_FILES)` (or was cloned without CLONE_FILES)
 /// keeps its fds in `/proc/PID/task/TID/fd`, which the scan of `/proc/PID/fd` (the main
-/// thread's table) never sees. Hits are recorded under the process's PID, which is what
-/// is signalled. Costs a directory listing per process and a `kcmp` per thread, so it runs
-/// only when a socket is left without an owner.
+/// thread's table) never sees; and a process whose main thread has exited keeps its fds
+/// only there. Hits are recorded under the process's PID, which is what is signalled.
+///
+/// Such tables exist only where they are searched for: it runs only when a socket is left
+/// without an owner by the main scan (which never opens a `task/` directory), and only in
+/// processes with more than one thread. Those are told without opening anything: the link
+/// count of a `/proc/PID/task` directory is 2 plus the number of threads (the kernel's
+/// `proc_task_getattr`), so one `stat` per process finds them. In those alone the `task/`
+/// directory is listed and each thread asked (`kcmp`) whether its table is the process's.
 pub(crate) fn scan_threads(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     debug_assert!(inodes.is_sorted());
     let pids = list_pids(proc_dir)?;
@@ -84,6 +90,9 @@ pub(crate) fn scan_threads(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Sca
         &pids,
         || Worker::new(proc_dir.as_fd(), inodes),
         |worker, pid| {
+            if !has_threads(worker.proc_dir, pid) {
+                return;
+            }
             let dirs = other_threads_fd_dirs(worker.proc_dir, pid, &mut worker.buf);
             for (tid, dir) in dirs {
                 if !shares_fd_table(pid, tid) {
@@ -103,6 +112,20 @@ pub(crate) fn scan_threads(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Sca
     result.hits.sort_unstable();
     result.hits.dedup();
     Ok(result)
+}
+
+/// Whether process `pid` may have a thread besides its main one: the link count of its
+/// `task` directory is 2 plus its threads. When the count cannot be read (the process
+/// exited, or a kernel that counts otherwise), the answer is yes, so that its threads are
+/// looked at.
+fn has_threads(proc_dir: BorrowedFd<'_>, pid: u32) -> bool {
+    let Ok(path) = CString::new(format!("{pid}/task")) else {
+        return false;
+    };
+    match rustix::fs::statat(proc_dir, &path, rustix::fs::AtFlags::empty()) {
+        Ok(stat) => stat.st_nlink != 3,
+        Err(_) => true,
+    }
 }
 
 /// Whether thread `tid` uses the fd table of its process `pid`: `kcmp(KCMP_FILES)`, which
@@ -254,17 +277,12 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// Scans the main thread's fd table. A process with none (a kernel thread, or one
+    /// whose main thread has exited) is left to [`scan_threads`], which runs only when a
+    /// socket is left without an owner: most processes with no fds are kernel threads.
     fn scan_process(&mut self, pid: u32) {
         let mut path = [0u8; 16];
-        let path = pid_fd_path(pid, &mut path);
-        if self.scan_fd_dir(pid, path) == Some(0) {
-            // No fds at all: a kernel thread, or a process whose main thread has exited.
-            for (_, dir) in other_threads_fd_dirs(self.proc_dir, pid, &mut self.buf) {
-                if self.scan_fd_dir(pid, &dir).is_some() {
-                    return;
-                }
-            }
-        }
+        self.scan_fd_dir(pid, pid_fd_path(pid, &mut path));
     }
 
     /// Scans one fd directory (relative to /proc) for wanted sockets, recording hits under

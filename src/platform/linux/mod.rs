@@ -69,6 +69,12 @@ impl Backend for Linux {
         super::unix::terminal::stdout_columns()
     }
 
+    /// One `readlink` of `/proc/PID/exe` (or a read of `comm`): no `status`, no
+    /// `cmdline`, no user database.
+    fn process_identity(pid: u32) -> ProcessInfo {
+        process::identity(pid)
+    }
+
     fn user_name(uid: u32) -> Text {
         super::unix::users::user_name(uid)
     }

@@ -55,18 +55,22 @@ pub(crate) fn others(stop: &AtomicBool) -> io::Result<Vec<NetNs>> {
         .collect();
     let proc_dir = fd_scan::open_proc()?;
     let pids = fd_scan::list_pids(&proc_dir)?;
-    // One readlink per process: the same parallel walk as the fd scan. Each thread keeps
-    // the first member it sees of every namespace other than ours.
-    let parts = fd_scan::for_each_pid(&pids, Vec::new, |seen: &mut Vec<(u64, u32)>, pid| {
-        if !stop.load(Ordering::Relaxed)
-            && let Some(inode) = ns_link(&proc_dir, pid)
-            && inode != here
-            && !seen.iter().any(|&(i, _)| i == inode)
-        {
-            seen.push((inode, pid));
+    // One readlink per process, on this thread alone: a few microseconds each, less than
+    // starting another thread costs below a few thousand processes, and the search runs
+    // beside the lookup, which has the other core. Keeps the first member it sees of every
+    // namespace other than ours.
+    let mut members: Vec<(u64, u32)> = Vec::new();
+    for pid in pids {
+        if stop.load(Ordering::Relaxed) {
+            break;
         }
-    });
-    let mut members: Vec<(u64, u32)> = parts.into_iter().flatten().collect();
+        if let Some(inode) = ns_link(&proc_dir, pid)
+            && inode != here
+            && !members.iter().any(|&(i, _)| i == inode)
+        {
+            members.push((inode, pid));
+        }
+    }
     members.sort_unstable();
     for (inode, pid) in members {
         match found.iter_mut().find(|ns| ns.inode == inode) {

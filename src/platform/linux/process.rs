@@ -12,33 +12,44 @@ use crate::model::{Clock, ProcessInfo, ProcessStat, Text, completed_comm};
 use crate::platform::unix::users::user_name;
 
 pub(crate) fn process_info(pid: u32) -> ProcessInfo {
+    let identity = identity(pid);
+    let cmdline = command_line(pid);
+    // comm is what ps shows and what the user typed (`redis-server`, a shebang script's
+    // name); the executable's file name (in `identity`) is what rekt recognises programs
+    // by.
+    let command = read_comm(pid).map(|comm| {
+        let argv0 = cmdline.first().map(Text::as_bytes);
+        Text::from_bytes(completed_comm(&comm, argv0, COMM_CUT))
+    });
+    let uid = real_uid(pid);
+    ProcessInfo {
+        command,
+        cmdline,
+        uid,
+        user: uid.map(user_name),
+        ..identity
+    }
+}
+
+/// The name and executable alone, for a lookup that prints no details: `exe` shows the
+/// real program even when the main thread is renamed (Node does this); `comm` is the
+/// fallback for kernel threads and other users' processes.
+pub(crate) fn identity(pid: u32) -> ProcessInfo {
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
     let exe = exe.as_ref().map(|p| p.as_os_str().as_bytes());
     // An executable replaced on disk (a rebuilt server) keeps its path, marked.
     let deleted = exe.is_some_and(|p| p.ends_with(DELETED));
     let exe = exe.map(|p| p.strip_suffix(DELETED).unwrap_or(p).to_vec());
-    let cmdline = command_line(pid);
-    // comm is what ps shows and what the user typed (`redis-server`, a shebang script's
-    // name); the executable's file name is what rekt recognises programs by, and the
-    // fallback for kernel threads and other users' processes.
-    let command = read_comm(pid).map(|comm| {
-        let argv0 = cmdline.first().map(Text::as_bytes);
-        Text::from_bytes(completed_comm(&comm, argv0, COMM_CUT))
-    });
     let name = exe
         .as_deref()
         .and_then(|p| Path::new(std::ffi::OsStr::from_bytes(p)).file_name())
         .map(|n| Text::from_bytes(n.as_bytes()))
-        .or_else(|| command.clone());
-    let uid = real_uid(pid);
+        .or_else(|| command_name(pid));
     ProcessInfo {
         name,
-        command,
         exe: exe.map(Text::from_bytes),
         deleted,
-        cmdline,
-        uid,
-        user: uid.map(user_name),
+        ..ProcessInfo::default()
     }
 }
 

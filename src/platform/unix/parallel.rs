@@ -65,10 +65,18 @@ fn thread_count(processes: usize) -> usize {
         return n.clamp(1, 64);
     }
     if processes >= PARALLEL_THRESHOLD {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        cores()
     } else {
         1
     }
+}
+
+/// The cores this process may use, read once per run: the standard library reads the
+/// cgroup's CPU quota files each time it is asked, and a lookup asks from two threads (the
+/// fd scan and the other namespaces' search).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 #[cfg(test)]
