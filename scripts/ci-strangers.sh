@@ -69,7 +69,7 @@ echo "$NAME: machine ready after $((SECONDS - start)) s"
 failed=()
 for run in $(seq "$RUNS"); do
   t=$SECONDS
-  if ! REKT_REQUIRE_ROOT_TESTS=1 cargo test -q --no-fail-fast --test '*'; then
+  if ! REKT_REQUIRE_ROOT_TESTS=1 cargo test -q --no-fail-fast --test it; then
     failed+=("tests (run $run)")
   fi
   echo "$NAME: run $run took $((SECONDS - t)) s"

@@ -14,7 +14,7 @@ source "$ENV_DIR/env.sh"
 TARGET=x86_64-pc-windows-gnu
 
 # Build outside the namespace (cargo may need the network), then run inside it. The examples
-# are built explicitly: a filtered `cargo test --test X` would not rebuild the sockhold
+# are built explicitly: a filtered `cargo test --test it X` would not rebuild the sockhold
 # fixture, and the tests would run a stale one.
 # shellcheck disable=SC2086
 $CARGO build --target $TARGET $BUILD_STD --examples

@@ -8,15 +8,14 @@
 //! and `-t`/`-k` end it through the socket without signalling conmon; without one, rekt
 //! refuses (exit 3), signals nothing, and says the `podman` command that ends the container,
 //! with the storage options it needs, which the test then runs as printed.
-#![cfg(target_os = "linux")]
 
-mod common;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{TempDir, code, output_within, stderr, stdout};
+use crate::support::{TempDir, code, output_within, stderr, stdout};
 use serde_json::Value;
 
 /// Every run of podman or rekt here is bounded by this.
@@ -33,12 +32,12 @@ impl Podman {
     /// Sets one up, with its API socket when `service`; or says why it cannot (the test
     /// then skips, or fails under `REKT_REQUIRE_ROOT_TESTS=1`).
     fn start(service: bool) -> Option<Podman> {
-        if !common::is_root() {
-            common::skip("this test needs root (it runs rootful Podman)");
+        if !support::is_root() {
+            support::skip("this test needs root (it runs rootful Podman)");
             return None;
         }
         if !Path::new("/usr/bin/podman").exists() || !Path::new("/bin/busybox").exists() {
-            common::skip("this test needs podman and busybox-static");
+            support::skip("this test needs podman and busybox-static");
             return None;
         }
         let dir = TempDir::new("podman");

@@ -6,10 +6,10 @@
 //! thread: the sockets it makes, the processes it spawns and the rekt it runs see only each
 //! other, and any port can be used. Without root, tests use ports nothing uses, and the
 //! ones that need root (another namespace, a tunnel device, another user) skip.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{Holder, code, example, rekt_as, stderr, stdout};
+use crate::support;
+
+use crate::support::{Holder, code, example, rekt_as, stderr, stdout};
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -24,19 +24,19 @@ use rustix::net::{
 use serde_json::Value;
 
 /// The test's own network namespace (root), from the shared guard: keep it alive for the
-/// test. Whether the thread is in a private namespace is `common::private()`.
-fn own_netns() -> common::NetnsGuard {
-    common::private_netns()
+/// test. Whether the thread is in a private namespace is `support::private()`.
+fn own_netns() -> support::NetnsGuard {
+    support::private_netns()
 }
 
 /// `n` ports that nothing on the machine uses and no other test of this run gets, then
 /// [`own_netns`]. Even inside a namespace of its own, a test needs ports nobody else uses:
 /// rekt hints at the other network namespaces that hold a port (the machine's own, and
 /// the other tests'), and an exact expected output would then have an extra line.
-fn setup(n: usize) -> (common::NetnsGuard, bool, Vec<u16>) {
+fn setup(n: usize) -> (support::NetnsGuard, bool, Vec<u16>) {
     let ports = (0..n).map(|_| fresh_port()).collect();
     let net = own_netns();
-    (net, common::private(), ports)
+    (net, support::private(), ports)
 }
 
 /// A port from 21000-31999 that this thread's network namespace does not use (TCP or UDP,
@@ -68,7 +68,7 @@ fn rekt(args: &[&str]) -> Output {
 }
 
 fn rekt_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    common::rekt_with_env(args, env)
+    support::rekt_with_env(args, env)
 }
 
 fn json(args: &[&str]) -> (Value, i32) {
@@ -582,7 +582,7 @@ fn an_old_kernel_is_told_apart_and_said() {
     let (doc, code) = json(&[&format!("{}/tcp", p[1])]);
     assert_eq!(code, 1);
     assert!(doc["ports"][0].get("unseen").is_none(), "{doc}");
-    assert_eq!(common::code(&rekt(&[&p[0].to_string()])), 0);
+    assert_eq!(support::code(&rekt(&[&p[0].to_string()])), 0);
 }
 
 #[test]
@@ -592,7 +592,7 @@ fn a_dual_stack_listener_holds_the_ipv4_port_and_a_v6only_one_does_not() {
     let _v6only = Holder::spawn(&["--v6only", "tcp", &format!("[::]:{}", p[1])], 1);
     let out = rekt(&["-4", &p[0].to_string()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(common::pids_in_table(&out), [dual.pid()]);
+    assert_eq!(support::pids_in_table(&out), [dual.pid()]);
     let out = rekt(&["-4", &p[1].to_string()]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_eq!(stderr(&out), format!("rekt: nothing holds port {}\n", p[1]));
@@ -691,7 +691,7 @@ fn a_range_lists_what_holds_it_and_sums_up_the_rest() {
 fn a_vxlan_port_is_the_kernels_with_nothing_to_signal() {
     require_root!();
     let _net = own_netns();
-    assert!(common::private());
+    assert!(support::private());
     let added = Command::new("ip")
         .args([
             "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789", "dev", "lo",
@@ -762,7 +762,7 @@ fn a_thread_with_its_own_fd_table_is_an_owner_not_hidden() {
     let spec = format!("{port}/tcp");
     let out = rekt(&[&spec]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(common::pids_in_table(&out), [h.pid()]);
+    assert_eq!(support::pids_in_table(&out), [h.pid()]);
     let out = rekt(&["-k", &spec]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(h.gone_within(h.pid(), Duration::from_secs(5)));
@@ -775,7 +775,7 @@ fn hidepid_is_named_as_the_reason() {
     let spec = format!("{}/tcp", p[0]);
     let listener = open(&sock(Kind::Listen, v4([127, 0, 0, 1], p[0]), None)).unwrap();
     // rekt as nobody, in a mount namespace whose /proc hides other users' processes.
-    let bin = common::world_readable_copy(std::path::Path::new(env!("CARGO_BIN_EXE_rekt")));
+    let bin = support::world_readable_copy(std::path::Path::new(env!("CARGO_BIN_EXE_rekt")));
     let out = Command::new("unshare")
         .args(["-m", "sh", "-c"])
         .arg(
@@ -836,7 +836,7 @@ fn a_missing_socket_table_fails_the_lookup() {
 fn a_hostile_device_name_is_quoted_so_that_the_command_can_be_pasted() {
     require_root!();
     let _net = own_netns();
-    assert!(common::private());
+    assert!(support::private());
     let name = "vx\x1b[2J";
     let added = Command::new("ip")
         .args([
@@ -845,7 +845,7 @@ fn a_hostile_device_name_is_quoted_so_that_the_command_can_be_pasted() {
         .status()
         .unwrap();
     if !added.success() {
-        common::skip("this kernel cannot make a vxlan device");
+        support::skip("this kernel cannot make a vxlan device");
         return;
     }
     assert!(

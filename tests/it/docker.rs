@@ -11,15 +11,14 @@
 //! with no socket here; the daemon's own API port, which is named and never signalled.
 //! Two daemons whose first containers share an address, with `DOCKER_HOST` naming the
 //! wrong one: only the daemon that started the docker-proxy is asked. `DOCKER_HOST=tcp://`.
-#![cfg(target_os = "linux")]
 
-mod common;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{TempDir, code, output_within, stderr, stdout};
+use crate::support::{TempDir, code, output_within, stderr, stdout};
 use serde_json::Value;
 
 /// Every run of docker or rekt here is bounded by this.
@@ -47,12 +46,12 @@ impl Daemon {
 
     /// As `start_with`, with its bridge named `bridge` (always on 172.31.7.0/24).
     fn start_on(userland_proxy: bool, api_port: Option<u16>, bridge: &str) -> Option<Daemon> {
-        if !common::is_root() {
-            common::skip("this test needs root (it runs a Docker daemon of its own)");
+        if !support::is_root() {
+            support::skip("this test needs root (it runs a Docker daemon of its own)");
             return None;
         }
         if !Path::new("/usr/sbin/dockerd").exists() && which("dockerd").is_none() {
-            common::skip("this test needs docker.io (dockerd) and busybox-static");
+            support::skip("this test needs docker.io (dockerd) and busybox-static");
             return None;
         }
         let dir = TempDir::new("docker");

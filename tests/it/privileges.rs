@@ -1,10 +1,10 @@
 //! What rekt says when it cannot see or must not touch an owner. These tests need root to
 //! set the scene (another user, another PID namespace); they skip with a reason otherwise.
-//! Each runs in a private network namespace (see tests/common).
-#![cfg(target_os = "linux")]
+//! Each runs in a private network namespace (see tests/it/support).
 
-mod common;
-use common::{
+use crate::support;
+
+use crate::support::{
     Holder, code, example, pids_in_table, private_netns, rekt_as, run, stderr, stdout, v4,
 };
 use std::process::Command;
@@ -135,7 +135,7 @@ fn a_free_port_that_needs_privilege_is_said_so_to_a_normal_user() {
     assert_eq!(doc["ports"][0]["free"], false, "{doc}");
     assert_eq!(doc["ports"][0]["needs_privilege"], true, "{doc}");
     // Root may bind it: free, and nothing more is said.
-    let root = common::rekt(&["80/tcp"]);
+    let root = support::rekt(&["80/tcp"]);
     assert_eq!(stderr(&root), "rekt: nothing holds port 80/tcp\n");
     // A port from ip_unprivileged_port_start on is free for nobody too.
     let high = rekt_as(NOBODY, &["1024/tcp"]);
@@ -147,5 +147,5 @@ fn a_free_port_that_needs_privilege_is_said_so_to_a_normal_user() {
 }
 
 fn setpriv_nobody() -> std::process::Command {
-    common::setpriv(NOBODY)
+    support::setpriv(NOBODY)
 }

@@ -3,10 +3,12 @@
 //! the port free. CI runs these under wine 8.0, which names a socket's owning PID only while
 //! one of the owner's threads is blocked on it (sockhold blocks on every socket it holds);
 //! listeners and a server's accepted connections show PID 0 there (see the README).
-#![cfg(windows)]
 
-mod common;
-use common::{Holder, code, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners};
+use crate::support;
+
+use crate::support::{
+    Holder, code, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners,
+};
 use rekt::internals::{Backend, Handle, Os};
 use rekt::model::{AcquireError, Owner};
 use std::net::UdpSocket;
@@ -365,13 +367,13 @@ fn json_names_the_owner_and_the_outcome() {
 /// copy of sockhold under each of their names stands in for them.
 #[test]
 fn forwarders_are_explained_and_signalled_only_when_asked_for() {
-    let dir = common::TempDir::new("forwarders");
+    let dir = support::TempDir::new("forwarders");
     for (file, says) in [
         ("wslrelay.exe", "WSL 2"),
         ("com.docker.backend.exe", "Docker Desktop"),
         ("vpnkit.exe", "Docker Desktop"),
     ] {
-        let exe = common::example_named("sockhold", &dir, std::ffi::OsStr::new(file));
+        let exe = support::example_named("sockhold", &dir, std::ffi::OsStr::new(file));
         let mut cmd = std::process::Command::new(&exe);
         cmd.args(["udp", "127.0.0.1:0"]);
         let mut h = Holder::spawn_command(cmd, 1);
@@ -570,9 +572,9 @@ fn json_shows_the_owners_command_line() {
 /// it and starts the server, a sockhold of its own.
 #[test]
 fn nodemon_is_named_from_its_command_line() {
-    let dir = common::TempDir::new("nodemon");
-    let node = common::example_named("sockhold", &dir, std::ffi::OsStr::new("node.exe"));
-    let sockhold = common::example("sockhold");
+    let dir = support::TempDir::new("nodemon");
+    let node = support::example_named("sockhold", &dir, std::ffi::OsStr::new("node.exe"));
+    let sockhold = support::example("sockhold");
     let mut cmd = std::process::Command::new(&node);
     cmd.arg(r"C:\app\node_modules\nodemon\bin\nodemon.js")
         .arg("--then-run")

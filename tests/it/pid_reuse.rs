@@ -3,10 +3,8 @@
 //! The scene is set in a private PID namespace, where writing ns_last_pid decides the next
 //! PID, inside the test's private network namespace; that needs root, so the test skips
 //! otherwise.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{TempDir, example, private_netns, run, stderr, stdout};
+use crate::support::{TempDir, example, private_netns, run, stderr, stdout};
 use std::process::Command;
 
 const SCENE: &str = r#"

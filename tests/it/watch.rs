@@ -3,14 +3,14 @@
 //! already running, a brief bind is not "a process you cannot see", and a port that rekt
 //! cannot free gets no signal at all.
 //!
-//! Every test runs in a private network namespace as root (`common::private_netns`), on
+//! Every test runs in a private network namespace as root (`support::private_netns`), on
 //! processes it starts; tests that need one (a bare port signalled by a process of the
 //! test's own, tmux) need root. The watch's reason comes from `--debug`, so no test asserts
 //! on time.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{Holder, TempDir, code, example, output_within, stderr, stdout};
+use crate::support;
+
+use crate::support::{Holder, TempDir, code, example, output_within, stderr, stdout};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -22,7 +22,7 @@ const BOUND: Duration = Duration::from_secs(30);
 
 /// rekt with `--debug`, bounded; the command line passes the tests' signal guard.
 fn rekt(args: &[&str]) -> Output {
-    common::rekt_with_env(args, &[("REKT_DEBUG", "1")])
+    support::rekt_with_env(args, &[("REKT_DEBUG", "1")])
 }
 
 fn json_of(out: &Output) -> Value {
@@ -47,7 +47,7 @@ impl Group {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut child = common::spawn(&mut cmd).expect("spawn");
+        let mut child = support::spawn(&mut cmd).expect("spawn");
         let (tx, lines) = channel();
         let out = BufReader::new(child.stdout.take().unwrap());
         std::thread::spawn(move || {
@@ -95,7 +95,7 @@ impl Drop for Group {
 }
 
 fn alive(pid: u32) -> bool {
-    common::state(pid).is_some_and(|s| s != 'Z')
+    support::state(pid).is_some_and(|s| s != 'Z')
 }
 
 /// The settle watch's line in `--debug`, or "no watch".
@@ -107,9 +107,9 @@ fn watch_line(err: &str) -> &str {
 
 #[test]
 fn an_owner_nothing_can_restart_is_answered_without_a_watch() {
-    let _net = common::private_netns();
+    let _net = support::private_netns();
     // The test is the holder's parent, and rekt's caller: nothing left to restart it.
-    let mut h = Holder::tcp(&common::v4());
+    let mut h = Holder::tcp(&support::v4());
     let out = rekt(&["-k", "--json", &h.spec()]);
     let doc = json_of(&out);
     let err = stderr(&out);
@@ -121,8 +121,8 @@ fn an_owner_nothing_can_restart_is_answered_without_a_watch() {
 
 #[test]
 fn a_wrapper_that_exits_with_its_child_ends_the_watch() {
-    let _net = common::private_netns();
-    let port = common::unused_port();
+    let _net = support::private_netns();
+    let port = support::unused_port();
     // `sh -c 'server; true'`: sh could start it again, until it exits right after it.
     let mut cmd = Command::new("sh");
     cmd.args(["-c", &format!("{} tcp 127.0.0.1:{port}; true", sockhold())]);
@@ -147,7 +147,11 @@ struct Tmux {
 
 impl Tmux {
     fn start(width: u16, height: u16) -> Tmux {
-        let socket = format!("rekt-test-{}-{}", std::process::id(), common::unused_port());
+        let socket = format!(
+            "rekt-test-{}-{}",
+            std::process::id(),
+            support::unused_port()
+        );
         let tmux = Tmux { socket };
         let out = tmux.run(&[
             "new-session",
@@ -191,7 +195,7 @@ impl Drop for Tmux {
 fn child_holding(parent: u32, port: u16) -> u32 {
     let deadline = Instant::now() + BOUND;
     loop {
-        let out = common::rekt(&["--json", &format!("{port}/tcp")]);
+        let out = support::rekt(&["--json", &format!("{port}/tcp")]);
         if let Ok(doc) = serde_json::from_str::<Value>(&stdout(&out))
             && let Some(pid) = doc["owners"][0]["pid"].as_u64()
         {
@@ -215,12 +219,12 @@ fn child_holding(parent: u32, port: u16) -> u32 {
 #[test]
 fn a_server_typed_at_an_interactive_shell_needs_no_watch() {
     require_root!();
-    let _net = common::private_netns();
+    let _net = support::private_netns();
     let tmux = Tmux::start(120, 30);
     let shell = tmux.shell();
     for (background, port) in [
-        (false, common::unused_port()),
-        (true, common::unused_port()),
+        (false, support::unused_port()),
+        (true, support::unused_port()),
     ] {
         let amp = if background { " &" } else { "" };
         tmux.send(&format!("{} tcp 127.0.0.1:{port}{amp}", sockhold()));
@@ -246,8 +250,8 @@ fn a_server_typed_at_an_interactive_shell_needs_no_watch() {
 /// `rekt -k` on a loop that sleeps before it starts its server again: exit 3, the loop
 /// named as what started it again.
 fn a_loop_that_sleeps_first_is_caught(script: &str) {
-    let _net = common::private_netns();
-    let port = common::unused_port();
+    let _net = support::private_netns();
+    let port = support::unused_port();
     let script = script.replace("SRV", &format!("{} tcp 127.0.0.1:{port}", sockhold()));
     let mut cmd = Command::new("bash");
     cmd.args(["-c", &script]);
@@ -303,9 +307,9 @@ fn draining_server(port: u16, secs: u32) -> Group {
 
 #[test]
 fn terminate_is_done_when_the_port_is_free_and_escalate_spares_a_draining_server() {
-    let _net = common::private_netns();
+    let _net = support::private_netns();
     for escalate in [false, true] {
-        let port = common::unused_port();
+        let port = support::unused_port();
         let g = draining_server(port, 20);
         let server = g.ready();
         let spec = format!("{port}/tcp");
@@ -326,7 +330,7 @@ fn terminate_is_done_when_the_port_is_free_and_escalate_spares_a_draining_server
         // And the human line says so.
         drop(g);
     }
-    let port = common::unused_port();
+    let port = support::unused_port();
     let g = draining_server(port, 20);
     let server = g.ready();
     let out = rekt(&["-t", &format!("{port}/tcp")]);
@@ -360,8 +364,8 @@ fn waiting_binder(port: u16) -> Group {
 
 #[test]
 fn a_process_already_running_that_takes_the_port_is_not_called_a_restart() {
-    let _net = common::private_netns();
-    let mut h = Holder::tcp(&common::v4());
+    let _net = support::private_netns();
+    let mut h = Holder::tcp(&support::v4());
     let g = waiting_binder(h.port);
     let waiter = g.ready();
     let spec = format!("{}/tcp", h.port);
@@ -384,7 +388,7 @@ fn a_process_already_running_that_takes_the_port_is_not_called_a_restart() {
 
     // JSON: a newcomer that did not restart.
     drop(g);
-    let mut h = Holder::tcp(&common::v4());
+    let mut h = Holder::tcp(&support::v4());
     let g = waiting_binder(h.port);
     let waiter = g.ready();
     let out = rekt(&["-k", "--json", "--settle", "3s", &format!("{}/tcp", h.port)]);
@@ -399,8 +403,8 @@ fn a_process_already_running_that_takes_the_port_is_not_called_a_restart() {
 
 #[test]
 fn a_prober_that_binds_for_2ms_is_never_a_process_you_cannot_see() {
-    let _net = common::private_netns();
-    let mut h = Holder::tcp(&common::v4());
+    let _net = support::private_netns();
+    let mut h = Holder::tcp(&support::v4());
     let port = h.port;
     let script = format!(
         "import os, socket, time\n\
@@ -442,8 +446,8 @@ fn a_prober_that_binds_for_2ms_is_never_a_process_you_cannot_see() {
 #[test]
 fn a_listener_that_runs_rekt_on_its_own_port_spares_its_forked_handler() {
     require_root!();
-    let _net = common::private_netns();
-    let port = common::unused_port();
+    let _net = support::private_netns();
+    let port = support::unused_port();
     let dir = TempDir::new("kill-path");
     let report = dir.join("rekt.out");
     // A server that accepts a connection, forks a handler for it (which inherits the

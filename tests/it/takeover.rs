@@ -8,10 +8,10 @@
 //! the test's own processes and a port range signals nothing outside the test. Tests that
 //! signal a range, or need cgroups, need root; the others run in the shared namespace as a
 //! normal user, on a port nobody uses, named with its protocol.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{Holder, code, example, is_root, output_within, stderr, stdout};
+use crate::support;
+
+use crate::support::{Holder, code, example, is_root, output_within, stderr, stdout};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 const BOUND: Duration = Duration::from_secs(30);
 
 /// Moves this test's thread (and every process it starts) into a fresh network namespace
-/// as root (`common::private_netns`); returns the guard and whether it did.
-fn private_netns() -> (common::NetnsGuard, bool) {
-    let guard = common::private_netns();
-    (guard, common::private())
+/// as root (`support::private_netns`); returns the guard and whether it did.
+fn private_netns() -> (support::NetnsGuard, bool) {
+    let guard = support::private_netns();
+    (guard, support::private())
 }
 
 /// A port for the test: any in a private namespace, else one nobody uses now.
@@ -34,7 +34,7 @@ fn port(private: bool) -> u16 {
     if private {
         12345
     } else {
-        common::unused_port()
+        support::unused_port()
     }
 }
 
@@ -291,7 +291,7 @@ impl Drop for Unit {
 fn a_systemd_unit_is_shown_from_the_cgroup_and_named_as_the_supervisor() {
     let (_netns, private) = private_netns();
     if !is_root() {
-        common::skip("this test needs root (cgroups)");
+        support::skip("this test needs root (cgroups)");
         return;
     }
     let me = std::process::id();
@@ -359,7 +359,7 @@ fn a_systemd_unit_is_shown_from_the_cgroup_and_named_as_the_supervisor() {
 fn an_ephemeral_client_is_shown_not_signalled_and_the_listener_is() {
     let (_netns, private) = private_netns();
     if !private {
-        common::skip("this test needs root (a range must not reach others' processes)");
+        support::skip("this test needs root (a range must not reach others' processes)");
         return;
     }
     let mut server = Holder::tcp("127.0.0.1:12000");
@@ -431,7 +431,7 @@ fn an_ephemeral_client_is_shown_not_signalled_and_the_listener_is() {
 fn a_range_that_would_signal_many_asks_and_refuses_without_a_terminal() {
     let (_netns, private) = private_netns();
     if !private {
-        common::skip("this test needs root (a range must not reach others' processes)");
+        support::skip("this test needs root (a range must not reach others' processes)");
         return;
     }
     let mut holders: Vec<Holder> = (0..9)

@@ -1,13 +1,13 @@
 //! Hardening: rekt as an unprivileged user next to root's processes, owners in odd states
 //! (thousands of fds, stopped, zombies), no netlink, and no fd leaks over many lookups.
 //! Every scene is real processes holding real sockets. Runs that must not hang are bounded
-//! by a timeout (tests/common). Tests that set the scene as another user need root; they
+//! by a timeout (tests/it/support). Tests that set the scene as another user need root; they
 //! skip with a reason otherwise (CI runs as root). Every test runs in a private network
 //! namespace as root, and signals by `PORT/PROTO` of its own holder otherwise.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{
+use crate::support;
+
+use crate::support::{
     Holder, Rerun, code, example, fd_count, output_within, paused_rekt, pids_in_table,
     private_netns, rekt, rekt_as, setpriv, state, stderr, stdout, unused_port, v4,
     world_readable_copy,
@@ -24,7 +24,7 @@ const NOBODY: u32 = 65534;
 const FIVE_S: Duration = Duration::from_secs(5);
 
 fn json_of(out: &Output) -> Value {
-    common::json_here(
+    support::json_here(
         serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out))),
     )
 }
@@ -42,7 +42,7 @@ fn uid_of(pid: u32) -> Option<u32> {
 
 // ---------------------------------------------------------------------------------------
 // 1. Root owns the port; rekt runs as a normal user.
-// (tests/privileges.rs checks the plain lookup's message; this covers the rest.)
+// (tests/it/privileges.rs checks the plain lookup's message; this covers the rest.)
 
 #[test]
 fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
@@ -135,7 +135,7 @@ fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
         .collect();
     // PORT PROTO ADDRESS PID NAME USER STATE
     assert_eq!(ours.len(), 2, "{}", stdout(&out));
-    if common::private() {
+    if support::private() {
         // Alone in its namespace: these two are the whole list.
         assert_eq!(stdout(&out).lines().count(), 1 + 2, "{}", stdout(&out));
     }
@@ -214,7 +214,7 @@ fn spawn_holding(mut cmd: Command, fd: OwnedFd) -> Holder {
             Ok(())
         });
     }
-    let child = common::spawn(cmd.stdin(Stdio::null())).expect("spawn");
+    let child = support::spawn(cmd.stdin(Stdio::null())).expect("spawn");
     drop(fd);
     Holder::adopt(child, &format!("{cmd:?}"))
 }
@@ -388,7 +388,7 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
     require_root!();
     let _net = private_netns();
     if !has_ptrace_caps() {
-        common::skip("needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to hand down");
+        support::skip("needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to hand down");
         return;
     }
     let mut root = Holder::udp(&v4());
@@ -397,7 +397,7 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
     // A user who may read every process's fds (as a monitoring agent is often set up) but
     // has no right to signal root's processes: rekt sees root's owner and must say that the
     // system refused the signal.
-    common::check_signal_args(&["-k", &port]);
+    support::check_signal_args(&["-k", &port]);
     let mut cmd = setpriv(NOBODY);
     cmd.args([
         "--inh-caps=+sys_ptrace,+dac_read_search",
@@ -405,7 +405,7 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
     ])
     .arg(world_readable_copy(Path::new(env!("CARGO_BIN_EXE_rekt"))))
     .args(["-k", &port]);
-    let out = output_within(&mut cmd, common::RUN_BOUND);
+    let out = output_within(&mut cmd, support::RUN_BOUND);
     let mut both = vec![root.pid(), user.pid()];
     both.sort_unstable();
     assert_eq!(pids_in_table(&out), both, "{}", stderr(&out));
@@ -435,7 +435,7 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
 
 // ---------------------------------------------------------------------------------------
 // 3. An owner exits between the lookup and the signal.
-// (tests/kill.rs checks the human message; here the JSON outcome, and a sibling that is
+// (tests/it/kill.rs checks the human message; here the JSON outcome, and a sibling that is
 // still there.)
 
 #[test]
@@ -507,8 +507,8 @@ fn a_process_with_20k_fds_is_found_and_killed() {
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
         lim.rlim_max
     };
-    if !common::is_root() && hard < 20_064 {
-        common::skip(&format!(
+    if !support::is_root() && hard < 20_064 {
+        support::skip(&format!(
             "RLIMIT_NOFILE's hard limit is {hard}; raising it needs root"
         ));
         return;
@@ -568,7 +568,7 @@ fn a_stopped_process_is_found_without_hanging_and_killed() {
     assert_eq!(doc["owners"][0]["cmdline"][1], "tcp", "{doc}");
     assert_eq!(doc["owners"][0]["sockets"].as_array().unwrap().len(), 2);
 
-    // (-t continues a stopped owner after the SIGTERM: tests/takeover.rs.)
+    // (-t continues a stopped owner after the SIGTERM: tests/it/takeover.rs.)
     // SIGKILL ends a stopped process.
     let out = rekt(&["-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -688,7 +688,7 @@ fn queries(ports: &[String]) -> Vec<Vec<String>> {
 }
 
 fn rekt_via(wrapper: &[PathBuf], env: &[(&str, &str)], args: &[String]) -> Output {
-    common::check_signal_args(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    support::check_signal_args(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let mut cmd = match wrapper.split_first() {
         Some((first, rest)) => {
             let mut cmd = Command::new(first);
@@ -700,7 +700,7 @@ fn rekt_via(wrapper: &[PathBuf], env: &[(&str, &str)], args: &[String]) -> Outpu
     cmd.args(args)
         .env("NO_COLOR", "1")
         .envs(env.iter().copied());
-    output_within(&mut cmd, common::RUN_BOUND)
+    output_within(&mut cmd, support::RUN_BOUND)
 }
 
 fn same_answer(what: &str, wrapper: &[PathBuf], env: &[(&str, &str)]) {
@@ -764,7 +764,7 @@ fn when_netlink_is_refused_by_seccomp_the_answer_is_the_same() {
     for errno in ["eafnosupport", "eperm"] {
         let wrapper = [example("no_netlink"), "--errno".into(), errno.into()];
         // The filter does refuse netlink (and nothing else)...
-        let probe = common::run(Command::new(&wrapper[0]).args(&wrapper[1..]).arg("--probe"));
+        let probe = support::run(Command::new(&wrapper[0]).args(&wrapper[1..]).arg("--probe"));
         let text = stdout(&probe);
         assert!(probe.status.success(), "{errno}: {text}{}", stderr(&probe));
         assert!(text.contains("netlink: refused"), "{text}");
@@ -801,7 +801,7 @@ fn assert_fds(before: usize, when: &str) {
 /// other tests' pipes come and go in this one.
 #[test]
 fn library_calls_leak_no_fds() {
-    if !common::rerun_alone(test_name!(), Rerun::Alone) {
+    if !support::rerun_alone(test_name!(), Rerun::Alone) {
         return;
     }
     let _net = private_netns();
@@ -835,7 +835,7 @@ fn library_calls_leak_no_fds() {
         assert!(rekt::lookup(&free).unwrap().ownership.owners.is_empty());
         let listed = rekt::lookup(&listen).unwrap();
         assert!(!listed.sockets.is_empty());
-        if common::private() {
+        if support::private() {
             // Alone in its namespace: the list is the holder's TCP and UDP sockets.
             assert_eq!(listed.sockets.len(), 2, "{:?}", listed.sockets);
         }
@@ -895,8 +895,8 @@ fn library_calls_leak_no_fds() {
 /// The leak check is not vacuous: with one fd leaked per round on purpose, it fails.
 #[test]
 fn the_leak_check_catches_one_fd_per_round() {
-    let out = common::rerun(
-        "library_calls_leak_no_fds",
+    let out = support::rerun(
+        "hardening::library_calls_leak_no_fds",
         Rerun::Alone,
         &[(LEAK_ON_PURPOSE, "1")],
     );

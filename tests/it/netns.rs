@@ -5,10 +5,8 @@
 //! `--all-netns` and the hint look at every process's namespace, and `-k --all-netns`
 //! would signal an owner in any of them: each test runs in a PID namespace of its own
 //! (`pid_sandbox!`), with its own /proc, where rekt sees the test's processes only.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{
+use crate::support::{
     Holder, code, example, netns_inode, pids_in_table, private_netns, rekt, run, stderr, stdout,
     unused_port,
 };

@@ -1,9 +1,7 @@
 //! Terminal conventions: colour only on a terminal and only without NO_COLOR or TERM=dumb. Each test
-//! runs in a private network namespace as root (see tests/common).
-#![cfg(target_os = "linux")]
+//! runs in a private network namespace as root (see tests/it/support).
 
-mod common;
-use common::{Holder, on_terminal, private_netns, rekt, rekt_command, run, stdout, v4};
+use crate::support::{Holder, on_terminal, private_netns, rekt, rekt_command, run, stdout, v4};
 
 #[test]
 fn colour_on_a_terminal_only() {

@@ -262,18 +262,16 @@ pub fn skip(reason: &str) {
 }
 
 /// Skips the calling test (with a printed reason) unless running as root.
-#[macro_export]
 macro_rules! require_root {
     () => {
-        if !common::is_root() {
-            common::skip("this test needs root (CI runs as root)");
+        if !$crate::support::is_root() {
+            $crate::support::skip("this test needs root (CI runs as root)");
             return;
         }
     };
 }
 
 /// The name of the calling test function, as libtest filters it.
-#[macro_export]
 macro_rules! test_name {
     () => {{
         fn f() {}
@@ -292,10 +290,9 @@ macro_rules! test_name {
 /// machine's: for `--all-netns` and the other-namespace hint, which look at every process.
 /// As a normal user, the test goes on in place.
 #[cfg(target_os = "linux")]
-#[macro_export]
 macro_rules! pid_sandbox {
     () => {
-        if !common::rerun_alone($crate::test_name!(), common::Rerun::PidSandbox) {
+        if !$crate::support::rerun_alone(test_name!(), $crate::support::Rerun::PidSandbox) {
             return;
         }
     };
@@ -636,7 +633,7 @@ pub fn check_signal_args(args: &[&str]) {
     let all_netns = args.contains(&"--all-netns");
     match isolation() {
         Isolation::Unset => {
-            panic!("rekt {args:?} signals: call common::private_netns() first")
+            panic!("rekt {args:?} signals: call support::private_netns() first")
         }
         Isolation::Private if all_netns && !in_pid_sandbox() => panic!(
             "rekt {args:?}: --all-netns reaches the machine's namespaces; use pid_sandbox!()"
@@ -699,7 +696,7 @@ pub fn unused_ports<const N: usize>() -> [u16; N] {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     #[cfg(target_os = "linux")]
     let private = match isolation() {
-        Isolation::Unset => panic!("call common::private_netns() before picking ports"),
+        Isolation::Unset => panic!("call support::private_netns() before picking ports"),
         Isolation::Private => true,
         Isolation::Shared => false,
     };
@@ -857,7 +854,7 @@ impl Holder {
         let (protos, first_addr) = sockets_in_args(&args);
         #[cfg(target_os = "linux")]
         match isolation() {
-            Isolation::Unset => panic!("{what}: call common::private_netns() first"),
+            Isolation::Unset => panic!("{what}: call support::private_netns() first"),
             Isolation::Shared => assert!(
                 first_addr.is_some_and(|a| a.port() != 0),
                 "{what}: in the shared network namespace, bind a port from unused_port()"
@@ -1114,7 +1111,7 @@ impl Drop for Holder {
             && let Some(done) = &self.readers_done
         {
             // The pipes close with the last process that holds them: wait, so that the
-            // test's fds are back to what they were (tests/hardening.rs counts them).
+            // test's fds are back to what they were (tests/it/hardening.rs counts them).
             let _ = done.recv_timeout(Duration::from_secs(5));
         }
         #[cfg(target_os = "linux")]
