@@ -8,7 +8,7 @@
 use crate::support;
 
 use crate::support::{
-    Holder, Rerun, code, example, fd_count, output_within, paused_rekt, pids_in_table,
+    Holder, Rerun, code, fd_count, fixture, output_within, paused_rekt, pids_in_table,
     private_netns, rekt, rekt_as, setpriv, state, stderr, stdout, unused_port, v4,
     world_readable_copy,
 };
@@ -513,7 +513,7 @@ fn a_process_with_20k_fds_is_found_and_killed() {
         ));
         return;
     }
-    let mut h = Holder::spawn_example("oddproc", &["manyfds", "20000", &v4()], 1);
+    let mut h = Holder::spawn_fixture("oddproc", &["manyfds", "20000", &v4()], 1);
     let pid = h.pid();
     // 20,000 fds, or as many as the hard limit allows when it cannot be raised (a
     // container without CAP_SYS_RESOURCE, whose hard limit is often 20,000 or so).
@@ -585,7 +585,7 @@ fn a_zombie_child_is_not_listed_and_its_parent_is_killed() {
     let _net = private_netns();
     // The parent bound the port, then forked a child (which inherited the socket) that
     // exited at once and is never reaped.
-    let mut h = Holder::spawn_example("oddproc", &["zombie-child", &v4()], 1);
+    let mut h = Holder::spawn_fixture("oddproc", &["zombie-child", &v4()], 1);
     let (zombie, _) = h.expect_line("ZOMBIE");
     assert_eq!(state(zombie), Some('Z'), "setup: the child is a zombie");
     let port = h.port.to_string();
@@ -620,7 +620,7 @@ fn a_process_whose_main_thread_has_exited_is_still_found_and_killed() {
     // The main thread ended alone (SYS_exit): /proc/PID shows a zombie, /proc/PID/fd is
     // empty, yet the process lives on in its other thread and holds the listener, which
     // /proc/PID/task/TID/fd shows.
-    let mut h = Holder::spawn_example("oddproc", &["zombie-leader", &v4()], 1);
+    let mut h = Holder::spawn_fixture("oddproc", &["zombie-leader", &v4()], 1);
     let pid = h.pid();
     assert_eq!(state(pid), Some('Z'), "setup: the leader has exited");
     assert_eq!(
@@ -762,7 +762,7 @@ fn the_proc_net_fallback_gives_the_same_answer_as_netlink() {
 fn when_netlink_is_refused_by_seccomp_the_answer_is_the_same() {
     let _net = private_netns();
     for errno in ["eafnosupport", "eperm"] {
-        let wrapper = [example("no_netlink"), "--errno".into(), errno.into()];
+        let wrapper = [fixture("no_netlink"), "--errno".into(), errno.into()];
         // The filter does refuse netlink (and nothing else)...
         let probe = support::run(Command::new(&wrapper[0]).args(&wrapper[1..]).arg("--probe"));
         let text = stdout(&probe);

@@ -175,7 +175,7 @@ fn rekts_parent_is_refused() {
     let _net = private_netns();
     // sockhold binds a port, then runs `rekt -k PORT/tcp` as its child: the owner is rekt's
     // parent, which must not be signalled.
-    let out = run(Command::new(support::example("sockhold")).args([
+    let out = run(Command::new(support::fixture("sockhold")).args([
         "tcp",
         &v4(),
         "--then-run",

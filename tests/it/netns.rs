@@ -7,7 +7,7 @@
 //! (`pid_sandbox!`), with its own /proc, where rekt sees the test's processes only.
 
 use crate::support::{
-    Holder, code, example, netns_inode, pids_in_table, private_netns, rekt, run, stderr, stdout,
+    Holder, code, fixture, netns_inode, pids_in_table, private_netns, rekt, run, stderr, stdout,
     unused_port,
 };
 use std::os::unix::fs::MetadataExt;
@@ -17,7 +17,7 @@ use std::time::Duration;
 /// A sockhold in a fresh network namespace (`unshare -n` execs it, so the PID is the same).
 fn contained(args: &[&str]) -> Holder {
     let mut cmd = Command::new("unshare");
-    cmd.arg("-n").arg(example("sockhold")).args(args);
+    cmd.arg("-n").arg(fixture("sockhold")).args(args);
     let h = Holder::spawn_command(cmd, 1);
     assert_eq!(h.pids, [h.pid()], "unshare execs sockhold: {}", h.context());
     h
@@ -138,7 +138,7 @@ fn a_named_namespace_is_named() {
     let named = Named::add();
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &named.0])
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .args(["udp", &format!("0.0.0.0:{}", unused_port())]);
     let h = Holder::spawn_command(cmd, 1);
     let out = rekt(&["--all-netns", "--json", &h.spec()]);
@@ -186,7 +186,7 @@ fn each_port_held_in_another_namespace_names_only_its_own_holder() {
     let mut cmd = Command::new("nsenter");
     cmd.arg(format!("--net=/proc/{}/ns/net", a.pid()))
         .arg("--")
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .args(["tcp", &format!("0.0.0.0:{}", unused_port())]);
     let b = Holder::spawn_command(cmd, 1);
     assert_eq!(netns_of(a.pid()), netns_of(b.pid()));

@@ -156,7 +156,7 @@ fn hostile_holders(dir: &TempDir) -> Vec<(Holder, &'static Name)> {
     NAMES
         .iter()
         .map(|name| {
-            let exe = support::example_named("sockhold", dir, OsStr::from_bytes(name.file));
+            let exe = support::fixture_named("sockhold", dir, OsStr::from_bytes(name.file));
             let mut cmd = Command::new(exe);
             cmd.args(["tcp", &v4()]);
             (Holder::spawn_command(cmd, 1), name)
@@ -493,8 +493,8 @@ fn a_hostile_parent_is_shown_escaped_among_the_parents() {
     for name in [&NAMES[0], &NAMES[7]] {
         // The hostile program holds a port of its own and starts a plain sockhold, which
         // holds another: the holder's parent chain names the hostile one.
-        let exe = support::example_named("sockhold", &dir, OsStr::from_bytes(name.file));
-        let sockhold = support::example("sockhold");
+        let exe = support::fixture_named("sockhold", &dir, OsStr::from_bytes(name.file));
+        let sockhold = support::fixture("sockhold");
         let mut cmd = Command::new(exe);
         cmd.args(["tcp", &v4(), "--then-run"])
             .arg(&sockhold)

@@ -4,7 +4,7 @@
 //! PID, inside the test's private network namespace; that needs root, so the test skips
 //! otherwise.
 
-use crate::support::{TempDir, example, private_netns, run, stderr, stdout};
+use crate::support::{TempDir, fixture, private_netns, run, stderr, stdout};
 use std::process::Command;
 
 const SCENE: &str = r#"
@@ -56,7 +56,7 @@ fn a_recycled_pid_is_never_signalled() {
             SCENE,
             "scene",
         ])
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .arg(env!("CARGO_BIN_EXE_rekt"))
         .arg(&dir.0));
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();

@@ -5,7 +5,7 @@
 use crate::support;
 
 use crate::support::{
-    Holder, code, example, pids_in_table, private_netns, rekt_as, run, stderr, stdout, v4,
+    Holder, code, fixture, pids_in_table, private_netns, rekt_as, run, stderr, stdout, v4,
 };
 use std::process::Command;
 use std::time::Duration;
@@ -51,7 +51,7 @@ fn pid_1_is_refused_and_the_others_are_signalled_only_with_partial() {
     // unshare's --kill-child takes the whole namespace down.
     let mut init = Command::new("unshare");
     init.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .args(["--reuseport", "tcp", &v4()]);
     let init = Holder::spawn_foreign(init, 1);
     assert_eq!(init.pids, [1], "{}", init.context());
@@ -66,7 +66,7 @@ fn pid_1_is_refused_and_the_others_are_signalled_only_with_partial() {
     // A second holder of the same port in that namespace.
     let mut other = in_namespace(host_pid);
     other
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .args(["--reuseport", "tcp", &format!("127.0.0.1:{port}")]);
     let mut other = Holder::spawn_foreign(other, 1);
     let other_pid = other.pids[0];

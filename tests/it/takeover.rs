@@ -11,7 +11,7 @@
 
 use crate::support;
 
-use crate::support::{Holder, code, example, is_root, output_within, stderr, stdout};
+use crate::support::{Holder, code, fixture, is_root, output_within, stderr, stdout};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -132,7 +132,7 @@ impl Drop for Supervised {
 }
 
 fn sockhold() -> String {
-    example("sockhold").display().to_string()
+    fixture("sockhold").display().to_string()
 }
 
 /// `rekt -t PORT/tcp` on a program that `supervisor` starts again: exit 3, the newcomer
@@ -466,7 +466,7 @@ fn the_holder_that_runs_rekt_through_sh_is_its_caller_and_survives() {
     // grandparent.
     let rekt_bin = env!("CARGO_BIN_EXE_rekt");
     let out = output_within(
-        Command::new(example("sockhold"))
+        Command::new(fixture("sockhold"))
             .args([
                 "tcp",
                 &format!("127.0.0.1:{port}"),

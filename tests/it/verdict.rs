@@ -9,7 +9,7 @@
 
 use crate::support;
 
-use crate::support::{Holder, code, example, rekt_as, stderr, stdout};
+use crate::support::{Holder, code, fixture, rekt_as, stderr, stdout};
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -638,7 +638,7 @@ fn every_port_named_gets_a_status_after_a_kill() {
     let contained = own.then(|| {
         let mut cmd = Command::new("unshare");
         cmd.arg("-n")
-            .arg(example("sockhold"))
+            .arg(fixture("sockhold"))
             .args(["tcp", &format!("0.0.0.0:{}", p[1])]);
         Holder::spawn_command(cmd, 1)
     });

@@ -10,7 +10,7 @@
 
 use crate::support;
 
-use crate::support::{Holder, TempDir, code, example, output_within, stderr, stdout};
+use crate::support::{Holder, TempDir, code, fixture, output_within, stderr, stdout};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -31,7 +31,7 @@ fn json_of(out: &Output) -> Value {
 }
 
 fn sockhold() -> String {
-    example("sockhold").display().to_string()
+    fixture("sockhold").display().to_string()
 }
 
 /// A process group the test started, whose stdout lines are read on a thread so that each

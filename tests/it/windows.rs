@@ -373,7 +373,7 @@ fn forwarders_are_explained_and_signalled_only_when_asked_for() {
         ("com.docker.backend.exe", "Docker Desktop"),
         ("vpnkit.exe", "Docker Desktop"),
     ] {
-        let exe = support::example_named("sockhold", &dir, std::ffi::OsStr::new(file));
+        let exe = support::fixture_named("sockhold", &dir, std::ffi::OsStr::new(file));
         let mut cmd = std::process::Command::new(&exe);
         cmd.args(["udp", "127.0.0.1:0"]);
         let mut h = Holder::spawn_command(cmd, 1);
@@ -573,8 +573,8 @@ fn json_shows_the_owners_command_line() {
 #[test]
 fn nodemon_is_named_from_its_command_line() {
     let dir = support::TempDir::new("nodemon");
-    let node = support::example_named("sockhold", &dir, std::ffi::OsStr::new("node.exe"));
-    let sockhold = support::example("sockhold");
+    let node = support::fixture_named("sockhold", &dir, std::ffi::OsStr::new("node.exe"));
+    let sockhold = support::fixture("sockhold");
     let mut cmd = std::process::Command::new(&node);
     cmd.arg(r"C:\app\node_modules\nodemon\bin\nodemon.js")
         .arg("--then-run")

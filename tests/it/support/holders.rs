@@ -17,8 +17,9 @@ use super::{spawn, wait_within};
 /// The bound on a fixture's READY (or ACCEPTED) line.
 pub const READY_BOUND: Duration = Duration::from_secs(30);
 
-/// The path of an example binary built next to the test binary.
-pub fn example(name: &str) -> PathBuf {
+/// The path of fixture `name` (`tests/fixtures/NAME.rs`), which `cargo test` builds as an
+/// example next to the test binary.
+pub fn fixture(name: &str) -> PathBuf {
     // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
     let mut path = std::env::current_exe().expect("test binary path");
     path.pop();
@@ -27,20 +28,20 @@ pub fn example(name: &str) -> PathBuf {
     path.push(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
-        "{} not built; run cargo test",
+        "{} not built; run cargo test, or cargo build --examples before a filtered run",
         path.display()
     );
     path
 }
 
 #[cfg(any(target_os = "linux", windows))]
-/// The example `name` under another file name, `dir/file_name`, which may be any bytes a
+/// Fixture `name` under another file name, `dir/file_name`, which may be any bytes a
 /// file name can hold (escape sequences, newlines, invalid UTF-8): rekt names a process by
 /// its executable's file name. A hard link when it can be; otherwise a copy, written while
 /// no test thread forks and staged under a name of its own (see [`world_readable_copy`]).
-pub fn example_named(name: &str, dir: &TempDir, file_name: &std::ffi::OsStr) -> PathBuf {
+pub fn fixture_named(name: &str, dir: &TempDir, file_name: &std::ffi::OsStr) -> PathBuf {
     let path = dir.0.join(file_name);
-    let original = example(name);
+    let original = fixture(name);
     // Not under wine: it knows a file by its inode, so every process of a hard-linked
     // executable would get the last name it saw.
     if cfg!(not(windows)) && std::fs::hard_link(&original, &path).is_ok() {
@@ -88,7 +89,7 @@ pub struct Holder {
 impl Holder {
     /// Spawns `sockhold ARGS` and waits for `ready` READY lines.
     pub fn spawn(args: &[&str], ready: usize) -> Holder {
-        let mut cmd = Command::new(example("sockhold"));
+        let mut cmd = Command::new(fixture("sockhold"));
         cmd.args(args);
         Holder::spawn_command(cmd, ready)
     }
@@ -103,9 +104,9 @@ impl Holder {
     }
 
     #[cfg(target_os = "linux")]
-    /// Spawns another example program that prints READY lines (`oddproc`, for one).
-    pub fn spawn_example(name: &str, args: &[&str], ready: usize) -> Holder {
-        let mut cmd = Command::new(example(name));
+    /// Spawns another fixture that prints READY lines (`oddproc`, for one).
+    pub fn spawn_fixture(name: &str, args: &[&str], ready: usize) -> Holder {
+        let mut cmd = Command::new(fixture(name));
         cmd.args(args);
         Holder::spawn_command(cmd, ready)
     }
@@ -114,7 +115,7 @@ impl Holder {
     #[cfg(target_os = "linux")]
     pub fn spawn_as(uid: u32, args: &[&str], ready: usize) -> Holder {
         let mut cmd = setpriv(uid);
-        cmd.arg(world_readable_copy(&example("sockhold")))
+        cmd.arg(world_readable_copy(&fixture("sockhold")))
             .args(args);
         Holder::spawn_command(cmd, ready)
     }
