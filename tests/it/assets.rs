@@ -23,7 +23,7 @@ const ASSETS: &[(&str, &[&str])] = &[
 ];
 
 fn generate(args: &[&str]) -> Vec<u8> {
-    let out = Command::new(env!("CARGO_BIN_EXE_rekt"))
+    let out = Command::new(crate::support::rekt_bin(args))
         .args(args)
         .output()
         .expect("run rekt");

@@ -8,8 +8,8 @@
 use crate::support;
 
 use crate::support::{
-    Holder, Rerun, code, fd_count, fixture, output_within, paused_rekt, pids_in_table,
-    private_netns, rekt, rekt_as, setpriv, state, stderr, stdout, unused_port, v4,
+    Holder, Rerun, code, fd_count, fixture, json_here, json_of, output_within, paused_rekt,
+    pids_in_table, private_netns, rekt, rekt_as, setpriv, state, stderr, stdout, unused_port, v4,
     world_readable_copy,
 };
 use serde_json::Value;
@@ -22,12 +22,6 @@ use std::time::{Duration, Instant};
 const NOBODY: u32 = 65534;
 
 const FIVE_S: Duration = Duration::from_secs(5);
-
-fn json_of(out: &Output) -> Value {
-    support::json_here(
-        serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out))),
-    )
-}
 
 fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
@@ -78,7 +72,7 @@ fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
         let out = rekt_as(NOBODY, &args);
         assert_eq!(code(&out), 3, "{}", stderr(&out));
         assert_eq!(stderr(&out), "", "JSON mode writes nothing else");
-        let doc = json_of(&out);
+        let doc = json_here(json_of(&out));
         assert_eq!(doc["exit_code"], 3);
         assert_eq!(doc["owners"], serde_json::json!([]));
         assert_eq!(doc["incomplete"], true);
@@ -330,7 +324,7 @@ fn a_users_own_socket_next_to_roots_is_killed_and_json_says_what_is_hidden() {
 
     let out = rekt_as(NOBODY, &["--json", "-k", &root.port.to_string()]);
     assert_eq!(stderr(&out), "");
-    let doc = json_of(&out);
+    let doc = json_here(json_of(&out));
     assert_eq!(code(&out), 3, "{doc}");
     assert_eq!(doc["exit_code"], 3);
     let owners = doc["owners"].as_array().unwrap();
@@ -397,13 +391,13 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
     // A user who may read every process's fds (as a monitoring agent is often set up) but
     // has no right to signal root's processes: rekt sees root's owner and must say that the
     // system refused the signal.
-    support::check_signal_args(&["-k", &port]);
+    let bin = world_readable_copy(Path::new(support::rekt_bin(&["-k", &port])));
     let mut cmd = setpriv(NOBODY);
     cmd.args([
         "--inh-caps=+sys_ptrace,+dac_read_search",
         "--ambient-caps=+sys_ptrace,+dac_read_search",
     ])
-    .arg(world_readable_copy(Path::new(env!("CARGO_BIN_EXE_rekt"))))
+    .arg(bin)
     .args(["-k", &port]);
     let out = output_within(&mut cmd, support::RUN_BOUND);
     let mut both = vec![root.pid(), user.pid()];
@@ -446,7 +440,7 @@ fn an_owner_gone_before_the_signal_is_already_gone_in_json() {
     h.child.kill().unwrap();
     h.assert_exits_within(FIVE_S);
     let out = rekt.resume();
-    let doc = json_of(&out);
+    let doc = json_here(json_of(&out));
     assert_eq!(code(&out), 0, "a vanished owner is not an error: {doc}");
     assert_eq!(doc["exit_code"], 0);
     let owner = &doc["owners"][0];
@@ -475,7 +469,7 @@ fn a_worker_gone_before_the_signal_does_not_spare_its_sibling() {
     h.child.kill().unwrap();
     h.assert_exits_within(FIVE_S);
     let out = rekt.resume();
-    let doc = json_of(&out);
+    let doc = json_here(json_of(&out));
     assert_eq!(code(&out), 0, "{doc}");
     let outcome = |pid: u32| {
         doc["owners"]
@@ -563,7 +557,7 @@ fn a_stopped_process_is_found_without_hanging_and_killed() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![pid]);
     assert!(stdout(&out).contains("sockhold"), "{}", stdout(&out));
-    let doc = json_of(&rekt(&["--json", &port]));
+    let doc = json_here(json_of(&rekt(&["--json", &port])));
     assert_eq!(doc["owners"][0]["pid"], pid);
     assert_eq!(doc["owners"][0]["cmdline"][1], "tcp", "{doc}");
     assert_eq!(doc["owners"][0]["sockets"].as_array().unwrap().len(), 2);
@@ -598,7 +592,7 @@ fn a_zombie_child_is_not_listed_and_its_parent_is_killed() {
         "the parent, not the zombie"
     );
     assert_eq!(stderr(&out), "");
-    let doc = json_of(&rekt(&["--json", &port]));
+    let doc = json_here(json_of(&rekt(&["--json", &port])));
     assert_eq!(doc["owners"].as_array().unwrap().len(), 1, "{doc}");
     assert_eq!(doc["hidden"], serde_json::json!([]), "{doc}");
 
@@ -688,14 +682,14 @@ fn queries(ports: &[String]) -> Vec<Vec<String>> {
 }
 
 fn rekt_via(wrapper: &[PathBuf], env: &[(&str, &str)], args: &[String]) -> Output {
-    support::check_signal_args(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let bin = support::rekt_bin(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let mut cmd = match wrapper.split_first() {
         Some((first, rest)) => {
             let mut cmd = Command::new(first);
-            cmd.args(rest).arg(env!("CARGO_BIN_EXE_rekt"));
+            cmd.args(rest).arg(bin);
             cmd
         }
-        None => Command::new(env!("CARGO_BIN_EXE_rekt")),
+        None => Command::new(bin),
     };
     cmd.args(args)
         .env("NO_COLOR", "1")

@@ -6,18 +6,10 @@
 use crate::support;
 
 use crate::support::{
-    Holder, REQUIRE_ROOT_ENV, Rerun, code, netns_inode, private_netns, rekt, shared_netns, stderr,
-    stdout, unused_port, v4,
+    Holder, REQUIRE_ROOT_ENV, Rerun, code, netns_inode, netns_of, private_netns, rekt,
+    shared_netns, stderr, stdout, unused_port, v4,
 };
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
-
-/// The inode of the network namespace of process `pid` (`self`: the main thread's).
-fn netns_of(pid: &str) -> u64 {
-    std::fs::metadata(format!("/proc/{pid}/ns/net"))
-        .unwrap()
-        .ino()
-}
 
 #[test]
 fn a_private_namespace_hides_the_tests_sockets_from_the_machine() {
@@ -27,7 +19,7 @@ fn a_private_namespace_hides_the_tests_sockets_from_the_machine() {
     let ours = netns_inode();
     assert_ne!(ours, machine, "the thread moved");
     let h = Holder::tcp(&v4());
-    assert_eq!(netns_of(&h.pid().to_string()), ours, "the holder is in it");
+    assert_eq!(netns_of(h.pid()), ours, "the holder is in it");
     // The main thread never moved: rekt run there is in the namespace the test began in,
     // where the port may be anyone's (CI's strangers hold it), but never the holder's.
     assert_eq!(netns_of("self"), machine);
@@ -36,12 +28,12 @@ fn a_private_namespace_hides_the_tests_sockets_from_the_machine() {
             Command::new("nsenter")
                 .arg(format!("--net=/proc/{}/ns/net", std::process::id()))
                 .arg("--")
-                .arg(env!("CARGO_BIN_EXE_rekt"))
+                .arg(support::rekt_bin(args))
                 .args(args),
         )
     };
     let there = from_the_machine(&["--json", &h.spec()]);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&there)).unwrap();
+    let doc = support::json_of(&there);
     let owners = doc["owners"].as_array().unwrap();
     assert!(!owners.iter().any(|o| o["pid"] == h.pid()), "{doc}");
     if owners.is_empty() {
@@ -57,7 +49,7 @@ fn a_private_namespace_hides_the_tests_sockets_from_the_machine() {
     }
     // Looking in every namespace from there finds the holder, in this one.
     let all = from_the_machine(&["--all-netns", "--json", &h.spec()]);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&all)).unwrap();
+    let doc = support::json_of(&all);
     let holder = doc["owners"]
         .as_array()
         .unwrap()
@@ -155,7 +147,7 @@ fn a_pid_sandbox_shows_the_tests_processes_only() {
         .collect();
     assert!(pids.contains(&h.pid()) && pids.len() <= 3, "{pids:?}");
     let out = rekt(&["--all-netns", "--json"]);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = support::json_of(&out);
     let owners: Vec<&serde_json::Value> = doc["owners"].as_array().unwrap().iter().collect();
     assert_eq!(owners.len(), 1, "{doc}");
     assert_eq!(owners[0]["pid"], h.pid());

@@ -4,7 +4,7 @@
 
 use crate::support;
 
-use crate::support::{Holder, code, private_netns, rekt, stderr, stdout, unused_port, v4};
+use crate::support::{Holder, code, json_of, private_netns, rekt, stderr, stdout, unused_port, v4};
 use serde_json::Value;
 
 fn json(args: &[&str]) -> (Value, i32) {
@@ -14,9 +14,7 @@ fn json(args: &[&str]) -> (Value, i32) {
         "JSON mode writes nothing else: {}",
         stderr(&out)
     );
-    let doc: Value =
-        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
-    (support::json_here(doc), code(&out))
+    (support::json_here(json_of(&out)), code(&out))
 }
 
 #[test]

@@ -29,8 +29,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::support::{
-    Holder, RUN_BOUND, TempDir, code, is_root, on_terminal, private_netns, rekt, rekt_command, run,
-    stderr, stdout, v4, wait_output_within,
+    Holder, RUN_BOUND, TempDir, code, is_root, json_of, on_terminal, private_netns, rekt,
+    rekt_command, run, stderr, stdout, v4, wait_output_within, which,
 };
 use serde_json::Value;
 
@@ -221,11 +221,6 @@ fn owner(doc: &Value, pid: u32) -> &Value {
         .unwrap_or_else(|| panic!("{pid} is not an owner: {doc}"))
 }
 
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {:?} {:?}", stdout(out), stderr(out)))
-}
-
 /// Fails unless rekt exited by itself with `expected`: never by a signal (a panic in the
 /// release build, which aborts, is SIGABRT; SIGPIPE would kill a program that does not
 /// ignore it) and never with a panic's 101.
@@ -274,15 +269,6 @@ fn rekt_to(args: &[&str], out: Stdio, err: Stdio) -> Output {
     )
     .expect("spawn rekt");
     wait_output_within(child, RUN_BOUND, &format!("rekt {args:?}"))
-}
-
-/// Whether `program` can be run (it is on the PATH).
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -763,7 +749,7 @@ const SCRIPTS: &[&[&str]] = &[
 fn a_subcommand_after_an_option_is_named_as_one() {
     let out = rekt(&["--json", "completions", "bash"]);
     assert_exit(&out, 2, "rekt --json completions bash");
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = support::json_of(&out);
     assert_eq!(
         doc["error"],
         "completions is a subcommand and takes no options: run `rekt completions bash` alone"
@@ -787,7 +773,7 @@ fn completions_and_man_into_head_never_panic() {
             // `rekt ARGS | head -1`, as a shell runs it.
             let out = run(Command::new("bash")
                 .args(["-c", r#"set -o pipefail; "$0" "$@" | head -1"#])
-                .arg(env!("CARGO_BIN_EXE_rekt"))
+                .arg(support::rekt_bin(args))
                 .args(*args));
             assert_exit(&out, 0, &format!("rekt {args:?} | head -1"));
             assert_eq!(stdout(&out), format!("{first}\n"), "{args:?}");
@@ -847,8 +833,10 @@ fn the_completion_scripts_parse_in_their_shells() {
         ("zsh", &["-n"][..]),
         ("fish", &["--no-execute"][..]),
     ] {
-        if !have(shell) {
-            eprintln!("note: {shell} is not installed; its completion script is not checked");
+        if which(shell).is_none() {
+            support::skip(&format!(
+                "{shell} is not installed; its completion script is not checked"
+            ));
             continue;
         }
         let dir = TempDir::new("completion");
@@ -957,8 +945,8 @@ fn usage_errors_under_json_are_a_json_document() {
 
 #[test]
 fn the_man_page_renders_cleanly() {
-    if !have("groff") || !have("man") {
-        eprintln!("note: groff or man is not installed; the man page is not rendered");
+    if which("groff").is_none() || which("man").is_none() {
+        support::skip("this test needs groff and man");
         return;
     }
     let dir = TempDir::new("man");

@@ -57,7 +57,7 @@ fn a_recycled_pid_is_never_signalled() {
             "scene",
         ])
         .arg(fixture("sockhold"))
-        .arg(env!("CARGO_BIN_EXE_rekt"))
+        .arg(crate::support::rekt_bin(&["-k", "PORT/tcp"]))
         .arg(&dir.0));
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
     assert!(

@@ -73,7 +73,7 @@ fn pid_1_is_refused_and_the_others_are_signalled_only_with_partial() {
 
     // PID 1 keeps the port held whatever rekt does to the other holder: it is held back.
     let out = run(in_namespace(host_pid)
-        .arg(env!("CARGO_BIN_EXE_rekt"))
+        .arg(support::rekt_bin(&["-k", &port]))
         .args(["-k", &port]));
     let err = stderr(&out);
     assert_eq!(code(&out), 3, "{err}");
@@ -92,7 +92,7 @@ fn pid_1_is_refused_and_the_others_are_signalled_only_with_partial() {
 
     // --partial signals it anyway.
     let out = run(in_namespace(host_pid)
-        .arg(env!("CARGO_BIN_EXE_rekt"))
+        .arg(support::rekt_bin(&["-k", "--partial", &port]))
         .args(["-k", "--partial", &port]));
     let err = stderr(&out);
     assert_eq!(code(&out), 3, "{err}");
@@ -130,8 +130,7 @@ fn a_free_port_that_needs_privilege_is_said_so_to_a_normal_user() {
         ),
         "{err}"
     );
-    let doc: serde_json::Value =
-        serde_json::from_str(&stdout(&rekt_as(NOBODY, &["--json", "80/tcp"]))).unwrap();
+    let doc = support::json_of(&rekt_as(NOBODY, &["--json", "80/tcp"]));
     assert_eq!(doc["ports"][0]["free"], false, "{doc}");
     assert_eq!(doc["ports"][0]["needs_privilege"], true, "{doc}");
     // Root may bind it: free, and nothing more is said.

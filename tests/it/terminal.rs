@@ -26,7 +26,7 @@ fn colour_on_a_terminal_only() {
 fn term_dumb_gets_no_bold_as_no_color_does() {
     let _net = private_netns();
     let h = Holder::tcp(&v4());
-    let line = format!("{} {}", env!("CARGO_BIN_EXE_rekt"), h.spec());
+    let line = format!("{} {}", crate::support::rekt_bin(&[&h.spec()]), h.spec());
     let on_tty = |term: &str| {
         let out = run(std::process::Command::new("script")
             .args(["-qec", &line, "/dev/null"])

@@ -9,7 +9,7 @@
 
 use crate::support;
 
-use crate::support::{Holder, code, fixture, rekt_as, stderr, stdout};
+use crate::support::{Holder, code, fixture, json_of, rekt_as, stderr, stdout};
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -79,9 +79,7 @@ fn json_env(args: &[&str], env: &[(&str, &str)]) -> (Value, i32) {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let out = rekt_env(&all, env);
-    let doc: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
-    (doc, code(&out))
+    (json_of(&out), code(&out))
 }
 
 /// rekt's `free` for `port`/`protocol` in a JSON document.
@@ -699,7 +697,7 @@ fn a_vxlan_port_is_the_kernels_with_nothing_to_signal() {
         .status()
         .unwrap();
     if !added.success() {
-        eprintln!("skipped: this kernel cannot make a vxlan device");
+        support::skip("this kernel cannot make a vxlan device");
         return;
     }
     let up = Command::new("ip")
@@ -775,7 +773,7 @@ fn hidepid_is_named_as_the_reason() {
     let spec = format!("{}/tcp", p[0]);
     let listener = open(&sock(Kind::Listen, v4([127, 0, 0, 1], p[0]), None)).unwrap();
     // rekt as nobody, in a mount namespace whose /proc hides other users' processes.
-    let bin = support::world_readable_copy(std::path::Path::new(env!("CARGO_BIN_EXE_rekt")));
+    let bin = support::world_readable_copy(std::path::Path::new(support::rekt_bin(&[&spec])));
     let out = Command::new("unshare")
         .args(["-m", "sh", "-c"])
         .arg(
@@ -819,7 +817,7 @@ fn a_missing_socket_table_fails_the_lookup() {
             "-c",
             "mount -t proc -o subset=pid proc /proc && exec \"$0\" 8000",
         ])
-        .arg(env!("CARGO_BIN_EXE_rekt"))
+        .arg(support::rekt_bin(&["8000"]))
         .env("REKT_SOCKETS", "proc")
         .env("NO_COLOR", "1")
         .output()

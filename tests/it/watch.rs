@@ -10,12 +10,11 @@
 
 use crate::support;
 
-use crate::support::{Holder, TempDir, code, fixture, output_within, stderr, stdout};
+use crate::support::{
+    Group, Holder, TempDir, alive, code, fixture, json_of, output_within, rekt_bin, stderr, stdout,
+};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const BOUND: Duration = Duration::from_secs(30);
@@ -25,77 +24,8 @@ fn rekt(args: &[&str]) -> Output {
     support::rekt_with_env(args, &[("REKT_DEBUG", "1")])
 }
 
-fn json_of(out: &Output) -> Value {
-    serde_json::from_str(&stdout(out))
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
-}
-
 fn sockhold() -> String {
     fixture("sockhold").display().to_string()
-}
-
-/// A process group the test started, whose stdout lines are read on a thread so that each
-/// wait is bounded. The whole group is killed when dropped.
-struct Group {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Group {
-    fn spawn(mut cmd: Command) -> Group {
-        cmd.process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = support::spawn(&mut cmd).expect("spawn");
-        let (tx, lines) = channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Group { child, lines }
-    }
-
-    /// The next line that starts with `tag`, split into words after it.
-    fn next(&self, tag: &str) -> Vec<String> {
-        let deadline = Instant::now() + BOUND;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no {tag} line within {BOUND:?}"));
-            let mut words = line.split_whitespace().map(str::to_owned);
-            if words.next().as_deref() == Some(tag) {
-                return words.collect();
-            }
-        }
-    }
-
-    /// The PID of the next `READY PID PORT` line.
-    fn ready(&self) -> u32 {
-        self.next("READY")[0].parse().expect("a pid")
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        // SAFETY: the process group this test started.
-        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
-        let _ = self.child.wait();
-    }
-}
-
-fn alive(pid: u32) -> bool {
-    support::state(pid).is_some_and(|s| s != 'Z')
 }
 
 /// The settle watch's line in `--debug`, or "no watch".
@@ -126,7 +56,7 @@ fn a_wrapper_that_exits_with_its_child_ends_the_watch() {
     // `sh -c 'server; true'`: sh could start it again, until it exits right after it.
     let mut cmd = Command::new("sh");
     cmd.args(["-c", &format!("{} tcp 127.0.0.1:{port}; true", sockhold())]);
-    let g = Group::spawn(cmd);
+    let g = Group::spawn(cmd, &[(port, "tcp")]);
     let server = g.ready();
     let out = rekt(&["-k", &format!("{port}/tcp")]);
     let err = stderr(&out);
@@ -255,7 +185,7 @@ fn a_loop_that_sleeps_first_is_caught(script: &str) {
     let script = script.replace("SRV", &format!("{} tcp 127.0.0.1:{port}", sockhold()));
     let mut cmd = Command::new("bash");
     cmd.args(["-c", &script]);
-    let g = Group::spawn(cmd);
+    let g = Group::spawn(cmd, &[(port, "tcp")]);
     let first = g.ready();
     let spec = format!("{port}/tcp");
     let out = rekt(&["-k", &spec]);
@@ -302,7 +232,7 @@ fn draining_server(port: u16, secs: u32) -> Group {
     );
     let mut cmd = Command::new("python3");
     cmd.args(["-c", &script]);
-    Group::spawn(cmd)
+    Group::spawn(cmd, &[(port, "tcp")])
 }
 
 #[test]
@@ -359,7 +289,7 @@ fn waiting_binder(port: u16) -> Group {
     );
     let mut cmd = Command::new("python3");
     cmd.args(["-c", &script]);
-    Group::spawn(cmd)
+    Group::spawn(cmd, &[(port, "tcp")])
 }
 
 #[test]
@@ -419,7 +349,7 @@ fn a_prober_that_binds_for_2ms_is_never_a_process_you_cannot_see() {
     );
     let mut cmd = Command::new("python3");
     cmd.args(["-c", &script]);
-    let g = Group::spawn(cmd);
+    let g = Group::spawn(cmd, &[(port, "tcp")]);
     let prober = g.ready();
     let out = rekt(&["-k", "--json", "--settle", "2s", &format!("{port}/tcp")]);
     let doc = json_of(&out);
@@ -467,12 +397,12 @@ fn a_listener_that_runs_rekt_on_its_own_port_spares_its_forked_handler() {
          open({report:?}, 'wb').write(r.stderr + b'EXIT %d' % r.returncode)\n\
          print('DONE', flush=True)\n\
          time.sleep(60)\n",
-        rekt = env!("CARGO_BIN_EXE_rekt"),
+        rekt = rekt_bin(&["-k", &port.to_string()]),
         report = report.display().to_string(),
     );
     let mut cmd = Command::new("python3");
     cmd.args(["-c", &script]).env("NO_COLOR", "1");
-    let g = Group::spawn(cmd);
+    let g = Group::spawn(cmd, &[(port, "tcp")]);
     let server = g.ready();
     let _client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let handler: u32 = g.next("HANDLER")[0].parse().unwrap();

@@ -7,7 +7,7 @@
 use crate::support;
 
 use crate::support::{
-    Holder, code, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners,
+    Holder, code, json_of, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners,
 };
 use rekt::internals::{Backend, Handle, Os};
 use rekt::model::{AcquireError, Owner};
@@ -350,7 +350,7 @@ fn json_names_the_owner_and_the_outcome() {
     let port = h.port.to_string();
     let out = rekt(&["--json", "-k", &port]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = json_of(&out);
     let owner = &doc["owners"][0];
     assert_eq!(owner["pid"], h.pid());
     assert_eq!(owner["name"], "sockhold.exe");
@@ -418,7 +418,7 @@ fn a_bound_socket_the_tables_leave_out_is_found_by_a_bind_probe() {
         )),
         "{err}"
     );
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&rekt(&["--json", &spec]))).unwrap();
+    let doc = json_of(&rekt(&["--json", &spec]));
     let hidden = doc["hidden"].as_array().expect("hidden sockets");
     assert_eq!(hidden.len(), 1, "{doc}");
     assert_eq!(hidden[0]["reason"], "unlisted");
@@ -468,8 +468,7 @@ fn terminate_never_closes_a_console_window() {
         !h.exited_within(Duration::from_millis(500)),
         "its console window was closed"
     );
-    let doc: serde_json::Value =
-        serde_json::from_str(&stdout(&rekt(&["--json", "-t", &spec]))).unwrap();
+    let doc = json_of(&rekt(&["--json", "-t", &spec]));
     assert_eq!(doc["owners"][0]["outcome"], "console_only", "{doc}");
     assert!(!h.exited_within(Duration::from_millis(300)));
 
@@ -554,7 +553,7 @@ fn json_shows_the_owners_command_line() {
     let h = Holder::udp("127.0.0.1:0");
     let out = rekt(&["--json", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = json_of(&out);
     let cmdline = doc["owners"][0]["cmdline"]
         .as_array()
         .expect("a command line");

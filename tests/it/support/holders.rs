@@ -461,3 +461,108 @@ fn sockets_in_args(args: &[String]) -> (Vec<&'static str>, Option<std::net::Sock
     let first = args.iter().find_map(|a| a.parse().ok());
     (protos, first)
 }
+
+/// A process group the test started (a shell loop, a supervisor, a python server) whose
+/// stdout carries lines such as sockhold's `READY PID PORT`, read on a thread so that every
+/// wait for one is bounded. The whole group is killed when dropped.
+#[cfg(target_os = "linux")]
+pub struct Group {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    /// (port, protocol) of the sockets its programs bind, registered for
+    /// `check_signal_args` as a holder's are.
+    binds: Vec<(u16, &'static str)>,
+}
+
+#[cfg(target_os = "linux")]
+impl Group {
+    /// Spawns `cmd` in a process group of its own. Its programs bind `binds` (port,
+    /// protocol): in the shared network namespace rekt may signal those, as a holder's.
+    pub fn spawn(mut cmd: Command, binds: &[(u16, &'static str)]) -> Group {
+        assert!(
+            isolation() != Isolation::Unset,
+            "{cmd:?}: call support::private_netns() first"
+        );
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = spawn(&mut cmd).unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let mut err = child.stderr.take().unwrap();
+        let collected = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                collected.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        record_holder(binds, &[]);
+        Group {
+            child,
+            lines,
+            stderr,
+            binds: binds.to_vec(),
+        }
+    }
+
+    /// The next line that starts with `tag`, split into words after it; fails the test
+    /// (with the group's stderr) if none comes within [`READY_BOUND`].
+    pub fn next(&self, tag: &str) -> Vec<String> {
+        let deadline = std::time::Instant::now() + READY_BOUND;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "no {tag} line within {READY_BOUND:?}; stderr: {:?}",
+                    self.stderr()
+                )
+            });
+            let mut words = line.split_whitespace().map(str::to_owned);
+            if words.next().as_deref() == Some(tag) {
+                return words.collect();
+            }
+        }
+    }
+
+    /// The PID of the next `READY PID PORT` line: a process this test started.
+    pub fn ready(&self) -> u32 {
+        let pid = self.next("READY")[0].parse().expect("a pid");
+        record_holder(&[], &[pid]);
+        pid
+    }
+
+    /// The PID of the process the test spawned, the group's leader.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the group wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group this test started.
+        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        let _ = self.child.wait();
+        forget_binds(&self.binds);
+    }
+}

@@ -194,6 +194,15 @@ pub fn netns_inode() -> u64 {
     std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino()
 }
 
+/// The inode of the network namespace of `process` (a PID, or `self` for the main
+/// thread's).
+pub fn netns_of(process: impl std::fmt::Display) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{process}/ns/net"))
+        .unwrap()
+        .ino()
+}
+
 /// Panics unless a run of rekt with `args` is one a test may make here: one that signals
 /// needs a private network namespace, or else names only `PORT/PROTO` of sockets that this
 /// test's holders bind; `--all-netns` with a signal needs a PID sandbox too.

@@ -18,11 +18,20 @@ pub const RUN_BOUND: Duration = Duration::from_secs(60);
 /// The rekt binary under test with `args` and `NO_COLOR=1`, after checking that a run
 /// that signals is allowed here (Linux; see `isolation`).
 pub fn rekt_command(args: &[&str]) -> Command {
-    #[cfg(target_os = "linux")]
-    check_signal_args(args);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rekt"));
+    let mut cmd = Command::new(rekt_bin(args));
     cmd.args(args).env("NO_COLOR", "1");
     cmd
+}
+
+/// The rekt binary under test, for a run with `args` that another program starts (a shell,
+/// `nsenter`, `setpriv`, a fixture's `--then-run`): checked first, as every run of rekt is
+/// (Linux; see `isolation`).
+pub fn rekt_bin(args: &[&str]) -> &'static str {
+    #[cfg(target_os = "linux")]
+    check_signal_args(args);
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    env!("CARGO_BIN_EXE_rekt")
 }
 
 /// Runs the rekt binary under test.
@@ -144,8 +153,16 @@ pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
+/// rekt's `--json` document, exactly as printed (`json_here` reads it as [`stderr`] reads
+/// rekt's stderr); fails the test, with what rekt printed, if stdout is not one.
 #[cfg(any(target_os = "linux", windows))]
+pub fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: stdout {:?}, stderr {:?}", stdout(out), stderr(out)))
+}
+
 /// The PIDs in the PID column of rekt's table, in order.
+#[cfg(any(target_os = "linux", windows))]
 pub fn pids_in_table(out: &Output) -> Vec<u32> {
     stdout(out)
         .lines()
@@ -170,7 +187,7 @@ pub fn on_terminal_with(
     no_color: bool,
     stderr_to: Option<&std::path::Path>,
 ) -> Output {
-    check_signal_args(args);
+    let bin = rekt_bin(args);
     let redirect = stderr_to.map(|p| p.to_str().expect("a UTF-8 path"));
     for arg in args.iter().chain(redirect.as_ref()) {
         assert!(
@@ -178,7 +195,7 @@ pub fn on_terminal_with(
             "{arg:?} would need quoting for script -c"
         );
     }
-    let mut line = format!("{} {}", env!("CARGO_BIN_EXE_rekt"), args.join(" "));
+    let mut line = format!("{bin} {}", args.join(" "));
     if let Some(file) = redirect {
         line.push_str(&format!(" 2>{file}"));
     }
@@ -259,8 +276,7 @@ impl Paused {
 /// user.
 #[cfg(target_os = "linux")]
 pub fn rekt_as(uid: u32, args: &[&str]) -> Output {
-    check_signal_args(args);
-    let bin = super::world_readable_copy(std::path::Path::new(env!("CARGO_BIN_EXE_rekt")));
+    let bin = super::world_readable_copy(std::path::Path::new(rekt_bin(args)));
     let mut attempt = 0;
     loop {
         let out = run(setpriv(uid).arg(&bin).args(args));

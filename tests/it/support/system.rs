@@ -157,3 +157,20 @@ pub fn wine_version() -> Option<(u32, u32)> {
 pub fn tables_name_listener_owners() -> bool {
     wine_version().is_none_or(|v| v >= (9, 17))
 }
+
+/// Whether `program` is on the PATH, and where.
+#[cfg(target_os = "linux")]
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join(program))
+        .find(|p| p.exists())
+}
+
+/// Whether process `pid` is running (a zombie is not). Only for processes the test knows
+/// are its own; [`super::Holder::gone_within`] cannot be fooled by a reused PID.
+#[cfg(target_os = "linux")]
+pub fn alive(pid: u32) -> bool {
+    state(pid).is_some_and(|s| s != 'Z' && s != 'X')
+}
