@@ -2,14 +2,16 @@
 //! fresh bind() on it would succeed. Every case of issue 11 is built with real sockets, and
 //! a seeded property test builds random sets of them.
 //!
-//! As root, each test runs in a network namespace of its own (`own_netns`), entered by its
+//! As root, each test runs in a network namespace of its own (`support::private_netns`), entered by its
 //! thread: the sockets it makes, the processes it spawns and the rekt it runs see only each
 //! other, and any port can be used. Without root, tests use ports nothing uses, and the
 //! ones that need root (another namespace, a tunnel device, another user) skip.
 
 use crate::support;
 
-use crate::support::{Holder, code, fixture, json_of, rekt_as, stderr, stdout};
+use crate::support::{
+    Holder, code, fixture, json_of, rekt_as, stderr, stdout, unused_on_the_machine,
+};
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -23,44 +25,14 @@ use rustix::net::{
 };
 use serde_json::Value;
 
-/// The test's own network namespace (root), from the shared guard: keep it alive for the
-/// test. Whether the thread is in a private namespace is `support::private()`.
-fn own_netns() -> support::NetnsGuard {
-    support::private_netns()
-}
-
 /// `n` ports that nothing on the machine uses and no other test of this run gets, then
-/// [`own_netns`]. Even inside a namespace of its own, a test needs ports nobody else uses:
+/// `support::private_netns`. Even inside a namespace of its own, a test needs ports nobody else uses:
 /// rekt hints at the other network namespaces that hold a port (the machine's own, and
 /// the other tests'), and an exact expected output would then have an extra line.
 fn setup(n: usize) -> (support::NetnsGuard, bool, Vec<u16>) {
-    let ports = (0..n).map(|_| fresh_port()).collect();
-    let net = own_netns();
+    let ports = (0..n).map(|_| unused_on_the_machine(1)).collect();
+    let net = support::private_netns();
     (net, support::private(), ports)
-}
-
-/// A port from 21000-31999 that this thread's network namespace does not use (TCP or UDP,
-/// IPv4 or IPv6) and that no other test of this process got: a region of its own, so that
-/// another test file's fixtures (10000-18000) or a busy machine's benchmark load do not
-/// matter.
-fn fresh_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(21_000);
-    loop {
-        let port = NEXT.fetch_add(1, Ordering::Relaxed);
-        assert!(port < 32_000, "no free port left in 21000-31999");
-        if [
-            (true, None),
-            (false, None),
-            (true, Some(true)),
-            (false, Some(true)),
-        ]
-        .into_iter()
-        .all(|(tcp, v6)| binds(tcp, port, v6))
-        {
-            return port;
-        }
-    }
 }
 
 fn rekt(args: &[&str]) -> Output {
@@ -96,21 +68,6 @@ fn says_free(doc: &Value, port: u16, protocol: &str) -> bool {
         })
         .unwrap_or_else(|| panic!("no entry for {port}/{protocol}: {doc}"));
     entry["free"].as_bool().unwrap()
-}
-
-/// The first of `n` consecutive ports from 18500 up that nothing on the machine uses: a
-/// region no other test hands out.
-fn free_block(n: u16) -> u16 {
-    let free = |port: u16| {
-        binds(true, port, None)
-            && binds(false, port, None)
-            && binds(true, port, Some(true))
-            && binds(false, port, Some(true))
-    };
-    (18_500..19_500)
-        .step_by(usize::from(n))
-        .find(|&first| (first..first + n).all(free))
-        .expect("a block of free ports")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -673,8 +630,8 @@ fn every_port_named_gets_a_status_after_a_kill() {
 
 #[test]
 fn a_range_lists_what_holds_it_and_sums_up_the_rest() {
-    let first = free_block(11);
-    let _net = own_netns();
+    let first = unused_on_the_machine(11);
+    let _net = support::private_netns();
     let _h = Holder::tcp(&format!("127.0.0.1:{}", first + 3));
     let range = format!("{first}-{}", first + 10);
     let out = rekt(&[&range]);
@@ -688,7 +645,7 @@ fn a_range_lists_what_holds_it_and_sums_up_the_rest() {
 #[test]
 fn a_vxlan_port_is_the_kernels_with_nothing_to_signal() {
     require_root!();
-    let _net = own_netns();
+    let _net = support::private_netns();
     assert!(support::private());
     let added = Command::new("ip")
         .args([
@@ -833,7 +790,7 @@ fn a_missing_socket_table_fails_the_lookup() {
 #[test]
 fn a_hostile_device_name_is_quoted_so_that_the_command_can_be_pasted() {
     require_root!();
-    let _net = own_netns();
+    let _net = support::private_netns();
     assert!(support::private());
     let name = "vx\x1b[2J";
     let added = Command::new("ip")

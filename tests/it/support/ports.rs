@@ -19,7 +19,6 @@ pub fn unused_port() -> u16 {
 
 /// `N` consecutive ports that nothing uses now (see [`unused_port`]), for ranges.
 pub fn unused_ports<const N: usize>() -> [u16; N] {
-    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
     use std::sync::atomic::{AtomicU32, Ordering};
     const LOW: u32 = 10_000;
     const SPAN: u32 = 8_000;
@@ -34,15 +33,7 @@ pub fn unused_ports<const N: usize>() -> [u16; N] {
     let private = false;
     // Start where the PID says, so that two test processes rarely probe the same ports.
     let start = std::process::id() % SPAN;
-    let in_use =
-        |r: std::io::Result<()>| r.is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse);
-    let free = |port: u16| {
-        private
-            || !(in_use(TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
-                || in_use(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
-                || in_use(TcpListener::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop))
-                || in_use(UdpSocket::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop)))
-    };
+    let free = |port: u16| private || nothing_uses(port);
     let _probing = (!private).then(no_forks);
     for _ in 0..SPAN {
         let first = (start + NEXT.fetch_add(N as u32, Ordering::Relaxed)) % SPAN;
@@ -55,6 +46,43 @@ pub fn unused_ports<const N: usize>() -> [u16; N] {
         }
     }
     panic!("no {N} unused consecutive ports in {LOW}..{}", LOW + SPAN)
+}
+
+/// The first of `n` consecutive ports that nothing uses in the calling thread's network
+/// namespace, from 18500..32000, and that no other call in this test process returned. For
+/// tests that compare rekt's whole output: called before [`private_netns`](super::private_netns),
+/// it probes the machine's namespace, because even in a namespace of its own a test sees
+/// rekt hint at the other namespaces (the machine's, other tests') that hold a port it
+/// names, and an exact expected output would then have an extra line. [`unused_port`]
+/// does not probe in a private namespace, and its ports (10000..18000) are not in this
+/// region.
+#[cfg(target_os = "linux")]
+pub fn unused_on_the_machine(n: u16) -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(18_500);
+    let _probing = no_forks();
+    loop {
+        let first = NEXT.fetch_add(n, Ordering::Relaxed);
+        assert!(
+            u32::from(first) + u32::from(n) <= 32_000,
+            "no {n} free ports left in 18500..32000"
+        );
+        if (first..first + n).all(nothing_uses) {
+            return first;
+        }
+    }
+}
+
+/// Whether a bind of each kind (TCP and UDP, IPv4 and dual-stack IPv6, any address)
+/// succeeds on `port` in the calling thread's network namespace.
+fn nothing_uses(port: u16) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
+    let in_use =
+        |r: std::io::Result<()>| r.is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse);
+    !(in_use(TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
+        || in_use(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
+        || in_use(TcpListener::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop))
+        || in_use(UdpSocket::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop)))
 }
 
 #[cfg(target_os = "linux")]
