@@ -6,20 +6,24 @@
 //! network namespace (under wine, in one of the script's own), and macOS runs only `usage`.
 //!
 //! - [`runs`]: running rekt (and other programs) within a bound: `rekt`, `rekt_command`,
-//!   `json_of`, `stdout`/`stderr`/`code`, on a terminal, as another user, paused before
-//!   its signals.
+//!   `rekt_bin` (for a run another program starts), `json_of`, `stdout`/`stderr`/`code`,
+//!   on a terminal, as another user, paused before its signals. Every run of rekt goes
+//!   through the signal-argument guard.
 //! - [`isolation`]: keeping a test to what it started: `private_netns` (root),
 //!   `shared_netns`, the signal-argument guard every signalling run goes through
-//!   (`check_signal_args`), reruns in a process or PID namespace of their own
+//!   (`check_signal_args`), `netns_of`, reruns in a process or PID namespace of their own
 //!   (`pid_sandbox!`).
-//! - [`skip`]: the one way to skip (`skip`, `require_root!`), which
-//!   `REKT_REQUIRE_ROOT_TESTS=1` turns into a failure.
+//! - [`skip`]: the one way to skip a test (`skip`, `require_root!`), for want of root or
+//!   of a program, which `REKT_REQUIRE_ROOT_TESTS=1` turns into a failure.
 //! - [`holders`]: the fixture processes (`tests/fixtures/`, built by `cargo test` as
-//!   examples): `Holder`, `Group`, `fixture`.
-//! - [`ports`]: ports nothing uses (`unused_port`, `v4`, `v6`).
+//!   examples): `Holder` (one fixture), `Group` (a process group: shell loops,
+//!   supervisors), `fixture` (a fixture's path).
+//! - [`ports`]: ports nothing uses (`unused_port`, `v4`, `v6`; `unused_on_the_machine` for
+//!   tests that compare rekt's whole output).
 //! - [`rewrite`]: reading rekt's output as it would be without other namespaces' sockets
 //!   (`here`, `json_here`).
-//! - [`system`]: temporary directories, copies another user can run, /proc, wine.
+//! - [`system`]: temporary directories, copies another user can run, programs on the PATH,
+//!   /proc, wine.
 
 #[cfg(target_os = "linux")]
 #[macro_use]

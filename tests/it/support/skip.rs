@@ -1,8 +1,8 @@
-//! Root, and the one way to skip a test for want of it.
+//! Root, and the one way to skip a test (for want of root, or of a program CI installs).
 
 use std::io::Write;
 
-/// Set to 1 (CI does, as root): a test that would skip for want of root fails instead.
+/// Set to 1 (CI does, as root): a test that would skip fails instead.
 pub const REQUIRE_ROOT_ENV: &str = "REKT_REQUIRE_ROOT_TESTS";
 
 #[cfg(unix)]
@@ -11,7 +11,7 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Whether `REKT_REQUIRE_ROOT_TESTS=1`: no skipping for want of root.
+/// Whether `REKT_REQUIRE_ROOT_TESTS=1`: no skipping.
 pub fn root_tests_required() -> bool {
     std::env::var_os(REQUIRE_ROOT_ENV).is_some_and(|v| v == "1")
 }
