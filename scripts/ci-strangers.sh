@@ -51,8 +51,10 @@ wait_for() {
 }
 
 start=$SECONDS
-# Build first, so that the time below is the tests' and the machine is quiet meanwhile.
-cargo test --tests --no-run -q
+# Build first, so that the time below is the tests' and the machine is quiet meanwhile; the
+# fixtures too (tests/fixtures/, examples to cargo), which `--test it` alone would not build.
+cargo build --examples -q
+cargo test --test it --no-run -q
 
 # shellcheck disable=SC2086
 python3 "$STATE_PY" $STATE_ARGS --state "$RUN/state.json" >"$RUN/state.log" 2>&1 &
