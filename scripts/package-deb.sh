@@ -6,7 +6,7 @@
 # 1. `cargo install --path .` into a temporary --root, then runs the installed rekt.
 # 2. `cargo deb` (metadata in Cargo.toml), and checks with `dpkg-deb -c` that the package holds
 #    the binary, the man page and the bash/zsh/fish completions at Debian's paths, and that
-#    they are the committed assets (tests/assets.rs keeps those equal to what rekt generates).
+#    they are the committed assets (tests/it/assets.rs keeps those equal to what rekt generates).
 # 3. Installs the .deb with dpkg into a scratch root (--instdir, and a copy of this machine's
 #    dpkg database as --admindir, so that dpkg checks the dependencies against what is really
 #    installed), runs what it installed, lists it with dpkg -L, removes it with dpkg -r and

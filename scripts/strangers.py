@@ -3,7 +3,7 @@
 
 The end-to-end tests must never signal, or even name, a process they did not start. This
 program fills the machine's network namespace with strangers that hold the port numbers
-the tests draw (tests/common's unused_port(): 10000..18000) and a few ephemeral ports, so
+the tests draw (tests/it/support's unused_port(): 10000..18000) and a few ephemeral ports, so
 that a test that leaks out of its private namespace, or signals by a bare port, hits one.
 scripts/ci-strangers.sh runs the suite next to them and then checks that every stranger is
 still there.

@@ -13,9 +13,9 @@ if [ $# -gt 0 ] && [ "$1" != "--" ]; then ENV_DIR=$1; shift; fi
 source "$ENV_DIR/env.sh"
 TARGET=x86_64-pc-windows-gnu
 
-# Build outside the namespace (cargo may need the network), then run inside it. The examples
-# are built explicitly: a filtered `cargo test --test X` would not rebuild the sockhold
-# fixture, and the tests would run a stale one.
+# Build outside the namespace (cargo may need the network), then run inside it. The test
+# fixtures (tests/fixtures/, examples to cargo) are built explicitly: a filtered
+# `cargo test --test it X` would not rebuild sockhold, and the tests would run a stale one.
 # shellcheck disable=SC2086
 $CARGO build --target $TARGET $BUILD_STD --examples
 # shellcheck disable=SC2086

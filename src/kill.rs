@@ -190,7 +190,7 @@ pub fn execute(
         Signal::Kill if policy.timeout.is_zero() => Duration::ZERO,
         Signal::Kill => policy.timeout.max(KILL_WAIT),
     };
-    let mut alive = wait_for(pinned, &sent, &mut reports, wait);
+    let mut alive = wait_for(pinned, &sent, &mut reports, wait, policy.signal);
     released(&sent, &reports, &mut progress);
     let mut waited = wait;
     if wait.is_zero() && !policy.escalate {
@@ -227,7 +227,7 @@ pub fn execute(
         alive.extend(unasked);
         alive.sort_unstable();
         let forced = send_all_of(pinned, &alive, &mut reports, Signal::Kill, &mut progress);
-        alive = wait_for(pinned, &forced, &mut reports, KILL_WAIT);
+        alive = wait_for(pinned, &forced, &mut reports, KILL_WAIT, Signal::Kill);
         released(&forced, &reports, &mut progress);
         waited = KILL_WAIT;
     }
@@ -322,13 +322,16 @@ fn send_all_of(
 /// sockets.
 const RELEASE_CHECK: Duration = Duration::from_millis(10);
 
-/// Waits, at most `timeout`, until each of the listed targets has exited or let go of
-/// every socket it was pinned for; marks those and returns the rest (still holding).
+/// Waits, at most `timeout`, until each of the listed targets has exited or (after a
+/// SIGTERM) let go of every socket it was pinned for; marks those and returns the rest.
+/// A SIGKILLed process closes its sockets on its way out, a moment before it counts as
+/// exited: that one is waited for to the end, not called "still running".
 fn wait_for(
     pinned: &[Pinned<'_>],
     which: &[usize],
     reports: &mut [Report],
     timeout: Duration,
+    signal: Signal,
 ) -> Vec<usize> {
     let deadline = Instant::now() + timeout;
     let mut pending: Vec<usize> = which.to_vec();
@@ -340,7 +343,7 @@ fn wait_for(
         for (&i, done) in pending.iter().zip(exited) {
             if done {
                 reports[i].outcome = Outcome::Exited;
-            } else if !pinned[i].target.holds() {
+            } else if signal == Signal::Terminate && !pinned[i].target.holds() {
                 reports[i].outcome = Outcome::Released;
             } else {
                 still.push(i);

@@ -635,7 +635,7 @@ mod tests {
 
     #[test]
     fn our_parent_started_before_us() {
-        // tests/windows.rs checks end to end that rekt refuses to signal its parent.
+        // tests/it/windows.rs checks end to end that rekt refuses to signal its parent.
         let me = std::process::id();
         let parent = recorded_parent(me).expect("a parent");
         assert_ne!(parent, me);

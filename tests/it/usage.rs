@@ -1,8 +1,7 @@
 //! Bad input: a clear one-line error on stderr, exit 2, never a panic. Runs on every
 //! platform.
 
-mod common;
-use common::{Holder, code, rekt, stderr, stdout, unused_port};
+use crate::support::{Holder, code, rekt, stderr, stdout, unused_port};
 
 fn assert_usage_error(args: &[&str], needle: &str) {
     let out = rekt(args);
@@ -45,7 +44,7 @@ fn unknown_flags_and_conflicts() {
 fn a_port_whose_protocol_a_flag_excludes_is_a_usage_error() {
     // `-k` below: only ever run where a mistake could not reach another process.
     #[cfg(target_os = "linux")]
-    let _net = common::private_netns();
+    let _net = crate::support::private_netns();
     // Not "nothing holds port 8000/tcp": the question contradicts itself.
     assert_usage_error(&["--udp", "8000/tcp"], "port 8000/tcp contradicts --udp");
     assert_usage_error(&["--tcp", "53/udp"], "port 53/udp contradicts --tcp");
@@ -108,9 +107,9 @@ fn completions_and_man_page() {
 #[test]
 fn signals_need_a_port_and_bad_durations_are_usage_errors() {
     // These runs must stop at the arguments; were one taken, it would signal by the port
-    // given, so that is a port of the test's own, in its own namespace (see tests/common).
+    // given, so that is a port of the test's own, in its own namespace (see tests/it/support).
     #[cfg(target_os = "linux")]
-    let _net = common::private_netns();
+    let _net = crate::support::private_netns();
     let mut h = Holder::udp(&format!("127.0.0.1:{}", unused_port()));
     let spec = h.spec();
     assert_usage_error(&["-k"], "-t/-k need a port");
@@ -142,7 +141,7 @@ fn signals_need_a_port_and_bad_durations_are_usage_errors() {
 fn ports_as_people_type_them() {
     // `:8000` and lists are ports; an address is refused with the form that works.
     #[cfg(target_os = "linux")]
-    let _net = common::private_netns();
+    let _net = crate::support::private_netns();
     let free = unused_port();
     for arg in [
         format!(":{free}"),

@@ -1,10 +1,10 @@
 //! Ending owners: real processes, real signals, and a check that they are gone. Every test
-//! runs in a private network namespace as root (see tests/common), and signals by
+//! runs in a private network namespace as root (see tests/it/support), and signals by
 //! `PORT/PROTO` of its own holder otherwise.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{
+use crate::support;
+
+use crate::support::{
     Holder, code, on_terminal, paused_rekt, pids_in_table, private_netns, rekt, run, stderr, v4, v6,
 };
 use std::process::Command;
@@ -175,11 +175,17 @@ fn rekts_parent_is_refused() {
     let _net = private_netns();
     // sockhold binds a port, then runs `rekt -k PORT/tcp` as its child: the owner is rekt's
     // parent, which must not be signalled.
-    let out = run(Command::new(common::example("sockhold")).args([
+    if !support::private() {
+        support::skip(
+            "this test needs root (rekt run by a fixture signals in a private namespace only)",
+        );
+        return;
+    }
+    let out = run(Command::new(support::fixture("sockhold")).args([
         "tcp",
         &v4(),
         "--then-run",
-        env!("CARGO_BIN_EXE_rekt"),
+        support::rekt_bin(&["-k", "{port}/tcp"]),
         "-k",
         "{port}/tcp",
     ]));
@@ -220,7 +226,7 @@ fn interactive_asks_and_respects_the_answer() {
     let mut h = Holder::tcp(&v4());
     let port = h.spec();
     let no = on_terminal(&["-k", "-i", &port], "n\n", true);
-    let text = common::stdout(&no);
+    let text = support::stdout(&no);
     assert!(
         text.contains(&format!("kill {} (sockhold)? [y/N]", h.pid())),
         "{text}"
@@ -232,7 +238,7 @@ fn interactive_asks_and_respects_the_answer() {
     assert_eq!(code(&no), 3, "declined: the port is still held");
     assert!(h.alive(), "{}", h.context());
     let yes = on_terminal(&["-k", "-i", &port], "y\n", true);
-    assert_eq!(code(&yes), 0, "{}", common::stdout(&yes));
+    assert_eq!(code(&yes), 0, "{}", support::stdout(&yes));
     h.assert_exits_within(Duration::from_secs(2));
 }
 

@@ -1,9 +1,7 @@
 //! Terminal conventions: colour only on a terminal and only without NO_COLOR or TERM=dumb. Each test
-//! runs in a private network namespace as root (see tests/common).
-#![cfg(target_os = "linux")]
+//! runs in a private network namespace as root (see tests/it/support).
 
-mod common;
-use common::{Holder, on_terminal, private_netns, rekt, rekt_command, run, stdout, v4};
+use crate::support::{Holder, on_terminal, private_netns, rekt, rekt_command, run, stdout, v4};
 
 #[test]
 fn colour_on_a_terminal_only() {
@@ -28,7 +26,7 @@ fn colour_on_a_terminal_only() {
 fn term_dumb_gets_no_bold_as_no_color_does() {
     let _net = private_netns();
     let h = Holder::tcp(&v4());
-    let line = format!("{} {}", env!("CARGO_BIN_EXE_rekt"), h.spec());
+    let line = format!("{} {}", crate::support::rekt_bin(&[&h.spec()]), h.spec());
     let on_tty = |term: &str| {
         let out = run(std::process::Command::new("script")
             .args(["-qec", &line, "/dev/null"])

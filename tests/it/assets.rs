@@ -1,12 +1,11 @@
 //! The man page and completion scripts that the .deb and the Windows zip ship are committed
 //! under assets/, because cargo-deb packages files that exist before it builds. This test
 //! keeps them equal to what the binary generates: it fails when one is stale.
-//! `REKT_UPDATE_ASSETS=1 cargo test --test assets` writes them anew.
+//! `REKT_UPDATE_ASSETS=1 cargo test --test it assets` writes them anew.
 //!
 //! Unix only: the generated text does not depend on the OS (the completions name the
 //! binary `rekt` everywhere), and a Windows checkout may turn the committed files' line
 //! ends into CRLF. CI compares the Windows build's PowerShell script when it makes the zip.
-#![cfg(unix)]
 
 use std::path::Path;
 use std::process::Command;
@@ -24,7 +23,7 @@ const ASSETS: &[(&str, &[&str])] = &[
 ];
 
 fn generate(args: &[&str]) -> Vec<u8> {
-    let out = Command::new(env!("CARGO_BIN_EXE_rekt"))
+    let out = Command::new(crate::support::rekt_bin(args))
         .args(args)
         .output()
         .expect("run rekt");
@@ -54,7 +53,7 @@ fn committed_assets_are_what_the_binary_generates() {
     }
     assert!(
         stale.is_empty(),
-        "stale or missing assets: {}; run REKT_UPDATE_ASSETS=1 cargo test --test assets \
+        "stale or missing assets: {}; run REKT_UPDATE_ASSETS=1 cargo test --test it assets \
          and commit them",
         stale.join(", ")
     );

@@ -1,10 +1,8 @@
 //! Finding owners: real listeners in real processes, and the exact PIDs rekt reports. Every
-//! test runs in a private network namespace as root (see tests/common), and binds ports
+//! test runs in a private network namespace as root (see tests/it/support), and binds ports
 //! from `unused_port()` otherwise.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{
+use crate::support::{
     Holder, code, pids_in_table, private_netns, rekt, rekt_with_env, stderr, stdout, unused_port,
     unused_ports, v4, v6,
 };

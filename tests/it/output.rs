@@ -16,11 +16,10 @@
 //!   connected UDP sockets out and says when it is empty; a link-local IPv6 address shows
 //!   its scope.
 //!
-//! Each test runs in a private network namespace as root (see tests/common), and asserts
+//! Each test runs in a private network namespace as root (see tests/it/support), and asserts
 //! only on processes it started.
-#![cfg(target_os = "linux")]
 
-mod common;
+use crate::support;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -29,9 +28,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{
-    Holder, RUN_BOUND, TempDir, code, is_root, on_terminal, private_netns, rekt, rekt_command, run,
-    stderr, stdout, v4, wait_output_within,
+use crate::support::{
+    Holder, RUN_BOUND, TempDir, code, is_root, json_of, on_terminal, private_netns, rekt,
+    rekt_command, run, stderr, stdout, v4, wait_output_within, which,
 };
 use serde_json::Value;
 
@@ -157,7 +156,7 @@ fn hostile_holders(dir: &TempDir) -> Vec<(Holder, &'static Name)> {
     NAMES
         .iter()
         .map(|name| {
-            let exe = common::example_named("sockhold", dir, OsStr::from_bytes(name.file));
+            let exe = support::fixture_named("sockhold", dir, OsStr::from_bytes(name.file));
             let mut cmd = Command::new(exe);
             cmd.args(["tcp", &v4()]);
             (Holder::spawn_command(cmd, 1), name)
@@ -222,11 +221,6 @@ fn owner(doc: &Value, pid: u32) -> &Value {
         .unwrap_or_else(|| panic!("{pid} is not an owner: {doc}"))
 }
 
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {:?} {:?}", stdout(out), stderr(out)))
-}
-
 /// Fails unless rekt exited by itself with `expected`: never by a signal (a panic in the
 /// release build, which aborts, is SIGABRT; SIGPIPE would kill a program that does not
 /// ignore it) and never with a panic's 101.
@@ -267,7 +261,7 @@ fn dev_full() -> Stdio {
 /// Runs rekt with `args`, stdin empty, and the given stdout and stderr (what is piped is
 /// returned in the output).
 fn rekt_to(args: &[&str], out: Stdio, err: Stdio) -> Output {
-    let child = common::spawn(
+    let child = support::spawn(
         rekt_command(args)
             .stdin(Stdio::null())
             .stdout(out)
@@ -275,15 +269,6 @@ fn rekt_to(args: &[&str], out: Stdio, err: Stdio) -> Output {
     )
     .expect("spawn rekt");
     wait_output_within(child, RUN_BOUND, &format!("rekt {args:?}"))
-}
-
-/// Whether `program` can be run (it is on the PATH).
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -452,7 +437,7 @@ fn the_prompt_goes_to_the_terminal_under_json_and_stderr_stays_empty() {
     let specs = specs(&holders);
     let yes = "y\n".repeat(holders.len());
     let err = dir.join("stderr");
-    let out = common::on_terminal_with(
+    let out = support::on_terminal_with(
         &with(&["--json", "-k", "-i", "--settle", "0s"], &specs),
         &yes,
         true,
@@ -494,8 +479,8 @@ fn a_hostile_parent_is_shown_escaped_among_the_parents() {
     for name in [&NAMES[0], &NAMES[7]] {
         // The hostile program holds a port of its own and starts a plain sockhold, which
         // holds another: the holder's parent chain names the hostile one.
-        let exe = common::example_named("sockhold", &dir, OsStr::from_bytes(name.file));
-        let sockhold = common::example("sockhold");
+        let exe = support::fixture_named("sockhold", &dir, OsStr::from_bytes(name.file));
+        let sockhold = support::fixture("sockhold");
         let mut cmd = Command::new(exe);
         cmd.args(["tcp", &v4(), "--then-run"])
             .arg(&sockhold)
@@ -636,7 +621,7 @@ fn a_closed_stderr_during_kill_of_two_ports_still_kills_both() {
     assert_exit(&out, 0, "rekt -k A B, stderr closed");
     a.assert_all_gone_within(FIVE_S);
     b.assert_all_gone_within(FIVE_S);
-    assert_eq!(common::pids_in_table(&out), [a.pid(), b.pid()]);
+    assert_eq!(support::pids_in_table(&out), [a.pid(), b.pid()]);
 
     // The same with --debug, whose trace goes to stderr too, and stdout closed as well.
     let c = Holder::tcp(&v4());
@@ -726,10 +711,10 @@ fn a_full_disk_is_exit_4_after_the_work() {
         stderr(&out)
     );
     // A full stderr, with a free port to say something about there.
-    let free = format!("{}/tcp", common::unused_port());
+    let free = format!("{}/tcp", support::unused_port());
     let out = rekt_to(&[&spec, &free], Stdio::piped(), dev_full());
     assert_exit(&out, 4, "rekt P FREE 2>/dev/full");
-    assert_eq!(common::pids_in_table(&out), [h.pid()]);
+    assert_eq!(support::pids_in_table(&out), [h.pid()]);
     // Not vacuous: with nothing to say on stderr, a full one fails nothing.
     let out = rekt_to(&[&spec], Stdio::piped(), dev_full());
     assert_exit(&out, 0, "rekt P 2>/dev/full");
@@ -742,7 +727,7 @@ fn a_full_disk_is_exit_4_after_the_work() {
     let mut h = Holder::tcp(&v4());
     let out = rekt_to(&["-k", &h.spec()], Stdio::piped(), dev_full());
     assert_exit(&out, 4, "rekt -k P 2>/dev/full");
-    assert_eq!(common::pids_in_table(&out), [h.pid()]);
+    assert_eq!(support::pids_in_table(&out), [h.pid()]);
     h.assert_exits_within(FIVE_S);
     let mut h = Holder::tcp(&v4());
     let out = rekt_to(&["-k", &h.spec()], dev_full(), dev_full());
@@ -767,7 +752,7 @@ const SCRIPTS: &[&[&str]] = &[
 fn a_subcommand_after_an_option_is_named_as_one() {
     let out = rekt(&["--json", "completions", "bash"]);
     assert_exit(&out, 2, "rekt --json completions bash");
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = support::json_of(&out);
     assert_eq!(
         doc["error"],
         "completions is a subcommand and takes no options: run `rekt completions bash` alone"
@@ -791,14 +776,14 @@ fn completions_and_man_into_head_never_panic() {
             // `rekt ARGS | head -1`, as a shell runs it.
             let out = run(Command::new("bash")
                 .args(["-c", r#"set -o pipefail; "$0" "$@" | head -1"#])
-                .arg(env!("CARGO_BIN_EXE_rekt"))
+                .arg(support::rekt_bin(args))
                 .args(*args));
             assert_exit(&out, 0, &format!("rekt {args:?} | head -1"));
             assert_eq!(stdout(&out), format!("{first}\n"), "{args:?}");
             assert!(out.stderr.is_empty(), "{args:?}: {}", stderr(&out));
 
             // The same, reading one line and closing the pipe at once.
-            let mut child = common::spawn(
+            let mut child = support::spawn(
                 rekt_command(args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
@@ -851,8 +836,10 @@ fn the_completion_scripts_parse_in_their_shells() {
         ("zsh", &["-n"][..]),
         ("fish", &["--no-execute"][..]),
     ] {
-        if !have(shell) {
-            eprintln!("note: {shell} is not installed; its completion script is not checked");
+        if which(shell).is_none() {
+            support::skip(&format!(
+                "{shell} is not installed; its completion script is not checked"
+            ));
             continue;
         }
         let dir = TempDir::new("completion");
@@ -961,8 +948,8 @@ fn usage_errors_under_json_are_a_json_document() {
 
 #[test]
 fn the_man_page_renders_cleanly() {
-    if !have("groff") || !have("man") {
-        eprintln!("note: groff or man is not installed; the man page is not rendered");
+    if which("groff").is_none() || which("man").is_none() {
+        support::skip("this test needs groff and man");
         return;
     }
     let dir = TempDir::new("man");
@@ -1093,7 +1080,7 @@ fn list_mode_leaves_connected_udp_sockets_out() {
     // Not vacuous: the lookup of its port finds it, connected.
     let out = rekt(&["-v", &client.spec()]);
     assert_eq!(
-        common::pids_in_table(&out),
+        support::pids_in_table(&out),
         [client.pid()],
         "{}",
         stdout(&out)
@@ -1105,7 +1092,7 @@ fn list_mode_leaves_connected_udp_sockets_out() {
 fn an_empty_list_says_so_on_stderr() {
     require_root!();
     let _net = private_netns();
-    assert!(common::private(), "needs a private network namespace");
+    assert!(support::private(), "needs a private network namespace");
     let out = rekt(&[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(out.stdout.is_empty(), "{}", stdout(&out));
@@ -1136,7 +1123,7 @@ fn a_link_local_address_shows_its_interface_as_ss_does() {
         .trim()
         .parse()
         .unwrap();
-    let h = Holder::tcp(&format!("[fe80::1%{index}]:{}", common::unused_port()));
+    let h = Holder::tcp(&format!("[fe80::1%{index}]:{}", support::unused_port()));
     let out = rekt(&["-v", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
@@ -1145,7 +1132,7 @@ fn a_link_local_address_shows_its_interface_as_ss_does() {
         stdout(&out)
     );
     // A global address has no scope to show.
-    let g = Holder::tcp(&format!("[::1]:{}", common::unused_port()));
+    let g = Holder::tcp(&format!("[::1]:{}", support::unused_port()));
     let out = rekt(&["-v", &g.spec()]);
     assert!(
         stdout(&out).contains(&format!(" [::1]:{} ", g.port)),

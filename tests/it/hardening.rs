@@ -1,15 +1,15 @@
 //! Hardening: rekt as an unprivileged user next to root's processes, owners in odd states
 //! (thousands of fds, stopped, zombies), no netlink, and no fd leaks over many lookups.
 //! Every scene is real processes holding real sockets. Runs that must not hang are bounded
-//! by a timeout (tests/common). Tests that set the scene as another user need root; they
+//! by a timeout (tests/it/support). Tests that set the scene as another user need root; they
 //! skip with a reason otherwise (CI runs as root). Every test runs in a private network
 //! namespace as root, and signals by `PORT/PROTO` of its own holder otherwise.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{
-    Holder, Rerun, code, example, fd_count, output_within, paused_rekt, pids_in_table,
-    private_netns, rekt, rekt_as, setpriv, state, stderr, stdout, unused_port, v4,
+use crate::support;
+
+use crate::support::{
+    Holder, Rerun, code, fd_count, fixture, json_here, json_of, output_within, paused_rekt,
+    pids_in_table, private_netns, rekt, rekt_as, setpriv, state, stderr, stdout, unused_port, v4,
     world_readable_copy,
 };
 use serde_json::Value;
@@ -22,12 +22,6 @@ use std::time::{Duration, Instant};
 const NOBODY: u32 = 65534;
 
 const FIVE_S: Duration = Duration::from_secs(5);
-
-fn json_of(out: &Output) -> Value {
-    common::json_here(
-        serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out))),
-    )
-}
 
 fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
@@ -42,7 +36,7 @@ fn uid_of(pid: u32) -> Option<u32> {
 
 // ---------------------------------------------------------------------------------------
 // 1. Root owns the port; rekt runs as a normal user.
-// (tests/privileges.rs checks the plain lookup's message; this covers the rest.)
+// (tests/it/privileges.rs checks the plain lookup's message; this covers the rest.)
 
 #[test]
 fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
@@ -78,7 +72,7 @@ fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
         let out = rekt_as(NOBODY, &args);
         assert_eq!(code(&out), 3, "{}", stderr(&out));
         assert_eq!(stderr(&out), "", "JSON mode writes nothing else");
-        let doc = json_of(&out);
+        let doc = json_here(json_of(&out));
         assert_eq!(doc["exit_code"], 3);
         assert_eq!(doc["owners"], serde_json::json!([]));
         assert_eq!(doc["incomplete"], true);
@@ -135,7 +129,7 @@ fn a_user_is_told_about_roots_sockets_and_signals_nothing() {
         .collect();
     // PORT PROTO ADDRESS PID NAME USER STATE
     assert_eq!(ours.len(), 2, "{}", stdout(&out));
-    if common::private() {
+    if support::private() {
         // Alone in its namespace: these two are the whole list.
         assert_eq!(stdout(&out).lines().count(), 1 + 2, "{}", stdout(&out));
     }
@@ -214,7 +208,7 @@ fn spawn_holding(mut cmd: Command, fd: OwnedFd) -> Holder {
             Ok(())
         });
     }
-    let child = common::spawn(cmd.stdin(Stdio::null())).expect("spawn");
+    let child = support::spawn(cmd.stdin(Stdio::null())).expect("spawn");
     drop(fd);
     Holder::adopt(child, &format!("{cmd:?}"))
 }
@@ -330,7 +324,7 @@ fn a_users_own_socket_next_to_roots_is_killed_and_json_says_what_is_hidden() {
 
     let out = rekt_as(NOBODY, &["--json", "-k", &root.port.to_string()]);
     assert_eq!(stderr(&out), "");
-    let doc = json_of(&out);
+    let doc = json_here(json_of(&out));
     assert_eq!(code(&out), 3, "{doc}");
     assert_eq!(doc["exit_code"], 3);
     let owners = doc["owners"].as_array().unwrap();
@@ -388,7 +382,7 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
     require_root!();
     let _net = private_netns();
     if !has_ptrace_caps() {
-        common::skip("needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to hand down");
+        support::skip("needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to hand down");
         return;
     }
     let mut root = Holder::udp(&v4());
@@ -397,15 +391,15 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
     // A user who may read every process's fds (as a monitoring agent is often set up) but
     // has no right to signal root's processes: rekt sees root's owner and must say that the
     // system refused the signal.
-    common::check_signal_args(&["-k", &port]);
+    let bin = world_readable_copy(Path::new(support::rekt_bin(&["-k", &port])));
     let mut cmd = setpriv(NOBODY);
     cmd.args([
         "--inh-caps=+sys_ptrace,+dac_read_search",
         "--ambient-caps=+sys_ptrace,+dac_read_search",
     ])
-    .arg(world_readable_copy(Path::new(env!("CARGO_BIN_EXE_rekt"))))
+    .arg(bin)
     .args(["-k", &port]);
-    let out = output_within(&mut cmd, common::RUN_BOUND);
+    let out = output_within(&mut cmd, support::RUN_BOUND);
     let mut both = vec![root.pid(), user.pid()];
     both.sort_unstable();
     assert_eq!(pids_in_table(&out), both, "{}", stderr(&out));
@@ -435,7 +429,7 @@ fn a_root_owner_the_user_can_see_but_not_signal_is_not_permitted() {
 
 // ---------------------------------------------------------------------------------------
 // 3. An owner exits between the lookup and the signal.
-// (tests/kill.rs checks the human message; here the JSON outcome, and a sibling that is
+// (tests/it/kill.rs checks the human message; here the JSON outcome, and a sibling that is
 // still there.)
 
 #[test]
@@ -446,7 +440,7 @@ fn an_owner_gone_before_the_signal_is_already_gone_in_json() {
     h.child.kill().unwrap();
     h.assert_exits_within(FIVE_S);
     let out = rekt.resume();
-    let doc = json_of(&out);
+    let doc = json_here(json_of(&out));
     assert_eq!(code(&out), 0, "a vanished owner is not an error: {doc}");
     assert_eq!(doc["exit_code"], 0);
     let owner = &doc["owners"][0];
@@ -475,7 +469,7 @@ fn a_worker_gone_before_the_signal_does_not_spare_its_sibling() {
     h.child.kill().unwrap();
     h.assert_exits_within(FIVE_S);
     let out = rekt.resume();
-    let doc = json_of(&out);
+    let doc = json_here(json_of(&out));
     assert_eq!(code(&out), 0, "{doc}");
     let outcome = |pid: u32| {
         doc["owners"]
@@ -507,13 +501,13 @@ fn a_process_with_20k_fds_is_found_and_killed() {
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
         lim.rlim_max
     };
-    if !common::is_root() && hard < 20_064 {
-        common::skip(&format!(
+    if !support::is_root() && hard < 20_064 {
+        support::skip(&format!(
             "RLIMIT_NOFILE's hard limit is {hard}; raising it needs root"
         ));
         return;
     }
-    let mut h = Holder::spawn_example("oddproc", &["manyfds", "20000", &v4()], 1);
+    let mut h = Holder::spawn_fixture("oddproc", &["manyfds", "20000", &v4()], 1);
     let pid = h.pid();
     // 20,000 fds, or as many as the hard limit allows when it cannot be raised (a
     // container without CAP_SYS_RESOURCE, whose hard limit is often 20,000 or so).
@@ -563,12 +557,12 @@ fn a_stopped_process_is_found_without_hanging_and_killed() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(pids_in_table(&out), vec![pid]);
     assert!(stdout(&out).contains("sockhold"), "{}", stdout(&out));
-    let doc = json_of(&rekt(&["--json", &port]));
+    let doc = json_here(json_of(&rekt(&["--json", &port])));
     assert_eq!(doc["owners"][0]["pid"], pid);
     assert_eq!(doc["owners"][0]["cmdline"][1], "tcp", "{doc}");
     assert_eq!(doc["owners"][0]["sockets"].as_array().unwrap().len(), 2);
 
-    // (-t continues a stopped owner after the SIGTERM: tests/takeover.rs.)
+    // (-t continues a stopped owner after the SIGTERM: tests/it/takeover.rs.)
     // SIGKILL ends a stopped process.
     let out = rekt(&["-k", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -585,7 +579,7 @@ fn a_zombie_child_is_not_listed_and_its_parent_is_killed() {
     let _net = private_netns();
     // The parent bound the port, then forked a child (which inherited the socket) that
     // exited at once and is never reaped.
-    let mut h = Holder::spawn_example("oddproc", &["zombie-child", &v4()], 1);
+    let mut h = Holder::spawn_fixture("oddproc", &["zombie-child", &v4()], 1);
     let (zombie, _) = h.expect_line("ZOMBIE");
     assert_eq!(state(zombie), Some('Z'), "setup: the child is a zombie");
     let port = h.port.to_string();
@@ -598,7 +592,7 @@ fn a_zombie_child_is_not_listed_and_its_parent_is_killed() {
         "the parent, not the zombie"
     );
     assert_eq!(stderr(&out), "");
-    let doc = json_of(&rekt(&["--json", &port]));
+    let doc = json_here(json_of(&rekt(&["--json", &port])));
     assert_eq!(doc["owners"].as_array().unwrap().len(), 1, "{doc}");
     assert_eq!(doc["hidden"], serde_json::json!([]), "{doc}");
 
@@ -620,7 +614,7 @@ fn a_process_whose_main_thread_has_exited_is_still_found_and_killed() {
     // The main thread ended alone (SYS_exit): /proc/PID shows a zombie, /proc/PID/fd is
     // empty, yet the process lives on in its other thread and holds the listener, which
     // /proc/PID/task/TID/fd shows.
-    let mut h = Holder::spawn_example("oddproc", &["zombie-leader", &v4()], 1);
+    let mut h = Holder::spawn_fixture("oddproc", &["zombie-leader", &v4()], 1);
     let pid = h.pid();
     assert_eq!(state(pid), Some('Z'), "setup: the leader has exited");
     assert_eq!(
@@ -688,19 +682,19 @@ fn queries(ports: &[String]) -> Vec<Vec<String>> {
 }
 
 fn rekt_via(wrapper: &[PathBuf], env: &[(&str, &str)], args: &[String]) -> Output {
-    common::check_signal_args(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let bin = support::rekt_bin(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let mut cmd = match wrapper.split_first() {
         Some((first, rest)) => {
             let mut cmd = Command::new(first);
-            cmd.args(rest).arg(env!("CARGO_BIN_EXE_rekt"));
+            cmd.args(rest).arg(bin);
             cmd
         }
-        None => Command::new(env!("CARGO_BIN_EXE_rekt")),
+        None => Command::new(bin),
     };
     cmd.args(args)
         .env("NO_COLOR", "1")
         .envs(env.iter().copied());
-    output_within(&mut cmd, common::RUN_BOUND)
+    output_within(&mut cmd, support::RUN_BOUND)
 }
 
 fn same_answer(what: &str, wrapper: &[PathBuf], env: &[(&str, &str)]) {
@@ -762,9 +756,9 @@ fn the_proc_net_fallback_gives_the_same_answer_as_netlink() {
 fn when_netlink_is_refused_by_seccomp_the_answer_is_the_same() {
     let _net = private_netns();
     for errno in ["eafnosupport", "eperm"] {
-        let wrapper = [example("no_netlink"), "--errno".into(), errno.into()];
+        let wrapper = [fixture("no_netlink"), "--errno".into(), errno.into()];
         // The filter does refuse netlink (and nothing else)...
-        let probe = common::run(Command::new(&wrapper[0]).args(&wrapper[1..]).arg("--probe"));
+        let probe = support::run(Command::new(&wrapper[0]).args(&wrapper[1..]).arg("--probe"));
         let text = stdout(&probe);
         assert!(probe.status.success(), "{errno}: {text}{}", stderr(&probe));
         assert!(text.contains("netlink: refused"), "{text}");
@@ -801,7 +795,7 @@ fn assert_fds(before: usize, when: &str) {
 /// other tests' pipes come and go in this one.
 #[test]
 fn library_calls_leak_no_fds() {
-    if !common::rerun_alone(test_name!(), Rerun::Alone) {
+    if !support::rerun_alone(test_name!(), Rerun::Alone) {
         return;
     }
     let _net = private_netns();
@@ -835,7 +829,7 @@ fn library_calls_leak_no_fds() {
         assert!(rekt::lookup(&free).unwrap().ownership.owners.is_empty());
         let listed = rekt::lookup(&listen).unwrap();
         assert!(!listed.sockets.is_empty());
-        if common::private() {
+        if support::private() {
             // Alone in its namespace: the list is the holder's TCP and UDP sockets.
             assert_eq!(listed.sockets.len(), 2, "{:?}", listed.sockets);
         }
@@ -895,8 +889,8 @@ fn library_calls_leak_no_fds() {
 /// The leak check is not vacuous: with one fd leaked per round on purpose, it fails.
 #[test]
 fn the_leak_check_catches_one_fd_per_round() {
-    let out = common::rerun(
-        "library_calls_leak_no_fds",
+    let out = support::rerun(
+        "hardening::library_calls_leak_no_fds",
         Rerun::Alone,
         &[(LEAK_ON_PURPOSE, "1")],
     );

@@ -8,25 +8,25 @@
 //! the test's own processes and a port range signals nothing outside the test. Tests that
 //! signal a range, or need cgroups, need root; the others run in the shared namespace as a
 //! normal user, on a port nobody uses, named with its protocol.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{Holder, code, example, is_root, output_within, stderr, stdout};
+use crate::support;
+
+use crate::support::{
+    Group, Holder, code, fixture, is_root, json_of, output_within, rekt, rekt_bin, state, stderr,
+    stdout,
+};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Every run of rekt here ends well within this, settle watch included.
 const BOUND: Duration = Duration::from_secs(30);
 
 /// Moves this test's thread (and every process it starts) into a fresh network namespace
-/// as root (`common::private_netns`); returns the guard and whether it did.
-fn private_netns() -> (common::NetnsGuard, bool) {
-    let guard = common::private_netns();
-    (guard, common::private())
+/// as root (`support::private_netns`); returns the guard and whether it did.
+fn private_netns() -> (support::NetnsGuard, bool) {
+    let guard = support::private_netns();
+    (guard, support::private())
 }
 
 /// A port for the test: any in a private namespace, else one nobody uses now.
@@ -34,112 +34,19 @@ fn port(private: bool) -> u16 {
     if private {
         12345
     } else {
-        common::unused_port()
-    }
-}
-
-fn rekt(args: &[&str]) -> Output {
-    output_within(
-        Command::new(env!("CARGO_BIN_EXE_rekt"))
-            .args(args)
-            .env("NO_COLOR", "1"),
-        BOUND,
-    )
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_str(&stdout(out))
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
-}
-
-fn state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
-/// A process started by the test (a restart loop) whose stdout carries sockhold's `READY
-/// PID PORT` lines, read on a thread so that every wait for one is bounded. Its process
-/// group is killed when dropped.
-struct Supervised {
-    child: Child,
-    lines: Receiver<String>,
-    /// The PIDs that said READY, in order.
-    ready: Vec<u32>,
-}
-
-impl Supervised {
-    fn spawn(mut cmd: Command) -> Supervised {
-        // Its own process group, so that the drop ends the loop and its current child.
-        cmd.process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn the supervisor");
-        let (tx, lines) = channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Supervised {
-            child,
-            lines,
-            ready: Vec::new(),
-        }
-    }
-
-    /// Waits (bounded) for the next READY line; returns its PID.
-    fn next_ready(&mut self) -> u32 {
-        let deadline = Instant::now() + BOUND;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
-                panic!("no READY line within {BOUND:?}; stderr: {}", self.stderr())
-            });
-            let mut words = line.split_whitespace();
-            if words.next() == Some("READY") {
-                let pid = words.next().and_then(|w| w.parse().ok()).expect("a pid");
-                self.ready.push(pid);
-                return pid;
-            }
-        }
-    }
-
-    fn stderr(&mut self) -> String {
-        // Only once the group is dead would read_to_string return; kill it first.
-        self.kill();
-        let mut text = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut err, &mut text);
-        }
-        text
-    }
-
-    fn kill(&mut self) {
-        // SAFETY: the process group this test started.
-        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Supervised {
-    fn drop(&mut self) {
-        self.kill();
+        support::unused_port()
     }
 }
 
 fn sockhold() -> String {
-    example("sockhold").display().to_string()
+    fixture("sockhold").display().to_string()
 }
 
 /// `rekt -t PORT/tcp` on a program that `supervisor` starts again: exit 3, the newcomer
 /// named with its PID and its parent, and the command that stops the restarts.
-fn a_restart_is_caught(mut supervisor: Supervised, port: u16, kind: &str, parent: Option<&str>) {
-    let first = supervisor.next_ready();
-    let restarter = supervisor.child.id();
+fn a_restart_is_caught(supervisor: Group, port: u16, kind: &str, parent: Option<&str>) {
+    let first = supervisor.ready();
+    let restarter = supervisor.pid();
     // The name it goes by (`python3`, as ps says), read once it runs its program.
     let comm = std::fs::read_to_string(format!("/proc/{restarter}/comm")).unwrap();
     let parent_name = comm.trim_end().to_owned();
@@ -149,7 +56,7 @@ fn a_restart_is_caught(mut supervisor: Supervised, port: u16, kind: &str, parent
     let spec = format!("{port}/tcp");
     let out = rekt(&["-t", &spec]);
     let err = stderr(&out);
-    let newcomer = supervisor.next_ready();
+    let newcomer = supervisor.ready();
     assert_ne!(newcomer, first);
     assert_eq!(code(&out), 3, "{err}");
     assert!(
@@ -186,7 +93,7 @@ fn a_restart_is_caught(mut supervisor: Supervised, port: u16, kind: &str, parent
     // JSON says the same.
     let out = rekt(&["--json", "-t", &spec]);
     let doc = json_of(&out);
-    let again = supervisor.next_ready();
+    let again = supervisor.ready();
     assert_eq!(code(&out), 3, "{doc}");
     assert_eq!(doc["exit_code"], 3);
     let port_status = &doc["ports"][0];
@@ -212,7 +119,12 @@ fn a_bash_restart_loop_is_caught_and_named() {
         "-c",
         &format!("while true; do {} tcp 127.0.0.1:{port}; done", sockhold()),
     ]);
-    a_restart_is_caught(Supervised::spawn(cmd), port, "shell", Some("bash"));
+    a_restart_is_caught(
+        Group::spawn(cmd, &[(port, "tcp")]),
+        port,
+        "shell",
+        Some("bash"),
+    );
 }
 
 #[test]
@@ -226,7 +138,7 @@ fn a_python_supervisor_that_reforks_is_caught_and_named() {
     );
     let mut cmd = Command::new("python3");
     cmd.args(["-u", "-c", &script]);
-    a_restart_is_caught(Supervised::spawn(cmd), port, "process", None);
+    a_restart_is_caught(Group::spawn(cmd, &[(port, "tcp")]), port, "process", None);
 }
 
 #[test]
@@ -291,7 +203,7 @@ impl Drop for Unit {
 fn a_systemd_unit_is_shown_from_the_cgroup_and_named_as_the_supervisor() {
     let (_netns, private) = private_netns();
     if !is_root() {
-        common::skip("this test needs root (cgroups)");
+        support::skip("this test needs root (cgroups)");
         return;
     }
     let me = std::process::id();
@@ -359,7 +271,7 @@ fn a_systemd_unit_is_shown_from_the_cgroup_and_named_as_the_supervisor() {
 fn an_ephemeral_client_is_shown_not_signalled_and_the_listener_is() {
     let (_netns, private) = private_netns();
     if !private {
-        common::skip("this test needs root (a range must not reach others' processes)");
+        support::skip("this test needs root (a range must not reach others' processes)");
         return;
     }
     let mut server = Holder::tcp("127.0.0.1:12000");
@@ -431,7 +343,7 @@ fn an_ephemeral_client_is_shown_not_signalled_and_the_listener_is() {
 fn a_range_that_would_signal_many_asks_and_refuses_without_a_terminal() {
     let (_netns, private) = private_netns();
     if !private {
-        common::skip("this test needs root (a range must not reach others' processes)");
+        support::skip("this test needs root (a range must not reach others' processes)");
         return;
     }
     let mut holders: Vec<Holder> = (0..9)
@@ -461,19 +373,26 @@ fn a_range_that_would_signal_many_asks_and_refuses_without_a_terminal() {
 #[test]
 fn the_holder_that_runs_rekt_through_sh_is_its_caller_and_survives() {
     let (_netns, private) = private_netns();
+    if !private {
+        support::skip(
+            "this test needs root (rekt run by a fixture signals in a private namespace only)",
+        );
+        return;
+    }
     let port = port(private);
     // sockhold binds, then runs `sh -c "rekt -k PORT/tcp"`: the holder is rekt's
     // grandparent.
-    let rekt_bin = env!("CARGO_BIN_EXE_rekt");
+    let spec = format!("{port}/tcp");
+    let rekt_bin = rekt_bin(&["-k", &spec]);
     let out = output_within(
-        Command::new(example("sockhold"))
+        Command::new(fixture("sockhold"))
             .args([
                 "tcp",
                 &format!("127.0.0.1:{port}"),
                 "--then-run",
                 "sh",
                 "-c",
-                &format!("{rekt_bin} -k {port}/tcp"),
+                &format!("{rekt_bin} -k {spec}"),
             ])
             .env("NO_COLOR", "1"),
         BOUND,
@@ -502,6 +421,12 @@ fn the_holder_that_runs_rekt_through_sh_is_its_caller_and_survives() {
 #[test]
 fn rekt_never_lists_itself_when_it_inherited_the_socket() {
     let (_netns, private) = private_netns();
+    if !private {
+        support::skip(
+            "this test needs root (rekt run by a fixture signals in a private namespace only)",
+        );
+        return;
+    }
     let port = port(private);
     // python holds the port with an inheritable fd and runs `sh -c 'echo $$; exec rekt'`:
     // rekt (PID $$) inherits the socket, and its parent holds it too.
@@ -512,7 +437,7 @@ fn rekt_never_lists_itself_when_it_inherited_the_socket() {
          print('HOLDER', __import__('os').getpid(), flush=True)\n\
          r = subprocess.run(['sh', '-c', 'echo REKT $$; exec {} --json -k {port}/tcp'], close_fds=False)\n\
          raise SystemExit(r.returncode)\n",
-        env!("CARGO_BIN_EXE_rekt")
+        rekt_bin(&["--json", "-k", &format!("{port}/tcp")])
     );
     let out = output_within(Command::new("python3").args(["-c", &script]), BOUND);
     let text = stdout(&out);

@@ -2,21 +2,14 @@
 //! `fuser -v` show it; `-v` and JSON add the executable's file name where it tells more,
 //! and ` (deleted)` where the executable is gone. And `--debug` traces every lookup step.
 //!
-//! Every test runs in a private network namespace (as root; `common::private_netns`) on
+//! Every test runs in a private network namespace (as root; `support::private_netns`) on
 //! processes it starts, and never signals.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{Holder, TempDir, code, stderr, stdout};
+use crate::support::{self, Holder, TempDir, code, json_of, stderr, stdout};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_str(&stdout(out))
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
-}
 
 /// A Python program that listens on an ephemeral TCP port of 127.0.0.1 and says READY as
 /// sockhold does.
@@ -37,7 +30,7 @@ fn python3() -> Option<std::path::PathBuf> {
 /// The `-v` row of `holder`'s port, and the JSON owner.
 fn verbose_row_and_owner(holder: &Holder) -> (String, Value) {
     let spec = holder.spec();
-    let out = common::rekt(&["-v", &spec]);
+    let out = support::rekt(&["-v", &spec]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let table = stdout(&out);
     let row = table
@@ -45,7 +38,7 @@ fn verbose_row_and_owner(holder: &Holder) -> (String, Value) {
         .find(|l| l.split_whitespace().nth(1) == Some(&holder.pid().to_string()))
         .unwrap_or_else(|| panic!("no row for {}: {table}", holder.pid()))
         .to_owned();
-    let doc = json_of(&common::rekt(&["--json", &spec]));
+    let doc = json_of(&support::rekt(&["--json", &spec]));
     let owner = doc["owners"][0].clone();
     assert_eq!(owner["pid"], holder.pid(), "{doc}");
     (row, owner)
@@ -53,9 +46,9 @@ fn verbose_row_and_owner(holder: &Holder) -> (String, Value) {
 
 #[test]
 fn a_shebang_script_is_shown_by_its_name_with_its_interpreter_in_verbose() {
-    let _net = common::private_netns();
+    let _net = support::private_netns();
     let Some(python) = python3() else {
-        common::skip("no python3");
+        support::skip("no python3");
         return;
     };
     let dir = TempDir::new("names");
@@ -76,9 +69,9 @@ fn a_shebang_script_is_shown_by_its_name_with_its_interpreter_in_verbose() {
 
 #[test]
 fn a_deleted_executable_is_marked_deleted() {
-    let _net = common::private_netns();
+    let _net = support::private_netns();
     let Some(python) = python3() else {
-        common::skip("no python3");
+        support::skip("no python3");
         return;
     };
     let dir = TempDir::new("names");
@@ -97,16 +90,16 @@ fn a_deleted_executable_is_marked_deleted() {
 
 #[test]
 fn redis_server_is_redis_server_though_its_executable_is_redis_check_rdb() {
-    let _net = common::private_netns();
+    let _net = support::private_netns();
     if Command::new("redis-server")
         .arg("--version")
         .output()
         .is_err()
     {
-        common::skip("no redis-server (apt-get install redis-server)");
+        support::skip("no redis-server (apt-get install redis-server)");
         return;
     }
-    let port = common::unused_port();
+    let port = support::unused_port();
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -116,9 +109,9 @@ fn redis_server_is_redis_server_though_its_executable_is_redis_check_rdb() {
         .unwrap();
     let holder = Holder::adopt(child, "redis-server");
     let spec = format!("{port}/tcp");
-    let deadline = Instant::now() + common::READY_BOUND;
+    let deadline = Instant::now() + support::READY_BOUND;
     let owner = loop {
-        let doc = json_of(&common::rekt(&["--json", &spec]));
+        let doc = json_of(&support::rekt(&["--json", &spec]));
         if doc["owners"][0]["pid"] == holder.pid() {
             break doc["owners"][0].clone();
         }
@@ -129,7 +122,7 @@ fn redis_server_is_redis_server_though_its_executable_is_redis_check_rdb() {
     // Debian's redis-server is a link to redis-check-rdb: the executable tells more.
     let exe = std::fs::canonicalize(format!("/proc/{}/exe", holder.pid())).unwrap();
     let exe_name = exe.file_name().unwrap().to_str().unwrap().to_owned();
-    let out = common::rekt(&["-v", &spec]);
+    let out = support::rekt(&["-v", &spec]);
     let table = stdout(&out);
     if exe_name == "redis-server" {
         assert!(table.contains(" redis-server "), "{table}");
@@ -143,9 +136,9 @@ fn redis_server_is_redis_server_though_its_executable_is_redis_check_rdb() {
 
 #[test]
 fn debug_traces_each_step_of_a_lookup() {
-    let _net = common::private_netns();
-    let holder = Holder::tcp(&common::v4());
-    let out = common::rekt(&["--debug", &holder.spec()]);
+    let _net = support::private_netns();
+    let holder = Holder::tcp(&support::v4());
+    let out = support::rekt(&["--debug", &holder.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let err = stderr(&out);
     let lines: Vec<&str> = err
@@ -176,6 +169,6 @@ fn debug_traces_each_step_of_a_lookup() {
         assert!(line.ends_with("s)"), "{line}");
     }
     // Without --debug, none of it.
-    let quiet = common::rekt(&[&holder.spec()]);
+    let quiet = support::rekt(&[&holder.spec()]);
     assert!(!stderr(&quiet).contains("debug"), "{}", stderr(&quiet));
 }

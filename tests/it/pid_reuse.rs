@@ -3,10 +3,8 @@
 //! The scene is set in a private PID namespace, where writing ns_last_pid decides the next
 //! PID, inside the test's private network namespace; that needs root, so the test skips
 //! otherwise.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{TempDir, example, private_netns, run, stderr, stdout};
+use crate::support::{TempDir, fixture, private_netns, run, stderr, stdout};
 use std::process::Command;
 
 const SCENE: &str = r#"
@@ -58,8 +56,8 @@ fn a_recycled_pid_is_never_signalled() {
             SCENE,
             "scene",
         ])
-        .arg(example("sockhold"))
-        .arg(env!("CARGO_BIN_EXE_rekt"))
+        .arg(fixture("sockhold"))
+        .arg(crate::support::rekt_bin(&["-k", "PORT/tcp"]))
         .arg(&dir.0));
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
     assert!(

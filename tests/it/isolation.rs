@@ -1,23 +1,15 @@
-//! The test suite's own isolation (tests/common): as root, a test's processes and sockets
+//! The test suite's own isolation (tests/it/support): as root, a test's processes and sockets
 //! live in a network namespace of its own, invisible from the machine's; as a normal user,
 //! the helpers refuse any run of rekt that could signal a process the test did not start;
 //! fixtures that fail say why; and a skip for want of root can be made a failure.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{
-    Holder, REQUIRE_ROOT_ENV, Rerun, code, netns_inode, private_netns, rekt, shared_netns, stderr,
-    stdout, unused_port, v4,
+use crate::support;
+
+use crate::support::{
+    Holder, REQUIRE_ROOT_ENV, Rerun, code, netns_inode, netns_of, private_netns, rekt,
+    shared_netns, stderr, stdout, unused_port, v4,
 };
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
-
-/// The inode of the network namespace of process `pid` (`self`: the main thread's).
-fn netns_of(pid: &str) -> u64 {
-    std::fs::metadata(format!("/proc/{pid}/ns/net"))
-        .unwrap()
-        .ino()
-}
 
 #[test]
 fn a_private_namespace_hides_the_tests_sockets_from_the_machine() {
@@ -27,21 +19,21 @@ fn a_private_namespace_hides_the_tests_sockets_from_the_machine() {
     let ours = netns_inode();
     assert_ne!(ours, machine, "the thread moved");
     let h = Holder::tcp(&v4());
-    assert_eq!(netns_of(&h.pid().to_string()), ours, "the holder is in it");
+    assert_eq!(netns_of(h.pid()), ours, "the holder is in it");
     // The main thread never moved: rekt run there is in the namespace the test began in,
     // where the port may be anyone's (CI's strangers hold it), but never the holder's.
     assert_eq!(netns_of("self"), machine);
     let from_the_machine = |args: &[&str]| {
-        common::run(
+        support::run(
             Command::new("nsenter")
                 .arg(format!("--net=/proc/{}/ns/net", std::process::id()))
                 .arg("--")
-                .arg(env!("CARGO_BIN_EXE_rekt"))
+                .arg(support::rekt_bin(args))
                 .args(args),
         )
     };
     let there = from_the_machine(&["--json", &h.spec()]);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&there)).unwrap();
+    let doc = support::json_of(&there);
     let owners = doc["owners"].as_array().unwrap();
     assert!(!owners.iter().any(|o| o["pid"] == h.pid()), "{doc}");
     if owners.is_empty() {
@@ -57,7 +49,7 @@ fn a_private_namespace_hides_the_tests_sockets_from_the_machine() {
     }
     // Looking in every namespace from there finds the holder, in this one.
     let all = from_the_machine(&["--all-netns", "--json", &h.spec()]);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&all)).unwrap();
+    let doc = support::json_of(&all);
     let holder = doc["owners"]
         .as_array()
         .unwrap()
@@ -66,7 +58,7 @@ fn a_private_namespace_hides_the_tests_sockets_from_the_machine() {
         .unwrap_or_else(|| panic!("{doc}"));
     assert_eq!(holder["sockets"][0]["netns"]["inode"], ours, "{doc}");
     // Here, rekt finds it, alone.
-    assert_eq!(common::pids_in_table(&rekt(&[&h.spec()])), [h.pid()]);
+    assert_eq!(support::pids_in_table(&rekt(&[&h.spec()])), [h.pid()]);
 }
 
 #[test]
@@ -74,12 +66,12 @@ fn the_thread_goes_back_when_the_guard_is_dropped() {
     let before = netns_inode();
     let inside = {
         let _net = private_netns();
-        assert_eq!(common::private(), common::is_root());
+        assert_eq!(support::private(), support::is_root());
         netns_inode()
     };
     assert_eq!(netns_inode(), before);
-    assert_eq!(common::isolation(), common::Isolation::Unset);
-    if common::is_root() {
+    assert_eq!(support::isolation(), support::Isolation::Unset);
+    if support::is_root() {
         assert_ne!(inside, before);
         // Another thread's namespace is another one again.
         let other = std::thread::spawn(|| {
@@ -126,7 +118,7 @@ fn in_the_shared_namespace_holders_bind_unused_ports() {
 }
 
 #[test]
-#[should_panic(expected = "call common::private_netns() first")]
+#[should_panic(expected = "call support::private_netns() first")]
 fn a_test_that_signals_says_where_it_runs() {
     let _ = rekt(&["-k", "8000/tcp"]);
 }
@@ -155,7 +147,7 @@ fn a_pid_sandbox_shows_the_tests_processes_only() {
         .collect();
     assert!(pids.contains(&h.pid()) && pids.len() <= 3, "{pids:?}");
     let out = rekt(&["--all-netns", "--json"]);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = support::json_of(&out);
     let owners: Vec<&serde_json::Value> = doc["owners"].as_array().unwrap().iter().collect();
     assert_eq!(owners.len(), 1, "{doc}");
     assert_eq!(owners[0]["pid"], h.pid());
@@ -183,26 +175,34 @@ fn a_fixture_that_exits_early_says_how() {
 #[test]
 fn skips_when_rerun() {
     if std::env::var_os("REKT_TEST_RERUN").is_some() {
-        common::skip("on purpose");
+        support::skip("on purpose");
     }
 }
 
 #[test]
 fn a_skip_fails_when_root_tests_are_required() {
-    let out = common::rerun("skips_when_rerun", Rerun::Alone, &[(REQUIRE_ROOT_ENV, "1")]);
+    let out = support::rerun(
+        "isolation::skips_when_rerun",
+        Rerun::Alone,
+        &[(REQUIRE_ROOT_ENV, "1")],
+    );
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(!out.status.success(), "{text}");
     assert!(
         text.contains(
-            "skips_when_rerun would skip (on purpose), and REKT_REQUIRE_ROOT_TESTS=1 forbids that"
+            "isolation::skips_when_rerun would skip (on purpose), and REKT_REQUIRE_ROOT_TESTS=1 forbids that"
         ),
         "{text}"
     );
-    let out = common::rerun("skips_when_rerun", Rerun::Alone, &[(REQUIRE_ROOT_ENV, "0")]);
+    let out = support::rerun(
+        "isolation::skips_when_rerun",
+        Rerun::Alone,
+        &[(REQUIRE_ROOT_ENV, "0")],
+    );
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("skipped: skips_when_rerun: on purpose"),
+        text.contains("skipped: isolation::skips_when_rerun: on purpose"),
         "{text}"
     );
 }

@@ -1,11 +1,11 @@
 //! List mode (`rekt` with no port): every listener and its owner. Every test runs in a
-//! private network namespace as root (see tests/common), where the list holds the test's
+//! private network namespace as root (see tests/it/support), where the list holds the test's
 //! sockets and nothing else; as a normal user the tests find their rows among the
 //! machine's.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{Holder, code, private_netns, rekt, stderr, stdout, v4, v6};
+use crate::support;
+
+use crate::support::{Holder, code, private_netns, rekt, stderr, stdout, v4, v6};
 
 /// The rows of the list table as (port, proto, address, pid, name, user).
 fn rows(out: &std::process::Output) -> Vec<Vec<String>> {
@@ -54,7 +54,7 @@ fn lists_listeners_with_their_owners() {
     // Sorted by port.
     let ports: Vec<u32> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
     assert!(ports.is_sorted(), "{ports:?}");
-    if common::private() {
+    if support::private() {
         // Alone in its namespace: these two are the whole list.
         assert_eq!(rows.len(), 2, "{}", stdout(&out));
     }
@@ -77,7 +77,7 @@ fn filters_apply_to_the_list() {
     assert!(has(&only_tcp, &tcp) && !has(&only_tcp, &udp));
     let only_v6 = rekt(&["-6"]);
     assert!(!has(&only_v6, &tcp) && !has(&only_v6, &udp));
-    if common::private() {
+    if support::private() {
         // Alone in its namespace: nothing else is listed.
         assert_eq!(rows(&only_udp).len(), 1, "{}", stdout(&only_udp));
         assert_eq!(rows(&only_tcp).len(), 1, "{}", stdout(&only_tcp));
@@ -99,7 +99,7 @@ fn connections_are_not_listeners() {
     );
     // Not vacuous: the same lookup by port finds the connection.
     assert_eq!(
-        common::pids_in_table(&rekt(&[&server.spec()])),
+        support::pids_in_table(&rekt(&[&server.spec()])),
         [server.pid()]
     );
 }
@@ -109,7 +109,7 @@ fn an_empty_list_still_exits_0() {
     require_root!();
     let _net = private_netns();
     // A fresh network namespace has no sockets at all.
-    assert!(common::private(), "needs a private network namespace");
+    assert!(support::private(), "needs a private network namespace");
     let out = rekt(&[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
@@ -120,7 +120,7 @@ fn hidden_owners_show_a_dash_and_one_footnote() {
     require_root!();
     let _net = private_netns();
     let h = Holder::tcp(&v4());
-    let out = common::rekt_as(65534, &[]);
+    let out = support::rekt_as(65534, &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     // Alone in its namespace: root's listener is the whole list.
     assert_eq!(

@@ -1,11 +1,11 @@
 //! What rekt says when it cannot see or must not touch an owner. These tests need root to
 //! set the scene (another user, another PID namespace); they skip with a reason otherwise.
-//! Each runs in a private network namespace (see tests/common).
-#![cfg(target_os = "linux")]
+//! Each runs in a private network namespace (see tests/it/support).
 
-mod common;
-use common::{
-    Holder, code, example, pids_in_table, private_netns, rekt_as, run, stderr, stdout, v4,
+use crate::support;
+
+use crate::support::{
+    Holder, code, fixture, pids_in_table, private_netns, rekt_as, run, stderr, stdout, v4,
 };
 use std::process::Command;
 use std::time::Duration;
@@ -51,7 +51,7 @@ fn pid_1_is_refused_and_the_others_are_signalled_only_with_partial() {
     // unshare's --kill-child takes the whole namespace down.
     let mut init = Command::new("unshare");
     init.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .args(["--reuseport", "tcp", &v4()]);
     let init = Holder::spawn_foreign(init, 1);
     assert_eq!(init.pids, [1], "{}", init.context());
@@ -66,14 +66,14 @@ fn pid_1_is_refused_and_the_others_are_signalled_only_with_partial() {
     // A second holder of the same port in that namespace.
     let mut other = in_namespace(host_pid);
     other
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .args(["--reuseport", "tcp", &format!("127.0.0.1:{port}")]);
     let mut other = Holder::spawn_foreign(other, 1);
     let other_pid = other.pids[0];
 
     // PID 1 keeps the port held whatever rekt does to the other holder: it is held back.
     let out = run(in_namespace(host_pid)
-        .arg(env!("CARGO_BIN_EXE_rekt"))
+        .arg(support::rekt_bin(&["-k", &port]))
         .args(["-k", &port]));
     let err = stderr(&out);
     assert_eq!(code(&out), 3, "{err}");
@@ -92,7 +92,7 @@ fn pid_1_is_refused_and_the_others_are_signalled_only_with_partial() {
 
     // --partial signals it anyway.
     let out = run(in_namespace(host_pid)
-        .arg(env!("CARGO_BIN_EXE_rekt"))
+        .arg(support::rekt_bin(&["-k", "--partial", &port]))
         .args(["-k", "--partial", &port]));
     let err = stderr(&out);
     assert_eq!(code(&out), 3, "{err}");
@@ -130,12 +130,11 @@ fn a_free_port_that_needs_privilege_is_said_so_to_a_normal_user() {
         ),
         "{err}"
     );
-    let doc: serde_json::Value =
-        serde_json::from_str(&stdout(&rekt_as(NOBODY, &["--json", "80/tcp"]))).unwrap();
+    let doc = support::json_of(&rekt_as(NOBODY, &["--json", "80/tcp"]));
     assert_eq!(doc["ports"][0]["free"], false, "{doc}");
     assert_eq!(doc["ports"][0]["needs_privilege"], true, "{doc}");
     // Root may bind it: free, and nothing more is said.
-    let root = common::rekt(&["80/tcp"]);
+    let root = support::rekt(&["80/tcp"]);
     assert_eq!(stderr(&root), "rekt: nothing holds port 80/tcp\n");
     // A port from ip_unprivileged_port_start on is free for nobody too.
     let high = rekt_as(NOBODY, &["1024/tcp"]);
@@ -147,5 +146,5 @@ fn a_free_port_that_needs_privilege_is_said_so_to_a_normal_user() {
 }
 
 fn setpriv_nobody() -> std::process::Command {
-    common::setpriv(NOBODY)
+    support::setpriv(NOBODY)
 }

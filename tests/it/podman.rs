@@ -8,15 +8,14 @@
 //! and `-t`/`-k` end it through the socket without signalling conmon; without one, rekt
 //! refuses (exit 3), signals nothing, and says the `podman` command that ends the container,
 //! with the storage options it needs, which the test then runs as printed.
-#![cfg(target_os = "linux")]
 
-mod common;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{TempDir, code, output_within, stderr, stdout};
+use crate::support::{TempDir, alive, code, json_of, output_within, rekt_bin, stderr, stdout};
 use serde_json::Value;
 
 /// Every run of podman or rekt here is bounded by this.
@@ -27,20 +26,24 @@ struct Podman {
     dir: TempDir,
     /// A process in the network namespace: `nsenter -t PID -n` enters it.
     netns_pid: u32,
+    /// The test's thread in a network namespace of its own while Podman runs: rekt runs in
+    /// Podman's, and the signal-argument guard holds a run to a private one.
+    _net: support::NetnsGuard,
 }
 
 impl Podman {
     /// Sets one up, with its API socket when `service`; or says why it cannot (the test
     /// then skips, or fails under `REKT_REQUIRE_ROOT_TESTS=1`).
     fn start(service: bool) -> Option<Podman> {
-        if !common::is_root() {
-            common::skip("this test needs root (it runs rootful Podman)");
+        if !support::is_root() {
+            support::skip("this test needs root (it runs rootful Podman)");
             return None;
         }
         if !Path::new("/usr/bin/podman").exists() || !Path::new("/bin/busybox").exists() {
-            common::skip("this test needs podman and busybox-static");
+            support::skip("this test needs podman and busybox-static");
             return None;
         }
+        let net = support::private_netns();
         let dir = TempDir::new("podman");
         let out = output_within(
             Command::new("bash")
@@ -52,7 +55,11 @@ impl Podman {
         let netns_pid = std::fs::read_to_string(dir.join("holder.pid"))
             .ok()
             .and_then(|p| p.trim().parse().ok());
-        let podman = netns_pid.map(|netns_pid| Podman { dir, netns_pid });
+        let podman = netns_pid.map(|netns_pid| Podman {
+            dir,
+            netns_pid,
+            _net: net,
+        });
         assert!(
             out.status.success() && podman.is_some(),
             "private-podman.sh failed: {}{}",
@@ -134,7 +141,7 @@ impl Podman {
 
     /// rekt `args` in the namespace, with `CONTAINER_HOST` set to `host` when given.
     fn rekt(&self, args: &[&str], host: Option<&str>) -> Output {
-        let mut command = self.in_netns(env!("CARGO_BIN_EXE_rekt"));
+        let mut command = self.in_netns(rekt_bin(args));
         command.args(args).env("NO_COLOR", "1");
         if let Some(host) = host {
             command.env("CONTAINER_HOST", host);
@@ -167,20 +174,6 @@ fn script() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/private-podman.sh")
 }
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(out), stderr(out)))
-}
-
-/// Whether `pid` is a live process (not a zombie).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| state != 'Z' && state != 'X')
-    })
-}
-
 /// The owners of `port` in rekt's JSON, which must all be conmon, forwarding for `name`.
 fn conmons(doc: &Value, name: &str) -> Vec<u32> {
     let owners = doc["owners"].as_array().expect("owners");
@@ -209,7 +202,7 @@ fn with_its_api_socket_the_container_is_ended_and_conmon_is_not_signalled() {
     p.web("other", 18801);
 
     // The lookup names conmon a forwarder, and its container.
-    let doc = json(&p.rekt(&["--json", &format!("{port}/tcp")], Some(&host)));
+    let doc = json_of(&p.rekt(&["--json", &format!("{port}/tcp")], Some(&host)));
     conmons(&doc, "web");
     assert_eq!(doc["owners"][0]["container"]["id"], id.as_str(), "{doc}");
     assert_eq!(doc["owners"][0]["container"]["engine"], true, "{doc}");
@@ -237,7 +230,7 @@ fn with_its_api_socket_the_container_is_ended_and_conmon_is_not_signalled() {
     // -k kills it, in JSON: conmon is skipped, never signalled.
     p.ok(&["rm", "web"]);
     p.web("web2", port);
-    let doc = json(&p.rekt(&["--json", "-k", &format!("{port}/tcp")], Some(&host)));
+    let doc = json_of(&p.rekt(&["--json", "-k", &format!("{port}/tcp")], Some(&host)));
     assert_eq!(doc["exit_code"], 0, "{doc}");
     let monitors = conmons(&doc, "web2");
     for o in doc["owners"].as_array().unwrap() {
@@ -259,7 +252,7 @@ fn without_an_api_socket_rekt_refuses_and_names_podman_stop() {
     };
     let port = 18810;
     p.web("web", port);
-    let doc = json(&p.rekt(&["--json", &format!("{port}/tcp")], None));
+    let doc = json_of(&p.rekt(&["--json", &format!("{port}/tcp")], None));
     let monitors = conmons(&doc, "web");
     assert_eq!(doc["owners"][0]["container"]["engine"], false, "{doc}");
 
@@ -288,7 +281,7 @@ fn without_an_api_socket_rekt_refuses_and_names_podman_stop() {
     }
 
     // The command rekt prints is one that works, as printed.
-    let doc = json(&p.rekt(&["--json", "-t", &format!("{port}/tcp")], None));
+    let doc = json_of(&p.rekt(&["--json", "-t", &format!("{port}/tcp")], None));
     assert_eq!(doc["exit_code"], 3, "{doc}");
     assert_eq!(doc["containers"][0]["outcome"], "refused", "{doc}");
     let command = doc["containers"][0]["command"].as_str().unwrap().to_owned();

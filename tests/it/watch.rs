@@ -3,99 +3,29 @@
 //! already running, a brief bind is not "a process you cannot see", and a port that rekt
 //! cannot free gets no signal at all.
 //!
-//! Every test runs in a private network namespace as root (`common::private_netns`), on
+//! Every test runs in a private network namespace as root (`support::private_netns`), on
 //! processes it starts; tests that need one (a bare port signalled by a process of the
 //! test's own, tmux) need root. The watch's reason comes from `--debug`, so no test asserts
 //! on time.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{Holder, TempDir, code, example, output_within, stderr, stdout};
+use crate::support;
+
+use crate::support::{
+    Group, Holder, TempDir, alive, code, fixture, json_of, output_within, rekt_bin, stderr, stdout,
+};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const BOUND: Duration = Duration::from_secs(30);
 
 /// rekt with `--debug`, bounded; the command line passes the tests' signal guard.
 fn rekt(args: &[&str]) -> Output {
-    common::rekt_with_env(args, &[("REKT_DEBUG", "1")])
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_str(&stdout(out))
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
+    support::rekt_with_env(args, &[("REKT_DEBUG", "1")])
 }
 
 fn sockhold() -> String {
-    example("sockhold").display().to_string()
-}
-
-/// A process group the test started, whose stdout lines are read on a thread so that each
-/// wait is bounded. The whole group is killed when dropped.
-struct Group {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Group {
-    fn spawn(mut cmd: Command) -> Group {
-        cmd.process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = common::spawn(&mut cmd).expect("spawn");
-        let (tx, lines) = channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Group { child, lines }
-    }
-
-    /// The next line that starts with `tag`, split into words after it.
-    fn next(&self, tag: &str) -> Vec<String> {
-        let deadline = Instant::now() + BOUND;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no {tag} line within {BOUND:?}"));
-            let mut words = line.split_whitespace().map(str::to_owned);
-            if words.next().as_deref() == Some(tag) {
-                return words.collect();
-            }
-        }
-    }
-
-    /// The PID of the next `READY PID PORT` line.
-    fn ready(&self) -> u32 {
-        self.next("READY")[0].parse().expect("a pid")
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        // SAFETY: the process group this test started.
-        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
-        let _ = self.child.wait();
-    }
-}
-
-fn alive(pid: u32) -> bool {
-    common::state(pid).is_some_and(|s| s != 'Z')
+    fixture("sockhold").display().to_string()
 }
 
 /// The settle watch's line in `--debug`, or "no watch".
@@ -107,9 +37,9 @@ fn watch_line(err: &str) -> &str {
 
 #[test]
 fn an_owner_nothing_can_restart_is_answered_without_a_watch() {
-    let _net = common::private_netns();
+    let _net = support::private_netns();
     // The test is the holder's parent, and rekt's caller: nothing left to restart it.
-    let mut h = Holder::tcp(&common::v4());
+    let mut h = Holder::tcp(&support::v4());
     let out = rekt(&["-k", "--json", &h.spec()]);
     let doc = json_of(&out);
     let err = stderr(&out);
@@ -121,12 +51,12 @@ fn an_owner_nothing_can_restart_is_answered_without_a_watch() {
 
 #[test]
 fn a_wrapper_that_exits_with_its_child_ends_the_watch() {
-    let _net = common::private_netns();
-    let port = common::unused_port();
+    let _net = support::private_netns();
+    let port = support::unused_port();
     // `sh -c 'server; true'`: sh could start it again, until it exits right after it.
     let mut cmd = Command::new("sh");
     cmd.args(["-c", &format!("{} tcp 127.0.0.1:{port}; true", sockhold())]);
-    let g = Group::spawn(cmd);
+    let g = Group::spawn(cmd, &[(port, "tcp")]);
     let server = g.ready();
     let out = rekt(&["-k", &format!("{port}/tcp")]);
     let err = stderr(&out);
@@ -147,7 +77,11 @@ struct Tmux {
 
 impl Tmux {
     fn start(width: u16, height: u16) -> Tmux {
-        let socket = format!("rekt-test-{}-{}", std::process::id(), common::unused_port());
+        let socket = format!(
+            "rekt-test-{}-{}",
+            std::process::id(),
+            support::unused_port()
+        );
         let tmux = Tmux { socket };
         let out = tmux.run(&[
             "new-session",
@@ -191,7 +125,7 @@ impl Drop for Tmux {
 fn child_holding(parent: u32, port: u16) -> u32 {
     let deadline = Instant::now() + BOUND;
     loop {
-        let out = common::rekt(&["--json", &format!("{port}/tcp")]);
+        let out = support::rekt(&["--json", &format!("{port}/tcp")]);
         if let Ok(doc) = serde_json::from_str::<Value>(&stdout(&out))
             && let Some(pid) = doc["owners"][0]["pid"].as_u64()
         {
@@ -215,12 +149,12 @@ fn child_holding(parent: u32, port: u16) -> u32 {
 #[test]
 fn a_server_typed_at_an_interactive_shell_needs_no_watch() {
     require_root!();
-    let _net = common::private_netns();
+    let _net = support::private_netns();
     let tmux = Tmux::start(120, 30);
     let shell = tmux.shell();
     for (background, port) in [
-        (false, common::unused_port()),
-        (true, common::unused_port()),
+        (false, support::unused_port()),
+        (true, support::unused_port()),
     ] {
         let amp = if background { " &" } else { "" };
         tmux.send(&format!("{} tcp 127.0.0.1:{port}{amp}", sockhold()));
@@ -246,12 +180,12 @@ fn a_server_typed_at_an_interactive_shell_needs_no_watch() {
 /// `rekt -k` on a loop that sleeps before it starts its server again: exit 3, the loop
 /// named as what started it again.
 fn a_loop_that_sleeps_first_is_caught(script: &str) {
-    let _net = common::private_netns();
-    let port = common::unused_port();
+    let _net = support::private_netns();
+    let port = support::unused_port();
     let script = script.replace("SRV", &format!("{} tcp 127.0.0.1:{port}", sockhold()));
     let mut cmd = Command::new("bash");
     cmd.args(["-c", &script]);
-    let g = Group::spawn(cmd);
+    let g = Group::spawn(cmd, &[(port, "tcp")]);
     let first = g.ready();
     let spec = format!("{port}/tcp");
     let out = rekt(&["-k", &spec]);
@@ -298,14 +232,14 @@ fn draining_server(port: u16, secs: u32) -> Group {
     );
     let mut cmd = Command::new("python3");
     cmd.args(["-c", &script]);
-    Group::spawn(cmd)
+    Group::spawn(cmd, &[(port, "tcp")])
 }
 
 #[test]
 fn terminate_is_done_when_the_port_is_free_and_escalate_spares_a_draining_server() {
-    let _net = common::private_netns();
+    let _net = support::private_netns();
     for escalate in [false, true] {
-        let port = common::unused_port();
+        let port = support::unused_port();
         let g = draining_server(port, 20);
         let server = g.ready();
         let spec = format!("{port}/tcp");
@@ -326,7 +260,7 @@ fn terminate_is_done_when_the_port_is_free_and_escalate_spares_a_draining_server
         // And the human line says so.
         drop(g);
     }
-    let port = common::unused_port();
+    let port = support::unused_port();
     let g = draining_server(port, 20);
     let server = g.ready();
     let out = rekt(&["-t", &format!("{port}/tcp")]);
@@ -355,13 +289,13 @@ fn waiting_binder(port: u16) -> Group {
     );
     let mut cmd = Command::new("python3");
     cmd.args(["-c", &script]);
-    Group::spawn(cmd)
+    Group::spawn(cmd, &[(port, "tcp")])
 }
 
 #[test]
 fn a_process_already_running_that_takes_the_port_is_not_called_a_restart() {
-    let _net = common::private_netns();
-    let mut h = Holder::tcp(&common::v4());
+    let _net = support::private_netns();
+    let mut h = Holder::tcp(&support::v4());
     let g = waiting_binder(h.port);
     let waiter = g.ready();
     let spec = format!("{}/tcp", h.port);
@@ -384,7 +318,7 @@ fn a_process_already_running_that_takes_the_port_is_not_called_a_restart() {
 
     // JSON: a newcomer that did not restart.
     drop(g);
-    let mut h = Holder::tcp(&common::v4());
+    let mut h = Holder::tcp(&support::v4());
     let g = waiting_binder(h.port);
     let waiter = g.ready();
     let out = rekt(&["-k", "--json", "--settle", "3s", &format!("{}/tcp", h.port)]);
@@ -399,8 +333,8 @@ fn a_process_already_running_that_takes_the_port_is_not_called_a_restart() {
 
 #[test]
 fn a_prober_that_binds_for_2ms_is_never_a_process_you_cannot_see() {
-    let _net = common::private_netns();
-    let mut h = Holder::tcp(&common::v4());
+    let _net = support::private_netns();
+    let mut h = Holder::tcp(&support::v4());
     let port = h.port;
     let script = format!(
         "import os, socket, time\n\
@@ -415,7 +349,7 @@ fn a_prober_that_binds_for_2ms_is_never_a_process_you_cannot_see() {
     );
     let mut cmd = Command::new("python3");
     cmd.args(["-c", &script]);
-    let g = Group::spawn(cmd);
+    let g = Group::spawn(cmd, &[(port, "tcp")]);
     let prober = g.ready();
     let out = rekt(&["-k", "--json", "--settle", "2s", &format!("{port}/tcp")]);
     let doc = json_of(&out);
@@ -442,8 +376,8 @@ fn a_prober_that_binds_for_2ms_is_never_a_process_you_cannot_see() {
 #[test]
 fn a_listener_that_runs_rekt_on_its_own_port_spares_its_forked_handler() {
     require_root!();
-    let _net = common::private_netns();
-    let port = common::unused_port();
+    let _net = support::private_netns();
+    let port = support::unused_port();
     let dir = TempDir::new("kill-path");
     let report = dir.join("rekt.out");
     // A server that accepts a connection, forks a handler for it (which inherits the
@@ -463,12 +397,12 @@ fn a_listener_that_runs_rekt_on_its_own_port_spares_its_forked_handler() {
          open({report:?}, 'wb').write(r.stderr + b'EXIT %d' % r.returncode)\n\
          print('DONE', flush=True)\n\
          time.sleep(60)\n",
-        rekt = env!("CARGO_BIN_EXE_rekt"),
+        rekt = rekt_bin(&["-k", &port.to_string()]),
         report = report.display().to_string(),
     );
     let mut cmd = Command::new("python3");
     cmd.args(["-c", &script]).env("NO_COLOR", "1");
-    let g = Group::spawn(cmd);
+    let g = Group::spawn(cmd, &[(port, "tcp")]);
     let server = g.ready();
     let _client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let handler: u32 = g.next("HANDLER")[0].parse().unwrap();

@@ -1,10 +1,10 @@
 //! `--json`: one document on stdout, parsed here with serde_json. Every test runs in a
-//! private network namespace as root (see tests/common), and binds ports from
+//! private network namespace as root (see tests/it/support), and binds ports from
 //! `unused_port()` otherwise.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{Holder, code, private_netns, rekt, stderr, stdout, unused_port, v4};
+use crate::support;
+
+use crate::support::{Holder, code, json_of, private_netns, rekt, stderr, stdout, unused_port, v4};
 use serde_json::Value;
 
 fn json(args: &[&str]) -> (Value, i32) {
@@ -14,9 +14,7 @@ fn json(args: &[&str]) -> (Value, i32) {
         "JSON mode writes nothing else: {}",
         stderr(&out)
     );
-    let doc: Value =
-        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
-    (common::json_here(doc), code(&out))
+    (support::json_here(json_of(&out)), code(&out))
 }
 
 #[test]
@@ -97,7 +95,7 @@ fn list_mode_is_json_too() {
     assert_eq!(code, 0);
     assert_eq!(doc["mode"], "list");
     let owners = doc["owners"].as_array().unwrap();
-    if common::private() {
+    if support::private() {
         // Alone in its namespace: the test's socket is the whole list.
         assert_eq!(owners.len(), 1, "{doc}");
     }

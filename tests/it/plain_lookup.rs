@@ -2,14 +2,11 @@
 //! `strace`, opens no process's `status`, `cmdline`, `cgroup` or `environ`, no `task/`
 //! directory, no user database, and reads the `stat` of no process but the owner's, its
 //! own and its callers' back to the owner's start; `rekt -v PORT` still reads the owner's
-//! details. Every test runs in a private network namespace as root (tests/common) on the
+//! details. Every test runs in a private network namespace as root (tests/it/support) on the
 //! processes it starts, and skips (or, with `REKT_REQUIRE_ROOT_TESTS=1`, fails) without
 //! strace.
-#![cfg(target_os = "linux")]
-
-mod common;
-use common::{
-    Holder, TempDir, code, example, output_within, pids_in_table, private_netns, rekt, stderr,
+use crate::support::{
+    Holder, TempDir, code, fixture, output_within, pids_in_table, private_netns, rekt, stderr,
     unused_port, v4,
 };
 use std::collections::BTreeSet;
@@ -37,7 +34,9 @@ fn strace_works() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        common::skip("this test needs strace, able to trace a child (apt-get install strace)");
+        crate::support::skip(
+            "this test needs strace, able to trace a child (apt-get install strace)",
+        );
     }
     ok
 }
@@ -195,7 +194,7 @@ fn a_free_port_reads_no_process_details_either() {
     if !strace_works() {
         return;
     }
-    let port = common::unused_port();
+    let port = crate::support::unused_port();
     let t = traced(&[&port.to_string()]);
     assert_eq!(code(&t.out), 1, "{}", stderr(&t.out));
     for file in ["status", "cmdline", "cgroup", "environ", "stat", "exe"] {
@@ -270,7 +269,7 @@ fn only_a_listener_in_another_namespace_gets_the_hint() {
     pid_sandbox!();
     let _net = private_netns();
     let mut unshare = Command::new("unshare");
-    unshare.arg("-n").arg(example("sockhold")).args([
+    unshare.arg("-n").arg(fixture("sockhold")).args([
         "--accept-one",
         "tcp",
         &format!("127.0.0.1:{}", unused_port()),
@@ -296,7 +295,7 @@ fn only_a_listener_in_another_namespace_gets_the_hint() {
     nsenter
         .arg(&netns)
         .arg("--")
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .args(["--connect", "tcp", &format!("127.0.0.1:{}", server.port)]);
     let _client = Holder::spawn_command(nsenter, 1);
     server.expect_line("ACCEPTED");

@@ -11,16 +11,16 @@
 //! with no socket here; the daemon's own API port, which is named and never signalled.
 //! Two daemons whose first containers share an address, with `DOCKER_HOST` naming the
 //! wrong one: only the daemon that started the docker-proxy is asked. `DOCKER_HOST=tcp://`.
-#![cfg(target_os = "linux")]
 
-mod common;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{TempDir, code, output_within, stderr, stdout};
-use serde_json::Value;
+use crate::support::{
+    TempDir, alive, code, json_of, output_within, pids_in_table, rekt_bin, stderr, stdout, which,
+};
 
 /// Every run of docker or rekt here is bounded by this.
 const BOUND: Duration = Duration::from_secs(120);
@@ -31,6 +31,9 @@ struct Daemon {
     /// A process in the daemon's network namespace: `nsenter -t PID -n` enters it.
     netns_pid: u32,
     host: String,
+    /// The test's thread in a network namespace of its own while the daemon runs: rekt runs
+    /// in the daemon's, and the signal-argument guard holds a run to a private one.
+    _net: support::NetnsGuard,
 }
 
 impl Daemon {
@@ -47,14 +50,15 @@ impl Daemon {
 
     /// As `start_with`, with its bridge named `bridge` (always on 172.31.7.0/24).
     fn start_on(userland_proxy: bool, api_port: Option<u16>, bridge: &str) -> Option<Daemon> {
-        if !common::is_root() {
-            common::skip("this test needs root (it runs a Docker daemon of its own)");
+        if !support::is_root() {
+            support::skip("this test needs root (it runs a Docker daemon of its own)");
             return None;
         }
         if !Path::new("/usr/sbin/dockerd").exists() && which("dockerd").is_none() {
-            common::skip("this test needs docker.io (dockerd) and busybox-static");
+            support::skip("this test needs docker.io (dockerd) and busybox-static");
             return None;
         }
+        let net = support::private_netns();
         let dir = TempDir::new("docker");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/private-dockerd.sh");
         let mut command = Command::new("bash");
@@ -83,6 +87,7 @@ impl Daemon {
             dir,
             netns_pid,
             host,
+            _net: net,
         })
     }
 
@@ -174,7 +179,7 @@ impl Daemon {
                 .arg(self.netns_pid.to_string())
                 .arg("-n")
                 .arg("--")
-                .arg(env!("CARGO_BIN_EXE_rekt"))
+                .arg(rekt_bin(args))
                 .args(args)
                 .env("NO_COLOR", "1")
                 .env("DOCKER_HOST", host),
@@ -236,28 +241,6 @@ impl Drop for Daemon {
     }
 }
 
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| Path::new(dir).join(program))
-        .find(|p| p.exists())
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(out), stderr(out)))
-}
-
-/// The PIDs in rekt's table.
-fn pids(out: &Output) -> Vec<u32> {
-    stdout(out)
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .collect()
-}
-
 /// The whole story with one daemon: lookup, `-t`, publish again, `-k`, a restart policy.
 fn published_port_ends_the_container(userland_proxy: bool) {
     let Some(d) = Daemon::start(userland_proxy) else {
@@ -280,7 +263,7 @@ fn published_port_ends_the_container(userland_proxy: bool) {
     let out = d.rekt(&[&format!("{port}/tcp")]);
     let table = stdout(&out);
     assert!(table.contains("forwarder (docker:web)"), "{table}");
-    let doc = json(&d.rekt(&["--json", &format!("{port}/tcp")]));
+    let doc = json_of(&d.rekt(&["--json", &format!("{port}/tcp")]));
     let owners = doc["owners"].as_array().unwrap();
     assert!(!owners.is_empty(), "{doc}");
     for o in owners {
@@ -297,7 +280,7 @@ fn published_port_ends_the_container(userland_proxy: bool) {
     }
     if !userland_proxy {
         // dockerd itself holds the port: it is listed, and never signalled.
-        assert_eq!(pids(&out), vec![dockerd], "{table}");
+        assert_eq!(pids_in_table(&out), vec![dockerd], "{table}");
     }
 
     // -t stops the container through the engine; dockerd and the other container live on,
@@ -319,7 +302,7 @@ fn published_port_ends_the_container(userland_proxy: bool) {
     d.web("web2", port, &[]);
 
     // -k kills it, with the same care.
-    let doc = json(&d.rekt(&["--json", "-k", &format!("{port}/tcp")]));
+    let doc = json_of(&d.rekt(&["--json", "-k", &format!("{port}/tcp")]));
     assert_eq!(doc["exit_code"], 0, "{doc}");
     assert_eq!(doc["containers"][0]["name"], "web2", "{doc}");
     assert_eq!(doc["containers"][0]["action"], "kill", "{doc}");
@@ -359,7 +342,7 @@ fn when_the_engine_cannot_be_reached_rekt_refuses_and_says_the_command() {
     };
     let port = 18710;
     d.web("web", port, &[]);
-    let proxies: Vec<u32> = json(&d.rekt(&["--json", &format!("{port}/tcp")]))["owners"]
+    let proxies: Vec<u32> = json_of(&d.rekt(&["--json", &format!("{port}/tcp")]))["owners"]
         .as_array()
         .unwrap()
         .iter()
@@ -444,7 +427,7 @@ fn two_daemons_at_the_same_address_only_the_proxys_own_daemon_is_asked() {
     let dockerds = [right.dockerd_pid(), wrong.dockerd_pid()];
 
     // DOCKER_HOST names the other daemon: rekt asks the docker-proxy's own.
-    let doc = json(&right.rekt_with_host(&["--json", &format!("{port}/tcp")], &wrong.host));
+    let doc = json_of(&right.rekt_with_host(&["--json", &format!("{port}/tcp")], &wrong.host));
     for o in doc["owners"].as_array().unwrap() {
         assert_eq!(o["container"]["name"], "mine", "{doc}");
         assert_eq!(o["container"]["engine_host"], right.host.as_str(), "{doc}");
@@ -515,7 +498,7 @@ fn docker_host_over_tcp_and_a_daemon_that_answers_only_there() {
         "-p",
         &port.to_string(),
     ]);
-    let doc = json(&d.rekt_with_host(&["--json", &format!("{port}/tcp")], &tcp));
+    let doc = json_of(&d.rekt_with_host(&["--json", &format!("{port}/tcp")], &tcp));
     let owner = &doc["owners"][0];
     assert_eq!(owner["container"]["name"], "hostweb", "{doc}");
     assert_eq!(owner["container"]["engine"], true, "{doc}");
@@ -552,7 +535,7 @@ fn a_port_published_with_no_socket_is_named_and_ended() {
     // no socket here any more, but the container still publishes it (NAT rules), and a new
     // `docker run -p` on it fails.
     let out = d.rekt(&["--json", &format!("{port}/tcp")]);
-    let doc = json(&out);
+    let doc = json_of(&out);
     for o in doc["owners"].as_array().unwrap() {
         kill_pid(o["pid"].as_u64().unwrap() as u32);
     }
@@ -583,7 +566,7 @@ fn the_daemons_own_api_port_is_named_and_dockerd_is_never_signalled() {
     };
     d.web("web", 18731, &[]);
     let out = d.rekt(&["--json", &format!("{port}/tcp")]);
-    let doc = json(&out);
+    let doc = json_of(&out);
     assert_eq!(doc["owners"].as_array().unwrap().len(), 1, "{doc}");
     assert_eq!(doc["owners"][0]["pid"], d.dockerd_pid(), "{doc}");
     assert_eq!(doc["owners"][0]["forwarder"], "dockerd", "{doc}");
@@ -600,15 +583,6 @@ fn the_daemons_own_api_port_is_named_and_dockerd_is_never_signalled() {
         assert!(alive(d.dockerd_pid()), "dockerd was signalled: {err}");
         assert!(d.running("web"), "the bystander container was ended: {err}");
     }
-}
-
-/// Whether `pid` is a live process (not a zombie).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| state != 'Z' && state != 'X')
-    })
 }
 
 /// SIGKILL to a process of this test's own daemon.

@@ -5,31 +5,22 @@
 //! `--all-netns` and the hint look at every process's namespace, and `-k --all-netns`
 //! would signal an owner in any of them: each test runs in a PID namespace of its own
 //! (`pid_sandbox!`), with its own /proc, where rekt sees the test's processes only.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{
-    Holder, code, example, netns_inode, pids_in_table, private_netns, rekt, run, stderr, stdout,
-    unused_port,
+use crate::support;
+use crate::support::{
+    Holder, code, fixture, netns_inode, netns_of, pids_in_table, private_netns, rekt, run, stderr,
+    stdout, unused_port,
 };
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::Duration;
 
 /// A sockhold in a fresh network namespace (`unshare -n` execs it, so the PID is the same).
 fn contained(args: &[&str]) -> Holder {
     let mut cmd = Command::new("unshare");
-    cmd.arg("-n").arg(example("sockhold")).args(args);
+    cmd.arg("-n").arg(fixture("sockhold")).args(args);
     let h = Holder::spawn_command(cmd, 1);
     assert_eq!(h.pids, [h.pid()], "unshare execs sockhold: {}", h.context());
     h
-}
-
-/// The inode of the network namespace of process `pid`.
-fn netns_of(pid: u32) -> u64 {
-    std::fs::metadata(format!("/proc/{pid}/ns/net"))
-        .unwrap()
-        .ino()
 }
 
 #[test]
@@ -96,7 +87,7 @@ fn sockets_here_and_elsewhere_are_listed_together_and_labelled() {
     let h = Holder::tcp(&format!("127.0.0.1:{}", c.port));
     let out = rekt(&["--all-netns", "--json", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = support::json_of(&out);
     let owners = doc["owners"].as_array().unwrap();
     let mut pids: Vec<u64> = owners.iter().map(|o| o["pid"].as_u64().unwrap()).collect();
     pids.sort_unstable();
@@ -140,12 +131,12 @@ fn a_named_namespace_is_named() {
     let named = Named::add();
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &named.0])
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .args(["udp", &format!("0.0.0.0:{}", unused_port())]);
     let h = Holder::spawn_command(cmd, 1);
     let out = rekt(&["--all-netns", "--json", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = support::json_of(&out);
     assert_eq!(doc["owners"][0]["pid"], h.pid(), "{doc}");
     assert_eq!(
         doc["owners"][0]["sockets"][0]["netns"]["name"],
@@ -188,7 +179,7 @@ fn each_port_held_in_another_namespace_names_only_its_own_holder() {
     let mut cmd = Command::new("nsenter");
     cmd.arg(format!("--net=/proc/{}/ns/net", a.pid()))
         .arg("--")
-        .arg(example("sockhold"))
+        .arg(fixture("sockhold"))
         .args(["tcp", &format!("0.0.0.0:{}", unused_port())]);
     let b = Holder::spawn_command(cmd, 1);
     assert_eq!(netns_of(a.pid()), netns_of(b.pid()));
@@ -207,8 +198,7 @@ fn each_port_held_in_another_namespace_names_only_its_own_holder() {
             b.pid()
         )
     );
-    let doc: serde_json::Value =
-        serde_json::from_str(&stdout(&rekt(&["--json", &pa, &pb]))).unwrap();
+    let doc = support::json_of(&rekt(&["--json", &pa, &pb]));
     assert_eq!(
         doc["ports"][0]["netns"][0]["pids"],
         serde_json::json!([a.pid()]),

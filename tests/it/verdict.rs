@@ -2,14 +2,16 @@
 //! fresh bind() on it would succeed. Every case of issue 11 is built with real sockets, and
 //! a seeded property test builds random sets of them.
 //!
-//! As root, each test runs in a network namespace of its own (`own_netns`), entered by its
+//! As root, each test runs in a network namespace of its own (`support::private_netns`), entered by its
 //! thread: the sockets it makes, the processes it spawns and the rekt it runs see only each
 //! other, and any port can be used. Without root, tests use ports nothing uses, and the
 //! ones that need root (another namespace, a tunnel device, another user) skip.
-#![cfg(target_os = "linux")]
 
-mod common;
-use common::{Holder, code, example, rekt_as, stderr, stdout};
+use crate::support;
+
+use crate::support::{
+    Holder, code, fixture, json_of, rekt_as, stderr, stdout, unused_on_the_machine,
+};
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -23,44 +25,14 @@ use rustix::net::{
 };
 use serde_json::Value;
 
-/// The test's own network namespace (root), from the shared guard: keep it alive for the
-/// test. Whether the thread is in a private namespace is `common::private()`.
-fn own_netns() -> common::NetnsGuard {
-    common::private_netns()
-}
-
 /// `n` ports that nothing on the machine uses and no other test of this run gets, then
-/// [`own_netns`]. Even inside a namespace of its own, a test needs ports nobody else uses:
+/// `support::private_netns`. Even inside a namespace of its own, a test needs ports nobody else uses:
 /// rekt hints at the other network namespaces that hold a port (the machine's own, and
 /// the other tests'), and an exact expected output would then have an extra line.
-fn setup(n: usize) -> (common::NetnsGuard, bool, Vec<u16>) {
-    let ports = (0..n).map(|_| fresh_port()).collect();
-    let net = own_netns();
-    (net, common::private(), ports)
-}
-
-/// A port from 21000-31999 that this thread's network namespace does not use (TCP or UDP,
-/// IPv4 or IPv6) and that no other test of this process got: a region of its own, so that
-/// another test file's fixtures (10000-18000) or a busy machine's benchmark load do not
-/// matter.
-fn fresh_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(21_000);
-    loop {
-        let port = NEXT.fetch_add(1, Ordering::Relaxed);
-        assert!(port < 32_000, "no free port left in 21000-31999");
-        if [
-            (true, None),
-            (false, None),
-            (true, Some(true)),
-            (false, Some(true)),
-        ]
-        .into_iter()
-        .all(|(tcp, v6)| binds(tcp, port, v6))
-        {
-            return port;
-        }
-    }
+fn setup(n: usize) -> (support::NetnsGuard, bool, Vec<u16>) {
+    let ports = (0..n).map(|_| unused_on_the_machine(1)).collect();
+    let net = support::private_netns();
+    (net, support::private(), ports)
 }
 
 fn rekt(args: &[&str]) -> Output {
@@ -68,7 +40,7 @@ fn rekt(args: &[&str]) -> Output {
 }
 
 fn rekt_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    common::rekt_with_env(args, env)
+    support::rekt_with_env(args, env)
 }
 
 fn json(args: &[&str]) -> (Value, i32) {
@@ -79,9 +51,7 @@ fn json_env(args: &[&str], env: &[(&str, &str)]) -> (Value, i32) {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let out = rekt_env(&all, env);
-    let doc: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
-    (doc, code(&out))
+    (json_of(&out), code(&out))
 }
 
 /// rekt's `free` for `port`/`protocol` in a JSON document.
@@ -98,21 +68,6 @@ fn says_free(doc: &Value, port: u16, protocol: &str) -> bool {
         })
         .unwrap_or_else(|| panic!("no entry for {port}/{protocol}: {doc}"));
     entry["free"].as_bool().unwrap()
-}
-
-/// The first of `n` consecutive ports from 18500 up that nothing on the machine uses: a
-/// region no other test hands out.
-fn free_block(n: u16) -> u16 {
-    let free = |port: u16| {
-        binds(true, port, None)
-            && binds(false, port, None)
-            && binds(true, port, Some(true))
-            && binds(false, port, Some(true))
-    };
-    (18_500..19_500)
-        .step_by(usize::from(n))
-        .find(|&first| (first..first + n).all(free))
-        .expect("a block of free ports")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -582,7 +537,7 @@ fn an_old_kernel_is_told_apart_and_said() {
     let (doc, code) = json(&[&format!("{}/tcp", p[1])]);
     assert_eq!(code, 1);
     assert!(doc["ports"][0].get("unseen").is_none(), "{doc}");
-    assert_eq!(common::code(&rekt(&[&p[0].to_string()])), 0);
+    assert_eq!(support::code(&rekt(&[&p[0].to_string()])), 0);
 }
 
 #[test]
@@ -592,7 +547,7 @@ fn a_dual_stack_listener_holds_the_ipv4_port_and_a_v6only_one_does_not() {
     let _v6only = Holder::spawn(&["--v6only", "tcp", &format!("[::]:{}", p[1])], 1);
     let out = rekt(&["-4", &p[0].to_string()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(common::pids_in_table(&out), [dual.pid()]);
+    assert_eq!(support::pids_in_table(&out), [dual.pid()]);
     let out = rekt(&["-4", &p[1].to_string()]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_eq!(stderr(&out), format!("rekt: nothing holds port {}\n", p[1]));
@@ -638,7 +593,7 @@ fn every_port_named_gets_a_status_after_a_kill() {
     let contained = own.then(|| {
         let mut cmd = Command::new("unshare");
         cmd.arg("-n")
-            .arg(example("sockhold"))
+            .arg(fixture("sockhold"))
             .args(["tcp", &format!("0.0.0.0:{}", p[1])]);
         Holder::spawn_command(cmd, 1)
     });
@@ -675,8 +630,8 @@ fn every_port_named_gets_a_status_after_a_kill() {
 
 #[test]
 fn a_range_lists_what_holds_it_and_sums_up_the_rest() {
-    let first = free_block(11);
-    let _net = own_netns();
+    let first = unused_on_the_machine(11);
+    let _net = support::private_netns();
     let _h = Holder::tcp(&format!("127.0.0.1:{}", first + 3));
     let range = format!("{first}-{}", first + 10);
     let out = rekt(&[&range]);
@@ -690,8 +645,8 @@ fn a_range_lists_what_holds_it_and_sums_up_the_rest() {
 #[test]
 fn a_vxlan_port_is_the_kernels_with_nothing_to_signal() {
     require_root!();
-    let _net = own_netns();
-    assert!(common::private());
+    let _net = support::private_netns();
+    assert!(support::private());
     let added = Command::new("ip")
         .args([
             "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789", "dev", "lo",
@@ -699,7 +654,7 @@ fn a_vxlan_port_is_the_kernels_with_nothing_to_signal() {
         .status()
         .unwrap();
     if !added.success() {
-        eprintln!("skipped: this kernel cannot make a vxlan device");
+        support::skip("this kernel cannot make a vxlan device");
         return;
     }
     let up = Command::new("ip")
@@ -762,7 +717,7 @@ fn a_thread_with_its_own_fd_table_is_an_owner_not_hidden() {
     let spec = format!("{port}/tcp");
     let out = rekt(&[&spec]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(common::pids_in_table(&out), [h.pid()]);
+    assert_eq!(support::pids_in_table(&out), [h.pid()]);
     let out = rekt(&["-k", &spec]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(h.gone_within(h.pid(), Duration::from_secs(5)));
@@ -775,7 +730,7 @@ fn hidepid_is_named_as_the_reason() {
     let spec = format!("{}/tcp", p[0]);
     let listener = open(&sock(Kind::Listen, v4([127, 0, 0, 1], p[0]), None)).unwrap();
     // rekt as nobody, in a mount namespace whose /proc hides other users' processes.
-    let bin = common::world_readable_copy(std::path::Path::new(env!("CARGO_BIN_EXE_rekt")));
+    let bin = support::world_readable_copy(std::path::Path::new(support::rekt_bin(&[&spec])));
     let out = Command::new("unshare")
         .args(["-m", "sh", "-c"])
         .arg(
@@ -819,7 +774,7 @@ fn a_missing_socket_table_fails_the_lookup() {
             "-c",
             "mount -t proc -o subset=pid proc /proc && exec \"$0\" 8000",
         ])
-        .arg(env!("CARGO_BIN_EXE_rekt"))
+        .arg(support::rekt_bin(&["8000"]))
         .env("REKT_SOCKETS", "proc")
         .env("NO_COLOR", "1")
         .output()
@@ -835,8 +790,8 @@ fn a_missing_socket_table_fails_the_lookup() {
 #[test]
 fn a_hostile_device_name_is_quoted_so_that_the_command_can_be_pasted() {
     require_root!();
-    let _net = own_netns();
-    assert!(common::private());
+    let _net = support::private_netns();
+    assert!(support::private());
     let name = "vx\x1b[2J";
     let added = Command::new("ip")
         .args([
@@ -845,7 +800,7 @@ fn a_hostile_device_name_is_quoted_so_that_the_command_can_be_pasted() {
         .status()
         .unwrap();
     if !added.success() {
-        common::skip("this kernel cannot make a vxlan device");
+        support::skip("this kernel cannot make a vxlan device");
         return;
     }
     assert!(

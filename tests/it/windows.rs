@@ -3,10 +3,12 @@
 //! the port free. CI runs these under wine 8.0, which names a socket's owning PID only while
 //! one of the owner's threads is blocked on it (sockhold blocks on every socket it holds);
 //! listeners and a server's accepted connections show PID 0 there (see the README).
-#![cfg(windows)]
 
-mod common;
-use common::{Holder, code, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners};
+use crate::support;
+
+use crate::support::{
+    Holder, code, json_of, pids_in_table, rekt, stderr, stdout, tables_name_listener_owners,
+};
 use rekt::internals::{Backend, Handle, Os};
 use rekt::model::{AcquireError, Owner};
 use std::net::UdpSocket;
@@ -348,7 +350,7 @@ fn json_names_the_owner_and_the_outcome() {
     let port = h.port.to_string();
     let out = rekt(&["--json", "-k", &port]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = json_of(&out);
     let owner = &doc["owners"][0];
     assert_eq!(owner["pid"], h.pid());
     assert_eq!(owner["name"], "sockhold.exe");
@@ -365,13 +367,13 @@ fn json_names_the_owner_and_the_outcome() {
 /// copy of sockhold under each of their names stands in for them.
 #[test]
 fn forwarders_are_explained_and_signalled_only_when_asked_for() {
-    let dir = common::TempDir::new("forwarders");
+    let dir = support::TempDir::new("forwarders");
     for (file, says) in [
         ("wslrelay.exe", "WSL 2"),
         ("com.docker.backend.exe", "Docker Desktop"),
         ("vpnkit.exe", "Docker Desktop"),
     ] {
-        let exe = common::example_named("sockhold", &dir, std::ffi::OsStr::new(file));
+        let exe = support::fixture_named("sockhold", &dir, std::ffi::OsStr::new(file));
         let mut cmd = std::process::Command::new(&exe);
         cmd.args(["udp", "127.0.0.1:0"]);
         let mut h = Holder::spawn_command(cmd, 1);
@@ -416,7 +418,7 @@ fn a_bound_socket_the_tables_leave_out_is_found_by_a_bind_probe() {
         )),
         "{err}"
     );
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&rekt(&["--json", &spec]))).unwrap();
+    let doc = json_of(&rekt(&["--json", &spec]));
     let hidden = doc["hidden"].as_array().expect("hidden sockets");
     assert_eq!(hidden.len(), 1, "{doc}");
     assert_eq!(hidden[0]["reason"], "unlisted");
@@ -466,8 +468,7 @@ fn terminate_never_closes_a_console_window() {
         !h.exited_within(Duration::from_millis(500)),
         "its console window was closed"
     );
-    let doc: serde_json::Value =
-        serde_json::from_str(&stdout(&rekt(&["--json", "-t", &spec]))).unwrap();
+    let doc = json_of(&rekt(&["--json", "-t", &spec]));
     assert_eq!(doc["owners"][0]["outcome"], "console_only", "{doc}");
     assert!(!h.exited_within(Duration::from_millis(300)));
 
@@ -552,7 +553,7 @@ fn json_shows_the_owners_command_line() {
     let h = Holder::udp("127.0.0.1:0");
     let out = rekt(&["--json", &h.spec()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc = json_of(&out);
     let cmdline = doc["owners"][0]["cmdline"]
         .as_array()
         .expect("a command line");
@@ -570,9 +571,9 @@ fn json_shows_the_owners_command_line() {
 /// it and starts the server, a sockhold of its own.
 #[test]
 fn nodemon_is_named_from_its_command_line() {
-    let dir = common::TempDir::new("nodemon");
-    let node = common::example_named("sockhold", &dir, std::ffi::OsStr::new("node.exe"));
-    let sockhold = common::example("sockhold");
+    let dir = support::TempDir::new("nodemon");
+    let node = support::fixture_named("sockhold", &dir, std::ffi::OsStr::new("node.exe"));
+    let sockhold = support::fixture("sockhold");
     let mut cmd = std::process::Command::new(&node);
     cmd.arg(r"C:\app\node_modules\nodemon\bin\nodemon.js")
         .arg("--then-run")
