@@ -152,6 +152,14 @@ pub trait Backend {
         Vec::new()
     }
 
+    /// The owners of `sockets` among `pids` only (the live view's cheap first look for a
+    /// new socket: the processes that held the others); the sockets none of them holds are
+    /// `hidden`, with no reason. By default, every process is looked at.
+    fn owners_among(sockets: &[Socket], pids: &[u32]) -> io::Result<Ownership> {
+        let _ = pids;
+        Self::owners(sockets)
+    }
+
     /// The system service that `pid` runs, which the system's service manager would start
     /// again (Windows: the service control manager; in a process that hosts several
     /// services, the one whose module opened the port's socket, when the system says).

@@ -33,6 +33,13 @@ impl Details {
         self.known.info_or(pid, Os::process_info)
     }
 
+    /// Reads the details of each of `pids` not read before.
+    pub(crate) fn read_all(&mut self, pids: impl Iterator<Item = u32>) {
+        for pid in pids {
+            self.read(pid);
+        }
+    }
+
     pub(crate) fn set_role(&mut self, pid: u32, role: crate::judge::Role) {
         self.known.set_role(pid, role);
     }

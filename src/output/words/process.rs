@@ -286,6 +286,44 @@ pub(crate) fn holders(pids: &[u32], hidden: bool, details: &Known) -> String {
     }
 }
 
+/// The live view's question before it acts, saying exactly what will happen:
+/// `SIGTERM 2 processes: 41022 (python3), 41023 (python3)`, `stop container web (docker)
+/// through its engine`, or both, joined by `, and `.
+pub(crate) fn question(
+    signal: Signal,
+    pids: &[u32],
+    containers: &[&crate::container::Container],
+    details: &Known,
+) -> String {
+    let mut parts = Vec::new();
+    for c in containers {
+        parts.push(format!(
+            "{} {} through its engine",
+            signal.engine_verb(),
+            container(c)
+        ));
+    }
+    if !pids.is_empty() {
+        let what = match pids.len() {
+            1 => "process".to_owned(),
+            n => format!("{n} processes"),
+        };
+        let who = super::list(pids.iter().map(|&pid| who(pid, details)));
+        parts.push(format!("{} {what}: {who}", signal_name(signal)));
+    }
+    parts.join(", and ")
+}
+
+/// The signal's name as the user knows it on this system.
+fn signal_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Terminate if cfg!(windows) => "close",
+        Signal::Kill if cfg!(windows) => "TerminateProcess",
+        Signal::Terminate => "SIGTERM",
+        Signal::Kill => "SIGKILL",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

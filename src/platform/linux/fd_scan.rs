@@ -64,6 +64,20 @@ pub(crate) fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     Ok(result)
 }
 
+/// Finds the fds of `pids` only that refer to `inodes` (sorted, deduplicated): the live
+/// view's first look for a new socket, among the processes that already held one.
+pub(crate) fn scan_among(proc_dir: &OwnedFd, inodes: &[u64], pids: &[u32]) -> Scan {
+    debug_assert!(inodes.is_sorted());
+    let mut worker = Worker::new(proc_dir.as_fd(), inodes);
+    for &pid in pids {
+        worker.scan_process(pid);
+    }
+    let mut result = worker.result;
+    result.hits.sort_unstable();
+    result.denied.sort_unstable();
+    result
+}
+
 /// Finds the fds that refer to `inodes` in the fd tables of threads that have one of their
 /// own: a thread that called `unshare(CLONE_FILES)` (or was cloned without CLONE_FILES)
 /// keeps its fds in `/proc/PID/task/TID/fd`, which the scan of `/proc/PID/fd` (the main

@@ -61,6 +61,13 @@ impl Backend for Linux {
         owners(sockets)
     }
 
+    fn owners_among(sockets: &[Socket], pids: &[u32]) -> io::Result<Ownership> {
+        let proc_dir =
+            fd_scan::open_proc().map_err(|e| io::Error::new(e.kind(), format!("/proc: {e}")))?;
+        let scan = fd_scan::scan_among(&proc_dir, &inodes(sockets), pids);
+        Ok(join(sockets, &scan.hits, false))
+    }
+
     fn process_info(pid: u32) -> ProcessInfo {
         process::process_info(pid)
     }
