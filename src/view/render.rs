@@ -71,8 +71,8 @@ pub(crate) fn draw(frame: &mut Frame<'_>, state: &mut State) {
     frame.render_widget(Paragraph::new(text).style(style), footer);
 }
 
-/// The table: PORT PROTO PID NAME USER ROLE WHERE NOTE. The numbers keep their width; the
-/// names share what is left and are cut, never wrapped.
+/// The table: PORT PROTO PID NAME USER ROLE WHERE NOTE, fewer on a narrow terminal. The
+/// numbers keep their width; the names share what is left and are cut, never wrapped.
 fn draw_table(frame: &mut Frame<'_>, area: Rect, state: &mut State) {
     if area.height == 0 || area.width == 0 {
         return;
@@ -80,25 +80,57 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, state: &mut State) {
     // The header row takes one line.
     state.page = area.height.saturating_sub(1).max(1) as usize;
     let selected = state.selected();
+    // The columns that fit: names need room, so the narrow terminal keeps fewer.
+    let columns: &[Column] = if area.width < 60 {
+        &[
+            Column::Port,
+            Column::Proto,
+            Column::Pid,
+            Column::Name,
+            Column::Role,
+        ]
+    } else if area.width < 90 {
+        &[
+            Column::Port,
+            Column::Proto,
+            Column::Pid,
+            Column::Name,
+            Column::User,
+            Column::Role,
+            Column::Where,
+        ]
+    } else {
+        &[
+            Column::Port,
+            Column::Proto,
+            Column::Pid,
+            Column::Name,
+            Column::User,
+            Column::Role,
+            Column::Where,
+            Column::Note,
+        ]
+    };
     let rows: Vec<TableRow<'_>> = state
         .visible()
         .into_iter()
         .map(|r| {
             let spared = r.reason.is_some();
-            let row = TableRow::new(vec![
-                Cell::from(r.port.to_string()),
-                Cell::from(r.protocol.to_string()),
-                Cell::from(r.pid.map_or("-".into(), |p| p.to_string())),
-                Cell::from(r.name.clone()),
-                Cell::from(r.user.clone()),
-                Cell::from(if spared {
-                    format!("{}!", r.role)
-                } else {
-                    r.role.to_owned()
-                }),
-                Cell::from(r.place.clone()),
-                Cell::from(r.reason.clone().unwrap_or_default()),
-            ]);
+            let cells = columns.iter().map(|c| {
+                Cell::from(match c {
+                    Column::Port => r.port.to_string(),
+                    Column::Proto => r.protocol.to_string(),
+                    Column::Pid => r.pid.map_or("-".into(), |p| p.to_string()),
+                    Column::Name => r.name.clone(),
+                    Column::User => r.user.clone(),
+                    // The mark of a row rekt spares; the reason is in NOTE and the pane.
+                    Column::Role if spared => format!("{}!", r.role),
+                    Column::Role => r.role.to_owned(),
+                    Column::Where => r.place.clone(),
+                    Column::Note => r.reason.clone().unwrap_or_default(),
+                })
+            });
+            let row = TableRow::new(cells);
             if spared {
                 row.style(Style::new().add_modifier(Modifier::DIM))
             } else {
@@ -106,26 +138,55 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, state: &mut State) {
             }
         })
         .collect();
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Fill(2),
-        Constraint::Fill(1),
-        Constraint::Length(10),
-        Constraint::Fill(2),
-        Constraint::Fill(4),
-    ];
-    let header = TableRow::new(vec![
-        "PORT", "PROTO", "PID", "NAME", "USER", "ROLE", "WHERE", "NOTE",
-    ])
-    .style(Style::new().add_modifier(Modifier::BOLD));
+    let widths = columns.iter().map(|c| c.width());
+    let header = TableRow::new(columns.iter().map(|c| c.title()))
+        .style(Style::new().add_modifier(Modifier::BOLD));
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     let mut table_state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, area, &mut table_state);
+}
+
+/// A column of the table.
+#[derive(Debug, Clone, Copy)]
+enum Column {
+    Port,
+    Proto,
+    Pid,
+    Name,
+    User,
+    Role,
+    Where,
+    Note,
+}
+
+impl Column {
+    fn title(self) -> &'static str {
+        match self {
+            Column::Port => "PORT",
+            Column::Proto => "PROTO",
+            Column::Pid => "PID",
+            Column::Name => "NAME",
+            Column::User => "USER",
+            Column::Role => "ROLE",
+            Column::Where => "WHERE",
+            Column::Note => "NOTE",
+        }
+    }
+
+    /// The numbers keep their width; the names share what is left.
+    fn width(self) -> Constraint {
+        match self {
+            Column::Port | Column::Proto => Constraint::Length(5),
+            Column::Pid => Constraint::Length(7),
+            Column::Role => Constraint::Length(10),
+            Column::Name | Column::Where => Constraint::Fill(2),
+            Column::User => Constraint::Fill(1),
+            Column::Note => Constraint::Fill(4),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -207,9 +268,9 @@ type: filter  ↑↓ PgUp PgDn Home End: move  Enter: terminate  Ctrl-K: kill  T
         let got = frame(&mut s, 60, 7);
         let want = "\
 rekt -i: 2 listening TCP and bound UDP sockets on every port
-PORT  PROTO PID     NAME   USE ROLE       WHERE NOTE
-8000  tcp   41022   python ali holder     app.s
-8080  tcp   900     docker roo forwarder! docke it forwards
+PORT  PROTO PID     NAME        USER  ROLE       WHERE
+8000  tcp   41022   python3     alice holder     app.service
+8080  tcp   900     docker-prox root  forwarder! docker:web
 terminated 41022 (python3)
 port 8000/tcp is free
 SIGTERM process: 41022 (python3)? [y/N]
@@ -260,5 +321,11 @@ SIGTERM process: 41022 (python3)? [y/N]
         for line in got.lines() {
             assert!(crate::text::width(line) <= 40, "{line}");
         }
+        let want = "\
+rekt -i: 2 listening TCP and bound UDP s
+PORT  PROTO PID     NAME      ROLE
+8000  tcp   41022   python3   holder
+8080  tcp   900     docker-pr forwarder!";
+        assert!(got.starts_with(want), "\n{got}");
     }
 }

@@ -1,0 +1,373 @@
+//! The live view, `rekt -i` (issue 19), end to end: run in a tmux server of the test's own,
+//! driven with `send-keys` and read with `capture-pane`, in a private network namespace,
+//! on listeners the test starts. Every test needs root (the namespace, and tmux in it);
+//! without root each skips through `common::skip`. Nothing here asserts on time beyond
+//! generous bounds.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::{Holder, TempDir, example, example_named, output_within, stderr, stdout, v4};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(30);
+
+/// A tmux server of the test's own (its own socket), in the test's network namespace.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// A session of `width`×`height` running `command` (a shell unless given).
+    fn start(width: u16, height: u16, command: &str) -> Tmux {
+        let socket = format!("rekt-view-{}-{}", std::process::id(), common::unused_port());
+        let tmux = Tmux { socket };
+        let out = tmux.run(&[
+            "new-session",
+            "-d",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            command,
+        ]);
+        assert!(out.status.success(), "tmux: {}", stderr(&out));
+        // The session stays when its command exits, so that a crash is seen, not hidden.
+        tmux.run(&["set-option", "-g", "remain-on-exit", "on"]);
+        tmux
+    }
+
+    fn shell(width: u16, height: u16) -> Tmux {
+        let tmux = Tmux::start(width, height, "bash --norc --noprofile");
+        tmux.wait_for("the shell's prompt", prompt);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        output_within(
+            Command::new("tmux").arg("-L").arg(&self.socket).args(args),
+            BOUND,
+        )
+    }
+
+    /// Types `keys` (tmux key names: `Enter`, `C-c`, `Escape`, or literal text).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "0", "-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        stdout(&self.run(&["capture-pane", "-p", "-t", "0"]))
+    }
+
+    fn display(&self, format: &str) -> String {
+        stdout(&self.run(&["display", "-p", "-t", "0", format]))
+            .trim()
+            .to_owned()
+    }
+
+    /// Waits (bounded) until the screen satisfies `ready`; returns it.
+    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + BOUND;
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {what}; the screen:\n{screen}\ndead: {}",
+                self.display("#{pane_dead} #{pane_dead_status}")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the view is up (its footer is drawn).
+    fn wait_view(&self) -> String {
+        self.wait_for("the view", |s| {
+            s.contains("type: filter") || s.contains("[y/N]")
+        })
+    }
+
+    /// The pane's process is still running (the view did not crash).
+    fn alive(&self) -> bool {
+        self.display("#{pane_dead}") == "0"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+fn rekt_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rekt")
+}
+
+/// The line of the screen that shows `pid` in the PID column, if any.
+fn row_of(screen: &str, pid: u32) -> Option<&str> {
+    screen
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some(pid.to_string().as_str()))
+}
+
+/// Whether the screen's last non-empty line is bash's prompt.
+fn prompt(screen: &str) -> bool {
+    screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.trim_end().ends_with('#') || l.trim_end().ends_with('$'))
+}
+
+/// The child of `parent` (the pane's shell) that runs rekt.
+fn rekt_child_of(parent: u32) -> u32 {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let ppid: Option<u32> = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+            if ppid == Some(parent) && stat.contains("(rekt)") {
+                return pid;
+            }
+        }
+        assert!(Instant::now() < deadline, "no rekt under {parent}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn rows_appear_filter_and_enter_then_y_ends_the_owner() {
+    require_root!();
+    let _net = common::private_netns();
+    let mut a = Holder::tcp(&v4());
+    let mut b = Holder::udp(&v4());
+    let tmux = Tmux::shell(120, 30);
+    tmux.type_text(&format!("{} -i", rekt_bin()));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("both rows", |s| {
+        row_of(s, a.pid()).is_some() && row_of(s, b.pid()).is_some()
+    });
+    let row = row_of(&screen, a.pid()).unwrap();
+    assert!(
+        row.contains(&a.port.to_string()) && row.contains("tcp"),
+        "{row}"
+    );
+    assert!(row.contains("sockhold") && row.contains("holder"), "{row}");
+    assert!(
+        row_of(&screen, b.pid()).unwrap().contains("udp"),
+        "{screen}"
+    );
+    assert!(screen.starts_with("rekt -i: 2 "), "{screen}");
+
+    // A new listener shows up by itself.
+    let c = Holder::tcp(&v4());
+    tmux.wait_for("the new listener", |s| row_of(s, c.pid()).is_some());
+
+    // Typing filters at once, by port.
+    tmux.type_text(&a.port.to_string());
+    let screen = tmux.wait_for("the filtered rows", |s| {
+        row_of(s, b.pid()).is_none() && row_of(s, c.pid()).is_none()
+    });
+    assert!(row_of(&screen, a.pid()).is_some(), "{screen}");
+    assert!(screen.contains(&format!("filter: {}", a.port)), "{screen}");
+
+    // Enter asks, saying exactly what will happen; anything but y is no.
+    tmux.keys(&["Enter"]);
+    let question = format!("SIGTERM process: {} (sockhold)? [y/N]", a.pid());
+    tmux.wait_for("the question", |s| s.contains(&question));
+    tmux.keys(&["n"]);
+    tmux.wait_for("the question to go", |s| s.contains("Ctrl-K"));
+    assert!(a.alive(), "no y, no signal");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the question again", |s| s.contains(&question));
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("the outcome", |s| {
+        s.contains(&format!("port {}/tcp is free", a.port))
+    });
+    assert!(
+        screen.contains(&format!("terminated {} (sockhold)", a.pid())),
+        "{screen}"
+    );
+    a.assert_exits_within(BOUND);
+    tmux.wait_for("the row to go", |s| row_of(s, a.pid()).is_none());
+    assert!(b.alive(), "only the selected owner is signalled");
+
+    // Esc clears the filter, and Esc again quits to the prompt.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("every row again", |s| row_of(s, b.pid()).is_some());
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the prompt", prompt);
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+}
+
+#[test]
+fn a_caller_row_is_marked_and_refused() {
+    require_root!();
+    let _net = common::private_netns();
+    let port = common::unused_port();
+    // sockhold binds, then runs the view: its own parent holds the port.
+    let command = format!(
+        "{} tcp 127.0.0.1:{port} --then-run {} -i {port}",
+        example("sockhold").display(),
+        rekt_bin()
+    );
+    let tmux = Tmux::start(120, 30, &command);
+    let holder: u32 = tmux.display("#{pane_pid}").parse().unwrap();
+    let screen = tmux.wait_for("the caller's row", |s| row_of(s, holder).is_some());
+    let row = row_of(&screen, holder).unwrap();
+    assert!(row.contains("caller!"), "{row}");
+    assert!(row.contains("it is rekt's parent (sockhold)"), "{row}");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the refusal", |s| s.contains("refusing to signal"));
+    assert!(!screen.contains("[y/N]"), "nothing to ask: {screen}");
+    assert!(
+        screen.contains(&format!(
+            "refusing to signal {holder} (sockhold): it is rekt's parent (sockhold)"
+        )),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("port {port}/tcp is still held by PID {holder}")),
+        "{screen}"
+    );
+    assert!(
+        std::path::Path::new(&format!("/proc/{holder}")).exists(),
+        "the caller lives"
+    );
+    tmux.keys(&["C-c"]);
+}
+
+#[test]
+fn a_hostile_name_is_escaped_and_leaves_the_title_alone() {
+    require_root!();
+    let _net = common::private_netns();
+    let dir = TempDir::new("view-hostile");
+    let name = std::ffi::OsStr::new("evil\x1b]0;pwned\x07\x1b[2Jx");
+    let mut cmd = Command::new(example_named("sockhold", &dir, name));
+    cmd.args(["tcp", &v4()]);
+    let h = Holder::spawn_command(cmd, 1);
+    let tmux = Tmux::shell(200, 30);
+    let title = tmux.display("#{pane_title}");
+    tmux.type_text(&format!("{} -i", rekt_bin()));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the row", |s| row_of(s, h.pid()).is_some());
+    let row = row_of(&screen, h.pid()).unwrap();
+    assert!(row.contains(r"evil\e]0;pwned\a\e[2Jx"), "{row}");
+    assert_eq!(
+        tmux.display("#{pane_title}"),
+        title,
+        "the title is unchanged"
+    );
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("the prompt", prompt);
+    assert_eq!(tmux.display("#{pane_title}"), title);
+}
+
+#[test]
+fn forty_by_ten_and_smaller_do_not_crash() {
+    require_root!();
+    let _net = common::private_netns();
+    let h = Holder::tcp(&v4());
+    let _u = Holder::udp(&v4());
+    let tmux = Tmux::shell(40, 10);
+    tmux.type_text(&format!("{} -i", rekt_bin()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_view();
+    let screen = tmux.wait_for("the row", |s| row_of(s, h.pid()).is_some());
+    for line in screen.lines() {
+        assert!(line.chars().count() <= 40, "{line}");
+    }
+    for keys in [
+        &["Tab"][..],
+        &["Down", "Down", "End", "Home"],
+        &["PageDown"],
+        &["Tab"],
+    ] {
+        tmux.keys(keys);
+    }
+    for (w, h) in [("20", "5"), ("5", "2"), ("1", "1"), ("40", "10")] {
+        tmux.run(&["resize-window", "-t", "0", "-x", w, "-y", h]);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(tmux.alive(), "{w}x{h}");
+    }
+    tmux.wait_for("the row again", |s| row_of(s, h.pid()).is_some());
+    assert_eq!(tmux.display("#{alternate_on}"), "1");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("the prompt", prompt);
+}
+
+#[test]
+fn ctrl_c_sigterm_and_sighup_restore_the_terminal() {
+    require_root!();
+    let _net = common::private_netns();
+    let h = Holder::tcp(&v4());
+    let tmux = Tmux::shell(100, 20);
+    let shell: u32 = tmux.display("#{pane_pid}").parse().unwrap();
+    for how in ["C-c", "SIGTERM", "SIGHUP"] {
+        tmux.type_text(&format!("{} -i", rekt_bin()));
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the view", |s| row_of(s, h.pid()).is_some());
+        assert_eq!(tmux.display("#{alternate_on}"), "1", "{how}");
+        match how {
+            "C-c" => tmux.keys(&["C-c"]),
+            signal => {
+                let pid = rekt_child_of(shell);
+                let signal = if signal == "SIGTERM" {
+                    libc::SIGTERM
+                } else {
+                    libc::SIGHUP
+                };
+                // SAFETY: kill(2) on the rekt this test started.
+                assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+            }
+        }
+        let screen = tmux.wait_for("the prompt", prompt);
+        assert_eq!(tmux.display("#{alternate_on}"), "0", "{how}: {screen}");
+        assert_eq!(
+            tmux.display("#{cursor_flag}"),
+            "1",
+            "{how}: the cursor shows"
+        );
+        // Raw mode is off: the shell echoes and reads lines as it did.
+        tmux.type_text("echo cooked-$((6*7))");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the echo", |s| s.contains("cooked-42"));
+        tmux.keys(&["C-l"]);
+        tmux.wait_for("a clear screen", |s| !s.contains("cooked-42") && prompt(s));
+    }
+    tmux.wait_view_gone();
+}
+
+impl Tmux {
+    /// The view has quit: no footer on the screen.
+    fn wait_view_gone(&self) {
+        self.wait_for("no view", |s| !s.contains("Ctrl-K"));
+    }
+}
+
+#[test]
+fn without_a_terminal_it_is_a_one_line_usage_error() {
+    let out = common::rekt(&["-i"]);
+    assert_eq!(common::code(&out), 2);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("opens the live view, which needs a terminal"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+}
