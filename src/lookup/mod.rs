@@ -346,9 +346,10 @@ fn find_sockets(
     Ok((sockets, netns))
 }
 
-/// The owners of `sockets` (new to the live view), looking first among `known` (the
-/// processes that held the view's other sockets), and only then, for the sockets still
-/// without an owner, through every process. Owners sorted by PID, as [`Backend::owners`].
+/// The owners of `sockets` (new to the live view), looking first among `known` (a few of
+/// the processes that hold the view's other sockets, in the order to look at them), and
+/// only then, for the sockets still without an owner, through every process. Owners
+/// sorted by PID, as [`Backend::owners`].
 pub(crate) fn owners_first_among(sockets: &[Socket], known: &[u32]) -> io::Result<Ownership> {
     if sockets.is_empty() {
         return Ok(Ownership::default());

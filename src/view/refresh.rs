@@ -1,7 +1,8 @@
 //! Keeping the rows current cheaply. A full lookup scans every process's fds (about
 //! 160 ms on a busy machine); the view instead dumps the socket table (about 1 ms) at
 //! each refresh, and scans fds only when the set of sockets changed, and then only for
-//! the new sockets, among the known owners first. Names, roles, containers and units are
+//! the new sockets: first among the owners that gained a socket last and the processes
+//! that started since the last look, then through every process. Names, roles, containers and units are
 //! read once per PID, by the same code as a plain run (`run::Details`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +26,16 @@ pub(crate) struct Survey {
     containers: Resolver,
     forwarders: BTreeMap<u32, Forwarding>,
     privileged: bool,
+    /// The owners, the one that gained a socket last first: where a new socket is looked
+    /// for before every process is.
+    recent: Vec<u32>,
+    /// Every PID at the last look for owners, so that the processes started since are
+    /// looked at first too.
+    pids: BTreeSet<u32>,
 }
+
+/// How many of the owners that gained a socket last are looked at before every process.
+const RECENT: usize = 8;
 
 impl Survey {
     pub(crate) fn new(query: Query) -> Survey {
@@ -36,6 +46,8 @@ impl Survey {
             containers: Resolver::new(),
             forwarders: BTreeMap::new(),
             privileged: Os::is_privileged(),
+            recent: Vec::new(),
+            pids: BTreeSet::new(),
         }
     }
 
@@ -70,9 +82,16 @@ impl Survey {
             .retain(|s| after.contains(&(s.key, s.protocol)));
         let hidden: BTreeSet<SocketKey> = ownership.hidden.iter().map(|s| s.key).collect();
         ownership.reasons.retain(|k, _| hidden.contains(k));
-        // Find who holds what came.
+        // Find who holds what came: the owners that gained a socket last first.
         let known: Vec<u32> = ownership.owners.iter().map(|o| o.pid).collect();
-        let mut came = lookup::owners_first_among(&new, &known)?;
+        self.recent.retain(|pid| known.contains(pid));
+        let mut first_look: Vec<u32> = self.recent.iter().take(RECENT).copied().collect();
+        let pids: BTreeSet<u32> = Os::pids().into_iter().collect();
+        if !first {
+            first_look.extend(pids.difference(&self.pids).copied());
+        }
+        self.pids = pids;
+        let mut came = lookup::owners_first_among(&new, &first_look)?;
         let me = std::process::id();
         came.owners.retain(|o| o.pid != me);
         let fresh: Vec<Owner> = came
@@ -82,6 +101,8 @@ impl Survey {
             .cloned()
             .collect();
         for owner in came.owners {
+            self.recent.retain(|&pid| pid != owner.pid);
+            self.recent.insert(0, owner.pid);
             match ownership.owners.iter_mut().find(|o| o.pid == owner.pid) {
                 Some(o) => {
                     o.sockets.extend(owner.sockets);

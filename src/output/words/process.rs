@@ -329,6 +329,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_views_question_says_exactly_what_will_happen() {
+        use crate::container::{Container, Runtime};
+        use crate::model::{ProcessInfo, Text};
+        let mut known = Known::default();
+        for pid in [41022, 41023] {
+            let info = ProcessInfo {
+                name: Some(Text::from("python3")),
+                ..ProcessInfo::default()
+            };
+            known.insert(pid, info);
+        }
+        let sig = if cfg!(windows) { "close" } else { "SIGTERM" };
+        assert_eq!(
+            question(Signal::Terminate, &[41022, 41023], &[], &known),
+            format!("{sig} 2 processes: 41022 (python3), 41023 (python3)")
+        );
+        let web = Container {
+            runtime: Runtime::Docker,
+            id: "6e29ed62a3f7".into(),
+            name: Some(Text::from("web")),
+            image: None,
+            restart: None,
+            pod: None,
+            engine: None,
+            unanswered: None,
+        };
+        assert_eq!(
+            question(Signal::Terminate, &[], &[&web], &known),
+            "stop container web (docker) through its engine"
+        );
+        let kill = if cfg!(windows) {
+            "TerminateProcess"
+        } else {
+            "SIGKILL"
+        };
+        assert_eq!(
+            question(Signal::Kill, &[7], &[&web], &known),
+            format!("kill container web (docker) through its engine, and {kill} process: 7")
+        );
+    }
+
+    #[test]
     fn a_service_host_is_refused_with_the_service_to_stop() {
         use crate::model::Text;
         let names = |n: &[&str]| n.iter().map(|&s| Text::from(s)).collect::<Vec<_>>();

@@ -68,6 +68,12 @@ impl Backend for Linux {
         Ok(join(sockets, &scan.hits, false))
     }
 
+    fn pids() -> Vec<u32> {
+        fd_scan::open_proc()
+            .and_then(|proc_dir| fd_scan::list_pids(&proc_dir))
+            .unwrap_or_default()
+    }
+
     fn process_info(pid: u32) -> ProcessInfo {
         process::process_info(pid)
     }
