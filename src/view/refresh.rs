@@ -2,8 +2,8 @@
 //! 160 ms on a busy machine); the view instead dumps the socket table (about 1 ms) at
 //! each refresh, and scans fds only when the set of sockets changed, and then only for
 //! the new sockets: first among the owners that gained a socket last and the processes
-//! that started since the last look, then through every process. Names, roles, containers and units are
-//! read once per PID, by the same code as a plain run (`run::Details`).
+//! that started since the last look, then through every process. Names, roles, containers
+//! and units are read once per PID, by the same code as a plain run (`run::Details`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
