@@ -352,6 +352,32 @@ fn ctrl_c_sigterm_and_sighup_restore_the_terminal() {
     tmux.wait_view_gone();
 }
 
+/// A panic aborts a release build (`panic = "abort"`) with no destructor run: the panic
+/// hook restores the terminal. A debug-build hook (`REKT_TEST_VIEW_PANIC`) panics where
+/// unwinding is impossible, so that the process aborts the same way.
+#[test]
+fn a_panic_restores_the_terminal() {
+    require_root!();
+    let _net = common::private_netns();
+    let h = Holder::tcp(&v4());
+    let tmux = Tmux::shell(100, 20);
+    tmux.type_text(&format!(
+        "RUST_BACKTRACE=0 REKT_TEST_VIEW_PANIC=1 {} -i",
+        rekt_bin()
+    ));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the view", |s| row_of(s, h.pid()).is_some());
+    tmux.type_text("!");
+    let screen = tmux.wait_for("the prompt", prompt);
+    // It aborted, as a release build would (and no destructor ran).
+    assert!(screen.contains("non-unwinding panic"), "{screen}");
+    assert_eq!(tmux.display("#{alternate_on}"), "0", "{screen}");
+    assert_eq!(tmux.display("#{cursor_flag}"), "1", "the cursor shows");
+    tmux.type_text("echo cooked-$((6*7))");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the echo", |s| s.contains("cooked-42"));
+}
+
 impl Tmux {
     /// The view has quit: no footer on the screen.
     fn wait_view_gone(&self) {

@@ -72,6 +72,7 @@ fn event_loop(
                     continue;
                 };
                 dirty = true;
+                panic_for_tests(key);
                 match state.key(key) {
                     Command::Quit => return ExitCode::Success,
                     Command::Act {
@@ -218,3 +219,20 @@ fn read_key() -> Option<Key> {
         _ => return None,
     })
 }
+
+/// A test hook, compiled only into debug builds (what `cargo test` runs), never into a
+/// release: with `REKT_TEST_VIEW_PANIC` set, the key `!` panics in a function that cannot
+/// unwind, so that the process aborts after the panic hook, as a release build (`panic =
+/// "abort"`) does; no destructor runs, and only the hook can restore the terminal.
+#[cfg(debug_assertions)]
+fn panic_for_tests(key: Key) {
+    extern "C" fn abort_with_a_panic() {
+        panic!("REKT_TEST_VIEW_PANIC: a panic in the view, for the tests");
+    }
+    if key == Key::Char('!') && std::env::var_os("REKT_TEST_VIEW_PANIC").is_some() {
+        abort_with_a_panic();
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn panic_for_tests(_: Key) {}
