@@ -214,6 +214,32 @@ fn rows_appear_filter_and_enter_then_y_ends_the_owner() {
     assert_eq!(tmux.display("#{alternate_on}"), "0");
 }
 
+/// An owner that exits while a child it forked keeps the socket: the socket table does not
+/// change, yet its row goes and the child's stays.
+#[test]
+fn an_owner_that_exits_leaving_its_socket_to_a_child_goes() {
+    require_root!();
+    let _net = common::private_netns();
+    let mut h = Holder::spawn(&["tcp", &v4(), "--fork"], 2);
+    let parent = h.child.id();
+    let child = *h
+        .pids
+        .iter()
+        .find(|&&p| p != parent)
+        .expect("the forked child");
+    let tmux = Tmux::shell(120, 30);
+    tmux.type_text(&format!("{} -i", rekt_bin()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("both rows", |s| {
+        row_of(s, parent).is_some() && row_of(s, child).is_some()
+    });
+    h.child.kill().unwrap();
+    h.child.wait().unwrap();
+    let screen = tmux.wait_for("the parent's row to go", |s| row_of(s, parent).is_none());
+    assert!(row_of(&screen, child).is_some(), "{screen}");
+    tmux.keys(&["C-c"]);
+}
+
 #[test]
 fn a_caller_row_is_marked_and_refused() {
     require_root!();

@@ -33,6 +33,11 @@ impl Details {
         self.known.info_or(pid, Os::process_info)
     }
 
+    /// Forgets `pid`, which has exited (the live view, which outlives its processes).
+    pub(crate) fn forget(&mut self, pid: u32) {
+        self.known.forget(pid);
+    }
+
     /// Reads the details of each of `pids` not read before.
     pub(crate) fn read_all(&mut self, pids: impl Iterator<Item = u32>) {
         for pid in pids {

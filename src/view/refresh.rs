@@ -60,17 +60,51 @@ impl Survey {
             sockets.iter().map(|s| (s.key, s.protocol)).collect()
         };
         let (before, after) = (ids(&self.found.sockets), ids(&now));
-        if before == after && !self.found.sockets.is_empty() {
+        // An owner that exited while its socket lives on (in a child it left it to) is
+        // found by a listing of /proc, which costs less than a look at every owner.
+        let pids: BTreeSet<u32> = Os::pids().into_iter().collect();
+        let dead: Vec<u32> = self
+            .found
+            .ownership
+            .owners
+            .iter()
+            .map(|o| o.pid)
+            .filter(|pid| !pids.is_empty() && !pids.contains(pid))
+            .collect();
+        if before == after && dead.is_empty() && !self.found.sockets.is_empty() {
             return Ok(false);
         }
         let first = self.found.sockets.is_empty();
-        let new: Vec<Socket> = now
+        let mut new: Vec<Socket> = now
             .iter()
             .filter(|s| !before.contains(&(s.key, s.protocol)))
             .cloned()
             .collect();
-        // Forget what went.
+        // Forget what went: the exited owners (their sockets are looked for again), and
+        // the sockets that are gone.
         let ownership = &mut self.found.ownership;
+        for &pid in &dead {
+            self.details.forget(pid);
+            self.forwarders.remove(&pid);
+        }
+        let orphans: Vec<Socket> = ownership
+            .owners
+            .iter()
+            .filter(|o| dead.contains(&o.pid))
+            .flat_map(|o| o.sockets.iter().cloned())
+            .collect();
+        ownership.owners.retain(|o| !dead.contains(&o.pid));
+        let held: BTreeSet<(SocketKey, Protocol)> = ownership
+            .owners
+            .iter()
+            .flat_map(|o| o.sockets.iter().map(|s| (s.key, s.protocol)))
+            .collect();
+        for s in orphans {
+            let id = (s.key, s.protocol);
+            if after.contains(&id) && !held.contains(&id) && !new.iter().any(|n| n.key == s.key) {
+                new.push(s);
+            }
+        }
         for owner in &mut ownership.owners {
             owner
                 .sockets
@@ -86,7 +120,6 @@ impl Survey {
         let known: Vec<u32> = ownership.owners.iter().map(|o| o.pid).collect();
         self.recent.retain(|pid| known.contains(pid));
         let mut first_look: Vec<u32> = self.recent.iter().take(RECENT).copied().collect();
-        let pids: BTreeSet<u32> = Os::pids().into_iter().collect();
         if !first {
             first_look.extend(pids.difference(&self.pids).copied());
         }
