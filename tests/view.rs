@@ -240,6 +240,31 @@ fn an_owner_that_exits_leaving_its_socket_to_a_child_goes() {
     tmux.keys(&["C-c"]);
 }
 
+/// A terminal that goes away (its tmux killed, its window closed) ends the view, rather than
+/// leaving it to spin on a terminal that can no longer be read.
+#[test]
+fn the_view_ends_when_its_terminal_goes() {
+    require_root!();
+    let _net = common::private_netns();
+    let h = Holder::tcp(&v4());
+    let tmux = Tmux::start(100, 20, &format!("{} -i", rekt_bin()));
+    let view: u32 = tmux.display("#{pane_pid}").parse().unwrap();
+    tmux.wait_for("the view", |s| row_of(s, h.pid()).is_some());
+    tmux.run(&["kill-server"]);
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.contains(") Z "))
+    };
+    let deadline = Instant::now() + BOUND;
+    while !gone(view) {
+        assert!(
+            Instant::now() < deadline,
+            "the view {view} runs on without a terminal"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_caller_row_is_marked_and_refused() {
     require_root!();

@@ -57,6 +57,9 @@ fn event_loop(
         if terminal::interrupted() {
             return ExitCode::Success;
         }
+        if terminal::hung_up() {
+            return ExitCode::Error;
+        }
         if dirty {
             if screen.draw(state).is_err() {
                 return ExitCode::Error;
@@ -65,11 +68,16 @@ fn event_loop(
         }
         let wait = next.saturating_duration_since(Instant::now());
         // Short waits, so that SIGTERM and SIGHUP are noticed soon.
-        match event::poll(wait.min(Duration::from_millis(200))) {
+        match terminal::wait(wait.min(Duration::from_millis(200))) {
             Ok(true) => {
                 let Some(key) = read_key() else {
                     dirty = true;
                     continue;
+                };
+                let Ok(key) = key else {
+                    // The terminal is gone (its window closed, its tmux killed): nothing
+                    // more can be read or shown.
+                    return ExitCode::Error;
                 };
                 dirty = true;
                 panic_for_tests(key);
@@ -152,11 +160,11 @@ fn act(
     let mut answer = |question: &str| {
         state.ask(question.to_owned());
         loop {
-            if terminal::interrupted() || screen.draw(state).is_err() {
+            if terminal::interrupted() || terminal::hung_up() || screen.draw(state).is_err() {
                 quit = true;
                 return false;
             }
-            match event::poll(Duration::from_millis(200)) {
+            match terminal::wait(Duration::from_millis(200)) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(_) => {
@@ -165,6 +173,10 @@ fn act(
                 }
             }
             let Some(key) = read_key() else { continue };
+            let Ok(key) = key else {
+                quit = true;
+                return false;
+            };
             match state.key(key) {
                 Command::Answer(yes) => {
                     if yes {
@@ -186,14 +198,22 @@ fn act(
 }
 
 /// The next key press, as the view understands it; `None` for anything else (a resize,
-/// a key release).
-fn read_key() -> Option<Key> {
-    let Ok(Event::Key(KeyEvent {
+/// a key release); `Some(Err)` when the terminal cannot be read any more.
+fn read_key() -> Option<Result<Key, std::io::Error>> {
+    if terminal::hung_up() {
+        // crossterm would read its end-of-file for ever.
+        return Some(Err(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    let event = match event::read() {
+        Ok(event) => event,
+        Err(e) => return Some(Err(e)),
+    };
+    let Event::Key(KeyEvent {
         code,
         modifiers,
         kind,
         ..
-    })) = event::read()
+    }) = event
     else {
         return None;
     };
@@ -201,7 +221,7 @@ fn read_key() -> Option<Key> {
         return None;
     }
     let ctrl = modifiers.contains(KeyModifiers::CONTROL);
-    Some(match code {
+    Some(Ok(match code {
         KeyCode::Char('c') if ctrl => Key::Quit,
         KeyCode::Char('k') if ctrl => Key::Kill,
         KeyCode::Char(_) if ctrl => return None,
@@ -217,7 +237,7 @@ fn read_key() -> Option<Key> {
         KeyCode::Tab => Key::Tab,
         KeyCode::Esc => Key::Esc,
         _ => return None,
-    })
+    }))
 }
 
 /// A test hook, compiled only into debug builds (what `cargo test` runs), never into a

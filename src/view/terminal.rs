@@ -25,6 +25,60 @@ pub(super) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }
 
+/// Whether the terminal hung up (its window closed, its tmux killed): crossterm then reads
+/// end-of-file without end and never says so, so the view asks the terminal itself.
+#[cfg(unix)]
+pub(super) fn hung_up() -> bool {
+    let mut fd = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n > 0 && fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
+/// Windows: closing the console ends the process.
+#[cfg(windows)]
+pub(super) fn hung_up() -> bool {
+    false
+}
+
+/// Waits at most `timeout` for an event; `Err` when the terminal hung up. On a terminal
+/// that hung up, crossterm's own wait reads end-of-file without end, so the wait is
+/// `poll(2)` on stdin, and crossterm is asked only what is ready.
+#[cfg(unix)]
+pub(super) fn wait(timeout: std::time::Duration) -> io::Result<bool> {
+    let gone = || io::Error::from(io::ErrorKind::UnexpectedEof);
+    if hung_up() {
+        return Err(gone());
+    }
+    if crossterm::event::poll(std::time::Duration::ZERO)? {
+        return Ok(true);
+    }
+    let mut fd = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd. EINTR (SIGTERM, SIGHUP, SIGWINCH) is a wait that ended.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    if n <= 0 {
+        return Ok(false);
+    }
+    if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Err(gone());
+    }
+    crossterm::event::poll(std::time::Duration::ZERO)
+}
+
+#[cfg(windows)]
+pub(super) fn wait(timeout: std::time::Duration) -> io::Result<bool> {
+    crossterm::event::poll(timeout)
+}
+
 /// The terminal in the view's modes; restored when dropped.
 pub(super) struct Screen {
     terminal: Terminal<CrosstermBackend<Stdout>>,
