@@ -18,6 +18,7 @@ mod output;
 mod platform;
 mod run;
 mod supervision;
+mod view;
 
 // The vocabulary every room shares.
 mod debug;

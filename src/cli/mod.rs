@@ -17,7 +17,7 @@ use crate::output::{self, Format};
 use crate::platform::{Backend, Os};
 use crate::query::{BlockerSearch, PortSpec, Query};
 use crate::run::{self, Options};
-use crate::{debug, duration};
+use crate::{debug, duration, view};
 
 /// The `rekt` binary: parse the command line, run, and return the exit code.
 pub(crate) fn main() -> std::process::ExitCode {
@@ -47,6 +47,7 @@ pub(crate) fn main() -> std::process::ExitCode {
         None => {}
     }
     match cli.into_options() {
+        Ok(opts) if opts.is_view() => view::run(&opts).into(),
         Ok(opts) => run::run(&opts).into(),
         Err(e) => output::usage_error(&e, json).into(),
     }
@@ -139,8 +140,9 @@ pub(crate) struct Cli {
     #[arg(long, requires = "signal")]
     pub(crate) escalate: bool,
 
-    /// Ask before signalling each owner (needs a terminal)
-    #[arg(short = 'i', long, requires = "signal")]
+    /// With -t/-k: ask before signalling each owner. Alone: open the live view of every
+    /// listener (or of the PORTs given), filtered as you type (needs a terminal)
+    #[arg(short = 'i', long)]
     pub(crate) interactive: bool,
 
     /// Also signal clients: processes whose only sockets on the port are outgoing
@@ -328,6 +330,19 @@ impl Cli {
                 "--all-netns: this system has no network namespaces",
             ));
         }
+        let view = self.interactive && signal.is_none();
+        if view && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+            return Err(UsageError::new(
+                "-i without -t or -k opens the live view, which needs a terminal; use rekt \
+                 alone to list the listeners",
+            ));
+        }
+        if view && (self.json || self.quiet || self.all_netns) {
+            return Err(UsageError::new(
+                "-i without -t or -k opens the live view, which has no --json, -q or \
+                 --all-netns",
+            ));
+        }
         if self.interactive && !std::io::stdin().is_terminal() {
             return Err(UsageError::new(
                 "-i/--interactive needs a terminal on stdin to ask; use -t or -k without -i",
@@ -335,8 +350,8 @@ impl Cli {
         }
         let mut query = Query::ports(self.ports);
         // List mode shows listeners: listening TCP and bound UDP.
-        query.listen_only = self.listen || query.ports.is_empty();
-        query.blockers = if query.listen_only {
+        query.listen_only = self.listen || query.ports.is_empty() || view;
+        query.blockers = if query.listen_only || view {
             BlockerSearch::Nowhere
         } else if self.verbose || signal.is_some() {
             BlockerSearch::Everywhere
@@ -611,8 +626,16 @@ mod tests {
     }
 
     #[test]
-    fn interactive_needs_a_signal() {
-        assert!(parse(&["-i", "80"]).is_err());
+    fn interactive_without_a_signal_is_the_view() {
+        // The tests have no terminal: the view says it needs one, in one line.
+        for args in [&["-i"][..], &["-i", "3000-3999"], &["-i", "--udp"]] {
+            let err = parse(args).unwrap_err();
+            assert!(
+                err.contains("opens the live view, which needs a terminal"),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
     }
 
     #[test]

@@ -387,3 +387,39 @@ fn find_sockets(
     }
     Ok((sockets, netns))
 }
+
+/// The owners of `sockets` (new to the live view), looking first among `known` (a few of
+/// the processes that hold the view's other sockets, in the order to look at them), and
+/// only then, for the sockets still without an owner, through every process. Owners
+/// sorted by PID, as [`Backend::owners`].
+pub(crate) fn owners_first_among(sockets: &[Socket], known: &[u32]) -> io::Result<Ownership> {
+    if sockets.is_empty() {
+        return Ok(Ownership::default());
+    }
+    let mut found = if known.is_empty() {
+        Ownership {
+            hidden: sockets.to_vec(),
+            ..Ownership::default()
+        }
+    } else {
+        Os::owners_among(sockets, known)?
+    };
+    if found.hidden.is_empty() {
+        return Ok(found);
+    }
+    let rest = Os::owners(&found.hidden)?;
+    for owner in rest.owners {
+        match found.owners.iter_mut().find(|o| o.pid == owner.pid) {
+            Some(o) => {
+                o.sockets.extend(owner.sockets);
+                o.fds.extend(owner.fds);
+            }
+            None => found.owners.push(owner),
+        }
+    }
+    found.owners.sort_by_key(|o| o.pid);
+    found.hidden = rest.hidden;
+    found.reasons = rest.reasons;
+    found.incomplete = rest.incomplete;
+    Ok(found)
+}

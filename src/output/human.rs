@@ -37,6 +37,30 @@ impl HumanPrinter {
         }
     }
 
+    /// A printer that writes nothing to the terminal and keeps its notes (the lines a
+    /// plain run writes to stderr), uncoloured, for [`HumanPrinter::take_notes`]: the live
+    /// view says them in its status line, in the command line's words.
+    pub(crate) fn captured() -> HumanPrinter {
+        HumanPrinter {
+            verbose: false,
+            width: None,
+            listing: false,
+            out: Stream::memory(),
+            err: Stream::memory(),
+            out_style: Style { enabled: false },
+            err_style: Style { enabled: false },
+        }
+    }
+
+    /// The notes written since the last take, one per line.
+    pub(crate) fn take_notes(&mut self) -> Vec<String> {
+        let bytes = self.err.take();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     fn print_table(&mut self, table: &table::Table) {
         if table.is_empty() {
             return;

@@ -50,6 +50,15 @@ impl Known {
         self.info.insert(pid, info);
     }
 
+    /// Forgets all that is known of `pid`, which has exited: a process that gets the PID
+    /// next is read afresh.
+    pub(crate) fn forget(&mut self, pid: u32) {
+        self.info.remove(&pid);
+        self.roles.remove(&pid);
+        self.contexts.remove(&pid);
+        self.containers.remove(&pid);
+    }
+
     /// `pid`'s role, if it was decided.
     pub(crate) fn role(&self, pid: u32) -> Option<&Role> {
         self.roles.get(&pid)

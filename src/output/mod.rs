@@ -7,7 +7,7 @@ mod human;
 mod json;
 mod stream;
 mod table;
-mod words;
+pub(crate) mod words;
 
 use std::io::{self, BufRead, IsTerminal};
 
@@ -135,6 +135,12 @@ pub(crate) fn usage_error(error: &UsageError, json: bool) -> ExitCode {
         Some(_) => ExitCode::Error,
         None => ExitCode::Usage,
     }
+}
+
+/// Says that the lookup failed, on stderr (exit 4).
+pub(crate) fn lookup_failed(e: &io::Error) -> ExitCode {
+    Stream::new(Which::Stderr).line(&format!("rekt: {}", words::lookup_failed(e)));
+    ExitCode::Error
 }
 
 /// Writes `bytes` (`what`: the help, the man page) to stdout. A closed pipe is not a

@@ -21,6 +21,8 @@ pub(crate) struct Stream {
     stopped: bool,
     /// The first write error other than a closed pipe.
     failure: Option<io::Error>,
+    /// Kept in memory instead (the live view shows the lines in its status line).
+    memory: Option<Vec<u8>>,
 }
 
 impl Stream {
@@ -29,12 +31,30 @@ impl Stream {
             which,
             stopped: false,
             failure: None,
+            memory: None,
         }
+    }
+
+    /// A stream that keeps what is written, for [`Stream::take`].
+    pub(crate) fn memory() -> Stream {
+        Stream {
+            memory: Some(Vec::new()),
+            ..Stream::new(Which::Stderr)
+        }
+    }
+
+    /// What was written to a memory stream since the last take.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.memory.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Writes `bytes` (whole lines) and flushes, unless the stream has failed before.
     pub(crate) fn write(&mut self, bytes: &[u8]) {
         if self.stopped {
+            return;
+        }
+        if let Some(memory) = &mut self.memory {
+            memory.extend_from_slice(bytes);
             return;
         }
         let result = match self.which {

@@ -163,6 +163,22 @@ pub trait Backend {
         Vec::new()
     }
 
+    /// The owners of `sockets` among `pids` only, looked at in that order until every
+    /// socket has one (the live view's cheap first look for a new socket: the processes
+    /// that gained one last); the sockets none of them holds are `hidden`, with no reason.
+    /// By default, every process is looked at.
+    fn owners_among(sockets: &[Socket], pids: &[u32]) -> io::Result<Ownership> {
+        let _ = pids;
+        Self::owners(sockets)
+    }
+
+    /// Every process's PID, as cheaply as the OS allows (the live view looks for a new
+    /// socket first among the processes that started since its last look). By default
+    /// none: then a new socket is looked for through every process.
+    fn pids() -> Vec<u32> {
+        Vec::new()
+    }
+
     /// The system service that `pid` runs, which the system's service manager would start
     /// again (Windows: the service control manager; in a process that hosts several
     /// services, the one whose module opened the port's socket, when the system says).

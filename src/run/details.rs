@@ -55,6 +55,19 @@ impl Details {
         self.known.info(pid).expect("set above")
     }
 
+    /// Forgets `pid`, which has exited (the live view, which outlives its processes).
+    pub(crate) fn forget(&mut self, pid: u32) {
+        self.known.forget(pid);
+        self.partial.remove(&pid);
+    }
+
+    /// Reads the details of each of `pids` not read before.
+    pub(crate) fn read_all(&mut self, pids: impl Iterator<Item = u32>) {
+        for pid in pids {
+            self.read(pid);
+        }
+    }
+
     pub(crate) fn set_role(&mut self, pid: u32, role: crate::judge::Role) {
         self.known.set_role(pid, role);
     }

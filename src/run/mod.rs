@@ -35,9 +35,30 @@ pub(crate) fn run(opts: &Options) -> ExitCode {
         printer: printer.as_mut(),
         details: Details::new(),
         containers: Resolver::new(),
+        answer: None,
     }
     .run();
     printer.finish(code)
+}
+
+/// Runs `opts` (one port, and an action) as the live view does: the same lookup, plan,
+/// pins, signals and check as `rekt -t/-k PORT`, but with one question for everything the
+/// plan would do, put to `answer` once the owners are pinned (nothing is done unless it
+/// says yes), and what a plain run would say on stderr returned as lines, in its words.
+pub(crate) fn run_answering(
+    opts: &Options,
+    answer: &mut dyn FnMut(&str) -> bool,
+) -> (ExitCode, Vec<String>) {
+    let mut printer = output::HumanPrinter::captured();
+    let code = Run {
+        opts,
+        printer: &mut printer,
+        details: Details::new(),
+        containers: Resolver::new(),
+        answer: Some(answer),
+    }
+    .run();
+    (code, printer.take_notes())
 }
 
 /// The state of one run: what was asked, where it is said, and what is known of the
@@ -51,6 +72,8 @@ struct Run<'a> {
     /// The container engines, asked only when an owner is a forwarder or runs in a
     /// container, or a port is free and an engine socket exists.
     containers: Resolver,
+    /// The live view's one question before anything is done (`run_answering`).
+    answer: Option<&'a mut dyn FnMut(&str) -> bool>,
 }
 
 impl Run<'_> {
@@ -108,7 +131,8 @@ impl Run<'_> {
         }
         reports.extend(early);
         let pinned = self.ask(pinned, policy, &mut reports);
-        let mut containers = self.ask_containers(containers, policy);
+        let containers = self.ask_containers(containers, policy);
+        let (pinned, mut containers) = self.ask_once(pinned, containers, policy, &mut reports);
         let pinned = match self.confirm_many(pinned, containers.len(), &mut reports) {
             Ok(pinned) => pinned,
             Err(code) => {
@@ -167,75 +191,24 @@ impl Run<'_> {
     }
 
     /// Which owners carry a port for something else (forwarders), and which run in a
-    /// container, and which container: the cgroup names the second without any engine;
-    /// the engines (or their state files) are asked only when one of these turns up.
-    /// Unless the run is `detailed` (see [`Run::show`]), only each owner's name is read,
-    /// and no cgroup: a plain lookup shows a forwarder's container, never the one that a
-    /// holder runs in.
+    /// container: see [`resolve_containers`].
     fn resolve_containers(&mut self, found: &Lookup, detailed: bool) -> BTreeMap<u32, Forwarding> {
-        let mut forwarders = BTreeMap::new();
-        for owner in &found.ownership.owners {
-            let info = if detailed {
-                self.details.read(owner.pid).clone()
-            } else {
-                self.details.identify(owner.pid).clone()
-            };
-            if let Some(kind) = judge::classify_forwarder(&info) {
-                // Asked of the forwarder's own engine only (its parent dockerd, conmon's
-                // Podman), never of another that knows a container at the same address.
-                let container = kind.via().and_then(|via| {
-                    self.containers
-                        .forwarded(owner.pid, info.uid, &via, &owner.sockets)
-                });
-                forwarders.insert(owner.pid, Forwarding { kind, container });
-                continue;
-            }
-            if !detailed {
-                continue;
-            }
-            if let Some(id) = container::from_lines(&Os::cgroup_lines(owner.pid)) {
-                let c = self.containers.inside(&id);
-                self.details.set_container(owner.pid, c);
-            }
-        }
-        forwarders
+        resolve_containers(
+            &mut self.details,
+            &mut self.containers,
+            &found.ownership.owners,
+            detailed,
+        )
     }
 
-    /// Decides each owner's role (`roles`): rekt's callers, forwarders, clients, holders.
-    /// A `detailed` run reads rekt's whole caller chain (its lines name it); otherwise the
-    /// chain is read only as far up as an owner could be in it (see
-    /// [`supervision::callers_among`]). The ephemeral port range is read only when a socket
-    /// could be an outgoing connection.
+    /// Decides each owner's role: see [`assign_roles`].
     fn assign_roles(
         &mut self,
         found: &Lookup,
         forwarders: BTreeMap<u32, Forwarding>,
         detailed: bool,
     ) {
-        let owners = &found.ownership.owners;
-        if owners.is_empty() {
-            return;
-        }
-        let callers = if detailed {
-            supervision::callers()
-        } else {
-            supervision::callers_among(owners.iter().map(|o| o.pid))
-        };
-        let outgoing = owners
-            .iter()
-            .flat_map(|o| &o.sockets)
-            .any(judge::may_be_outgoing);
-        let facts = Circumstances {
-            me: std::process::id(),
-            callers,
-            ephemeral: outgoing.then(Os::ephemeral_ports).flatten(),
-            listening: Circumstances::listeners(&found.sockets),
-            forwarders,
-        };
-        for owner in &found.ownership.owners {
-            let role = judge::classify(owner, &facts, Os::protection);
-            self.details.set_role(owner.pid, role);
-        }
+        assign_roles(&mut self.details, found, forwarders, detailed);
     }
 
     /// Shows what was found: the owners (or, in list mode, the listeners) and the sockets
@@ -279,6 +252,81 @@ impl Run<'_> {
         for pid in pids {
             self.details.read(pid);
         }
+    }
+}
+
+/// Which owners carry a port for something else (forwarders), and which run in a
+/// container, and which container: the cgroup names the second without any engine; the
+/// engines (or their state files) are asked only when one of these turns up. Unless the
+/// run is `detailed` (see [`Run::show`]), only each owner's name is read, and no cgroup: a
+/// plain lookup shows a forwarder's container, never the one that a holder runs in. Shared
+/// with the live view, which keeps its `details` and `containers` between refreshes.
+pub(crate) fn resolve_containers(
+    details: &mut Details,
+    containers: &mut Resolver,
+    owners: &[crate::model::Owner],
+    detailed: bool,
+) -> BTreeMap<u32, Forwarding> {
+    let mut forwarders = BTreeMap::new();
+    for owner in owners {
+        let info = if detailed {
+            details.read(owner.pid).clone()
+        } else {
+            details.identify(owner.pid).clone()
+        };
+        if let Some(kind) = judge::classify_forwarder(&info) {
+            // Asked of the forwarder's own engine only (its parent dockerd, conmon's
+            // Podman), never of another that knows a container at the same address.
+            let container = kind
+                .via()
+                .and_then(|via| containers.forwarded(owner.pid, info.uid, &via, &owner.sockets));
+            forwarders.insert(owner.pid, Forwarding { kind, container });
+            continue;
+        }
+        if !detailed {
+            continue;
+        }
+        if let Some(id) = container::from_lines(&Os::cgroup_lines(owner.pid)) {
+            let c = containers.inside(&id);
+            details.set_container(owner.pid, c);
+        }
+    }
+    forwarders
+}
+
+/// Decides each owner's role (`roles`): rekt's callers, forwarders, clients, holders. A
+/// `detailed` run reads rekt's whole caller chain (its lines name it); otherwise the chain
+/// is read only as far up as an owner could be in it (see [`supervision::callers_among`]).
+/// The ephemeral port range is read only when a socket could be an outgoing connection.
+pub(crate) fn assign_roles(
+    details: &mut Details,
+    found: &Lookup,
+    forwarders: BTreeMap<u32, Forwarding>,
+    detailed: bool,
+) {
+    let owners = &found.ownership.owners;
+    if owners.is_empty() {
+        return;
+    }
+    let callers = if detailed {
+        supervision::callers()
+    } else {
+        supervision::callers_among(owners.iter().map(|o| o.pid))
+    };
+    let outgoing = owners
+        .iter()
+        .flat_map(|o| &o.sockets)
+        .any(judge::may_be_outgoing);
+    let facts = Circumstances {
+        me: std::process::id(),
+        callers,
+        ephemeral: outgoing.then(Os::ephemeral_ports).flatten(),
+        listening: Circumstances::listeners(&found.sockets),
+        forwarders,
+    };
+    for owner in owners {
+        let role = judge::classify(owner, &facts, Os::protection);
+        details.set_role(owner.pid, role);
     }
 }
 

@@ -16,7 +16,7 @@ pub(crate) struct Options {
     pub(crate) format: Format,
     /// `None`: only show the owners.
     pub(crate) action: Option<Policy>,
-    /// Ask before each signal.
+    /// Ask before each signal; without an action, open the live view (`rekt -i`).
     pub(crate) interactive: bool,
     /// The roles signalled only on request (`--include-clients`, `--include-forwarders`).
     pub(crate) include: Include,
@@ -36,5 +36,10 @@ impl Options {
     /// List mode: no port given, so show every listener.
     pub(crate) fn is_list(&self) -> bool {
         self.query.ports.is_empty()
+    }
+
+    /// `-i` with no action: the live view, on the ports asked about (all when none).
+    pub(crate) fn is_view(&self) -> bool {
+        self.interactive && self.action.is_none()
     }
 }

@@ -178,6 +178,44 @@ impl Run<'_> {
         kept
     }
 
+    /// For the live view: one question for all that the plan would do, once the owners
+    /// are pinned; anything but yes declines all of it.
+    pub(super) fn ask_once<'f>(
+        &mut self,
+        pinned: Vec<Pinned<'f>>,
+        containers: Vec<Job>,
+        policy: Policy,
+        reports: &mut Vec<Report>,
+    ) -> (Vec<Pinned<'f>>, Vec<Job>) {
+        let Some(answer) = self.answer.as_mut() else {
+            return (pinned, containers);
+        };
+        if pinned.is_empty() && containers.is_empty() {
+            return (pinned, containers);
+        }
+        self.details.read_all(pinned.iter().map(|p| p.owner.pid));
+        let pids: Vec<u32> = pinned.iter().map(|p| p.owner.pid).collect();
+        let ending: Vec<&Container> = containers.iter().map(|j| &j.container).collect();
+        let question = output::words::question(policy.signal, &pids, &ending, self.details.known());
+        if answer(&question) {
+            return (pinned, containers);
+        }
+        for pid in pids {
+            let report = Report::new(pid, Outcome::Declined);
+            self.printer.skipped(&report, self.details.known());
+            reports.push(report);
+        }
+        for job in containers {
+            let report = Ending {
+                job,
+                signal: policy.signal,
+                outcome: EndOutcome::Declined,
+            };
+            self.printer.container(&report, self.details.known());
+        }
+        (Vec::new(), Vec::new())
+    }
+
     /// With `-i`, asks before each signal and keeps the owners the user said yes to.
     pub(super) fn ask<'f>(
         &mut self,

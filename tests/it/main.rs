@@ -44,6 +44,8 @@ mod usage;
 #[cfg(target_os = "linux")]
 mod verdict;
 #[cfg(target_os = "linux")]
+mod view;
+#[cfg(target_os = "linux")]
 mod watch;
 #[cfg(windows)]
 mod windows;

@@ -11,7 +11,7 @@
 use crate::support;
 
 use crate::support::{
-    Group, Holder, TempDir, alive, code, fixture, json_of, output_within, rekt_bin, stderr, stdout,
+    Group, Holder, TempDir, Tmux, alive, code, fixture, json_of, rekt_bin, stderr, stdout,
 };
 use serde_json::Value;
 use std::process::{Command, Output};
@@ -70,56 +70,6 @@ fn a_wrapper_that_exits_with_its_child_ends_the_watch() {
     assert!(err.contains("is free"), "{err}");
 }
 
-/// A tmux server of the test's own (its own socket), in the test's network namespace.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(width: u16, height: u16) -> Tmux {
-        let socket = format!(
-            "rekt-test-{}-{}",
-            std::process::id(),
-            support::unused_port()
-        );
-        let tmux = Tmux { socket };
-        let out = tmux.run(&[
-            "new-session",
-            "-d",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            "bash --norc --noprofile",
-        ]);
-        assert!(out.status.success(), "tmux: {}", stderr(&out));
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        output_within(
-            Command::new("tmux").arg("-L").arg(&self.socket).args(args),
-            BOUND,
-        )
-    }
-
-    fn send(&self, keys: &str) {
-        self.run(&["send-keys", "-t", "0", keys, "Enter"]);
-    }
-
-    /// The shell's PID.
-    fn shell(&self) -> u32 {
-        let out = self.run(&["display", "-p", "-t", "0", "#{pane_pid}"]);
-        stdout(&out).trim().parse().expect("the pane's pid")
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
-}
-
 /// Waits (bounded) until some child of `parent` holds `port` (a `READY` line is not
 /// available from a pane), and returns it.
 fn child_holding(parent: u32, port: u16) -> u32 {
@@ -150,8 +100,8 @@ fn child_holding(parent: u32, port: u16) -> u32 {
 fn a_server_typed_at_an_interactive_shell_needs_no_watch() {
     require_root!();
     let _net = support::private_netns();
-    let tmux = Tmux::start(120, 30);
-    let shell = tmux.shell();
+    let tmux = Tmux::shell(120, 30);
+    let shell = tmux.pane_pid();
     for (background, port) in [
         (false, support::unused_port()),
         (true, support::unused_port()),

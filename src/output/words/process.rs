@@ -286,9 +286,89 @@ pub(crate) fn holders(pids: &[u32], hidden: bool, details: &Known) -> String {
     }
 }
 
+/// The live view's question before it acts, saying exactly what will happen:
+/// `SIGTERM 2 processes: 41022 (python3), 41023 (python3)`, `stop container web (docker)
+/// through its engine`, or both, joined by `, and `.
+pub(crate) fn question(
+    signal: Signal,
+    pids: &[u32],
+    containers: &[&crate::container::Container],
+    details: &Known,
+) -> String {
+    let mut parts = Vec::new();
+    for c in containers {
+        parts.push(format!(
+            "{} {} through its engine",
+            signal.engine_verb(),
+            container(c)
+        ));
+    }
+    if !pids.is_empty() {
+        let what = match pids.len() {
+            1 => "process".to_owned(),
+            n => format!("{n} processes"),
+        };
+        let who = super::list(pids.iter().map(|&pid| who(pid, details)));
+        parts.push(format!("{} {what}: {who}", signal_name(signal)));
+    }
+    parts.join(", and ")
+}
+
+/// The signal's name as the user knows it on this system.
+fn signal_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Terminate if cfg!(windows) => "close",
+        Signal::Kill if cfg!(windows) => "TerminateProcess",
+        Signal::Terminate => "SIGTERM",
+        Signal::Kill => "SIGKILL",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_views_question_says_exactly_what_will_happen() {
+        use crate::container::{Container, Runtime};
+        use crate::model::{ProcessInfo, Text};
+        let mut known = Known::default();
+        for pid in [41022, 41023] {
+            let info = ProcessInfo {
+                name: Some(Text::from("python3")),
+                ..ProcessInfo::default()
+            };
+            known.insert(pid, info);
+        }
+        let sig = if cfg!(windows) { "close" } else { "SIGTERM" };
+        assert_eq!(
+            question(Signal::Terminate, &[41022, 41023], &[], &known),
+            format!("{sig} 2 processes: 41022 (python3), 41023 (python3)")
+        );
+        let web = Container {
+            runtime: Runtime::Docker,
+            id: "6e29ed62a3f7".into(),
+            name: Some(Text::from("web")),
+            image: None,
+            restart: None,
+            pod: None,
+            engine: None,
+            unanswered: None,
+        };
+        assert_eq!(
+            question(Signal::Terminate, &[], &[&web], &known),
+            "stop container web (docker) through its engine"
+        );
+        let kill = if cfg!(windows) {
+            "TerminateProcess"
+        } else {
+            "SIGKILL"
+        };
+        assert_eq!(
+            question(Signal::Kill, &[7], &[&web], &known),
+            format!("kill container web (docker) through its engine, and {kill} process: 7")
+        );
+    }
 
     #[test]
     fn a_service_host_is_refused_with_the_service_to_stop() {

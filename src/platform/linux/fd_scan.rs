@@ -71,6 +71,27 @@ pub(crate) fn scan(proc_dir: &OwnedFd, inodes: &[u64]) -> io::Result<Scan> {
     Ok(result)
 }
 
+/// Finds the fds of `pids` only that refer to `inodes` (sorted, deduplicated), looking at
+/// the processes in the order given and stopping once every inode has a holder: the live
+/// view's first look for a new socket, among the processes that gained one last.
+pub(crate) fn scan_among(proc_dir: &OwnedFd, inodes: &[u64], pids: &[u32]) -> Scan {
+    debug_assert!(inodes.is_sorted());
+    let mut worker = Worker::new(proc_dir.as_fd(), inodes);
+    let mut found = std::collections::BTreeSet::new();
+    for &pid in pids {
+        let before = worker.result.hits.len();
+        worker.scan_process(pid);
+        found.extend(worker.result.hits[before..].iter().map(|h| h.inode));
+        if found.len() == inodes.len() {
+            break;
+        }
+    }
+    let mut result = worker.result;
+    result.hits.sort_unstable();
+    result.denied.sort_unstable();
+    result
+}
+
 /// Finds the fds that refer to `inodes` in the fd tables of threads that have one of their
 /// own: a thread that called `unshare(CLONE_FILES)` (or was cloned without CLONE_FILES)
 /// keeps its fds in `/proc/PID/task/TID/fd`, which the scan of `/proc/PID/fd` (the main

@@ -61,6 +61,19 @@ impl Backend for Linux {
         owners(sockets)
     }
 
+    fn owners_among(sockets: &[Socket], pids: &[u32]) -> io::Result<Ownership> {
+        let proc_dir =
+            fd_scan::open_proc().map_err(|e| io::Error::new(e.kind(), format!("/proc: {e}")))?;
+        let scan = fd_scan::scan_among(&proc_dir, &inodes(sockets), pids);
+        Ok(join(sockets, &scan.hits, false))
+    }
+
+    fn pids() -> Vec<u32> {
+        fd_scan::open_proc()
+            .and_then(|proc_dir| fd_scan::list_pids(&proc_dir))
+            .unwrap_or_default()
+    }
+
     fn process_info(pid: u32) -> ProcessInfo {
         process::process_info(pid)
     }

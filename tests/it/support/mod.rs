@@ -24,6 +24,9 @@
 //!   (`here`, `json_here`).
 //! - [`system`]: temporary directories, copies another user can run, programs on the PATH,
 //!   /proc, wine.
+//! - [`tmux`]: a terminal as a person uses it (`Tmux`: type, read the screen, ask tmux
+//!   whether the alternate screen is on), for the live view, the shell that takes its
+//!   terminal back, and rows that fit the terminal.
 
 #[cfg(target_os = "linux")]
 #[macro_use]
@@ -38,6 +41,8 @@ mod rewrite;
 mod runs;
 #[cfg(any(target_os = "linux", windows))]
 mod system;
+#[cfg(target_os = "linux")]
+mod tmux;
 
 pub use holders::*;
 #[cfg(target_os = "linux")]
@@ -50,3 +55,5 @@ pub use runs::*;
 pub use skip::*;
 #[cfg(any(target_os = "linux", windows))]
 pub use system::*;
+#[cfg(target_os = "linux")]
+pub use tmux::*;
