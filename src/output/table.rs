@@ -53,19 +53,20 @@ impl Table {
                 *w = (*w).max(text::width(cell));
             }
         }
+        // `None`: a column left out, to fit a narrow terminal.
+        let mut widths: Vec<Option<usize>> = widths.into_iter().map(Some).collect();
         if let Some(fit) = fit {
             self.shrink(&mut widths, fit);
         }
         let header: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
         for (i, row) in std::iter::once(&header).chain(&self.rows).enumerate() {
             let mut line = String::new();
-            for (j, (cell, &w)) in row.iter().zip(&widths).enumerate() {
+            for (j, (cell, w)) in row.iter().zip(&widths).enumerate() {
+                let Some(w) = *w else { continue };
                 let cell = shorten(cell, w, self.headers[j] == "PARENTS");
                 line.push_str(&cell);
-                if j + 1 < row.len() {
-                    let pad = w.saturating_sub(text::width(&cell)) + 2;
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
+                let pad = w.saturating_sub(text::width(&cell)) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
             }
             let line = line.trim_end();
             if i == 0 {
@@ -78,23 +79,38 @@ impl Table {
     }
 
     /// Narrows the shrinkable columns, in [`SHRINK_ORDER`], until a row fits in `fit`
-    /// columns or none can give more: on a terminal too narrow for even the floors (`-v`
-    /// has up to 13 columns), rows still wrap, but no cell is cut below its floor.
-    fn shrink(&self, widths: &mut [usize], fit: usize) {
+    /// columns; then leaves out the columns that say nothing in any row (`-` in UNIT,
+    /// SUPERVISOR, CONTAINER). On a terminal too narrow even for that (`-v` has up to 13
+    /// columns), rows still wrap, but no cell is cut below its floor.
+    fn shrink(&self, widths: &mut [Option<usize>], fit: usize) {
         let column = |name: &str| self.headers.iter().position(|h| *h == name);
         if let Some(name) = column("NAME") {
-            widths[name] = widths[name].min(NAME_MAX);
+            widths[name] = widths[name].map(|w| w.min(NAME_MAX));
         }
-        let total =
-            |widths: &[usize]| widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+        let total = |widths: &[Option<usize>]| {
+            let shown: Vec<usize> = widths.iter().flatten().copied().collect();
+            shown.iter().sum::<usize>() + 2 * shown.len().saturating_sub(1)
+        };
         for &(header, floor) in SHRINK_ORDER {
             let over = total(widths).saturating_sub(fit);
             if over == 0 {
                 return;
             }
-            if let Some(j) = column(header) {
+            if let Some(j) = column(header)
+                && let Some(w) = widths[j]
+            {
                 let floor = floor.max(header.len());
-                widths[j] = widths[j].saturating_sub(over).max(floor.min(widths[j]));
+                widths[j] = Some(w.saturating_sub(over).max(floor.min(w)));
+            }
+        }
+        for header in ["CONTAINER", "SUPERVISOR", "UNIT"] {
+            if total(widths) <= fit {
+                return;
+            }
+            if let Some(j) = column(header)
+                && self.rows.iter().all(|r| r[j] == "-")
+            {
+                widths[j] = None;
             }
         }
     }
@@ -107,11 +123,11 @@ const NAME_MAX: usize = 32;
 /// The columns a terminal's width may narrow, first to last, each with the width it keeps.
 const SHRINK_ORDER: &[(&str, usize)] = &[
     ("PARENTS", 16),
-    ("NAME", 10),
+    ("NAME", 12),
     ("SUPERVISOR", 12),
     ("UNIT", 12),
     ("CONTAINER", 12),
-    ("ADDRESS", 14),
+    ("ADDRESS", 12),
 ];
 
 /// `cell` cut to `width` columns with an ellipsis. A PARENTS chain (`8614 (bash) < 8612
@@ -413,6 +429,11 @@ mod tests {
             "{row}"
         );
         assert!(row.contains("8614 (bash) < \u{2026}"), "{row}");
+        // Narrower, the columns that say nothing go first.
+        let mut narrow = Vec::new();
+        t.write(&mut narrow, Style::plain(), Some(40)).unwrap();
+        let narrow = String::from_utf8(narrow).unwrap();
+        assert!(!narrow.contains("UNIT"), "{narrow}");
         // Piped, nothing is cut.
         let mut piped = Vec::new();
         t.write(&mut piped, Style::plain(), None).unwrap();

@@ -1,7 +1,10 @@
 //! Terminal conventions: colour only on a terminal and only without NO_COLOR or TERM=dumb. Each test
 //! runs in a private network namespace as root (see tests/it/support).
 
-use crate::support::{Holder, on_terminal, private_netns, rekt, rekt_command, run, stdout, v4};
+use crate::support::{
+    Holder, TempDir, Tmux, fixture_named, on_terminal, private_netns, prompt, rekt, rekt_bin,
+    rekt_command, run, stdout, v4,
+};
 
 #[test]
 fn colour_on_a_terminal_only() {
@@ -64,4 +67,68 @@ fn columns_line_up() {
             assert_ne!(line.as_bytes()[col], b' ', "{name} misaligned in {line:?}");
         }
     }
+}
+
+/// On a terminal (tmux, 100 columns), `-v` rows fit: a 200-character executable name and a
+/// long PARENTS chain are cut with an ellipsis, the nearest parents kept, and a column with
+/// nothing in it may go; piped, every byte stays. `TERM=dumb` in the same terminal gets no
+/// bold.
+#[test]
+fn verbose_rows_fit_the_terminal_and_pipes_keep_everything() {
+    require_root!();
+    let _net = private_netns();
+    let dir = TempDir::new("width");
+    let long = "s".repeat(200);
+    let exe = fixture_named("sockhold", &dir, std::ffi::OsStr::new(&long));
+    // Six shells deep, none of which execs its last command: a long PARENTS chain.
+    let mut line = format!("'{}' tcp {}; true", exe.display(), v4());
+    for _ in 0..6 {
+        line = format!("bash -c {}; true", shell_quote(&line));
+    }
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["-c", &line]);
+    let h = Holder::spawn_command(cmd, 1);
+
+    let piped = stdout(&rekt(&["-v", &h.spec()]));
+    assert!(
+        piped.contains(&long),
+        "piped output keeps the name: {piped}"
+    );
+    let parents = piped.lines().nth(1).unwrap_or_default();
+    assert!(parents.matches("(bash)").count() >= 6, "setup: {piped}");
+
+    let tmux = Tmux::shell(100, 20);
+    tmux.send(&format!("TERM=dumb {} -v {}", rekt_bin(&[]), h.spec()));
+    let screen = tmux.wait_for("the table", |s| {
+        s.lines().any(|l| l.starts_with(&h.port.to_string()))
+    });
+    let table: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.starts_with("PORT"))
+        .take_while(|l| !l.trim().is_empty() && !prompt(l))
+        .collect();
+    assert_eq!(
+        table.len(),
+        2,
+        "one header and one row, unwrapped:\n{screen}"
+    );
+    let row = table[1];
+    assert!(row.contains("ss\u{2026} "), "the name is cut: {screen}");
+    assert!(
+        row.contains(" < \u{2026}"),
+        "the nearest parents, then an ellipsis: {screen}"
+    );
+    assert!(row.contains(&format!(" {} ", h.pids[0])), "{screen}");
+    for l in &table {
+        assert!(rekt::text::width(l) <= 100, "{l:?}");
+    }
+    // The screen has no bold to show, but tmux keeps what it was sent: ask for the
+    // escapes too.
+    let raw = stdout(&tmux.run(&["capture-pane", "-p", "-e", "-t", "0"]));
+    assert!(!raw.contains("\x1b[1m"), "TERM=dumb: {raw:?}");
+}
+
+/// `'…'` for bash, with `'` inside written as `'\''`.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
