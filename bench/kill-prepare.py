@@ -37,7 +37,10 @@ else:
 
 deadline = time.monotonic() + 10
 while time.monotonic() < deadline:
+    # SO_REUSEADDR on both sides: a probe bound at the moment the server binds must not
+    # make the server's bind fail (neither listens yet), and a listener still refuses it.
     probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         probe.bind(("127.0.0.1", port))
     except OSError:
