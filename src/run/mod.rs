@@ -89,8 +89,10 @@ impl Run<'_> {
         let (listing, signalling) = (self.opts.is_list(), self.opts.action.is_some());
         // A run that signals needs every owner's container and user, whatever it prints.
         let detailed = signalling || self.printer.wants_details(listing, signalling);
-        let forwarders = self.resolve_containers(&found, detailed);
-        self.assign_roles(&found, forwarders, detailed);
+        let owners = &found.ownership.owners;
+        let forwarders =
+            resolve_containers(&mut self.details, &mut self.containers, owners, detailed);
+        assign_roles(&mut self.details, &found, forwarders, detailed);
         self.show(&found);
         if self.opts.is_list() {
             return ExitCode::Success;
@@ -188,27 +190,6 @@ impl Run<'_> {
             None => Search::Abandon,
         };
         lookup_with_hints(&opts.query, search)
-    }
-
-    /// Which owners carry a port for something else (forwarders), and which run in a
-    /// container: see [`resolve_containers`].
-    fn resolve_containers(&mut self, found: &Lookup, detailed: bool) -> BTreeMap<u32, Forwarding> {
-        resolve_containers(
-            &mut self.details,
-            &mut self.containers,
-            &found.ownership.owners,
-            detailed,
-        )
-    }
-
-    /// Decides each owner's role: see [`assign_roles`].
-    fn assign_roles(
-        &mut self,
-        found: &Lookup,
-        forwarders: BTreeMap<u32, Forwarding>,
-        detailed: bool,
-    ) {
-        assign_roles(&mut self.details, found, forwarders, detailed);
     }
 
     /// Shows what was found: the owners (or, in list mode, the listeners) and the sockets

@@ -83,7 +83,10 @@ fn verbose_rows_fit_the_terminal_and_pipes_keep_everything() {
     // Six shells deep, none of which execs its last command: a long PARENTS chain.
     let mut line = format!("'{}' tcp {}; true", exe.display(), v4());
     for _ in 0..6 {
-        line = format!("bash -c {}; true", shell_quote(&line));
+        line = format!(
+            "bash -c {}; true",
+            rekt::text::shell_word(&rekt::text::Text::from(line.as_str()))
+        );
     }
     let mut cmd = std::process::Command::new("bash");
     cmd.args(["-c", &line]);
@@ -126,9 +129,4 @@ fn verbose_rows_fit_the_terminal_and_pipes_keep_everything() {
     // escapes too.
     let raw = stdout(&tmux.run(&["capture-pane", "-p", "-e", "-t", "0"]));
     assert!(!raw.contains("\x1b[1m"), "TERM=dumb: {raw:?}");
-}
-
-/// `'…'` for bash, with `'` inside written as `'\''`.
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
